@@ -1,0 +1,59 @@
+# Two front doors: `make demo` runs the example app, `make test` runs everything.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+PORT ?= 8000
+HOST ?= 127.0.0.1
+UV := python3 -m uv
+EXAMPLE := examples/starlette_app
+SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs
+
+.PHONY: demo test uv sync sync-all system-deps lint typecheck pytest bench clean
+
+uv:
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+
+sync: uv
+	$(UV) sync --locked --all-extras --no-dev
+
+sync-all: uv
+	$(UV) sync --locked --all-extras
+
+## Install Debian packages the test suite needs (runs as root on a fresh machine).
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## Build the example's assets, then serve it on http://$(HOST):$(PORT) (Ctrl-C stops it).
+demo: sync
+	@if [ -f $(EXAMPLE)/static/.keep ] || [ -d $(EXAMPLE)/static ]; then \
+	  $(UV) run --no-sync asset-pipeline build $(EXAMPLE)/static --out $(EXAMPLE)/dist --config $(EXAMPLE)/assets.toml; \
+	fi
+	$(UV) run --no-sync uvicorn examples.starlette_app.app:app --host $(HOST) --port $(PORT)
+
+lint: sync-all
+	$(UV) run --no-sync ruff check src tests benchmarks examples
+	$(UV) run --no-sync ruff format --check src tests benchmarks examples
+
+typecheck: sync-all
+	$(UV) run --no-sync mypy
+
+pytest: sync-all system-deps
+	$(UV) run --no-sync pytest
+
+## Everything: system packages, Python deps, lint, types, the whole suite (no skips).
+test: system-deps sync-all lint typecheck pytest
+
+bench: uv
+	$(UV) sync --locked --all-extras --group bench
+	$(UV) run --no-sync python -m benchmarks
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .asset-cache $(EXAMPLE)/dist

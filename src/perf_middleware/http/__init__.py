@@ -1,0 +1,1 @@
+"""HTTP rules as pure functions: no I/O, no ASGI, exhaustively tested."""
