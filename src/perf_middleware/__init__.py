@@ -20,7 +20,14 @@ _EXPORTS: dict[str, str] = {
     "StaticAssets": "perf_middleware.static",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [  # keep in step with _EXPORTS
+    "MemoryBackend",
+    "PerformanceMiddleware",
+    "RedisBackend",
+    "StaticAssets",
+    "__version__",
+    "cached",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from perf_middleware.cache.backends.memory import MemoryBackend
