@@ -1,0 +1,1 @@
+"""Storage backends for the response cache: one protocol (``base``), memory and Redis."""
