@@ -1,0 +1,94 @@
+"""Helpers over ASGI raw header lists (``list[tuple[bytes, bytes]]``).
+
+ASGI servers give lower-case request header names, but applications may send response
+headers in any case (the spec only recommends lower case), so lookups compare
+case-insensitively. These functions never raise on malformed items: a header list is data
+from the application and must not turn into a 500 here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+RawHeaders = Sequence[tuple[bytes, bytes]]
+MutableRawHeaders = list[tuple[bytes, bytes]]
+
+
+def _same(a: bytes, name: bytes) -> bool:
+    return a == name or (len(a) == len(name) and a.lower() == name)
+
+
+def get_header(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """First value of ``name`` (give it lower-case), or None."""
+    for key, value in raw:
+        if _same(key, name):
+            return value
+    return None
+
+
+def get_all(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
+    return [value for key, value in raw if _same(key, name)]
+
+
+def get_joined(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """All values of a list-valued header joined with ", " (RFC 9110 §5.3), or None."""
+    values = get_all(raw, name)
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else b", ".join(values)
+
+
+def has_header(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:
+    return any(_same(key, name) for key, _ in raw)
+
+
+def remove_header(raw: MutableRawHeaders, name: bytes) -> None:
+    """Remove every occurrence of ``name`` in place."""
+    raw[:] = [(k, v) for k, v in raw if not _same(k, name)]
+
+
+def set_header(raw: MutableRawHeaders, name: bytes, value: bytes) -> None:
+    """Replace every occurrence of ``name`` with one ``name: value`` (in place)."""
+    for i, (key, _) in enumerate(raw):
+        if _same(key, name):
+            raw[i] = (name, value)
+            if any(_same(k, name) for k, _ in raw[i + 1 :]):
+                raw[i + 1 :] = [(k, v) for k, v in raw[i + 1 :] if not _same(k, name)]
+            return
+    raw.append((name, value))
+
+
+def set_default(raw: MutableRawHeaders, name: bytes, value: bytes) -> None:
+    """Add ``name: value`` unless the header is already present."""
+    if not has_header(raw, name):
+        raw.append((name, value))
+
+
+def content_type(raw: Iterable[tuple[bytes, bytes]]) -> str:
+    """The media type (lower-case, no parameters) or "" when absent."""
+    value = get_header(raw, b"content-type")
+    if not value:
+        return ""
+    return value.split(b";", 1)[0].strip().lower().decode("latin-1")
+
+
+def content_length(raw: Iterable[tuple[bytes, bytes]]) -> int | None:
+    """Content-Length as an int, None when absent or not a plain non-negative integer."""
+    value = get_header(raw, b"content-length")
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+def normalize(raw: Iterable[object]) -> MutableRawHeaders:
+    """Coerce an application's header list into ``[(bytes, bytes)]``, dropping malformed items."""
+    out: MutableRawHeaders = []
+    for item in raw:
+        if isinstance(item, tuple | list) and len(item) == 2:
+            key, value = item
+            if isinstance(key, bytes) and isinstance(value, bytes):
+                out.append((key, value))
+    return out
