@@ -1,0 +1,304 @@
+"""In-process counters and histograms for the middleware, cheap enough for every request.
+
+Recording is a handful of integer additions on objects created once (per backend, per
+encoding), so the hot path allocates nothing. Exposition (Prometheus text in
+:mod:`perf_middleware.metrics_prometheus`, JSON via :meth:`Metrics.to_json`) is computed on
+demand from a plain-dict *state*, which is also what worker processes write to a shared
+directory so any worker can report the sum of all of them (see :class:`MetricsConfig`).
+
+All recording happens on the event loop thread; the counters are not meant to be shared
+between threads without an outer lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from bisect import bisect_left
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = [
+    "CACHE_EVENTS",
+    "CacheCounters",
+    "CompressionCounters",
+    "Histogram",
+    "Metrics",
+    "MetricsConfig",
+]
+
+logger = logging.getLogger("perf_middleware.metrics")
+
+#: Cache outcomes counted per backend. ``coalesced`` counts requests that waited on another
+#: request's app call (single-flight); ``revalidation`` counts background refreshes started
+#: by stale-while-revalidate and ``revalidation_error`` those that failed.
+CACHE_EVENTS: Final = (
+    "hit",
+    "miss",
+    "stale",
+    "bypass",
+    "store",
+    "eviction",
+    "error",
+    "coalesced",
+    "revalidation",
+    "revalidation_error",
+)
+
+#: Response-time buckets in seconds (upper bounds, ``le`` semantics).
+DEFAULT_LATENCY_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+#: Compression-time buckets in seconds: on-the-fly codecs run in micro- to milliseconds.
+DEFAULT_COMPRESSION_BUCKETS: Final = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+)  # fmt: skip
+
+STATE_VERSION: Final = 1
+_STATE_PREFIX: Final = "perf_middleware."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    """Options for :class:`Metrics`.
+
+    ``latency_buckets`` (default :data:`DEFAULT_LATENCY_BUCKETS`) and
+    ``compression_buckets`` (default :data:`DEFAULT_COMPRESSION_BUCKETS`) are histogram
+    upper bounds in seconds. ``multiprocess_dir`` (default: the ``PROMETHEUS_MULTIPROC_DIR``
+    environment variable, else ``None``) turns on multi-worker mode: each worker writes its
+    state to ``<dir>/perf_middleware.<pid>.json`` at most every ``flush_interval`` seconds
+    (default 1.0) and on every scrape, and a scrape of any worker reports the sum over all
+    files. As with prometheus-client's own multi-process mode, wipe the directory before
+    starting the workers (for example in gunicorn's ``on_starting`` hook) so counts from a
+    previous run are not added in.
+    """
+
+    latency_buckets: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS
+    compression_buckets: tuple[float, ...] = DEFAULT_COMPRESSION_BUCKETS
+    multiprocess_dir: str | None = None
+    flush_interval: float = 1.0
+    namespace: str = "perf"
+
+    def __post_init__(self) -> None:
+        for name in ("latency_buckets", "compression_buckets"):
+            bounds = getattr(self, name)
+            if not bounds or list(bounds) != sorted(set(bounds)) or bounds[0] <= 0:
+                raise ValueError(
+                    f"MetricsConfig.{name}={bounds!r} must be non-empty, positive and strictly "
+                    "increasing. HINT: pass upper bounds in seconds such as (0.01, 0.1, 1.0)."
+                )
+        if self.flush_interval < 0:
+            raise ValueError(
+                f"MetricsConfig.flush_interval={self.flush_interval!r} is negative. "
+                "HINT: use 0 to write the state file on every response."
+            )
+        if not self.namespace.isidentifier():
+            raise ValueError(
+                f"MetricsConfig.namespace={self.namespace!r} is not a valid metric prefix. "
+                "HINT: use letters, digits and underscores, e.g. 'perf'."
+            )
+
+
+class Histogram:
+    """Fixed buckets as a list of plain ints; the last slot counts values above every bound."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        # bisect_left finds the first bound >= value: Prometheus' "le" (less or equal).
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def state(self) -> dict[str, Any]:
+        return {"bounds": list(self.bounds), "counts": list(self.counts), "sum": self.sum}
+
+
+class CacheCounters:
+    """Outcome counters of one cache backend (see :data:`CACHE_EVENTS`)."""
+
+    __slots__ = CACHE_EVENTS
+
+    def __init__(self) -> None:
+        for event in CACHE_EVENTS:
+            setattr(self, event, 0)
+
+    def add(self, event: str, count: int = 1) -> None:
+        if event not in CACHE_EVENTS:
+            raise ValueError(
+                f"unknown cache event {event!r}. HINT: use one of {', '.join(CACHE_EVENTS)}."
+            )
+        setattr(self, event, getattr(self, event) + count)
+
+    def state(self) -> dict[str, int]:
+        return {event: int(getattr(self, event)) for event in CACHE_EVENTS}
+
+
+class CompressionCounters:
+    """Bytes before/after and encoder time of one content coding."""
+
+    __slots__ = ("bytes_in", "bytes_out", "responses", "seconds")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.responses = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.seconds = Histogram(bounds)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "responses": self.responses,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "seconds": self.seconds.state(),
+        }
+
+
+class Metrics:
+    """The middleware's counters; inject one instance and read it through the admin API.
+
+    >>> m = Metrics()
+    >>> m.observe_response(200, 0.004)
+    >>> m.cache("memory").hit += 1
+    """
+
+    __slots__ = (
+        "_cache",
+        "_compression",
+        "_last_flush",
+        "config",
+        "in_flight",
+        "not_modified",
+        "requests",
+        "response_time",
+        "started_at",
+        "status_classes",
+    )
+
+    def __init__(self, config: MetricsConfig | None = None) -> None:
+        if config is None:
+            config = MetricsConfig(multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.config = config
+        self.started_at = time.time()
+        self.requests = 0
+        self.in_flight = 0
+        self.not_modified = 0
+        self.status_classes = [0, 0, 0, 0, 0]  # 1xx .. 5xx
+        self.response_time = Histogram(config.latency_buckets)
+        self._cache: dict[str, CacheCounters] = {}
+        self._compression: dict[str, CompressionCounters] = {}
+        self._last_flush = 0.0
+
+    # -- recording (hot path) ---------------------------------------------------------------
+
+    def cache(self, backend: str) -> CacheCounters:
+        """The counters of ``backend`` (e.g. ``"memory"``, ``"redis"``); fetch once, then add."""
+        counters = self._cache.get(backend)
+        if counters is None:
+            counters = self._cache[backend] = CacheCounters()
+        return counters
+
+    def compression(self, encoding: str) -> CompressionCounters:
+        counters = self._compression.get(encoding)
+        if counters is None:
+            counters = CompressionCounters(self.config.compression_buckets)
+            self._compression[encoding] = counters
+        return counters
+
+    def observe_compression(
+        self, encoding: str, bytes_in: int, bytes_out: int, seconds: float
+    ) -> None:
+        """Record one compressed response body (totals over all of its chunks)."""
+        counters = self.compression(encoding)
+        counters.responses += 1
+        counters.bytes_in += bytes_in
+        counters.bytes_out += bytes_out
+        counters.seconds.observe(seconds)
+
+    def observe_response(self, status: int, seconds: float) -> None:
+        """Record one finished HTTP response: its status and the time to its last byte."""
+        self.requests += 1
+        index = status // 100 - 1
+        if 0 <= index < 5:
+            self.status_classes[index] += 1
+        if status == 304:
+            self.not_modified += 1
+        self.response_time.observe(seconds)
+        if self.config.multiprocess_dir is not None:
+            now = time.monotonic()
+            if now - self._last_flush >= self.config.flush_interval:
+                self._last_flush = now
+                self.flush()
+
+    # -- state and exposition ---------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """This process' raw counts as plain JSON-able data (non-cumulative buckets)."""
+        return {
+            "version": STATE_VERSION,
+            "started_at": self.started_at,
+            "requests": self.requests,
+            "in_flight": self.in_flight,
+            "not_modified": self.not_modified,
+            "status_classes": list(self.status_classes),
+            "response_time": self.response_time.state(),
+            "cache": {name: c.state() for name, c in sorted(self._cache.items())},
+            "compression": {name: c.state() for name, c in sorted(self._compression.items())},
+        }
+
+    def _state_path(self, pid: int) -> Path:
+        assert self.config.multiprocess_dir is not None
+        return Path(self.config.multiprocess_dir) / f"{_STATE_PREFIX}{pid}.json"
+
+    def flush(self) -> None:
+        """Write this worker's state file (multi-process mode only); atomic via rename."""
+        if self.config.multiprocess_dir is None:
+            return
+        path = self._state_path(os.getpid())
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.state()), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning(
+                "metrics state not written path=%s error=%s HINT: make PROMETHEUS_MULTIPROC_DIR "
+                "an existing directory writable by every worker",
+                path,
+                exc,
+            )
+
+    def collect_state(self) -> dict[str, Any]:
+        """The state to expose: this process', or in multi-process mode the sum of all workers'."""
+        own = self.state()
+        if self.config.multiprocess_dir is None:
+            return own
+        self.flush()
+        states = [own]
+        own_name = self._state_path(os.getpid()).name
+        for path in sorted(Path(self.config.multiprocess_dir).glob(f"{_STATE_PREFIX}*.json")):
+            if path.name == own_name:
+                continue
+            try:
+                states.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                logger.warning("metrics state skipped path=%s error=%s", path, exc)
+        from perf_middleware.metrics_state import merge_states
+
+        return merge_states(states)
+
+    def to_json(self) -> dict[str, Any]:
+        """A readable summary with cumulative buckets, hit ratios and compression savings."""
+        from perf_middleware.metrics_state import state_to_json
+
+        return state_to_json(self.collect_state())

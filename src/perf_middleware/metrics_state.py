@@ -1,0 +1,106 @@
+"""Merging and rendering of :meth:`Metrics.state` snapshots.
+
+States are plain JSON data with raw (non-cumulative) bucket counts, so summing workers is
+element-wise addition; cumulative buckets and ratios are only computed when rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from perf_middleware.metrics import CACHE_EVENTS, STATE_VERSION
+
+__all__ = ["hit_ratio", "merge_states", "state_to_json"]
+
+logger = logging.getLogger("perf_middleware.metrics")
+
+
+def _merge_histogram(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    if list(other["bounds"]) != list(into["bounds"]):
+        logger.warning("metrics state with different histogram buckets skipped")
+        return
+    into["counts"] = [a + b for a, b in zip(into["counts"], other["counts"], strict=True)]
+    into["sum"] += other["sum"]
+
+
+def merge_states(states: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Sum worker states (counters add; ``started_at`` is the earliest start)."""
+    merged: dict[str, Any] | None = None
+    for state in states:
+        if state.get("version") != STATE_VERSION:
+            logger.warning("metrics state of unknown version %r skipped", state.get("version"))
+            continue
+        if merged is None:
+            merged = json.loads(json.dumps(state))  # deep copy of plain data
+            continue
+        merged["started_at"] = min(merged["started_at"], state["started_at"])
+        for key in ("requests", "in_flight", "not_modified"):
+            merged[key] += state[key]
+        merged["status_classes"] = [
+            a + b for a, b in zip(merged["status_classes"], state["status_classes"], strict=True)
+        ]
+        _merge_histogram(merged["response_time"], state["response_time"])
+        for backend, events in state["cache"].items():
+            target = merged["cache"].setdefault(backend, dict.fromkeys(CACHE_EVENTS, 0))
+            for event, value in events.items():
+                target[event] = target.get(event, 0) + value
+        for encoding, comp in state["compression"].items():
+            if encoding not in merged["compression"]:
+                merged["compression"][encoding] = json.loads(json.dumps(comp))
+                continue
+            target = merged["compression"][encoding]
+            for key in ("responses", "bytes_in", "bytes_out"):
+                target[key] += comp[key]
+            _merge_histogram(target["seconds"], comp["seconds"])
+    if merged is None:
+        raise ValueError("no metrics state to merge")
+    return merged
+
+
+def _histogram_json(hist: Mapping[str, Any]) -> dict[str, Any]:
+    buckets: dict[str, int] = {}
+    running = 0
+    for bound, count in zip([*hist["bounds"], "+Inf"], hist["counts"], strict=True):
+        running += count
+        buckets[str(bound)] = running
+    return {"count": running, "sum": hist["sum"], "buckets": buckets}
+
+
+def hit_ratio(events: Mapping[str, int]) -> float | None:
+    """Share of cache lookups answered from the store (fresh or stale); None before any."""
+    served = events.get("hit", 0) + events.get("stale", 0)
+    lookups = served + events.get("miss", 0)
+    return served / lookups if lookups else None
+
+
+def state_to_json(state: Mapping[str, Any]) -> dict[str, Any]:
+    cache = {
+        name: {**events, "hit_ratio": hit_ratio(events)} for name, events in state["cache"].items()
+    }
+    compression = {}
+    for name, comp in state["compression"].items():
+        saved = comp["bytes_in"] - comp["bytes_out"]
+        compression[name] = {
+            "responses": comp["responses"],
+            "bytes_in": comp["bytes_in"],
+            "bytes_out": comp["bytes_out"],
+            "bytes_saved": saved,
+            "ratio": comp["bytes_out"] / comp["bytes_in"] if comp["bytes_in"] else None,
+            "seconds": _histogram_json(comp["seconds"]),
+        }
+    return {
+        "uptime_seconds": round(time.time() - state["started_at"], 3),
+        "requests": {
+            "total": state["requests"],
+            "in_flight": state["in_flight"],
+            "not_modified": state["not_modified"],
+            "by_status_class": {f"{i + 1}xx": n for i, n in enumerate(state["status_classes"])},
+        },
+        "response_time_seconds": _histogram_json(state["response_time"]),
+        "cache": cache,
+        "compression": compression,
+    }
