@@ -1,0 +1,232 @@
+"""In-process LRU store bounded by total bytes: the embedded default backend.
+
+A hit is one dict lookup and a ``move_to_end``; the entry object itself is handed out, so the
+per-process header lists the stage precomputes on it survive between hits.  Everything is
+single-threaded asyncio, so no locks are needed; cross-process locks degrade to
+in-process ones (single-flight across processes needs a shared store such as Redis).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from perf_middleware.cache.backends.base import (
+    MISS,
+    BackendStats,
+    EntryInfo,
+    EventHook,
+    Lookup,
+    PingResult,
+    compile_pattern,
+)
+from perf_middleware.cache.entry import CacheEntry
+
+__all__ = ["MemoryBackend"]
+
+
+class _Primary:
+    __slots__ = ("secondaries", "vary")
+
+    def __init__(self, vary: tuple[str, ...]) -> None:
+        self.vary = vary
+        self.secondaries: set[str] = set()
+
+
+class MemoryBackend:
+    """LRU by bytes with per-entry expiry.
+
+    Options (keyword-only):
+      max_bytes: total size budget, bodies + headers (default 64 MiB).
+      max_entry_bytes: larger entries are refused (default max_bytes // 8).
+      clock: wall-clock source; inject a fake one in tests (default ``time.time``).
+      events: optional ``events(name, amount)`` hook for metrics.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 64 * 2**20,
+        max_entry_bytes: int | None = None,
+        clock: Callable[[], float] = time.time,
+        events: EventHook | None = None,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError(
+                f"MemoryBackend(max_bytes={max_bytes}) must be positive. "
+                "HINT: use e.g. max_bytes=64 * 2**20"
+            )
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes if max_entry_bytes is not None else max_bytes // 8
+        self.clock = clock
+        self.events = events
+        self.stats = BackendStats()
+        self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
+        self._primaries: dict[str, _Primary] = {}
+        self._tags: dict[str, set[str]] = {}
+        self._locks: dict[str, tuple[str, float]] = {}
+        self._sizes: dict[str, int] = {}  # size at store time (bodies may gain a decoded copy)
+
+    def __repr__(self) -> str:
+        return f"MemoryBackend(max_bytes={self.max_bytes}, entries={len(self._entries)})"
+
+    def _event(self, name: str, amount: int = 1) -> None:
+        if self.events is not None:
+            self.events(name, amount)
+
+    async def get(self, primary: str, secondary: str) -> Lookup:
+        record = self._primaries.get(primary)
+        if record is None:
+            self.stats.misses += 1
+            return MISS
+        key = f"{primary}\x1f{secondary}" if secondary else primary
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires_at <= self.clock():
+            self._remove(key)
+            entry = None
+            record = self._primaries.get(primary)
+        if entry is None:
+            self.stats.misses += 1
+            return Lookup(None, record.vary if record is not None else None)
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return Lookup(entry, record.vary if record is not None else entry.vary)
+
+    async def set(self, entry: CacheEntry, ttl: float) -> bool:
+        size = entry.size
+        if ttl <= 0 or size > self.max_entry_bytes:
+            return False
+        entry.expires_at = self.clock() + ttl
+        key = entry.key
+        if key in self._entries:
+            self._remove(key)
+        record = self._primaries.get(entry.primary)
+        if record is None:
+            record = self._primaries[entry.primary] = _Primary(entry.vary)
+        record.vary = entry.vary
+        record.secondaries.add(key)
+        self._entries[key] = entry
+        self._sizes[key] = size
+        for tag in entry.tags:
+            self._tags.setdefault(tag, set()).add(key)
+        self.stats.bytes += size
+        self.stats.stores += 1
+        self._event("store")
+        while self.stats.bytes > self.max_bytes and self._entries:
+            oldest = next(iter(self._entries))
+            self._remove(oldest)
+            self.stats.evictions += 1
+            self._event("eviction")
+        self.stats.entries = len(self._entries)
+        return True
+
+    def _remove(self, key: str) -> CacheEntry | None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return None
+        self.stats.bytes -= self._sizes.pop(key, 0)
+        record = self._primaries.get(entry.primary)
+        if record is not None:
+            record.secondaries.discard(key)
+            if not record.secondaries:
+                del self._primaries[entry.primary]
+        for tag in entry.tags:
+            keys = self._tags.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._tags[tag]
+        self.stats.entries = len(self._entries)
+        return entry
+
+    def _remove_many(self, keys: Iterable[str]) -> int:
+        removed = sum(1 for key in list(keys) if self._remove(key) is not None)
+        if removed:
+            self.stats.invalidations += removed
+            self._event("invalidation", removed)
+        return removed
+
+    async def invalidate_url(self, url: str) -> int:
+        record = self._primaries.get(url)
+        return 0 if record is None else self._remove_many(record.secondaries)
+
+    async def invalidate_tags(self, tags: Iterable[str]) -> int:
+        if isinstance(tags, str):
+            tags = [tags]
+        keys: set[str] = set()
+        for tag in tags:
+            keys |= self._tags.get(tag, set())
+        return self._remove_many(keys)
+
+    async def invalidate_pattern(self, pattern: str) -> int:
+        match = compile_pattern(pattern)
+        keys = [
+            k for primary, rec in self._primaries.items() if match(primary) for k in rec.secondaries
+        ]
+        return self._remove_many(keys)
+
+    async def purge_expired(self) -> int:
+        now = self.clock()
+        expired = [k for k, e in self._entries.items() if e.expires_at <= now]
+        for key in expired:
+            self._remove(key)
+        return len(expired)
+
+    async def clear(self) -> int:
+        count = len(self._entries)
+        self._entries.clear()
+        self._primaries.clear()
+        self._tags.clear()
+        self._sizes.clear()
+        self.stats.bytes = self.stats.entries = 0
+        return count
+
+    async def entry_info(self, key_or_url: str) -> list[EntryInfo]:
+        record = self._primaries.get(key_or_url)
+        keys = sorted(record.secondaries) if record is not None else [key_or_url]
+        now = self.clock()
+        return [
+            info_for(entry, now)
+            for key in keys
+            if (entry := self._entries.get(key)) is not None and entry.expires_at > now
+        ]
+
+    async def ping(self) -> PingResult:
+        return PingResult(ok=True, latency_ms=0.0, detail=f"{len(self._entries)} entries")
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        now = self.clock()
+        held = self._locks.get(name)
+        if held is not None and held[1] > now:
+            return None
+        token = uuid.uuid4().hex
+        self._locks[name] = (token, now + ttl)
+        return token
+
+    async def release_lock(self, name: str, token: str) -> None:
+        held = self._locks.get(name)
+        if held is not None and held[0] == token:
+            del self._locks[name]
+
+    async def close(self) -> None:
+        return None
+
+
+def info_for(entry: CacheEntry, now: float) -> EntryInfo:
+    """Admin view of one entry (shared by the backends)."""
+    return EntryInfo(
+        key=entry.key,
+        url=entry.primary,
+        status=entry.status,
+        stored_at=entry.response_time,
+        age=round(entry.age(now), 3),
+        ttl=round(entry.ttl(now), 3),
+        size=entry.size,
+        tags=entry.tags,
+        variants=tuple(entry.bodies)
+        if entry.identity_from is None
+        else ("identity", *entry.codings),
+        vary=entry.vary,
+    )

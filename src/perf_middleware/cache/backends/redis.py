@@ -1,0 +1,241 @@
+"""Redis backend (``redis.asyncio``): shared by every worker, indexed, fail-open.
+
+A hit is one pipelined round trip (Vary record + entry).  Writes and invalidations are Lua
+scripts, so indexes never disagree with the data.  Tags live in Redis sets and patterns in a
+lexically sorted set, so invalidation never scans the keyspace.  Any Redis error makes the
+cache act empty (the request goes to the app); a circuit breaker stops waiting on a dead server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from perf_middleware.cache.backends import redis_scripts
+from perf_middleware.cache.backends.base import (
+    MISS,
+    BackendStats,
+    EventHook,
+    Lookup,
+    PingResult,
+    url_path,
+)
+from perf_middleware.cache.backends.breaker import CircuitBreaker
+from perf_middleware.cache.backends.redis_admin import (
+    RedisAdmin,
+    key_hash,
+    parse_encryption_key,
+)
+from perf_middleware.cache.entry import CacheEntry, EntryFormatError, dump_entry, load_entry
+
+__all__ = ["CacheBackendError", "RedisBackend"]
+
+T = TypeVar("T")
+_ERRORS = (RedisError, OSError, TimeoutError, EntryFormatError)
+
+
+class CacheBackendError(RuntimeError):
+    """An administrative cache operation could not reach the store."""
+
+
+_hash = key_hash
+
+
+class RedisBackend(RedisAdmin):
+    """Response/function cache in Redis.
+
+    Options (keyword-only, defaults in brackets):
+      namespace ["pmcache"]: key prefix, so several apps can share one Redis.
+      encryption_key [None]: AES-GCM key (16/24/32 bytes, or base64/hex text) to encrypt
+        entries at rest; each entry is bound to its key so entries cannot be swapped.
+      socket_timeout [0.25 s]: per-command timeout; a slow Redis counts as a failure.
+      breaker_threshold [3] / breaker_retry_after [5 s]: open the circuit after N consecutive
+        errors, probe again after the delay.
+      clock [time.time]: wall clock for admin ages; events: metrics hook.
+      client: an existing ``redis.asyncio.Redis`` (then ``url`` is ignored).
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        namespace: str = "pmcache",
+        encryption_key: bytes | str | None = None,
+        socket_timeout: float = 0.25,
+        breaker_threshold: int = 3,
+        breaker_retry_after: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        events: EventHook | None = None,
+        client: Redis | None = None,
+    ) -> None:
+        self.url = url
+        self.prefix = f"{namespace}:"
+        self.clock = clock
+        self.events = events
+        self.stats = BackendStats()
+        self.breaker = CircuitBreaker(
+            f"redis {url}", threshold=breaker_threshold, retry_after=breaker_retry_after
+        )
+        self._aead: Any = None
+        if encryption_key is not None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._aead = AESGCM(parse_encryption_key(encryption_key))
+        self.redis: Redis = client or Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=False,
+        )
+        self._store = self.redis.register_script(redis_scripts.STORE)
+        self._drop = self.redis.register_script(redis_scripts.DROP)
+        self._release = self.redis.register_script(redis_scripts.RELEASE)
+
+    def __repr__(self) -> str:
+        return f"RedisBackend({self.url!r}, namespace={self.prefix[:-1]!r})"
+
+    def _event(self, name: str, amount: int = 1) -> None:
+        if self.events is not None:
+            self.events(name, amount)
+
+    async def _guard(self, op: str, call: Callable[[], Awaitable[T]], default: T) -> T:
+        """Run a request-path call; any store error yields ``default`` (fail open)."""
+        if not self.breaker.allow():
+            return default
+        try:
+            result = await call()
+        except _ERRORS as exc:
+            self._failed(op, exc)
+            return default
+        self.breaker.success()
+        return result
+
+    async def _admin(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run an admin call; errors become a clear :class:`CacheBackendError`."""
+        try:
+            result = await call()
+        except _ERRORS as exc:
+            self._failed(op, exc)
+            raise CacheBackendError(
+                f"cache {op} failed on {self.url}: {type(exc).__name__}: {exc}. "
+                "HINT: check that Redis is running and reachable"
+            ) from exc
+        self.breaker.success()
+        return result
+
+    def _failed(self, op: str, exc: BaseException) -> None:
+        self.stats.errors += 1
+        self._event("error")
+        if self.breaker.failure(op, exc):
+            self._event("breaker_open")
+
+    # -- payload -----------------------------------------------------------------------
+    def _seal(self, kh: str, data: bytes) -> bytes:
+        if self._aead is None:
+            return data
+        nonce = os.urandom(12)
+        return b"E" + nonce + bytes(self._aead.encrypt(nonce, data, kh.encode()))
+
+    def _open(self, kh: str, data: bytes) -> CacheEntry:
+        if self._aead is not None:
+            from cryptography.exceptions import InvalidTag
+
+            if data[:1] != b"E":
+                raise EntryFormatError("unencrypted entry in an encrypted cache")
+            try:
+                data = bytes(self._aead.decrypt(data[1:13], data[13:], kh.encode()))
+            except InvalidTag as exc:
+                raise EntryFormatError("entry failed authentication (wrong key?)") from exc
+        return load_entry(data)
+
+    # -- request path --------------------------------------------------------------------
+    async def get(self, primary: str, secondary: str) -> Lookup:
+        ph = _hash(primary)
+        kh = _hash(f"{primary}\x1f{secondary}" if secondary else primary)
+
+        async def call() -> tuple[Any, Any]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hget(f"{self.prefix}p:{ph}", "vary")
+                pipe.get(f"{self.prefix}e:{kh}")
+                vary_raw, data = await pipe.execute()
+            return vary_raw, data
+
+        vary_raw, data = await self._guard("get", call, (None, None))
+        if vary_raw is None:
+            self.stats.misses += 1
+            return MISS
+        vary = tuple(json.loads(vary_raw))
+        if data is None:
+            self.stats.misses += 1
+            return Lookup(None, vary)
+        try:
+            entry = self._open(kh, data)
+        except EntryFormatError as exc:
+            self._failed("decode", exc)
+            return Lookup(None, vary)
+        self.stats.hits += 1
+        return Lookup(entry, vary)
+
+    async def set(self, entry: CacheEntry, ttl: float) -> bool:
+        if ttl <= 0:
+            return False
+        entry.expires_at = self.clock() + ttl
+        key = entry.key
+        kh, ph = _hash(key), _hash(entry.primary)
+        member = f"{url_path(entry.primary)}\x00{ph}"
+        meta = json.dumps({"p": ph, "t": list(entry.tags), "u": member})
+        p = self.prefix
+        keys = [f"{p}e:{kh}", f"{p}p:{ph}", f"{p}pv:{ph}", f"{p}m", f"{p}x", f"{p}u", f"{p}tags"]
+        keys += [f"{p}t:{tag}" for tag in entry.tags]
+        args: list[Any] = [p, self._seal(kh, dump_entry(entry)), max(1, int(ttl * 1000))]
+        args += [json.dumps(list(entry.vary)), entry.primary, kh, meta, entry.expires_at]
+        args += [member, ph, *entry.tags]
+
+        async def call() -> bool:
+            await self._store(keys=keys, args=args)
+            return True
+
+        stored = await self._guard("set", call, False)
+        if stored:
+            self.stats.stores += 1
+            self._event("store")
+        return stored
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        token = os.urandom(12).hex()
+
+        async def call() -> str | None:
+            ok = await self.redis.set(
+                f"{self.prefix}l:{name}", token, nx=True, px=max(1, int(ttl * 1000))
+            )
+            return token if ok else None
+
+        # a dead store must not block the caller: pretend the lock was taken
+        return await self._guard("lock", call, token)
+
+    async def release_lock(self, name: str, token: str) -> None:
+        async def call() -> None:
+            await self._release(keys=[f"{self.prefix}l:{name}"], args=[token])
+
+        await self._guard("unlock", call, None)
+
+    async def ping(self) -> PingResult:
+        start = time.perf_counter()
+        try:
+            await self.redis.ping()
+        except _ERRORS as exc:
+            return PingResult(False, (time.perf_counter() - start) * 1000, f"{exc}")
+        self.breaker.success()
+        return PingResult(True, (time.perf_counter() - start) * 1000, self.url)
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,177 @@
+"""Invalidation and inspection for :class:`RedisBackend` (kept apart from the hot path).
+
+All of these go through the indexes described in :mod:`redis_scripts`: tag sets, the lexical
+path index and the expiry set — never ``KEYS`` or a scan of the whole keyspace (``clear``
+scans only this backend's namespace, which is what clearing means).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from blake3 import blake3
+
+from perf_middleware.cache.backends.base import (
+    BackendStats,
+    EntryInfo,
+    compile_pattern,
+    literal_prefix,
+    url_path,
+)
+from perf_middleware.cache.backends.memory import info_for
+from perf_middleware.cache.entry import CacheEntry
+
+T = TypeVar("T")
+
+
+def key_hash(value: str) -> str:
+    """Fixed-length Redis key part for an arbitrary cache key (stable across processes)."""
+    return blake3(value.encode("utf-8", "surrogatepass")).hexdigest(16)
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def parse_encryption_key(key: bytes | str) -> bytes:
+    """Accept raw bytes, base64 or hex text; AES-GCM needs 16, 24 or 32 bytes."""
+    if isinstance(key, str):
+        raw = b""
+        for decode in (base64.urlsafe_b64decode, base64.b64decode, bytes.fromhex):
+            try:
+                raw = decode(key)
+            except (binascii.Error, ValueError):
+                continue
+            if len(raw) in (16, 24, 32):
+                break
+        key = raw
+    if len(key) not in (16, 24, 32):
+        raise ValueError(
+            "RedisBackend(encryption_key=...) must be 16, 24 or 32 bytes (raw, base64 or hex). "
+            'HINT: generate one with python -c "import os,base64;'
+            'print(base64.b64encode(os.urandom(32)).decode())"'
+        )
+    return key
+
+
+class RedisAdmin:
+    """Mixin: the administrative half of the Redis backend."""
+
+    prefix: str
+    redis: Any
+    stats: BackendStats
+    clock: Callable[[], float]
+    _drop: Any
+
+    async def _admin(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
+        raise NotImplementedError  # provided by RedisBackend
+
+    def _event(self, name: str, amount: int = 1) -> None:
+        raise NotImplementedError  # provided by RedisBackend
+
+    def _open(self, kh: str, data: bytes) -> CacheEntry:
+        raise NotImplementedError  # provided by RedisBackend
+
+    async def _drop_hashes(self, hashes: Iterable[bytes | str]) -> int:
+        batch = [text(h) for h in hashes]
+        removed = 0
+        p = self.prefix
+        for start in range(0, len(batch), 500):
+            chunk = batch[start : start + 500]
+            removed += int(await self._drop(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *chunk]))
+        if removed:
+            self.stats.invalidations += removed
+            self._event("invalidation", removed)
+        return removed
+
+    async def invalidate_url(self, url: str) -> int:
+        async def call() -> int:
+            members = await self.redis.smembers(f"{self.prefix}pv:{key_hash(url)}")
+            return await self._drop_hashes(members)
+
+        return await self._admin("invalidate_url", call)
+
+    async def invalidate_tags(self, tags: Iterable[str]) -> int:
+        names = [tags] if isinstance(tags, str) else list(tags)
+        if not names:
+            return 0
+
+        async def call() -> int:
+            tag_keys = [f"{self.prefix}t:{tag}" for tag in names]
+            removed = await self._drop_hashes(await self.redis.sunion(tag_keys))
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*tag_keys)
+                pipe.srem(f"{self.prefix}tags", *names)
+                await pipe.execute()
+            return removed
+
+        return await self._admin("invalidate_tags", call)
+
+    async def invalidate_pattern(self, pattern: str) -> int:
+        match = compile_pattern(pattern)
+        prefix = literal_prefix(pattern)
+        full_url = "://" in pattern
+        # the lexical index is by path: only a path prefix can narrow the range
+        path_prefix = prefix
+        if full_url:
+            path_prefix = url_path(prefix) if prefix.count("/") >= 3 else ""
+
+        async def call() -> int:
+            lo = b"[" + path_prefix.encode() if path_prefix else b"-"
+            hi = b"[" + path_prefix.encode() + b"\xff" if path_prefix else b"+"
+            members: list[bytes] = await self.redis.zrangebylex(f"{self.prefix}u", lo, hi)
+            pairs = [m.rsplit(b"\x00", 1) for m in members]
+            if full_url and pairs:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for _, ph in pairs:
+                        pipe.hget(f"{self.prefix}p:{text(ph)}", "url")
+                    urls = await pipe.execute()
+                phs = [text(p[1]) for p, u in zip(pairs, urls, strict=True) if u and match(text(u))]
+            else:
+                phs = [text(ph) for path, ph in pairs if match(text(path))]
+            hashes: list[bytes] = []
+            for hit in phs:
+                hashes.extend(await self.redis.smembers(f"{self.prefix}pv:{hit}"))
+            return await self._drop_hashes(hashes)
+
+        return await self._admin("invalidate_pattern", call)
+
+    async def purge_expired(self) -> int:
+        async def call() -> int:
+            expired = await self.redis.zrangebyscore(f"{self.prefix}x", "-inf", self.clock())
+            await self._drop_hashes(expired)
+            return len(expired)
+
+        return await self._admin("purge_expired", call)
+
+    async def clear(self) -> int:
+        async def call() -> int:
+            count = int(await self.redis.hlen(f"{self.prefix}m"))
+            batch: list[bytes] = []
+            async for key in self.redis.scan_iter(match=f"{self.prefix}*", count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    await self.redis.unlink(*batch)
+                    batch = []
+            if batch:
+                await self.redis.unlink(*batch)
+            return count
+
+        return await self._admin("clear", call)
+
+    async def entry_info(self, key_or_url: str) -> list[EntryInfo]:
+        async def call() -> list[EntryInfo]:
+            hashes = await self.redis.smembers(f"{self.prefix}pv:{key_hash(key_or_url)}")
+            khs = sorted(text(h) for h in hashes) or [key_hash(key_or_url)]
+            blobs = await self.redis.mget([f"{self.prefix}e:{kh}" for kh in khs])
+            now = self.clock()
+            return [
+                info_for(self._open(kh, blob), now)
+                for kh, blob in zip(khs, blobs, strict=True)
+                if blob is not None
+            ]
+
+        return await self._admin("entry_info", call)

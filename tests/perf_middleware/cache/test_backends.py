@@ -1,0 +1,158 @@
+"""The backend contract, run against MemoryBackend and RedisBackend (real redis-server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from perf_middleware.cache.backends.base import CacheBackend
+from perf_middleware.cache.entry import CacheEntry
+
+URL = "https://example.test/presentations/42"
+
+
+def make_entry(primary: str = URL, secondary: str = "", *, tags=(), body=b"hello", vary=()):
+    return CacheEntry(
+        primary=primary,
+        secondary=secondary,
+        vary=tuple(vary),
+        status=200,
+        headers=((b"content-type", b"text/plain"),),
+        bodies={"identity": body},
+        etag='"abc"',
+        response_time=1_700_000_000.0,
+        freshness_lifetime=60,
+        tags=tuple(tags),
+    )
+
+
+async def test_backend_satisfies_protocol(backend):
+    assert isinstance(backend, CacheBackend)
+
+
+async def test_get_on_empty_store_is_a_miss_without_vary(backend):
+    lookup = await backend.get(URL, "")
+    assert lookup.entry is None
+    assert lookup.vary is None
+
+
+async def test_set_then_get_round_trips_the_entry(backend):
+    assert await backend.set(make_entry(body=b"x" * 5000), ttl=100)
+    lookup = await backend.get(URL, "")
+    assert lookup.entry is not None
+    assert lookup.entry.body() == b"x" * 5000
+    assert lookup.entry.headers == ((b"content-type", b"text/plain"),)
+    assert lookup.entry.etag == '"abc"'
+    assert lookup.vary == ()
+    assert backend.stats.hits == 1
+
+
+async def test_vary_record_returned_for_other_secondary_keys(backend):
+    await backend.set(make_entry(secondary="lang=de", vary=["accept-language"]), ttl=100)
+    lookup = await backend.get(URL, "lang=fr")
+    assert lookup.entry is None
+    assert lookup.vary == ("accept-language",)
+    hit = await backend.get(URL, "lang=de")
+    assert hit.entry is not None
+    assert hit.entry.secondary == "lang=de"
+
+
+async def test_two_variants_coexist_and_invalidate_url_drops_both(backend):
+    await backend.set(make_entry(secondary="a", vary=["accept-language"], body=b"A"), ttl=100)
+    await backend.set(make_entry(secondary="b", vary=["accept-language"], body=b"B"), ttl=100)
+    assert (await backend.get(URL, "a")).entry.body() == b"A"
+    assert (await backend.get(URL, "b")).entry.body() == b"B"
+    assert await backend.invalidate_url(URL) == 2
+    assert (await backend.get(URL, "a")).entry is None
+    assert (await backend.get(URL, "b")).entry is None
+
+
+async def test_invalidate_tags_removes_only_tagged_entries(backend):
+    await backend.set(make_entry(URL + "/a", tags=["template", "p:1"]), ttl=100)
+    await backend.set(make_entry(URL + "/b", tags=["business"]), ttl=100)
+    await backend.set(make_entry(URL + "/c", tags=["other"]), ttl=100)
+    assert await backend.invalidate_tags(["template", "business"]) == 2
+    assert (await backend.get(URL + "/a", "")).entry is None
+    assert (await backend.get(URL + "/b", "")).entry is None
+    assert (await backend.get(URL + "/c", "")).entry is not None
+    assert await backend.invalidate_tags(["template"]) == 0
+
+
+async def test_restoring_with_new_tags_forgets_old_tags(backend):
+    await backend.set(make_entry(tags=["old"]), ttl=100)
+    await backend.set(make_entry(tags=["new"]), ttl=100)
+    assert await backend.invalidate_tags(["old"]) == 0
+    assert (await backend.get(URL, "")).entry is not None
+    assert await backend.invalidate_tags(["new"]) == 1
+
+
+async def test_invalidate_pattern_by_path_glob(backend):
+    for path in ["/presentations/1", "/presentations/2?x=1", "/present", "/other/presentations/3"]:
+        await backend.set(make_entry("https://example.test" + path), ttl=100)
+    await backend.set(make_entry("https://other.test/presentations/9"), ttl=100)
+    assert await backend.invalidate_pattern("/presentations/*") == 3
+    assert (await backend.get("https://example.test/present", "")).entry is not None
+    assert (await backend.get("https://example.test/other/presentations/3", "")).entry is not None
+
+
+async def test_invalidate_pattern_with_host_and_literal_question_mark(backend):
+    await backend.set(make_entry("https://a.test/p?x=1"), ttl=100)
+    await backend.set(make_entry("https://a.test/pax=1"), ttl=100)
+    await backend.set(make_entry("https://b.test/p?x=1"), ttl=100)
+    assert await backend.invalidate_pattern("https://a.test/p?*") == 1
+    assert (await backend.get("https://a.test/pax=1", "")).entry is not None
+    assert (await backend.get("https://b.test/p?x=1", "")).entry is not None
+
+
+async def test_invalid_pattern_is_a_clear_error(backend):
+    with pytest.raises(ValueError, match="HINT"):
+        await backend.invalidate_pattern("presentations/*")
+
+
+async def test_purge_expired_drops_past_entries(backend, clock):
+    await backend.set(make_entry(URL + "/short"), ttl=10)
+    await backend.set(make_entry(URL + "/long"), ttl=1000)
+    clock.advance(20)
+    assert await backend.purge_expired() == 1
+    assert await backend.entry_info(URL + "/short") == []
+    assert len(await backend.entry_info(URL + "/long")) == 1
+
+
+async def test_clear_empties_the_store(backend):
+    await backend.set(make_entry(URL + "/1", tags=["t"]), ttl=100)
+    await backend.set(make_entry(URL + "/2"), ttl=100)
+    assert await backend.clear() == 2
+    assert (await backend.get(URL + "/1", "")).entry is None
+    assert await backend.invalidate_tags(["t"]) == 0
+
+
+async def test_entry_info_describes_each_variant(backend, clock):
+    await backend.set(make_entry(secondary="a", vary=["accept-language"], tags=["x"]), ttl=100)
+    clock.advance(5)
+    (info,) = await backend.entry_info(URL)
+    assert info.url == URL
+    assert info.tags == ("x",)
+    assert info.vary == ("accept-language",)
+    assert info.variants == ("identity",)
+    assert info.status == 200
+    assert info.size > 5
+
+
+async def test_ping_reports_health(backend):
+    result = await backend.ping()
+    assert result.ok is True
+    assert result.latency_ms >= 0
+
+
+async def test_lock_is_exclusive_until_released(backend):
+    token = await backend.acquire_lock("k", ttl=5)
+    assert token is not None
+    assert await backend.acquire_lock("k", ttl=5) is None
+    await backend.release_lock("k", "not-the-token")
+    assert await backend.acquire_lock("k", ttl=5) is None
+    await backend.release_lock("k", token)
+    assert await backend.acquire_lock("k", ttl=5) is not None
+
+
+async def test_non_positive_ttl_is_not_stored(backend):
+    assert await backend.set(make_entry(), ttl=0) is False
+    assert (await backend.get(URL, "")).entry is None
