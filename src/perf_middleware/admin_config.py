@@ -1,0 +1,101 @@
+"""Configuration of the admin API: who may call it (token, client networks) and limits.
+
+Validated once at start-up so a weak token or a typo in the allow-list fails the deploy with
+a clear message instead of silently leaving the API open or closed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["ENV_TOKEN", "AdminConfig"]
+
+#: Environment variable :meth:`AdminConfig.from_env` reads the token from.
+ENV_TOKEN: Final = "PERF_ADMIN_TOKEN"
+_MIN_TOKEN_LENGTH: Final = 16
+_HINT_TOKEN: Final = (
+    'HINT: generate one with python -c "import secrets; print(secrets.token_urlsafe(32))"'
+)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminConfig:
+    """Options of the admin API.
+
+    ``token`` (default ``None`` = admin disabled): the bearer token, at least 16 characters,
+    compared in constant time. ``allow_ips`` (default: any client): addresses or CIDR networks
+    allowed to call the API; the client address is the ASGI ``client`` (run uvicorn with
+    ``--proxy-headers --forwarded-allow-ips`` behind a proxy). ``prefix`` (default ``/_perf``)
+    is where the middleware mounts the app. ``health_timeout`` (default 2.0 s) bounds the
+    backend ping and ``health_max_latency_ms`` (default 250) marks a slow backend degraded.
+    ``max_body`` (default 64 KiB) bounds ``POST /invalidate`` bodies.
+    """
+
+    token: str | None = None
+    allow_ips: tuple[str, ...] = ()
+    prefix: str = "/_perf"
+    health_timeout: float = 2.0
+    health_max_latency_ms: float = 250.0
+    max_body: int = 64 * 1024
+    networks: tuple[IPNetwork, ...] = field(init=False, repr=False, default=())
+
+    def __post_init__(self) -> None:
+        if self.token is not None and len(self.token.strip()) < _MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"AdminConfig.token is shorter than {_MIN_TOKEN_LENGTH} characters. {_HINT_TOKEN}"
+            )
+        if not self.prefix.startswith("/") or self.prefix.endswith("/") or len(self.prefix) < 2:
+            raise ValueError(
+                f"AdminConfig.prefix={self.prefix!r} must start with '/' and not end with one. "
+                "HINT: use prefix='/_perf'."
+            )
+        if isinstance(self.allow_ips, str):
+            raise TypeError(
+                "AdminConfig.allow_ips must be a tuple. HINT: allow_ips=('10.0.0.0/8',)"
+            )
+        networks: list[IPNetwork] = []
+        for item in self.allow_ips:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError as exc:
+                raise ValueError(
+                    f"AdminConfig.allow_ips entry {item!r} is not an IP address or network "
+                    f"({exc}). HINT: use '127.0.0.1', '10.0.0.0/8' or '::1'."
+                ) from None
+        object.__setattr__(self, "networks", tuple(networks))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **options: Any) -> AdminConfig:
+        """Config with the token from ``PERF_ADMIN_TOKEN`` (unset or empty = disabled)."""
+        env = os.environ if environ is None else environ
+        token = env.get(ENV_TOKEN, "").strip() or None
+        return cls(token=token, **options)
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None
+
+    def client_allowed(self, host: str | None) -> bool:
+        if not self.networks:
+            return True
+        if host is None:
+            return False
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(address in net for net in self.networks)
+
+    def token_matches(self, authorization: bytes | None) -> bool:
+        if self.token is None or authorization is None:
+            return False
+        scheme, _, credentials = authorization.strip().partition(b" ")
+        if scheme.lower() != b"bearer":
+            return False
+        return hmac.compare_digest(credentials.strip(), self.token.encode())

@@ -1,0 +1,68 @@
+"""Schemathesis over the admin API's own OpenAPI document: for every operation, generated
+requests (positive and negative) never get a 5xx, and documented responses match the spec."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from perf_middleware.admin import AdminApp
+from perf_middleware.admin_config import AdminConfig
+from perf_middleware.admin_openapi import openapi_document
+from perf_middleware.metrics import Metrics
+
+TOKEN = "fuzz-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def make_app(cache=None) -> AdminApp:
+    metrics = Metrics()
+    metrics.observe_response(200, 0.01)
+    metrics.cache("memory").miss += 1
+    metrics.observe_compression("br", 100, 10, 0.0001)
+    return AdminApp(AdminConfig(token=TOKEN), metrics=metrics, cache=cache)
+
+
+def fuzz(app: AdminApp, mode: schemathesis.GenerationMode, checks) -> int:
+    schema = schemathesis.openapi.from_dict(openapi_document("/_perf"))
+    schema.app = app
+    calls = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @settings(
+            max_examples=40,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def run(case) -> None:
+            nonlocal calls
+            calls += 1
+            case.call_and_validate(headers=AUTH, checks=checks)
+
+        run()
+    return calls
+
+
+def test_positive_inputs_conform_to_spec_without_cache():
+    assert fuzz(make_app(), schemathesis.GenerationMode.POSITIVE, CHECKS) > 50
+
+
+@pytest.mark.parametrize("mode", [schemathesis.GenerationMode.NEGATIVE])
+def test_negative_inputs_never_5xx_without_cache(mode):
+    assert fuzz(make_app(), mode, [not_a_server_error]) > 10
