@@ -1,0 +1,298 @@
+"""Image processor: keep the original as the fallback, add WebP/AVIF and resized variants.
+
+Rules (each overridable per glob through ``[[tool.asset-pipeline.images.rules]]``):
+
+* The main output stays in the source format. It is re-encoded only when pixels must
+  change (EXIF orientation, ``icc = "srgb"``); otherwise metadata is stripped from the
+  container losslessly (see ``_imagemeta``), so the fallback never loses quality.
+* Lossless or lossy, per image (``mode = "auto"``): JPEG sources are photos, so lossy;
+  GIF and palette PNGs are lossless; any other PNG is lossless when it has at most
+  ``lossless_max_colors`` distinct colours (logos, icons, flat UI) and lossy otherwise.
+* An alternate is kept only when it is smaller than the fallback at the same width. In
+  lossless mode it must also be smaller than every less-preferred format kept there
+  (``formats`` lists the most preferred first): same pixels, so the smaller file wins.
+* An embedded sRGB ICC profile is dropped from alternates (browsers assume sRGB); any
+  other profile is embedded, or applied to the pixels with ``icc = "srgb"``. CMYK is
+  converted to sRGB through its profile.
+* Animated GIFs become animated lossless WebP (``animated = "webp"``) or are left alone
+  (``"keep"``); they get no AVIF and no resized variants.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+
+from asset_pipeline.processors._imagecolor import to_web_mode
+from asset_pipeline.processors._imagemeta import ContainerError, strip_jpeg, strip_png
+from asset_pipeline.processors._options import parse_options
+from asset_pipeline.processors.base import (
+    ExtraOutput,
+    ProcessContext,
+    ProcessingError,
+    ProcessorOutput,
+)
+
+log = logging.getLogger(__name__)
+
+_EXPECTED = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF"}
+_TYPES = {"webp": "image/webp", "avif": "image/avif", "png": "image/png", "jpeg": "image/jpeg"}
+_SUFFIXES = {"webp": ".webp", "avif": ".avif", "png": ".png", "jpeg": ".jpg"}
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageOptions:
+    """``[tool.asset-pipeline.images]``; defaults chosen by ``benchmarks/images.py``."""
+
+    formats: tuple[str, ...] = ("avif", "webp")  #: alternates, most preferred first
+    widths: tuple[int, ...] = ()  #: responsive widths in px; never upscaled
+    mode: str = "auto"  #: "auto" | "lossy" | "lossless"
+    lossless_max_colors: int = 256  #: auto mode: PNGs with at most this many colours
+    webp_quality: int = 75
+    webp_method: int = 4  #: 6 costs ~16x the time of 4 for ~3 % fewer bytes
+    avif_quality: int = 60
+    avif_speed: int = 6
+    jpeg_quality: int = 85  #: resized JPEG fallbacks only
+    strip_metadata: bool = True  #: drop EXIF/XMP/IPTC/text (privacy); ICC is kept
+    icc: str = "keep"  #: "keep" the embedded profile, or convert pixels to "srgb"
+    max_pixels: int = 50_000_000  #: decompression-bomb limit (width x height)
+    animated: str = "webp"  #: animated GIF: "webp" (animated WebP) or "keep"
+    on_error: str = "fail"  #: unreadable image: "fail" the build or "copy" it as is
+
+
+_CHOICES = {
+    "formats": ("avif", "webp"),
+    "mode": ("auto", "lossy", "lossless"),
+    "icc": ("keep", "srgb"),
+    "animated": ("webp", "keep"),
+    "on_error": ("fail", "copy"),
+}
+_RANGES = {
+    "widths": (1, 100_000),
+    "lossless_max_colors": (0, 2**24),
+    "webp_quality": (0, 100),
+    "webp_method": (0, 6),
+    "avif_quality": (0, 100),
+    "avif_speed": (0, 10),
+    "jpeg_quality": (1, 95),
+    "max_pixels": (1, 2**40),
+}
+
+
+def parse_image_options(ctx: ProcessContext) -> ImageOptions:
+    return parse_options(
+        ImageOptions,
+        ctx.options,
+        section="images",
+        logical_name=ctx.logical_name,
+        choices=_CHOICES,
+        ranges=_RANGES,
+    )
+
+
+def process_image(data: bytes, ctx: ProcessContext) -> ProcessorOutput:
+    """Process one PNG/JPEG/GIF; configuration errors always fail, image errors obey on_error."""
+    opts = parse_image_options(ctx)
+    try:
+        return _process(data, ctx.logical_name, opts)
+    except ProcessingError as exc:
+        if opts.on_error != "copy":
+            raise
+        log.warning("image copied unprocessed file=%s reason=%s", ctx.logical_name, exc.reason)
+        return ProcessorOutput(data=data)
+
+
+def _open(data: bytes, name: str, opts: ImageOptions) -> Image.Image:
+    ext = PurePosixPath(name).suffix.lower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:
+            raise ProcessingError(name, f"decompression bomb refused ({exc})") from None
+        except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+            raise ProcessingError(
+                name,
+                f"not a readable image, or truncated ({exc}). "
+                "HINT: re-export the file from its source.",
+            ) from None
+    expected = _EXPECTED.get(ext)
+    if expected is not None and im.format != expected:
+        raise ProcessingError(
+            name,
+            f"the extension {ext} says {expected} but the content is {im.format}. "
+            f"HINT: rename the file to match its content or re-export it as {expected}.",
+        )
+    pixels = im.width * im.height
+    if pixels > opts.max_pixels:
+        raise ProcessingError(
+            name,
+            f"{im.width}x{im.height} = {pixels} pixels exceeds max_pixels={opts.max_pixels} "
+            "(decompression-bomb protection). HINT: downscale the source or raise max_pixels "
+            "in a [[tool.asset-pipeline.images.rules]] entry for this file.",
+        )
+    try:
+        for frame in range(getattr(im, "n_frames", 1)):
+            im.seek(frame)
+            im.load()
+        im.seek(0)
+    except _DECODE_ERRORS as exc:
+        raise ProcessingError(
+            name, f"truncated or corrupt image data ({exc}). HINT: re-export the file."
+        ) from None
+    return im
+
+
+def _is_lossless(src: Image.Image, pixels: Image.Image, opts: ImageOptions) -> bool:
+    if opts.mode != "auto":
+        return opts.mode == "lossless"
+    if src.format == "JPEG":
+        return False
+    if src.format == "GIF" or src.mode in ("P", "PA", "1"):
+        return True
+    return pixels.getcolors(opts.lossless_max_colors) is not None
+
+
+def _encode(im: Image.Image, fmt: str, lossless: bool, icc: bytes | None, o: ImageOptions) -> bytes:
+    buf = io.BytesIO()
+    extra = {"icc_profile": icc} if icc else {}
+    if fmt == "webp":
+        q = 100 if lossless else o.webp_quality  # lossless: quality = effort
+        im.save(buf, "WEBP", quality=q, method=o.webp_method, lossless=lossless, **extra)
+    elif fmt == "avif":
+        q, sub = (100, "4:4:4") if lossless else (o.avif_quality, "4:2:0")
+        im.save(buf, "AVIF", quality=q, speed=o.avif_speed, subsampling=sub, **extra)
+    elif fmt == "jpeg":
+        rgb = im if im.mode in ("RGB", "L") else im.convert("RGB")
+        rgb.save(buf, "JPEG", quality=o.jpeg_quality, optimize=True, progressive=True, **extra)
+    else:
+        im.save(buf, "PNG", optimize=True, **extra)
+    return buf.getvalue()
+
+
+def _reencode_main(src: Image.Image, upright: Image.Image, icc: bytes | None) -> bytes:
+    """Re-encode the fallback in its own format after orientation/colour changed pixels."""
+    buf = io.BytesIO()
+    extra = {"icc_profile": icc} if icc else {}
+    if src.format == "JPEG":
+        rgb = upright if upright.mode in ("RGB", "L", "CMYK") else upright.convert("RGB")
+        sampling = JpegImagePlugin.get_sampling(src)
+        rgb.save(
+            buf,
+            "JPEG",
+            qtables=getattr(src, "quantization", None),  # same quality as the source
+            subsampling=sampling if sampling >= 0 else 2,
+            optimize=True,
+            **extra,
+        )
+    else:
+        upright.save(buf, "PNG", optimize=True, **extra)
+    return buf.getvalue()
+
+
+def _bare(im: Image.Image) -> Image.Image:
+    """A copy without ``info``: AVIF and PNG encoders copy EXIF/XMP/ICC from it otherwise."""
+    bare = im.copy()
+    bare.info = {}
+    return bare
+
+
+def _pick(
+    candidates: list[tuple[str, bytes]], fallback_size: int, lossless: bool
+) -> list[tuple[str, bytes]]:
+    """Keep alternates smaller than the fallback. Lossless ones carry the same pixels, so a
+    more-preferred format must also beat every less-preferred one kept; lossy formats sit
+    at different quality points and are compared with the fallback only."""
+    kept: list[tuple[str, bytes]] = []
+    limit = fallback_size
+    for fmt, blob in reversed(candidates):
+        if len(blob) < limit:
+            kept.append((fmt, blob))
+            limit = len(blob) if lossless else limit
+    return kept[::-1]
+
+
+def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
+    src = _open(data, name, opts)
+    if getattr(src, "is_animated", False):
+        return _process_animated(data, src, name, opts)
+    orientation = src.getexif().get(0x0112, 1)
+    upright = ImageOps.exif_transpose(src) if orientation not in (0, 1) else src
+    pixels, icc = to_web_mode(upright, to_srgb=opts.icc == "srgb")
+    pixels = _bare(pixels)
+    src_icc = src.info.get("icc_profile") or None
+    main = data
+    try:
+        if orientation not in (0, 1) or (src_icc and opts.icc == "srgb" and src.format != "GIF"):
+            keep = upright if src.format == "JPEG" and opts.icc == "keep" else pixels
+            main = _reencode_main(src, _bare(keep), icc if opts.icc == "keep" else None)
+        elif opts.strip_metadata and src.format == "JPEG":
+            main = strip_jpeg(data)
+        elif opts.strip_metadata and src.format == "PNG":
+            main = strip_png(data)
+    except ContainerError as exc:
+        raise ProcessingError(name, f"broken {src.format} container ({exc})") from None
+    lossless = _is_lossless(src, pixels, opts)
+    extras: list[ExtraOutput] = []
+
+    def add(tag: str, im: Image.Image, fallback_size: int) -> None:
+        encoded = [(f, _encode(im, f, lossless, icc, opts)) for f in opts.formats]
+        for fmt, blob in _pick(encoded, fallback_size, lossless):
+            suffix = f"{tag}{_SUFFIXES[fmt]}"
+            extras.append(ExtraOutput(suffix, blob, _TYPES[fmt], fmt, im.width, im.height))
+
+    add("", pixels, len(main))
+    fallback_fmt = "jpeg" if src.format == "JPEG" else "png"
+    for width in sorted(set(opts.widths)):
+        if width >= pixels.width:
+            continue
+        height = max(1, round(pixels.height * width / pixels.width))
+        small = pixels.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        fallback = _encode(small, fallback_fmt, True, icc, opts)
+        tag = f".w{width}"
+        extras.append(
+            ExtraOutput(
+                tag + _SUFFIXES[fallback_fmt],
+                fallback,
+                _TYPES[fallback_fmt],
+                fallback_fmt,
+                width,
+                height,
+            )
+        )
+        add(tag, small, len(fallback))
+    return ProcessorOutput(
+        data=main,
+        extras=tuple(extras),
+        metadata={"width": pixels.width, "height": pixels.height},
+    )
+
+
+def _process_animated(
+    data: bytes, src: Image.Image, name: str, opts: ImageOptions
+) -> ProcessorOutput:
+    extras: tuple[ExtraOutput, ...] = ()
+    if opts.animated == "webp" and "webp" in opts.formats:
+        lossless = opts.mode != "lossy"
+        buf = io.BytesIO()
+        src.save(
+            buf,
+            "WEBP",
+            save_all=True,
+            lossless=lossless,
+            quality=100 if lossless else opts.webp_quality,
+            method=opts.webp_method,
+        )
+        blob = buf.getvalue()
+        if len(blob) < len(data):
+            extras = (ExtraOutput(".webp", blob, _TYPES["webp"], "webp", src.width, src.height),)
+    return ProcessorOutput(
+        data=data, extras=extras, metadata={"width": src.width, "height": src.height}
+    )
