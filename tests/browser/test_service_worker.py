@@ -1,0 +1,232 @@
+"""The generated sw.js in real headless Chromium against a real uvicorn server.
+
+Every wait is bounded (a few seconds), so a broken worker fails fast instead of hanging.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.sw_app import SOURCES, build, make_app
+from tests.support.servers import UvicornServer
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 8000
+
+READY = "navigator.serviceWorker.ready.then(() => true)"
+CACHES = """async () => {
+  const out = {};
+  for (const name of await caches.keys()) {
+    out[name] = (await (await caches.open(name)).keys()).map((r) => r.url).sort();
+  }
+  return out;
+}"""
+FETCH_JSON = """async (url) => {
+  const r = await fetch(url);
+  return { status: r.status, body: await r.json(), stamped: r.headers.has('x-sw-cached-at') };
+}"""
+CACHED_JSON = """async ([cache, url]) => {
+  const r = await (await caches.open(cache)).match(url);
+  return r ? (await r.json()).n : null;
+}"""
+COLOR = "getComputedStyle(document.body).color"
+VERSION = """() => new Promise((resolve) => {
+  const channel = new MessageChannel();
+  channel.port1.onmessage = (e) => resolve(e.data.version);
+  navigator.serviceWorker.controller.postMessage({ type: 'GET_VERSION' }, [channel.port2]);
+})"""
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Path, UvicornServer, Any]]:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    _, worker = build(dist, SOURCES)
+    server = UvicornServer(make_app(dist))
+    server.start()
+    try:
+        yield dist, server, worker
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def context(chromium: Any) -> Iterator[Any]:
+    ctx = chromium.new_context(service_workers="allow")
+    ctx.set_default_timeout(WAIT_MS)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def controlled_page(context: Any, url: str) -> Any:
+    """First visit installs the worker; a reload puts the page under its control (and
+    lets the network-first rule store the page)."""
+    page = context.new_page()
+    page.goto(url + "/")
+    assert page.evaluate(READY) is True
+    page.reload()
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
+    return page
+
+
+def precache_name(worker: Any) -> str:
+    return f"asset-pipeline-precache-{worker.version}"
+
+
+def test_first_visit_precaches_exactly_the_manifest_urls(site, context):
+    dist, server, worker = site
+    page = context.new_page()
+    page.goto(server.url + "/")
+    assert page.evaluate(READY) is True
+    caches = page.evaluate(CACHES)
+    manifest = json.loads((dist / "manifest.json").read_text())["files"]
+    expected = sorted(
+        f"{server.url}/static/{manifest[name]['path']}"
+        for name in ("css/app.css", "js/app.js", "offline.html")
+    )
+    assert caches[precache_name(worker)] == expected
+    assert set(caches) == {precache_name(worker)}  # nothing else before the page is controlled
+
+
+def _check_offline_behaviour(page: Any, server: UvicornServer, worker: Any) -> None:
+    page.reload()
+    assert page.text_content("#title") == "Home"  # the page, from the runtime cache
+    assert page.evaluate(COLOR) == "rgb(200, 0, 0)"  # CSS from the precache
+    assert page.evaluate("document.documentElement.dataset.js") == "loaded"
+    css_url = next(e.url for e in worker.precache if e.url.endswith(".css"))
+    assert page.evaluate("(u) => fetch(u).then((r) => r.status)", server.url + css_url) == 200
+    page.goto(server.url + "/other")  # never visited: the offline page
+    assert page.text_content("#offline") == "You are offline"
+
+
+def test_offline_via_network_emulation(site, context):
+    _, server, worker = site
+    page = controlled_page(context, server.url)
+    context.set_offline(True)
+    try:
+        _check_offline_behaviour(page, server, worker)
+    finally:
+        context.set_offline(False)
+    page.goto(server.url + "/other")  # back online: the real page again
+    assert page.text_content("#title") == "Other"
+
+
+def test_offline_via_stopped_server(site, context):
+    _, server, worker = site
+    page = controlled_page(context, server.url)
+    server.stop()
+    try:
+        _check_offline_behaviour(page, server, worker)
+    finally:
+        server.start()  # same port
+    page.goto(server.url + "/other")
+    assert page.text_content("#title") == "Other"
+
+
+def test_update_flow_replaces_caches_and_applies_new_css(site, context):
+    dist, server, old = site
+    page = controlled_page(context, server.url)
+    assert page.evaluate(VERSION) == old.version
+    new_sources = dict(SOURCES, **{"css/app.css": b"body { color: rgb(0, 0, 200); }\n"})
+    server.stop()
+    _, new = build(dist, new_sources)
+    assert new.version != old.version
+    server.start()
+    page.reload()
+    page.wait_for_function("window.__events.includes('update')", timeout=WAIT_MS)
+    # the new worker waits (skip_waiting is off): both versions' caches exist, old serves
+    names = set(page.evaluate(CACHES))
+    assert {precache_name(old), precache_name(new)} <= names
+    assert page.evaluate(VERSION) == old.version
+    with page.expect_navigation(timeout=WAIT_MS):
+        page.evaluate("window.__update.apply()")
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
+    assert page.evaluate(VERSION) == new.version
+    caches = page.evaluate(CACHES)
+    assert precache_name(old) not in caches
+    new_css = next(e.url for e in new.precache if e.url.endswith(".css"))
+    assert server.url + new_css in caches[precache_name(new)]
+    assert page.evaluate(COLOR) == "rgb(0, 0, 200)"
+    context.set_offline(True)  # the new CSS is served by the new precache
+    try:
+        page.reload()
+        assert page.evaluate(COLOR) == "rgb(0, 0, 200)"
+    finally:
+        context.set_offline(False)
+
+
+def test_network_first_falls_back_to_cache_offline(site, context):
+    _, server, _ = site
+    page = controlled_page(context, server.url)
+    first = page.evaluate(FETCH_JSON, "/api/nf/a")
+    assert first["body"]["n"] == 1
+    assert first["stamped"] is False  # straight from the network
+    context.set_offline(True)
+    try:
+        offline = page.evaluate(FETCH_JSON, "/api/nf/a")
+    finally:
+        context.set_offline(False)
+    assert offline["body"]["n"] == 1
+    assert offline["stamped"] is True  # from the runtime cache
+    assert page.evaluate(FETCH_JSON, "/api/nf/a")["body"]["n"] == 2  # online: network again
+
+
+def test_network_first_timeout_answers_from_cache_then_updates(site, context):
+    _, server, _ = site
+    page = controlled_page(context, server.url)
+    assert page.evaluate(FETCH_JSON, "/api/slow/a")["body"]["n"] == 1
+    # the server now takes 1.5 s; the rule's 0.3 s timeout answers from the cache
+    late = page.evaluate(FETCH_JSON, "/api/slow/a")
+    assert late["body"]["n"] == 1
+    assert late["stamped"] is True
+    page.wait_for_function(
+        "fetch('/hits').then((r) => r.json()).then((h) => h['/api/slow/a'] === 2)",
+        timeout=WAIT_MS,
+    )
+    page.wait_for_function(
+        f"({CACHED_JSON})(['asset-pipeline-runtime-slow', '/api/slow/a']).then((n) => n === 2)",
+        timeout=WAIT_MS,
+    )
+
+
+def test_stale_while_revalidate_returns_cached_then_updates(site, context):
+    _, server, _ = site
+    page = controlled_page(context, server.url)
+    assert page.evaluate(FETCH_JSON, "/api/swr/a")["body"]["n"] == 1
+    page.wait_for_function(
+        f"({CACHED_JSON})(['asset-pipeline-runtime-swr', '/api/swr/a']).then((n) => n === 1)",
+        timeout=WAIT_MS,
+    )
+    second = page.evaluate(FETCH_JSON, "/api/swr/a")
+    assert second["body"]["n"] == 1  # stale copy answered at once
+    assert second["stamped"] is True
+    page.wait_for_function(  # ...while the network refreshed the cache
+        f"({CACHED_JSON})(['asset-pipeline-runtime-swr', '/api/swr/a']).then((n) => n === 2)",
+        timeout=WAIT_MS,
+    )
+    assert page.evaluate(FETCH_JSON, "/api/swr/a")["body"]["n"] == 2
+
+
+def test_cache_first_serves_cached_and_keeps_max_entries(site, context):
+    _, server, _ = site
+    page = controlled_page(context, server.url)
+    for name in ("one", "two", "three"):
+        assert page.evaluate(FETCH_JSON, f"/api/cf/{name}")["body"]["n"] == 1
+    page.wait_for_function(
+        """caches.open('asset-pipeline-runtime-cf').then((c) => c.keys())
+             .then((k) => k.map((r) => new URL(r.url).pathname).join())
+             .then((paths) => paths === '/api/cf/two,/api/cf/three')""",
+        timeout=WAIT_MS,
+    )
+    again = page.evaluate(FETCH_JSON, "/api/cf/three")
+    assert again["body"]["n"] == 1
+    assert again["stamped"] is True
+    hits = page.evaluate("fetch('/hits').then((r) => r.json())")
+    assert hits["/api/cf/three"] == 1  # never went back to the network
