@@ -1,0 +1,233 @@
+"""``asset-pipeline upload DIST --bucket B``: publish a build to S3-compatible storage.
+
+Options come from ``[tool.asset-pipeline.upload]`` in ``pyproject.toml`` and are
+overridden by flags. Example::
+
+    [tool.asset-pipeline.upload]
+    bucket = "my-assets"
+    prefix = "static/"
+    precompressed = "upload"            # or "skip" when the CDN compresses
+    cache_control = { "*.html" = "public, max-age=300", "robots.txt" = "public, max-age=86400" }
+
+Exit codes: 0 published (or planned, with ``--dry-run``), 1 the upload failed, 2 bad
+options. Every failure is one actionable line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from asset_pipeline.upload_inventory import PRECOMPRESSED_MODES
+from asset_pipeline.upload_publish import (
+    DEFAULT_EXCLUDE,
+    UploadConfig,
+    UploadError,
+    normalise_prefix,
+    publish,
+)
+from asset_pipeline.upload_rules import (
+    IMMUTABLE,
+    REVALIDATE,
+    RuleError,
+    UploadRules,
+    check_header_value,
+    parse_cli_rule,
+    parse_rules,
+    rules_from_table,
+)
+
+RETRY_MODES = ("standard", "adaptive", "legacy")
+#: ``[tool.asset-pipeline.upload]`` keys and the types they take.
+_TOML_KEYS: dict[str, type | tuple[type, ...]] = {
+    "bucket": str,
+    "prefix": str,
+    "endpoint_url": str,
+    "region": str,
+    "precompressed": str,
+    "cache_control": dict,
+    "immutable_cache_control": str,
+    "revalidate_cache_control": str,
+    "exclude": list,
+    "concurrency": int,
+    "retry_mode": str,
+    "max_attempts": int,
+    "multipart_threshold_mb": (int, float),
+    "prune_older_than": int,
+    "cloudfront_distribution": str,
+    "cloudfront_endpoint_url": str,
+}
+
+
+class OptionError(ValueError):
+    """A flag or a pyproject setting is wrong; exit code 2."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n", 1)[0] if __doc__ else None
+    parser.add_argument("dist", metavar="DIST", type=Path, help="build directory")
+    parser.add_argument("--bucket", help="bucket name (or bucket = ... in pyproject)")
+    parser.add_argument("--prefix", help="key prefix, e.g. static/ (default: bucket root)")
+    parser.add_argument("--endpoint-url", help="S3-compatible endpoint (MinIO, R2, Spaces…)")
+    parser.add_argument("--region", help="region (default: what boto3 finds)")
+    parser.add_argument(
+        "--precompressed",
+        choices=PRECOMPRESSED_MODES,
+        help="upload .br/.zst/.gz siblings with Content-Encoding (default), or skip them",
+    )
+    parser.add_argument(
+        "--cache-control",
+        action="append",
+        metavar="GLOB=VALUE",
+        help="Cache-Control for matching paths; repeatable, first match wins, before pyproject",
+    )
+    parser.add_argument("--exclude", action="append", metavar="GLOB", help="skip files")
+    parser.add_argument("--concurrency", type=int, help="parallel uploads (default 8)")
+    parser.add_argument("--retry-mode", choices=RETRY_MODES, help="botocore retry mode")
+    parser.add_argument("--max-attempts", type=int, help="attempts per request (default 5)")
+    parser.add_argument(
+        "--multipart-threshold-mb", type=float, help="multipart above this size (default 16)"
+    )
+    parser.add_argument(
+        "--prune-older-than",
+        type=int,
+        metavar="N",
+        help="delete hashed objects not referenced by the last N builds (this one included)",
+    )
+    parser.add_argument("--cloudfront-distribution", metavar="ID", help="invalidate changes")
+    parser.add_argument("--cloudfront-endpoint-url", help="CloudFront API endpoint override")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="ignore the stored state; compare each object's blake3 metadata (HEAD per key)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
+    parser.add_argument(
+        "--config", type=Path, help="pyproject.toml to read (default: ./pyproject.toml)"
+    )
+
+
+def read_settings(path: Path | None) -> dict[str, Any]:
+    """``[tool.asset-pipeline.upload]``, type-checked; ``{}`` when there is none."""
+    explicit = path is not None
+    path = path or Path("pyproject.toml")
+    if not path.is_file():
+        if explicit:
+            raise OptionError(f"--config {path}: no such file.")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise OptionError(f"{path}: not valid TOML ({exc}).") from None
+    section = data.get("tool", {}).get("asset-pipeline", {}).get("upload", {})
+    where = f"{path} [tool.asset-pipeline.upload]"
+    if not isinstance(section, dict):
+        raise OptionError(f"{where}: expected a table.")
+    for key, value in section.items():
+        if key not in _TOML_KEYS:
+            raise OptionError(
+                f"{where}: unknown key {key!r}. HINT: known keys are {', '.join(_TOML_KEYS)}."
+            )
+        kind = _TOML_KEYS[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise OptionError(f"{where}: {key} has the wrong type ({type(value).__name__}).")
+    return dict(section)
+
+
+def _positive(name: str, value: int | float | None) -> None:
+    if value is not None and value < 1:
+        raise OptionError(f"{name} must be at least 1, got {value}.")
+
+
+def config_from_args(args: argparse.Namespace) -> UploadConfig:
+    toml = read_settings(args.config)
+    where = "[tool.asset-pipeline.upload]"
+
+    def pick(name: str, default: Any = None) -> Any:
+        value = getattr(args, name, None)
+        return value if value is not None else toml.get(name, default)
+
+    bucket = pick("bucket")
+    if not bucket:
+        raise OptionError(
+            "no bucket given. HINT: pass --bucket NAME or set bucket in "
+            "[tool.asset-pipeline.upload]."
+        )
+    if not args.dist.is_dir():
+        raise OptionError(f"{args.dist}: not a directory. HINT: pass the build output (DIST).")
+    try:
+        cli_rules = parse_rules(
+            (parse_cli_rule(r) for r in args.cache_control or ()), "--cache-control"
+        )
+        rules = UploadRules(
+            rules=cli_rules + rules_from_table(toml.get("cache_control", {}), where),
+            immutable=check_header_value(toml.get("immutable_cache_control", IMMUTABLE), where),
+            revalidate=check_header_value(toml.get("revalidate_cache_control", REVALIDATE), where),
+        )
+    except RuleError as exc:
+        raise OptionError(str(exc)) from None
+    precompressed = pick("precompressed", "upload")
+    retry_mode = pick("retry_mode", "standard")
+    if precompressed not in PRECOMPRESSED_MODES or retry_mode not in RETRY_MODES:
+        raise OptionError(
+            f"{where}: precompressed must be one of {PRECOMPRESSED_MODES} and retry_mode "
+            f"one of {RETRY_MODES}."
+        )
+    exclude = [*(toml.get("exclude") or ()), *(args.exclude or ())]
+    if not all(isinstance(e, str) for e in exclude):
+        raise OptionError(f"{where}: exclude must be a list of globs.")
+    concurrency = int(pick("concurrency", 8))
+    max_attempts = int(pick("max_attempts", 5))
+    threshold_mb = float(pick("multipart_threshold_mb", 16))
+    prune = pick("prune_older_than")
+    for name, value in (
+        ("--concurrency", concurrency),
+        ("--max-attempts", max_attempts),
+        ("--prune-older-than", prune),
+    ):
+        _positive(name, value)
+    if threshold_mb < 5:
+        raise OptionError("--multipart-threshold-mb must be at least 5 (S3's minimum part).")
+    return UploadConfig(
+        dist=args.dist,
+        bucket=str(bucket),
+        prefix=normalise_prefix(pick("prefix", "")),
+        endpoint_url=pick("endpoint_url"),
+        region=pick("region"),
+        precompressed=precompressed,
+        rules=rules,
+        exclude=(*DEFAULT_EXCLUDE, *exclude),
+        concurrency=concurrency,
+        retry_mode=retry_mode,
+        max_attempts=max_attempts,
+        multipart_threshold=int(threshold_mb * 2**20),
+        prune_older_than=prune,
+        cloudfront_distribution=pick("cloudfront_distribution"),
+        cloudfront_endpoint_url=pick("cloudfront_endpoint_url"),
+        dry_run=bool(args.dry_run),
+        verify=bool(args.verify),
+        progress=args.progress,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except OptionError as exc:
+        print(f"asset-pipeline upload: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        publish(config)
+    except UploadError as exc:
+        print(f"asset-pipeline upload: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
