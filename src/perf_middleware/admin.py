@@ -264,8 +264,6 @@ class AdminApp:
         """Run a backend call; a failing backend becomes a 503 with the reason (returns None)."""
         try:
             return await fn(*args)
-        except ValueError as exc:  # e.g. a pattern the backend cannot use
-            await json_response(request.send, 422, {"error": str(exc)})
         except Exception as exc:
             logger.warning("admin backend call failed op=%s error=%r", fn.__name__, exc)
             reason = f"cache backend failed: {type(exc).__name__}: {exc}"

@@ -55,6 +55,11 @@ class AdminConfig:
                 f"AdminConfig.prefix={self.prefix!r} must start with '/' and not end with one. "
                 "HINT: use prefix='/_perf'."
             )
+        if self.health_timeout <= 0 or self.health_max_latency_ms <= 0 or self.max_body <= 0:
+            raise ValueError(
+                "AdminConfig.health_timeout, health_max_latency_ms and max_body must be "
+                "positive. HINT: leave them at their defaults (2.0 s, 250 ms, 64 KiB)."
+            )
         if isinstance(self.allow_ips, str):
             raise TypeError(
                 "AdminConfig.allow_ips must be a tuple. HINT: allow_ips=('10.0.0.0/8',)"

@@ -123,6 +123,11 @@ def _string_list(data: dict[str, Any], name: str) -> tuple[str, ...]:
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item:
             raise BodyError(422, f"{name}[{index}] must be a non-empty string")
+        if not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BodyError(422, f"{name}[{index}] contains a lone surrogate") from None
         if len(item) > MAX_ITEM_LENGTH:
             raise BodyError(422, f"{name}[{index}] is longer than {MAX_ITEM_LENGTH} characters")
     return tuple(dict.fromkeys(value))  # de-duplicate, keep order

@@ -34,7 +34,8 @@ logger = logging.getLogger("perf_middleware.metrics")
 
 #: Cache outcomes counted per backend. ``coalesced`` counts requests that waited on another
 #: request's app call (single-flight); ``revalidation`` counts background refreshes started
-#: by stale-while-revalidate and ``revalidation_error`` those that failed.
+#: by stale-while-revalidate and ``revalidation_error`` those that failed. ``invalidation``
+#: counts entries removed on request and ``breaker_open`` times a backend's circuit opened.
 CACHE_EVENTS: Final = (
     "hit",
     "miss",
@@ -46,6 +47,8 @@ CACHE_EVENTS: Final = (
     "coalesced",
     "revalidation",
     "revalidation_error",
+    "invalidation",
+    "breaker_open",
 )
 
 #: Response-time buckets in seconds (upper bounds, ``le`` semantics).

@@ -46,6 +46,8 @@ _EVENT_HELP = {
     "coalesced": "Requests that waited for another request's app call (single-flight).",
     "revalidation": "Background revalidations started.",
     "revalidation_error": "Background revalidations that failed.",
+    "invalidation": "Entries removed by invalidation (admin API, invalidate_* calls).",
+    "breaker_open": "Times the backend's circuit breaker opened after repeated errors.",
 }
 
 
