@@ -1,0 +1,172 @@
+"""``PerformanceMiddleware``: one pure-ASGI entry point composing the stages.
+
+Order for an HTTP request: admin and static mounts answer directly -> response cache (when
+configured, ``perf_middleware.cache.stage``) -> the app wrapped in a ``Responder`` applying
+policy, ETag, conditional requests and compression. Non-HTTP scopes pass straight through.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from perf_middleware.compression import CompressionConfig
+from perf_middleware.pipeline import Pipeline
+from perf_middleware.policy import Policy
+from perf_middleware.responder import Capture, Responder
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_DEFAULT = object()
+_CONDITIONAL = {
+    b"if-match": 0,
+    b"if-none-match": 1,
+    b"if-modified-since": 2,
+    b"if-unmodified-since": 3,
+}
+
+
+def _mount_matcher(app: Any, what: str) -> Callable[[str], bool]:
+    """A mounted app either exposes ``matches(path)`` or a ``prefix`` attribute."""
+    matches = getattr(app, "matches", None)
+    if callable(matches):
+        return matches  # type: ignore[no-any-return]
+    prefix = getattr(app, "prefix", None)
+    if not isinstance(prefix, str):
+        raise TypeError(
+            f"PerformanceMiddleware({what}=...) needs an ASGI app with a `prefix` string "
+            f"attribute (got {type(app).__name__}). HINT: pass StaticAssets(dir, prefix='/static')."
+        )
+    prefix = prefix.rstrip("/")
+
+    def under(path: str) -> bool:
+        return path == prefix or path.startswith(prefix + "/") if prefix else True
+
+    return under
+
+
+class PerformanceMiddleware:
+    """Wrap any ASGI app: ``app = PerformanceMiddleware(app)``.
+
+    Keyword-only options (defaults in brackets):
+
+    * ``cache`` [None]: a cache backend (``MemoryBackend``/``RedisBackend``); None = no
+      response cache. ``cache_config`` [None]: its ``CacheConfig``.
+    * ``static`` [None]: an ASGI app with a ``prefix`` (``StaticAssets``) answering its paths
+      directly, before the pipeline.
+    * ``compression`` [``CompressionConfig()``]: None switches compression off.
+    * ``policy`` [``Policy.default()``]: Cache-Control rules; None switches policy off.
+    * ``etag`` [True]: generate strong blake3 ETags for buffered 200 responses to GET.
+    * ``conditional`` [True]: answer 304 / 412 from the response's validators.
+    * ``etag_max_bytes`` [8 MiB]: larger bodies are not hashed.
+    * ``metrics`` [None] / ``admin`` [None]: counters and the admin ASGI app (``matches``).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        cache: Any = None,
+        cache_config: Any = None,
+        static: Any = None,
+        compression: CompressionConfig | object | None = _DEFAULT,
+        policy: Policy | object | None = _DEFAULT,
+        etag: bool = True,
+        conditional: bool = True,
+        etag_max_bytes: int = 8 * 2**20,
+        metrics: Any = None,
+        admin: Any = None,
+    ) -> None:
+        if not callable(app):
+            raise TypeError(
+                f"PerformanceMiddleware needs an ASGI app, got {type(app).__name__}. "
+                "HINT: pass the application object, e.g. PerformanceMiddleware(Starlette(...))."
+            )
+        self.app = app
+        if compression is _DEFAULT:
+            compression = CompressionConfig()
+        if policy is _DEFAULT:
+            policy = Policy.default()
+        if compression is not None and not isinstance(compression, CompressionConfig):
+            raise TypeError(
+                "compression must be a CompressionConfig or None, got "
+                f"{type(compression).__name__}. HINT: PerformanceMiddleware(app, "
+                "compression=CompressionConfig(zstd_level=3)) or compression=None."
+            )
+        if policy is not None and not isinstance(policy, Policy):
+            raise TypeError(
+                f"policy must be a Policy or None, got {type(policy).__name__}. "
+                "HINT: PerformanceMiddleware(app, policy=Policy.default(no_store=['/account/*']))."
+            )
+        self.pipeline = Pipeline.build(
+            compression=compression,
+            policy=policy,
+            etag=etag,
+            conditional=conditional,
+            etag_max_bytes=etag_max_bytes,
+        )
+        self.static = static
+        self._static_match = _mount_matcher(static, "static") if static is not None else None
+        self.admin = admin
+        self._admin_match = _mount_matcher(admin, "admin") if admin is not None else None
+        self.metrics = metrics
+        self.cache = cache
+        self.cache_config = cache_config
+        self.cache_stage: Any = None
+        if cache is not None:
+            # The cache stage owns lookup, single-flight and storing; on a miss it calls
+            # ``self.run_pipeline(scope, receive, send, capture=Capture(limit))``.
+            stage = importlib.import_module("perf_middleware.cache.stage")
+            self.cache_stage = stage.CacheStage(self, cache, cache_config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if self._admin_match is not None and self._admin_match(path):
+            await self.admin(scope, receive, send)
+            return
+        if self._static_match is not None and self._static_match(path):
+            await self.static(scope, receive, send)
+            return
+        if self.cache_stage is not None:
+            await self.cache_stage(scope, receive, send)
+            return
+        await self.run_pipeline(scope, receive, send)
+
+    async def run_pipeline(
+        self, scope: Scope, receive: Receive, send: Send, *, capture: Capture | None = None
+    ) -> None:
+        """Call the app through a ``Responder`` (policy, ETag, conditional, compression).
+        With ``capture``, the identity response is recorded for a cache."""
+        accept_encoding: bytes | None = None
+        conditions: list[bytes | None] | None = None
+        for key, value in scope.get("headers") or ():
+            if key == b"accept-encoding":
+                accept_encoding = (
+                    value if accept_encoding is None else accept_encoding + b"," + value
+                )
+            else:
+                index = _CONDITIONAL.get(key)
+                if index is not None:
+                    if conditions is None:
+                        conditions = [None, None, None, None]
+                    prior = conditions[index]
+                    conditions[index] = value if prior is None else prior + b"," + value
+        responder = Responder(
+            self.pipeline,
+            send,
+            scope.get("method", "GET"),
+            scope.get("path", ""),
+            accept_encoding,
+            (conditions[0], conditions[1], conditions[2], conditions[3]) if conditions else None,
+            capture,
+        )
+        await self.app(scope, receive, responder)
+        await responder.finish()

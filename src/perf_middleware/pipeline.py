@@ -1,0 +1,58 @@
+"""The resolved settings of the response pipeline, shared by every request of a middleware.
+
+Built once by ``PerformanceMiddleware`` from its keyword options so the per-request
+``Responder`` reads plain attributes (no option parsing on the hot path), and so a cache
+stage can run the very same pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perf_middleware.compression import Codecs, CompressionConfig
+from perf_middleware.policy import Policy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pipeline:
+    """``compression``/``codecs``/``policy`` are None when that stage is off.
+
+    * ``etag``: add a strong blake3 ETag to buffered 200 responses to GET without one.
+    * ``conditional``: answer 304/412 for GET/HEAD from the response's validators.
+    * ``etag_max_bytes``: bodies above this are not hashed (hashing is ~1 GB/s; the default
+      8 MiB bounds it to a few ms).
+    * ``offload_size``: compress bodies/chunks at least this big in a worker thread.
+    """
+
+    compression: CompressionConfig | None
+    codecs: Codecs | None
+    policy: Policy | None
+    etag: bool = True
+    conditional: bool = True
+    etag_max_bytes: int = 8 * 2**20
+    offload_size: int = 64 * 1024
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        compression: CompressionConfig | None,
+        policy: Policy | None,
+        etag: bool,
+        conditional: bool,
+        etag_max_bytes: int,
+    ) -> Pipeline:
+        if etag_max_bytes < 0:
+            raise ValueError(
+                f"etag_max_bytes={etag_max_bytes} is negative. HINT: use 0 to hash only empty "
+                "bodies, or etag=False to switch ETag generation off."
+            )
+        return cls(
+            compression=compression,
+            codecs=Codecs(compression) if compression is not None else None,
+            policy=policy,
+            etag=etag,
+            conditional=conditional,
+            etag_max_bytes=etag_max_bytes,
+            offload_size=compression.offload_size if compression is not None else 64 * 1024,
+        )

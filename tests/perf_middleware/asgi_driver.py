@@ -1,0 +1,94 @@
+"""A tiny in-process ASGI driver that keeps every message (tests assert on chunks)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Result:
+    status: int
+    raw_headers: list[tuple[bytes, bytes]]
+    chunks: list[bytes] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+    def header(self, name: str) -> str | None:
+        values = [v.decode("latin-1") for k, v in self.raw_headers if k.lower() == name.encode()]
+        return ", ".join(values) if values else None
+
+    def header_count(self, name: str) -> int:
+        return sum(1 for k, _ in self.raw_headers if k.lower() == name.encode())
+
+
+async def call(
+    app: Callable[..., Awaitable[None]],
+    path: str = "/",
+    *,
+    method: str = "GET",
+    headers: Sequence[tuple[str | bytes, str | bytes]] = (),
+) -> Result:
+    raw = [
+        (
+            (k.encode("latin-1") if isinstance(k, str) else k).lower(),
+            v.encode("latin-1") if isinstance(v, str) else v,
+        )
+        for k, v in headers
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw,
+        "client": ("127.0.0.1", 1234),
+        "server": ("127.0.0.1", 80),
+    }
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    result = Result(start["status"], list(start.get("headers", [])), messages=messages)
+    result.chunks = [m.get("body", b"") for m in messages if m["type"] == "http.response.body"]
+    return result
+
+
+def make_app(
+    body: bytes | Sequence[bytes] = b"",
+    *,
+    status: int = 200,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    content_type: bytes | None = b"text/html; charset=utf-8",
+    content_length: bool = True,
+) -> Callable[..., Awaitable[None]]:
+    """An ASGI app sending ``body`` in one message (bytes) or one message per chunk (list)."""
+    chunks = [body] if isinstance(body, bytes) else list(body)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        out = list(headers)
+        if content_type is not None:
+            out.append((b"content-type", content_type))
+        if content_length and isinstance(body, bytes):
+            out.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        for i, chunk in enumerate(chunks):
+            more = i < len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    return app
