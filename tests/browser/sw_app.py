@@ -94,7 +94,7 @@ def build(
     return manifest, worker
 
 
-def page(title: str, manifest: Manifest) -> str:
+def page(title: str, manifest: Manifest, *, reload: bool = False) -> str:
     css = manifest.url_prefix + manifest["css/app.css"].path
     js = manifest.url_prefix + manifest["js/app.js"].path
     return f"""<!doctype html>
@@ -102,9 +102,11 @@ def page(title: str, manifest: Manifest) -> str:
 <body><h1 id="title">{title}</h1>
 <script>
 window.__events = [];
+sessionStorage.loads = Number(sessionStorage.loads || 0) + 1;
 addEventListener('sw:update-available', (e) => {{ __events.push('update'); __update = e.detail; }});
+addEventListener('sw:registered', () => __events.push('registered'));
 </script>
-{registration_snippet(sw_url="/sw.js", scope="/")}
+{registration_snippet(sw_url="/sw.js", scope="/", reload=reload)}
 <script src="{js}"></script>
 </body></html>"""
 
@@ -113,7 +115,8 @@ def make_app(dist: Path) -> Starlette:
     hits: Counter[str] = Counter()
 
     async def home(request: Request) -> Response:
-        return HTMLResponse(page("Home", load_manifest(dist)))
+        reload = request.query_params.get("reload") == "1"
+        return HTMLResponse(page("Home", load_manifest(dist), reload=reload))
 
     async def other(request: Request) -> Response:
         return HTMLResponse(page("Other", load_manifest(dist)))

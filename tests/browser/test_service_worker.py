@@ -230,3 +230,50 @@ def test_cache_first_serves_cached_and_keeps_max_entries(site, context):
     assert again["stamped"] is True
     hits = page.evaluate("fetch('/hits').then((r) => r.json())")
     assert hits["/api/cf/three"] == 1  # never went back to the network
+
+
+def test_data_reload_takes_the_update_and_reloads_by_itself(site, context):
+    dist, server, old = site
+    page = context.new_page()
+    page.goto(server.url + "/?reload=1")
+    assert page.evaluate(READY) is True
+    page.reload()
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
+    server.stop()
+    _, new = build(dist, dict(SOURCES, **{"css/app.css": b"body { color: rgb(0, 120, 0); }\n"}))
+    server.start()
+    loads = int(page.evaluate("sessionStorage.loads"))
+    page.reload()
+    # one load for our reload, one for the snippet's after the new worker took over
+    page.wait_for_function(f"Number(sessionStorage.loads) === {loads + 2}", timeout=WAIT_MS)
+    page.wait_for_function(
+        f"navigator.serviceWorker.controller && ({VERSION})().then((v) => v === '{new.version}')",
+        timeout=WAIT_MS,
+    )
+    assert precache_name(old) not in page.evaluate(CACHES)
+    assert page.evaluate(COLOR) == "rgb(0, 120, 0)"
+
+
+INSTALL_SETTLED = """navigator.serviceWorker.getRegistration().then((r) =>
+  window.__events.includes('registered') && (!r || (!r.installing && !r.waiting)))"""
+
+
+def test_install_fails_whole_and_leaves_no_partial_cache_when_a_file_is_wrong(site, context):
+    """A precache response that does not match the manifest's SRI (a stale or corrupt
+    upload) makes the install fail as a whole; nothing half-filled is left behind, and
+    the next visit after the fix installs normally."""
+    dist, server, worker = site
+    css = next(e for e in worker.precache if e.url.endswith(".css"))
+    good = (dist / css.path).read_bytes()
+    (dist / css.path).write_bytes(b"body { color: rgb(1, 2, 3); }\n")
+    page = context.new_page()
+    page.goto(server.url + "/")
+    page.wait_for_function(INSTALL_SETTLED, timeout=WAIT_MS)
+    assert (
+        page.evaluate("navigator.serviceWorker.getRegistration().then((r) => !!r?.active)") is False
+    )
+    assert page.evaluate(CACHES) == {}
+    (dist / css.path).write_bytes(good)
+    page.reload()
+    assert page.evaluate(READY) is True
+    assert server.url + css.url in page.evaluate(CACHES)[precache_name(worker)]
