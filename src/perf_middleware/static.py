@@ -1,0 +1,363 @@
+"""``StaticAssets``: serve an ``asset-pipeline`` build from its manifest.
+
+Everything is decided at start-up (see ``static_files``): a request costs one dict lookup,
+one pass over the request headers, cached negotiation results and one ``send`` of
+precomputed headers plus in-memory bytes. Large files are read in big chunks, or handed to
+the server with ``http.response.pathsend`` when it offers that extension (granian does).
+
+Selection order for a URL: image format (``Accept``, only for image alternates the client
+names explicitly) -> content coding (``Accept-Encoding``, smallest acceptable sibling) ->
+preconditions against the *selected* representation's validator -> ``Range`` on an
+uncompressed representation. A request with a ``Range`` header gets an uncompressed
+representation, so byte offsets mean what media players and download managers expect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from asset_pipeline.manifest import MANIFEST_NAME, ManifestError
+from perf_middleware.http.accept import choose_image_format
+from perf_middleware.http.accept_encoding import choose_encoding
+from perf_middleware.http.conditional import Precondition, evaluate_conditional
+from perf_middleware.http.ranges import (
+    UNSATISFIABLE,
+    ByteRange,
+    content_range,
+    if_range_allows,
+    parse_range,
+    unsatisfied_content_range,
+)
+from perf_middleware.static_files import (
+    Representation,
+    StaticConfig,
+    StaticFile,
+    build_table,
+)
+
+__all__ = ["StaticAssets", "StaticConfig"]
+
+logger = logging.getLogger("perf_middleware.static")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+_PATHSEND = "http.response.pathsend"
+_NOT_FOUND_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", b"9"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+]
+_NOT_ALLOWED_HEADERS = [
+    (b"allow", b"GET, HEAD"),
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", b"18"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+async def _send_simple(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Request:
+    """The request headers static serving looks at, read in one pass."""
+
+    __slots__ = (
+        "accept",
+        "accept_encoding",
+        "if_match",
+        "if_modified_since",
+        "if_none_match",
+        "if_range",
+        "if_unmodified_since",
+        "range",
+    )
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.accept: bytes | None = None
+        self.accept_encoding: bytes | None = None
+        self.if_match: bytes | None = None
+        self.if_modified_since: bytes | None = None
+        self.if_none_match: bytes | None = None
+        self.if_range: bytes | None = None
+        self.if_unmodified_since: bytes | None = None
+        self.range: bytes | None = None
+        for key, value in raw:
+            if key == b"accept-encoding":
+                self.accept_encoding = value
+            elif key == b"if-none-match":
+                self.if_none_match = value
+            elif key == b"accept":
+                self.accept = value
+            elif key == b"if-modified-since":
+                self.if_modified_since = value
+            elif key == b"range":
+                self.range = value
+            elif key == b"if-range":
+                self.if_range = value
+            elif key == b"if-match":
+                self.if_match = value
+            elif key == b"if-unmodified-since":
+                self.if_unmodified_since = value
+
+
+def select(file: StaticFile, request: _Request) -> Representation:
+    """The representation of ``file`` this request gets (image format, then coding)."""
+    if file.image_candidates:
+        chosen = choose_image_format(
+            request.accept, file.image_candidates, original=(file.media_type, file.identity.size)
+        )
+        if chosen != file.media_type:
+            return file.images[chosen]
+    if file.codings and request.range is None:
+        coding = choose_encoding(request.accept_encoding, file.codings)
+        if coding is not None and coding != "identity":
+            return file.encoded[coding]
+    return file.identity
+
+
+def _normalize_prefix(prefix: str) -> str:
+    if not isinstance(prefix, str) or any(ch in prefix for ch in "?#\\\x00"):
+        raise ValueError(
+            f"StaticAssets prefix {prefix!r} is not a URL path. HINT: use a path like '/static'."
+        )
+    prefix = "/" + prefix.strip("/")
+    return "" if prefix == "/" else prefix
+
+
+class StaticAssets:
+    """ASGI app serving a build directory; ``prefix`` is the URL path it answers under.
+
+    ``StaticAssets("dist", prefix="/static", serve_logical_names=True)``; every option is a
+    field of ``StaticConfig`` (pass ``config=`` to reuse one). Raises ``ManifestError`` at
+    construction when the directory has no valid manifest.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        prefix: str = "/static",
+        config: StaticConfig | None = None,
+        **options: Any,
+    ) -> None:
+        try:
+            base = dataclasses.replace(config or StaticConfig(), **options)
+        except TypeError as exc:
+            known = ", ".join(f.name for f in dataclasses.fields(StaticConfig))
+            raise TypeError(f"StaticAssets: {exc}. HINT: the options are: {known}.") from None
+        self.config = dataclasses.replace(base, prefix=_normalize_prefix(prefix))
+        self.prefix = self.config.prefix
+        self.directory = Path(directory)
+        self._manifest_path = self.directory / MANIFEST_NAME
+        self._stamp = self._manifest_stamp()
+        self.files: dict[str, StaticFile] = build_table(self.directory, self.config)
+
+    def _manifest_stamp(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self._manifest_path)
+        except OSError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_size)
+
+    def _refresh(self) -> None:
+        stamp = self._manifest_stamp()
+        if stamp == self._stamp:
+            return
+        try:
+            self.files = build_table(self.directory, self.config)
+        except (ManifestError, OSError) as exc:  # mid-write: keep serving the old build
+            logger.warning("static reload failed, keeping previous build error=%s", exc)
+            return
+        self._stamp = stamp
+        logger.info("static reloaded manifest=%s", self._manifest_path)
+
+    def relative_path(self, scope: Scope) -> str | None:
+        """The path below the prefix (``css/app.3f2a.css``), or None if outside it.
+
+        Works both behind ``PerformanceMiddleware`` (full path) and mounted (Starlette's
+        ``Mount`` puts the mount point in ``root_path``).
+        """
+        path: str = scope.get("path", "")
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        prefix = self.prefix
+        if path.startswith(prefix + "/"):
+            return path[len(prefix) + 1 :]
+        if root and root.rstrip("/").endswith(prefix) and path.startswith("/"):
+            return path[1:]
+        return None
+
+    def lookup(self, scope: Scope) -> StaticFile | None:
+        """The file a request addresses, or None (callers may fall through to their app)."""
+        if self.config.autorefresh:
+            self._refresh()
+        rel = self.relative_path(scope)
+        return None if rel is None else self.files.get(rel)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            await self._not_http(kind, receive, send)
+            return
+        file = self.lookup(scope)
+        if file is None:
+            await send(
+                {"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS}
+            )
+            await send({"type": "http.response.body", "body": b"Not Found"})
+            return
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            await send(
+                {"type": "http.response.start", "status": 405, "headers": _NOT_ALLOWED_HEADERS}
+            )
+            await send({"type": "http.response.body", "body": b"Method Not Allowed"})
+            return
+        await self.serve(scope, send, file)
+
+    async def serve(self, scope: Scope, send: Send, file: StaticFile) -> None:
+        """Answer a GET/HEAD for ``file`` (the middleware calls this after ``lookup``)."""
+        request = _Request(scope["headers"])
+        rep = select(file, request)
+        head = scope["method"] == "HEAD"
+        inm = request.if_none_match
+        if inm is not None and inm == rep.etag_bytes and request.if_match is None:
+            await self._send_headers_only(send, 304, rep.not_modified_headers)
+            return
+        if (
+            inm is not None
+            or request.if_modified_since is not None
+            or request.if_match is not None
+            or request.if_unmodified_since is not None
+        ):
+            outcome = evaluate_conditional(
+                scope["method"],
+                if_match=request.if_match,
+                if_none_match=inm,
+                if_modified_since=request.if_modified_since,
+                if_unmodified_since=request.if_unmodified_since,
+                etag=rep.etag,
+                last_modified=rep.last_modified,
+            )
+            if outcome is Precondition.NOT_MODIFIED:
+                await self._send_headers_only(send, 304, rep.not_modified_headers)
+                return
+            if outcome is Precondition.FAILED:
+                await self._send_headers_only(
+                    send, 412, [(b"content-length", b"0"), *rep.not_modified_headers]
+                )
+                return
+        if (
+            request.range is not None
+            and rep.coding == "identity"
+            and if_range_allows(request.if_range, etag=rep.etag, last_modified=rep.last_modified)
+        ):
+            span = parse_range(request.range, rep.size)
+            if span is UNSATISFIABLE:
+                headers = [
+                    (b"content-range", unsatisfied_content_range(rep.size).encode()),
+                    (b"content-length", b"0"),
+                    *rep.not_modified_headers,
+                ]
+                await self._send_headers_only(send, 416, headers)
+                return
+            if isinstance(span, ByteRange) and span.length < rep.size:
+                await self._send_partial(send, rep, span, head)
+                return
+        if head or rep.body is not None:
+            await send({"type": "http.response.start", "status": 200, "headers": rep.headers})
+            await send({"type": "http.response.body", "body": b"" if head else rep.body})
+        elif _PATHSEND in scope.get("extensions", ()):
+            await send({"type": "http.response.start", "status": 200, "headers": rep.headers})
+            await send({"type": _PATHSEND, "path": rep.path})
+        else:
+            await self._send_file(send, rep, 200, rep.headers, 0, rep.size)
+
+    @staticmethod
+    async def _send_headers_only(
+        send: Send, status: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _send_partial(
+        self, send: Send, rep: Representation, span: ByteRange, head: bool
+    ) -> None:
+        headers = [(k, v) for k, v in rep.headers if k != b"content-length"]
+        headers.append((b"content-length", str(span.length).encode()))
+        headers.append((b"content-range", content_range(span, rep.size).encode()))
+        if head or rep.body is not None:
+            body = b"" if head or rep.body is None else rep.body[span.start : span.stop]
+            await send({"type": "http.response.start", "status": 206, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        else:
+            await self._send_file(send, rep, 206, headers, span.start, span.stop)
+
+    async def _send_file(
+        self,
+        send: Send,
+        rep: Representation,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        start: int,
+        stop: int,
+    ) -> None:
+        """Big reads in a worker thread. The file was checked at start-up but can vanish
+        under a running server (a bad deploy): before the headers that is a 404, after
+        them the body ends early and the server closes the connection."""
+        chunk = self.config.chunk_size
+        remaining = stop - start
+        try:
+            fh = await anyio.open_file(rep.path, "rb")
+        except OSError as exc:
+            logger.error("static file unreadable path=%s error=%s", rep.path, exc)
+            await send(
+                {"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS}
+            )
+            await send({"type": "http.response.body", "body": b"Not Found"})
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        try:
+            async with fh:
+                if start:
+                    await fh.seek(start)
+                while remaining > 0:
+                    data = await fh.read(min(chunk, remaining))
+                    if not data:
+                        break
+                    remaining -= len(data)
+                    await send(
+                        {"type": "http.response.body", "body": data, "more_body": remaining > 0}
+                    )
+        except OSError as exc:
+            logger.error("static file read failed path=%s error=%s", rep.path, exc)
+        if remaining > 0:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    @staticmethod
+    async def _not_http(kind: str, receive: Receive, send: Send) -> None:
+        if kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
