@@ -1,0 +1,1 @@
+"""Example Starlette app wrapped in PerformanceMiddleware (``make demo``)."""

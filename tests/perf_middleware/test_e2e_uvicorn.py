@@ -1,0 +1,149 @@
+"""End to end through a real uvicorn on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import brotli
+import httpx
+import pytest
+import zstandard
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from perf_middleware.middleware import PerformanceMiddleware
+from tests.support.servers import UvicornServer
+
+
+def incremental_decoder(coding: str) -> Callable[[bytes], bytes]:
+    if coding == "zstd":
+        return zstandard.ZstdDecompressor().decompressobj().decompress
+    if coding == "br":
+        return brotli.Decompressor().process
+    return zlib.decompressobj(31).decompress
+
+
+class Gate:
+    """Lets the test release the server's next event only after it has decoded the last one:
+    if anything buffered the stream, the client would never see the first event and the
+    read would time out."""
+
+    def __init__(self) -> None:
+        self.released = threading.Semaphore(0)
+
+    def release(self) -> None:
+        self.released.release()
+
+    async def wait(self) -> None:
+        ok = await asyncio.to_thread(self.released.acquire, True, 10)
+        if not ok:
+            raise TimeoutError("client never acknowledged the previous event")
+
+
+GATE = Gate()
+EVENTS = 4
+
+
+async def sse(request: Request) -> StreamingResponse:
+    async def stream() -> AsyncIterator[str]:
+        for i in range(EVENTS):
+            if i:
+                await GATE.wait()
+            yield f"id: {i}\ndata: {'event payload ' * 4}{i}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[UvicornServer]:
+    from examples.starlette_app.app import starlette_app
+
+    app = Starlette(routes=[Route("/sse", sse), *starlette_app.routes])
+    with UvicornServer(PerformanceMiddleware(app)) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("coding", ["zstd", "br", "gzip"])
+def test_sse_chunks_arrive_compressed_before_the_stream_ends(
+    server: UvicornServer, coding: str
+) -> None:
+    decode = incremental_decoder(coding)
+    received = b""
+    seen = 0
+    with (
+        httpx.Client(timeout=5) as client,
+        client.stream("GET", f"{server.url}/sse", headers={"accept-encoding": coding}) as res,
+    ):
+        assert res.headers["content-encoding"] == coding
+        assert "content-length" not in res.headers
+        assert res.headers["vary"] == "Accept-Encoding"
+        for raw in res.iter_raw():
+            received += decode(raw)
+            while f"data: {'event payload ' * 4}{seen}\n\n".encode() in received:
+                seen += 1
+                if seen < EVENTS:
+                    GATE.release()  # the server sends event n+1 only now
+    assert seen == EVENTS
+
+
+def test_304_round_trip_with_either_validator(server: UvicornServer) -> None:
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        plain = client.get("/", headers={"accept-encoding": "identity"})
+        assert plain.status_code == 200
+        strong = plain.headers["etag"]
+        assert not strong.startswith("W/")
+        compressed = client.get("/", headers={"accept-encoding": "gzip, deflate, br, zstd"})
+        assert compressed.headers["content-encoding"] == "zstd"
+        assert compressed.content == plain.content
+        weak = compressed.headers["etag"]
+        assert weak == "W/" + strong
+        for held in (strong, weak):
+            res = client.get("/", headers={"if-none-match": held, "accept-encoding": "br"})
+            assert res.status_code == 304
+            assert res.content == b""
+            assert res.headers["etag"] == weak
+            assert res.headers["cache-control"] == "no-cache"
+        changed = client.get("/", headers={"if-none-match": '"other"'})
+        assert changed.status_code == 200
+
+
+def test_example_app_pages(server: UvicornServer) -> None:
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        about = client.get("/about", headers={"accept-encoding": "br"})
+        assert about.headers["content-encoding"] == "br"
+        assert b"PerformanceMiddleware" in about.content
+        data = client.get("/api/slides", headers={"accept-encoding": "gzip"})
+        assert data.headers["content-encoding"] == "gzip"
+        assert len(data.json()["slides"]) == 24
+        head = client.head("/api/slides", headers={"accept-encoding": "gzip"})
+        assert head.headers["content-encoding"] == "gzip"
+        assert head.content == b""
+        events = client.get("/events?count=3&interval=0", headers={"accept-encoding": "zstd"})
+        assert events.headers["cache-control"] == "no-store"
+        assert events.text.count("event: tick") == 3
+
+
+def test_large_json_through_uvicorn(server: UvicornServer) -> None:
+    async def big(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b'{"rows":[' + b",".join(b'{"id":%d,"v":"abcdef"}' % i for i in range(30000)) + b"]}"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    with UvicornServer(PerformanceMiddleware(big)) as srv, httpx.Client(timeout=10) as client:
+        res = client.get(srv.url, headers={"accept-encoding": "gzip"})
+        assert res.headers["content-encoding"] == "gzip"
+        assert len(res.json()["rows"]) == 30000
+        raw = client.get(srv.url, headers={"accept-encoding": "gzip"}, follow_redirects=False)
+        assert int(raw.headers["content-length"]) < len(raw.content) / 5
