@@ -22,7 +22,8 @@ _IGNORED_KEYS = frozenset({"glob", "rules"})
 
 def _describe(tp: Any) -> str:
     if typing.get_origin(tp) is tuple:
-        return f"a list of {_describe(typing.get_args(tp)[0])}s"
+        inner = typing.get_args(tp)[0]
+        return "a list of " + {int: "integers", str: "strings"}.get(inner, str(inner))
     return {bool: "true/false", int: "an integer", str: "a string"}.get(tp, str(tp))
 
 
