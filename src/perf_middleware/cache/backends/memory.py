@@ -45,6 +45,8 @@ class MemoryBackend:
       events: optional ``events(name, amount)`` hook for metrics.
     """
 
+    shared = False  # one process only: single-flight needs no cross-process lock
+
     def __init__(
         self,
         *,

@@ -63,6 +63,8 @@ class RedisBackend(RedisAdmin):
       client: an existing ``redis.asyncio.Redis`` (then ``url`` is ignored).
     """
 
+    shared = True  # several processes: single-flight takes a lock key in Redis
+
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",

@@ -1,0 +1,166 @@
+"""Turning a captured response into a :class:`CacheEntry`, and refreshing one from a 304.
+
+Pure functions over header lists: which fields are stored, freshness and age inputs, tags, and
+whether the response may be stored at all (with the reason when not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perf_middleware.cache.config import CacheConfig
+from perf_middleware.cache.entry import CacheEntry
+from perf_middleware.cache.freshness import corrected_initial_age, freshness_lifetime
+from perf_middleware.cache.storable import not_storable_reason
+from perf_middleware.http.cache_control import CacheControl, parse_cache_control
+from perf_middleware.http.dates import parse_http_date
+from perf_middleware.http.headers import get_header, get_joined
+from perf_middleware.http.vary import parse_vary
+
+# never stored: framing, hop-by-hop and per-hop fields (RFC 9111 §3.1), and our own Age
+_DROP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authentication-info",
+        b"content-length",
+        b"age",
+        b"cache-status",
+        b"set-cookie",
+        b"set-cookie2",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the request contributes to storing: its directives, Authorization, timing."""
+
+    cc: CacheControl
+    has_authorization: bool
+    request_time: float
+    path: str
+
+
+def parse_tags(value: bytes | None) -> tuple[str, ...]:
+    """``Cache-Tag: a, b c`` -> ("a", "b", "c"): commas or spaces separate tags."""
+    if not value:
+        return ()
+    seen: dict[str, None] = {}
+    for tag in value.decode("latin-1").replace(",", " ").split():
+        seen.setdefault(tag, None)
+    return tuple(seen)
+
+
+def storage_ttl(entry: CacheEntry, config: CacheConfig) -> float:
+    """How long a backend keeps the entry: its freshness left, plus the longest window in
+    which a stale copy is still useful (SWR, stale-if-error, revalidation by validators)."""
+    fresh_left = max(0.0, entry.freshness_lifetime - entry.corrected_initial_age)
+    keep = max(entry.stale_while_revalidate, entry.stale_if_error)
+    if entry.etag is not None or entry.last_modified is not None:
+        keep = max(keep, config.keep_stale)
+    return fresh_left + keep
+
+
+def response_reason(
+    status: int, headers: list[tuple[bytes, bytes]], request: RequestFacts, config: CacheConfig
+) -> str | None:
+    """Why a response with these headers may not be stored (None when it may)."""
+    cc = parse_cache_control(get_joined(headers, b"cache-control"))
+    return not_storable_reason(
+        status=status,
+        request_cc=request.cc,
+        response_cc=cc,
+        has_authorization=request.has_authorization,
+        has_set_cookie=get_header(headers, b"set-cookie") is not None,
+        set_cookie_allowed=config.set_cookie_allowed(request.path),
+        vary=parse_vary(get_joined(headers, b"vary")),
+        lifetime=_lifetime(cc, status, headers, config),
+        has_validator=get_header(headers, b"etag") is not None
+        or get_header(headers, b"last-modified") is not None,
+    )
+
+
+def _lifetime(
+    cc: CacheControl, status: int, headers: list[tuple[bytes, bytes]], config: CacheConfig
+) -> float | None:
+    expires_raw = get_header(headers, b"expires")
+    return freshness_lifetime(
+        cc,
+        date=parse_http_date(get_header(headers, b"date")),
+        expires=parse_http_date(expires_raw),
+        expires_present=expires_raw is not None,
+        last_modified=parse_http_date(get_header(headers, b"last-modified")),
+        status=status,
+        heuristic_fraction=config.heuristic_fraction,
+        heuristic_max=config.heuristic_max,
+    )
+
+
+def stored_headers(
+    headers: list[tuple[bytes, bytes]], cc: CacheControl, config: CacheConfig
+) -> tuple[tuple[bytes, bytes], ...]:
+    """The end-to-end fields worth replaying: minus framing/hop-by-hop, Set-Cookie, fields
+    named by ``no-cache="…"``/``private="…"``, and the tag header unless it is exposed."""
+    drop = set(_DROP)
+    drop.update(name.encode("latin-1") for name in cc.no_cache_fields | cc.private_fields)
+    if not config.expose_tag_header:
+        drop.add(config.tag_header.encode("latin-1"))
+    return tuple((k.lower(), v) for k, v in headers if k.lower() not in drop)
+
+
+def apply_response(
+    entry: CacheEntry,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    request: RequestFacts,
+    response_time: float,
+    config: CacheConfig,
+) -> None:
+    """Set everything derived from response headers on ``entry`` (new or refreshed)."""
+    cc = parse_cache_control(get_joined(headers, b"cache-control"))
+    date_value = parse_http_date(get_header(headers, b"date"))
+    age_raw = get_header(headers, b"age")
+    age_value = int(age_raw) if age_raw is not None and age_raw.strip().isdigit() else None
+    entry.status = status
+    entry.headers = stored_headers(headers, cc, config)
+    etag = get_header(headers, b"etag")
+    entry.etag = etag.decode("latin-1") if etag is not None else None
+    entry.last_modified = parse_http_date(get_header(headers, b"last-modified"))
+    entry.request_time = request.request_time
+    entry.response_time = response_time
+    entry.corrected_initial_age = corrected_initial_age(
+        age_value=age_value,
+        date_value=date_value,
+        request_time=request.request_time,
+        response_time=response_time,
+    )
+    entry.freshness_lifetime = _lifetime(cc, status, headers, config) or 0.0
+    entry.stale_while_revalidate = float(cc.stale_while_revalidate or 0)
+    entry.stale_if_error = float(cc.stale_if_error or 0)
+    entry.must_revalidate = cc.must_revalidate or cc.proxy_revalidate or cc.s_maxage is not None
+    entry.no_cache = cc.no_cache and not cc.no_cache_fields
+    tags = parse_tags(get_joined(headers, config.tag_header.encode("latin-1")))
+    entry.tags = tuple(dict.fromkeys((*tags, *config.tags_for(request.path))))
+    entry.derived.clear()
+
+
+def refresh_headers(
+    stored: tuple[tuple[bytes, bytes], ...], update: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """RFC 9111 §3.2: fields in a 304 replace the stored ones of the same name (except
+    framing fields, which describe the 304 itself)."""
+    replace = {k.lower() for k, _ in update} - {
+        b"content-length",
+        b"content-encoding",
+        b"content-type",
+        b"transfer-encoding",
+    }
+    kept = [(k, v) for k, v in stored if k not in replace]
+    return kept + [(k.lower(), v) for k, v in update if k.lower() in replace]

@@ -1,0 +1,111 @@
+"""``CacheConfig``: every option of the response cache, with its default, in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from perf_middleware.cache.backends.base import compile_pattern
+
+_CODINGS = frozenset({"zstd", "br", "gzip"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheConfig:
+    """Options of the shared response cache (all keyword-only).
+
+    allowed_hosts [None]: Host values (``example.com``, ``*.example.com``, with optional
+        ``:port``) that may use the cache; others bypass it. None trusts the Host header, so set
+        this whenever the server does not validate Host itself.
+    normalize_query [False]: sort query parameters so ``?a=1&b=2`` and ``?b=2&a=1`` share an entry.
+    ignore_query_params [()]: parameters dropped from the key (``utm_*`` globs allowed).
+    max_body_size [4 MiB]: larger (or streaming) responses pass through unbuffered.
+    heuristic_fraction [0.0]: RFC 9111 §4.2.2 heuristic freshness as a fraction of the time
+        since Last-Modified (0 = only explicit freshness, the safe default); capped at
+        ``heuristic_max`` [86400 s].
+    keep_stale [3600 s]: how long past freshness an entry with validators is kept, so it can be
+        revalidated with a cheap 304 (and served under stale-if-error).
+    tag_header ["cache-tag"]: response header listing invalidation tags (comma separated);
+        stripped before the client sees it unless ``expose_tag_header``.
+    route_tags [{}]: path glob -> tags added to every entry stored under it.
+    set_cookie_routes [()]: path globs whose responses may be stored even with Set-Cookie; the
+        Set-Cookie header is removed from the stored copy, so it is never replayed.
+    codings [("zstd", "br", "gzip")]: encodings precomputed per entry, in server preference.
+    zstd_level [19] / br_level [11] / gzip_level [9]: levels used ONCE per stored entry.
+    min_compress_size [256]: smaller bodies are stored as identity only.
+    compress_in_thread_over [32 KiB]: bigger bodies are compressed off the event loop.
+    lock_timeout [5 s]: how long concurrent misses wait for the one in flight before calling the
+        app themselves; lock_ttl [15 s] bounds a cross-process lock if its holder dies.
+    cache_name ["perf-middleware"]: the cache identifier in ``Cache-Status`` (RFC 9211).
+    clock [time.time]: wall clock; inject a fake one to test expiry without sleeping.
+    """
+
+    allowed_hosts: tuple[str, ...] | None = None
+    normalize_query: bool = False
+    ignore_query_params: tuple[str, ...] = ()
+    max_body_size: int = 4 * 2**20
+    heuristic_fraction: float = 0.0
+    heuristic_max: float = 86400.0
+    keep_stale: float = 3600.0
+    tag_header: str = "cache-tag"
+    expose_tag_header: bool = False
+    route_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    set_cookie_routes: tuple[str, ...] = ()
+    codings: tuple[str, ...] = ("zstd", "br", "gzip")
+    zstd_level: int = 19
+    br_level: int = 11
+    gzip_level: int = 9
+    min_compress_size: int = 256
+    compress_in_thread_over: int = 32 * 1024
+    lock_timeout: float = 5.0
+    lock_ttl: float = 15.0
+    cache_name: str = "perf-middleware"
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        unknown = set(self.codings) - _CODINGS
+        if unknown:
+            raise ValueError(
+                f"CacheConfig(codings=...) has unknown codings {sorted(unknown)}. "
+                f"HINT: choose from {sorted(_CODINGS)}"
+            )
+        if self.max_body_size < 0 or self.keep_stale < 0 or self.lock_timeout < 0:
+            raise ValueError(
+                "CacheConfig sizes and durations must not be negative. "
+                "HINT: check max_body_size, keep_stale and lock_timeout"
+            )
+        if not 0.0 <= self.heuristic_fraction <= 1.0:
+            raise ValueError(
+                f"CacheConfig(heuristic_fraction={self.heuristic_fraction}) must be in [0, 1]. "
+                "HINT: RFC 9111 suggests 0.1"
+            )
+        for pattern in (*self.route_tags, *self.set_cookie_routes):
+            if not pattern.startswith("/"):
+                raise ValueError(
+                    f"CacheConfig route glob {pattern!r} must start with '/'. HINT: '/api/*'"
+                )
+        if isinstance(self.allowed_hosts, str):
+            raise TypeError(
+                "CacheConfig(allowed_hosts=...) must be a tuple of host names. "
+                'HINT: allowed_hosts=("example.com",)'
+            )
+        object.__setattr__(self, "tag_header", self.tag_header.lower())
+        object.__setattr__(
+            self, "_tag_rules", [(compile_pattern(p), tuple(t)) for p, t in self.route_tags.items()]
+        )
+        object.__setattr__(
+            self, "_cookie_rules", [compile_pattern(p) for p in self.set_cookie_routes]
+        )
+
+    def tags_for(self, path: str) -> tuple[str, ...]:
+        """Tags the route rules attach to ``path``."""
+        tags: list[str] = []
+        for match, extra in getattr(self, "_tag_rules", ()):
+            if match(path):
+                tags.extend(extra)
+        return tuple(tags)
+
+    def set_cookie_allowed(self, path: str) -> bool:
+        """Whether responses for ``path`` may be stored despite Set-Cookie (stripped)."""
+        return any(match(path) for match in getattr(self, "_cookie_rules", ()))

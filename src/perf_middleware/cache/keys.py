@@ -1,0 +1,94 @@
+"""Cache keys (RFC 9111 §2, §4.1): primary key from the request target, secondary from Vary.
+
+The host is part of the key and can be checked against an allow-list, so a request with a
+forged Host header can at worst fill an entry for that forged host: it can never be served to
+clients of the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
+from urllib.parse import parse_qsl, quote, urlencode
+
+from perf_middleware.cache.config import CacheConfig
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def normalize_host(host: str, scheme: str) -> str:
+    """Lower-case the host and drop the scheme's default port (``Example.COM:443`` over
+    https -> ``example.com``)."""
+    host = host.strip().lower()
+    if host.endswith(".") and ":" not in host:
+        host = host[:-1]
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit() and "]" not in port and _DEFAULT_PORTS.get(scheme) == port:
+        return name
+    return host
+
+
+def host_allowed(host: str, allowed: tuple[str, ...] | None) -> bool:
+    """Whether a normalised host may use the cache; ``*.example.com`` matches subdomains
+    (not the bare domain), and an entry without a port matches any port."""
+    if allowed is None:
+        return True
+    if not host:
+        return False
+    bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    for rule in allowed:
+        rule = rule.lower()
+        candidate = host if ":" in rule and rule.count(":") == 1 else bare
+        if rule.startswith("*."):
+            if candidate.endswith(rule[1:]) and len(candidate) > len(rule) - 1:
+                return True
+        elif candidate == rule:
+            return True
+    return False
+
+
+def normalize_query(query: str, config: CacheConfig) -> str:
+    """Apply ``ignore_query_params`` and ``normalize_query``; otherwise keep it as sent."""
+    if not query or not (config.normalize_query or config.ignore_query_params):
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if config.ignore_query_params:
+        pairs = [
+            (k, v)
+            for k, v in pairs
+            if not any(fnmatchcase(k, pat) for pat in config.ignore_query_params)
+        ]
+    if config.normalize_query:
+        pairs.sort()
+    return urlencode(pairs, quote_via=quote)
+
+
+def primary_key(scheme: str, host: str, path: str, query: str) -> str:
+    """``scheme://host/path?query`` — GET and HEAD share it (HEAD is answered from GET)."""
+    return f"{scheme}://{host}{path}?{query}" if query else f"{scheme}://{host}{path}"
+
+
+def _field_value(value: bytes) -> str:
+    # collapse whitespace so "de, en" and "de,en" select the same variant
+    return ",".join(part.strip() for part in value.decode("latin-1").split(","))
+
+
+def secondary_key(vary: tuple[str, ...], headers: Mapping[bytes, bytes]) -> str:
+    """Request values of the ``vary`` fields, in order; an absent field differs from empty."""
+    if not vary:
+        return ""
+    parts = []
+    for name in vary:
+        value = headers.get(name.encode("latin-1"))
+        parts.append("\x00" if value is None else _field_value(value))
+    return "\x1e".join(parts)
+
+
+def request_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """Lower-case header map; repeated fields are joined with ", " as RFC 9110 §5.3 allows."""
+    out: dict[bytes, bytes] = {}
+    for name, value in raw:
+        name = name.lower()
+        previous = out.get(name)
+        out[name] = value if previous is None else previous + b", " + value
+    return out

@@ -1,0 +1,93 @@
+"""Answering a request from a stored entry: precomputed header lists, 304/412, Cache-Status.
+
+The per-coding header list is built once per entry and process (kept in ``entry.derived``), so
+a hit only appends ``Age`` and ``Cache-Status`` and sends the stored bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from perf_middleware.cache.entry import CacheEntry
+from perf_middleware.http.conditional import Precondition, evaluate_conditional
+from perf_middleware.responder import mark_encoded, not_modified_headers
+
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+_CONDITIONAL = (b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since")
+
+
+class Variant:
+    """One servable representation of an entry: body, full headers and its validator."""
+
+    __slots__ = ("body", "etag", "headers", "not_modified")
+
+    def __init__(self, entry: CacheEntry, coding: str) -> None:
+        self.body = entry.body(coding)
+        headers = list(entry.headers)
+        if entry.codings:
+            mark_encoded(headers, None if coding == "identity" else coding)
+        headers.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        self.headers = headers
+        etag = next((v for k, v in headers if k == b"etag"), None)
+        self.etag = etag.decode("latin-1") if etag is not None else None
+        self.not_modified = not_modified_headers(headers)
+
+
+def variant(entry: CacheEntry, coding: str) -> Variant:
+    """The memoised :class:`Variant` of ``entry`` in ``coding``."""
+    found = entry.derived.get(coding)
+    if found is None:
+        found = entry.derived[coding] = Variant(entry, coding)
+    assert isinstance(found, Variant)
+    return found
+
+
+def cache_status(name: str, *params: str) -> bytes:
+    """RFC 9211 ``Cache-Status`` member: ``perf-middleware; hit; ttl=12``."""
+    return "; ".join((name, *params)).encode("latin-1")
+
+
+def precondition(
+    method: str, headers: dict[bytes, bytes], entry: CacheEntry, chosen: Variant
+) -> Precondition:
+    """Conditional request evaluated against the stored validators (RFC 9110 §13.2.2)."""
+    if not 200 <= entry.status < 300 or not any(name in headers for name in _CONDITIONAL):
+        return Precondition.PROCEED
+    return evaluate_conditional(
+        method,
+        if_match=headers.get(b"if-match"),
+        if_none_match=headers.get(b"if-none-match"),
+        if_modified_since=headers.get(b"if-modified-since"),
+        if_unmodified_since=headers.get(b"if-unmodified-since"),
+        etag=chosen.etag,
+        last_modified=entry.last_modified,
+    )
+
+
+async def send_variant(
+    send: Send,
+    method: str,
+    headers: dict[bytes, bytes],
+    entry: CacheEntry,
+    chosen: Variant,
+    extra: Headers,
+) -> None:
+    """Send the stored response (or its 304 / 412) with ``extra`` fields (Age, Cache-Status)."""
+    result = precondition(method, headers, entry, chosen)
+    if result is Precondition.PROCEED:
+        out = chosen.headers + extra
+        await send({"type": "http.response.start", "status": entry.status, "headers": out})
+        body = b"" if method == "HEAD" else chosen.body
+        await send({"type": "http.response.body", "body": body})
+        return
+    if result is Precondition.NOT_MODIFIED:
+        out = chosen.not_modified + extra
+        await send({"type": "http.response.start", "status": 304, "headers": out})
+    else:
+        out = [(b"content-length", b"0"), *extra]
+        await send({"type": "http.response.start", "status": 412, "headers": out})
+    await send({"type": "http.response.body", "body": b""})

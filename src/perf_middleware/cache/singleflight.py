@@ -1,0 +1,125 @@
+"""Single-flight: concurrent misses for one key make ONE call to the app.
+
+In-process, followers await the leader's future.  Across processes (a shared backend such as
+Redis), the in-process leader also takes a short-lived lock key; if another process holds it,
+this one polls the store until the entry appears or the lock frees up.  Every wait is bounded:
+after ``timeout`` a waiter does the work itself, so a stuck leader can slow requests but never
+fail them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from perf_middleware.cache.backends.base import CacheBackend
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class FlightStats:
+    leaders: int = 0
+    followers: int = 0
+    remote_waits: int = 0
+    fallbacks: int = 0
+
+
+class SingleFlight(Generic[T]):
+    """Coalesces work per key.
+
+    ``backend`` [None]: when given, its ``acquire_lock`` coordinates processes.
+    ``timeout`` [5 s]: longest wait for someone else's result.
+    ``lock_ttl`` [15 s]: lifetime of the cross-process lock if its holder dies.
+    """
+
+    def __init__(
+        self,
+        backend: CacheBackend | None = None,
+        *,
+        timeout: float = 5.0,
+        lock_ttl: float = 15.0,
+    ) -> None:
+        self.backend = backend
+        self.timeout = timeout
+        self.lock_ttl = lock_ttl
+        self.stats = FlightStats()
+        self._inflight: dict[str, asyncio.Future[T | None]] = {}
+
+    def in_flight(self, key: str) -> bool:
+        return key in self._inflight
+
+    async def run(
+        self,
+        key: str,
+        work: Callable[[], Awaitable[T | None]],
+        peek: Callable[[], Awaitable[T | None]] | None = None,
+    ) -> tuple[bool, T | None]:
+        """``(True, result)`` when this call did the work; ``(False, result)`` when another
+        call's result was used; ``(False, None)`` means "no shared result: do it yourself"."""
+        pending = self._inflight.get(key)
+        if pending is not None:
+            self.stats.followers += 1
+            try:
+                result = await asyncio.wait_for(asyncio.shield(pending), self.timeout)
+            except (TimeoutError, asyncio.CancelledError):
+                if not pending.done():
+                    self.stats.fallbacks += 1
+                    return False, None
+                raise
+            if result is None:
+                self.stats.fallbacks += 1
+            return False, result
+        future: asyncio.Future[T | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            token: str | None = None
+            if self.backend is not None and peek is not None:
+                token, shared = await self._cross_process(key, peek)
+                if shared is not None:
+                    future.set_result(shared)
+                    return False, shared
+            self.stats.leaders += 1
+            try:
+                result = await work()
+            finally:
+                if token is not None and self.backend is not None:
+                    await self.backend.release_lock(f"sf:{key}", token)
+            future.set_result(result)
+            return True, result
+        finally:
+            if not future.done():
+                future.set_result(None)  # leader failed: followers do their own work
+            del self._inflight[key]
+
+    async def _cross_process(
+        self, key: str, peek: Callable[[], Awaitable[T | None]]
+    ) -> tuple[str | None, T | None]:
+        assert self.backend is not None
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        waited = False
+        while True:
+            token = await self.backend.acquire_lock(f"sf:{key}", self.lock_ttl)
+            if token is not None:
+                if waited:
+                    # the other process finished between our polls: use its result if any
+                    shared = await peek()
+                    if shared is not None:
+                        await self.backend.release_lock(f"sf:{key}", token)
+                        return None, shared
+                return token, None
+            if not waited:
+                self.stats.remote_waits += 1
+                waited = True
+            shared = await peek()
+            if shared is not None:
+                return None, shared
+            if time.monotonic() >= deadline:
+                self.stats.fallbacks += 1
+                return None, None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)

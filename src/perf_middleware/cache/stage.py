@@ -1,0 +1,200 @@
+"""The cache stage ``PerformanceMiddleware`` calls for every HTTP request when a cache is set.
+
+Hit: key -> backend lookup -> freshness check -> send the stored variant for the client's
+Accept-Encoding (precomputed headers + Age + Cache-Status).  Miss: one app call per key
+(single-flight) through the normal pipeline, which answers the client while a bounded copy is
+captured, compressed once at high levels and stored.  Unsafe methods invalidate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from perf_middleware.cache.backends.base import CacheBackend
+from perf_middleware.cache.build import RequestFacts
+from perf_middleware.cache.config import CacheConfig
+from perf_middleware.cache.entry import CacheEntry
+from perf_middleware.cache.freshness import Use, usable
+from perf_middleware.cache.keys import (
+    host_allowed,
+    normalize_host,
+    normalize_query,
+    primary_key,
+    secondary_key,
+)
+from perf_middleware.cache.serve import cache_status, send_variant, variant
+from perf_middleware.cache.singleflight import SingleFlight
+from perf_middleware.cache.stage_miss import MissHandler
+from perf_middleware.http.accept_encoding import choose_encoding
+from perf_middleware.http.cache_control import parse_cache_control
+
+logger = logging.getLogger("perf_middleware.cache")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_HINT_LIMIT = 10_000
+
+
+class CacheStage(MissHandler):
+    """Built by ``PerformanceMiddleware(cache=..., cache_config=...)``; ``middleware`` provides
+    ``run_pipeline(scope, receive, send, capture=...)``."""
+
+    def __init__(
+        self,
+        middleware: Any,
+        backend: CacheBackend,
+        config: CacheConfig | None = None,
+        *,
+        events: Callable[[str, int], None] | None = None,
+    ) -> None:
+        if not isinstance(backend, CacheBackend):
+            raise TypeError(
+                f"cache={type(backend).__name__} is not a cache backend. "
+                'HINT: pass MemoryBackend() or RedisBackend("redis://...")'
+            )
+        if config is not None and not isinstance(config, CacheConfig):
+            raise TypeError(
+                f"cache_config must be a CacheConfig, got {type(config).__name__}. "
+                "HINT: from perf_middleware.cache.config import CacheConfig"
+            )
+        self.middleware = middleware
+        self.backend = backend
+        self.config = config = config or CacheConfig()
+        self.clock = config.clock
+        self.events = events
+        self.counts: dict[str, int] = {}
+        shared = getattr(backend, "shared", True)
+        self.flight: SingleFlight[CacheEntry] = SingleFlight(
+            backend if shared else None, timeout=config.lock_timeout, lock_ttl=config.lock_ttl
+        )
+        self.negotiate = middleware.pipeline.compression is not None
+        self.codings = config.codings if self.negotiate else ()
+        self.vary_hints: dict[str, tuple[str, ...]] = {}
+        self.background: set[asyncio.Task[None]] = set()
+        self.refreshing: set[str] = set()
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + amount
+        if self.events is not None:
+            self.events(name, amount)
+
+    async def drain(self) -> None:
+        """Wait for background refreshes (tests, graceful shutdown)."""
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope.get("method", "GET")
+        if method != "GET" and method != "HEAD":
+            if method in _UNSAFE:
+                await self.forward_unsafe(scope, receive, send)
+            else:
+                await self.forward(scope, receive, send, "method")
+            return
+        raw = scope.get("headers") or ()
+        headers: dict[bytes, bytes] = dict(raw)
+        scheme: str = scope.get("scheme", "http")
+        host_raw = headers.get(b"host")
+        if host_raw is None:
+            server = scope.get("server") or ("", None)
+            host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
+        else:
+            host = host_raw.decode("latin-1")
+        host = normalize_host(host, scheme)
+        config = self.config
+        if not host_allowed(host, config.allowed_hosts):
+            self.count("bypass")
+            await self.forward(scope, receive, send, "bypass")
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        path: str = scope.get("path", "/")
+        primary = primary_key(scheme, host, path, normalize_query(query, config))
+        request_cc = parse_cache_control(headers.get(b"cache-control"))
+        if request_cc.no_store:
+            await self.forward(scope, receive, send, "request")
+            return
+        vary = self.vary_hints.get(primary, ())
+        secondary = secondary_key(vary, headers)
+        lookup = await self.backend.get(primary, secondary)
+        if lookup.vary is not None and lookup.vary != vary:
+            if len(self.vary_hints) >= _HINT_LIMIT:
+                self.vary_hints.clear()
+            self.vary_hints[primary] = lookup.vary
+            secondary = secondary_key(lookup.vary, headers)
+            lookup = await self.backend.get(primary, secondary)
+        entry = lookup.entry
+        now = self.clock()
+        if entry is not None and b"authorization" in headers and not _shareable(entry):
+            entry = None
+        facts = RequestFacts(request_cc, b"authorization" in headers, now, path)
+        if entry is not None:
+            use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
+            if use is Use.FRESH or use is Use.STALE_ALLOWED:
+                self.count("hit")
+                await self.serve(send, method, headers, entry, now, "hit")
+                return
+            if use is Use.STALE_WHILE_REVALIDATE:
+                self.count("stale")
+                self.refresh_later(scope, facts, primary, entry)
+                await self.serve(send, method, headers, entry, now, "hit", "fwd=stale")
+                return
+        if request_cc.only_if_cached:
+            await _gateway_timeout(send, config.cache_name)
+            return
+        if method == "HEAD" and entry is None:
+            await self.forward(scope, receive, send, "uri-miss")
+            return
+        fwd = "stale" if entry is not None else ("vary-miss" if lookup.vary else "uri-miss")
+        self.count("miss" if entry is None else "revalidate")
+        await self.fetch_shared(scope, receive, send, facts, primary, secondary, entry, fwd)
+
+    async def serve(
+        self,
+        send: Send,
+        method: str,
+        headers: dict[bytes, bytes],
+        entry: CacheEntry,
+        now: float,
+        *params: str,
+    ) -> None:
+        """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
+        coding = choose_encoding(headers.get(b"accept-encoding"), entry.codings) or "identity"
+        chosen = variant(entry, coding)
+        age = int(entry.age(now))
+        ttl = int(entry.ttl(now))
+        extra = [
+            (b"age", str(age).encode("latin-1")),
+            (b"cache-status", cache_status(self.config.cache_name, *params, f"ttl={ttl}")),
+        ]
+        await send_variant(send, method, headers, entry, chosen, extra)
+
+
+def _pragma(headers: dict[bytes, bytes]) -> bool:
+    value = headers.get(b"pragma")
+    return value is not None and b"no-cache" in value.lower()
+
+
+def _shareable(entry: CacheEntry) -> bool:
+    """RFC 9111 §3.5: a stored response answers a request with Authorization only if it was
+    marked public, s-maxage or must-revalidate."""
+    value = b", ".join(v for k, v in entry.headers if k == b"cache-control")
+    cc = parse_cache_control(value)
+    return cc.public or cc.s_maxage is not None or cc.must_revalidate
+
+
+async def _gateway_timeout(send: Send, name: str) -> None:
+    """RFC 9111 §5.2.1.7: only-if-cached and nothing usable stored."""
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"30"),
+        (b"cache-status", cache_status(name, "fwd=miss", "detail=only-if-cached")),
+    ]
+    await send({"type": "http.response.start", "status": 504, "headers": headers})
+    await send({"type": "http.response.body", "body": b"not cached and only-if-cached\n"})
