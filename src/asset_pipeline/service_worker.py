@@ -35,7 +35,7 @@ from asset_pipeline.sw_config import (
 )
 
 log = logging.getLogger(__name__)
-PLACEHOLDER = "/*@@CONFIG@@*/ null"
+PLACEHOLDER = "__SW_CONFIG__"
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -196,8 +196,16 @@ def _rule_json(rule: RuntimeRule) -> dict[str, Any]:
     }
 
 
-def _template() -> str:
-    return resources.files("asset_pipeline").joinpath("sw_template.js").read_text("utf-8")
+def _template(minify: bool) -> str:
+    source = resources.files("asset_pipeline").joinpath("sw_template.js").read_text("utf-8")
+    if minify:
+        try:
+            import rjsmin
+        except ImportError:  # the "build" extra is not installed: ship it readable
+            return source
+        minified: str = rjsmin.jsmin(source, keep_bang_comments=True)
+        return minified
+    return source
 
 
 def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> GeneratedWorker:
@@ -221,7 +229,8 @@ def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> Ge
         "skipWaiting": config.skip_waiting,
         "clientsClaim": config.clients_claim,
     }
-    source = _template().replace(PLACEHOLDER, json.dumps(data, separators=(",", ":")), 1)
+    config_js = json.dumps(data, separators=(",", ":"))
+    source = _template(config.minify).replace(PLACEHOLDER, config_js, 1)
     return GeneratedWorker(source, version, entries, skipped)
 
 

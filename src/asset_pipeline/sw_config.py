@@ -90,6 +90,7 @@ class ServiceWorkerConfig:
     - ``cache_prefix`` ("asset-pipeline"): prefix of every cache this worker owns;
       on activation, other caches with this prefix are deleted.
     - ``filename`` ("sw.js"): output name inside the build directory.
+    - ``minify`` (True): minify the worker with rjsmin when it is installed.
     """
 
     enabled: bool = False
@@ -105,6 +106,7 @@ class ServiceWorkerConfig:
     integrity: bool = True
     cache_prefix: str = "asset-pipeline"
     filename: str = "sw.js"
+    minify: bool = True
 
 
 def _fail(where: str, what: str, hint: str) -> ServiceWorkerConfigError:
@@ -214,7 +216,14 @@ def config_from_mapping(table: Mapping[str, Any] | None) -> ServiceWorkerConfig:
         raise _fail(TABLE, "expected a table", "write [tool.asset-pipeline.service-worker]")
     _check_keys(table, [f.name for f in fields(ServiceWorkerConfig)], TABLE)
     options: dict[str, Any] = {}
-    for key in ("enabled", "image_alternates", "skip_waiting", "clients_claim", "integrity"):
+    for key in (
+        "enabled",
+        "image_alternates",
+        "skip_waiting",
+        "clients_claim",
+        "integrity",
+        "minify",
+    ):
         if (value := _get(table, key)) is not None:
             options[key] = _typed(value, bool, TABLE, key, f"write {key} = true")
     for key in ("precache", "images"):
