@@ -1,0 +1,177 @@
+"""Build orchestration: discover -> graph -> process -> rewrite + fingerprint -> precompress
+-> manifest -> plugins -> atomic swap.
+
+Everything CPU-heavy (processors, compression) runs in a process pool and is looked up
+in the content-addressed cache first; everything order-dependent (rewriting, hashing)
+runs here, leaves first. The build happens in a temp directory next to DIST that
+replaces DIST only when all of it succeeded, so a failed build never touches DIST.
+
+Plugin seam: ``default_hooks()`` lists the built-in plugins. ``before_process`` hooks
+see the ``BuildPlan`` (sources, graph) and may fill ``plan.used_codepoints`` for font
+subsetting; ``after_manifest`` hooks get the Manifest, the temp output dir and the
+config, may write files there and return a replacement Manifest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asset_pipeline import build_output as output
+from asset_pipeline import build_steps as steps
+from asset_pipeline.build_cache import BuildCache
+from asset_pipeline.config import BuildConfig
+from asset_pipeline.graph import CycleError, Graph, build_graph, discover, topo_order
+from asset_pipeline.manifest import Manifest, write_manifest
+from asset_pipeline.references import RawRef
+
+Progress = Callable[[str, int, int], None]
+
+
+class BuildError(Exception):
+    """The build failed; ``problems`` lists every reason found (one line each)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(slots=True)
+class BuildPlan:
+    """What is known before processing. ``used_codepoints`` maps a font's logical name
+    to the code points its users need (filled by a ``before_process`` hook)."""
+
+    config: BuildConfig
+    src: Path
+    names: list[str]
+    sources: dict[str, bytes]
+    refs: dict[str, list[RawRef]]
+    graph: Graph
+    order: list[str]
+    used_codepoints: dict[str, frozenset[int]] = field(default_factory=dict)
+
+
+AfterManifest = Callable[[Manifest, Path, BuildConfig], "Manifest | None"]
+
+
+@dataclass(slots=True)
+class BuildHooks:
+    """Extension points. ``on_process(logical_name, kind)`` fires for each processor run
+    that was not answered from the cache."""
+
+    before_process: list[Callable[[BuildPlan], None]] = field(default_factory=list)
+    after_manifest: list[AfterManifest] = field(default_factory=list)
+    on_process: list[Callable[[str, str], None]] = field(default_factory=list)
+
+
+def default_hooks() -> BuildHooks:
+    """The built-in plugins (service worker, font usage scan register themselves here)."""
+    return BuildHooks()
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    manifest: Manifest
+    stats: steps.BuildStats
+    warnings: tuple[str, ...]
+    out: Path
+    dry_run: bool
+
+
+def build(
+    config: BuildConfig,
+    *,
+    hooks: BuildHooks | None = None,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+) -> BuildResult:
+    """Build ``config.src`` into ``config.out``. Raises BuildError (nothing written)."""
+    started = time.perf_counter()
+    hooks = hooks if hooks is not None else default_hooks()
+    src, out = _paths(config)
+    cache = BuildCache(config.resolve(config.cache_dir) if config.cache_dir else None)
+    stats = steps.BuildStats()
+    warnings: list[str] = []
+
+    ignore = list(config.ignore)
+    if out.is_relative_to(src):
+        ignore.append(out.relative_to(src).as_posix() + "/")
+    if config.cache_dir and config.resolve(config.cache_dir).is_relative_to(src):
+        ignore.append(config.resolve(config.cache_dir).relative_to(src).as_posix() + "/")
+    names = discover(src, ignore=ignore, ignore_hidden=config.ignore_hidden)
+    sources = {name: (src / name).read_bytes() for name in names}
+    scanner = steps.Scanner(cache)
+    refs = {name: scanner.scan(name, data) for name, data in sources.items()}
+    graph = build_graph(names, refs, config.url_prefix)
+    problems = []
+    for miss in graph.missing:
+        if miss.is_sourcemap:
+            warnings.append(f"{miss.describe()}; the sourceMappingURL comment was removed")
+        elif config.missing_reference == "warn":
+            warnings.append(miss.describe())
+        else:
+            problems.append(
+                f"{miss.describe()}. HINT: fix the path, add the file, or set "
+                'missing_reference = "warn" in [tool.asset-pipeline].'
+            )
+    if problems:
+        raise BuildError(problems)
+    try:
+        order = topo_order(graph.deps)
+    except CycleError as exc:
+        raise BuildError([str(exc)]) from None
+
+    plan = BuildPlan(config, src, names, sources, refs, graph, order)
+    for before in hooks.before_process:
+        before(plan)
+
+    with steps.Workers(config.workers) as workers:
+        processed = steps.process_all(plan, cache, workers, hooks.on_process, stats, progress)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            tmp.chmod(0o755)
+            emitter = steps.Emitter(plan, processed, scanner, tmp, stats)
+            for name in order:
+                emitter.emit(name)
+            warnings.extend(emitter.warnings)
+            encoded = output.precompress_all(emitter, cache, workers, config, progress)
+            manifest = output.make_manifest(emitter, encoded, config)
+            for after in hooks.after_manifest:
+                manifest = after(manifest, tmp, config) or manifest
+            write_manifest(manifest, tmp)
+            output.write_extra_manifests(manifest, tmp, config.manifest_formats)
+            if not dry_run:
+                output.swap_into_place(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if dry_run:
+            shutil.rmtree(tmp, ignore_errors=True)
+    stats.seconds = time.perf_counter() - started
+    return BuildResult(manifest, stats, tuple(warnings), out, dry_run)
+
+
+def _paths(config: BuildConfig) -> tuple[Path, Path]:
+    if config.src is None or config.out is None:
+        raise BuildError(
+            [
+                "no source or output directory given. HINT: run `asset-pipeline build SRC "
+                "--out DIST` or set src/out in [tool.asset-pipeline]."
+            ]
+        )
+    src = config.resolve(config.src).resolve()
+    out = config.resolve(config.out).resolve()
+    if not src.is_dir():
+        raise BuildError([f"{src}: source directory does not exist. HINT: check SRC."])
+    if out == src or src.is_relative_to(out):
+        raise BuildError(
+            [f"{out}: the output directory must not contain the sources. HINT: use another --out."]
+        )
+    if out.exists() and not out.is_dir():
+        raise BuildError([f"{out}: exists and is not a directory. HINT: choose another --out."])
+    return src, out

@@ -1,0 +1,201 @@
+"""Content-addressed build cache (``.asset-cache/`` by default).
+
+Three things are expensive and deterministic, so each is stored by a key derived from
+its inputs: a processor run (key: input bytes + kind + options + used code points +
+processor version), the references found in a text file (key: its bytes), and the
+precompressed siblings of an output (key: its bytes + codec settings). A rebuild with
+nothing changed then runs no processor, no scanner and no compressor.
+
+Entries are written to a temp file and renamed, so a crashed build never leaves a
+half-written entry; an unreadable entry is treated as a miss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from blake3 import blake3
+
+from asset_pipeline.processors.base import ExtraOutput, ProcessorOutput
+from asset_pipeline.references import RawRef
+
+CACHE_FORMAT = "1"
+
+
+def cache_key(*parts: str | bytes) -> str:
+    h = blake3(CACHE_FORMAT.encode())
+    for part in parts:
+        raw = part.encode("utf-8") if isinstance(part, str) else part
+        h.update(len(raw).to_bytes(8, "little"))
+        h.update(raw)
+    key: str = h.hexdigest()
+    return key
+
+
+def options_fingerprint(options: Mapping[str, Any], codepoints: frozenset[int] | None) -> str:
+    """A stable text for the options, so equal options give equal keys across runs."""
+    cps = sorted(codepoints) if codepoints is not None else None
+    return json.dumps([options, cps], sort_keys=True, default=repr, separators=(",", ":"))
+
+
+class BuildCache:
+    """A directory of cache entries; ``BuildCache(None)`` caches nothing."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def _path(self, area: str, key: str) -> Path:
+        assert self.root is not None
+        return self.root / area / key[:2] / key
+
+    def _read(self, area: str, key: str) -> bytes | None:
+        if self.root is None:
+            return None
+        try:
+            return self._path(area, key).read_bytes()
+        except OSError:
+            return None
+
+    def _write(self, area: str, key: str, data: bytes) -> None:
+        if self.root is None:
+            return
+        target = self._path(area, key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        except OSError:
+            return  # a cache that cannot be written only costs speed
+
+    def _json(self, area: str, key: str) -> Any:
+        raw = self._read(area, key)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    # -- blobs -------------------------------------------------------------------------
+    def put_blob(self, data: bytes) -> str:
+        digest: str = blake3(data).hexdigest()
+        if self.root is not None and not self._path("blobs", digest).exists():
+            self._write("blobs", digest, data)
+        return digest
+
+    def get_blob(self, digest: str) -> bytes | None:
+        data = self._read("blobs", digest)
+        if data is None or blake3(data).hexdigest() != digest:
+            return None
+        return data
+
+    # -- processor outputs -------------------------------------------------------------
+    def get_output(self, key: str) -> ProcessorOutput | None:
+        entry = self._json("processed", key)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            data = self.get_blob(entry["data"])
+            extras = []
+            for e in entry["extras"]:
+                blob = self.get_blob(e["data"])
+                if blob is None:
+                    return None
+                extras.append(
+                    ExtraOutput(
+                        e["suffix"], blob, e["content_type"], e["format"], e["width"], e["height"]
+                    )
+                )
+            if data is None:
+                return None
+            return ProcessorOutput(
+                data=data,
+                suffix=entry["suffix"],
+                content_type=entry["content_type"],
+                extras=tuple(extras),
+                metadata=entry["metadata"],
+            )
+        except (KeyError, TypeError):
+            return None
+
+    def put_output(self, key: str, output: ProcessorOutput) -> None:
+        if self.root is None:
+            return
+        entry = {
+            "data": self.put_blob(output.data),
+            "suffix": output.suffix,
+            "content_type": output.content_type,
+            "metadata": dict(output.metadata),
+            "extras": [
+                {
+                    "suffix": e.suffix,
+                    "data": self.put_blob(e.data),
+                    "content_type": e.content_type,
+                    "format": e.format,
+                    "width": e.width,
+                    "height": e.height,
+                }
+                for e in output.extras
+            ],
+        }
+        try:
+            raw = json.dumps(entry).encode()
+        except (TypeError, ValueError):
+            return  # metadata that is not JSON cannot be cached; the file is reprocessed
+        self._write("processed", key, raw)
+
+    # -- scanned references ------------------------------------------------------------
+    def get_refs(self, key: str) -> list[RawRef] | None:
+        rows = self._json("refs", key)
+        if not isinstance(rows, list):
+            return None
+        try:
+            return [
+                RawRef(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    tuple(r[6]) if r[6] else None,
+                    tuple(r[7]) if r[7] else None,
+                )
+                for r in rows
+            ]
+        except (IndexError, TypeError):
+            return None
+
+    def put_refs(self, key: str, refs: Sequence[RawRef]) -> None:
+        rows = [
+            [r.kind, r.url, r.start, r.end, r.line, r.quote, r.comment, r.format_hint] for r in refs
+        ]
+        self._write("refs", key, json.dumps(rows).encode())
+
+    # -- precompressed siblings --------------------------------------------------------
+    def get_encoded(self, key: str) -> dict[str, bytes] | None:
+        entry = self._json("encoded", key)
+        if not isinstance(entry, dict):
+            return None
+        out: dict[str, bytes] = {}
+        for coding, digest in entry.items():
+            blob = self.get_blob(digest) if isinstance(digest, str) else None
+            if blob is None:
+                return None
+            out[coding] = blob
+        return out
+
+    def put_encoded(self, key: str, encoded: Mapping[str, bytes]) -> None:
+        if self.root is None:
+            return
+        entry = {coding: self.put_blob(data) for coding, data in encoded.items()}
+        self._write("encoded", key, json.dumps(entry).encode())

@@ -1,0 +1,273 @@
+"""The build's middle: scanning, running processors (pool + cache), and emitting each file
+with its references rewritten and its fingerprinted name.
+
+Split from ``build.py`` so the orchestration reads top to bottom there while the
+mechanics live here.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from asset_pipeline.build_cache import BuildCache, cache_key, options_fingerprint
+from asset_pipeline.fingerprint import content_hash, has_bundler_hash, hashed_name, with_suffix
+from asset_pipeline.graph import scanner_for
+from asset_pipeline.media_types import content_type, with_charset
+from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
+from asset_pipeline.processors import load_processor as _load
+from asset_pipeline.references import RawRef
+from asset_pipeline.rewrite import extension, rewrite
+
+if TYPE_CHECKING:
+    from asset_pipeline.build import BuildPlan
+
+T = TypeVar("T")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(slots=True)
+class TypeStats:
+    files: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    bytes_br: int = 0
+
+
+@dataclass(slots=True)
+class BuildStats:
+    """Counters for the closing summary table."""
+
+    by_type: dict[str, TypeStats] = field(default_factory=dict)
+    processed: int = 0
+    processed_cached: int = 0
+    copied: int = 0
+    compressed: int = 0
+    compressed_cached: int = 0
+    seconds: float = 0.0
+
+    def add(self, label: str, bytes_in: int, bytes_out: int) -> None:
+        row = self.by_type.setdefault(label, TypeStats())
+        row.files += 1
+        row.bytes_in += bytes_in
+        row.bytes_out += bytes_out
+
+
+def type_label(name: str) -> str:
+    return PROCESSOR_KINDS.get(extension(name), "other")
+
+
+class Scanner:
+    """References of a text file, memoised by content and cached on disk."""
+
+    __slots__ = ("_cache", "_memo")
+
+    def __init__(self, cache: BuildCache) -> None:
+        self._cache = cache
+        self._memo: dict[str, list[RawRef]] = {}
+
+    def scan(self, name: str, data: bytes) -> list[RawRef]:
+        find = scanner_for(name)
+        if find is None:
+            return []
+        key = cache_key("refs", extension(name), data)
+        refs = self._memo.get(key)
+        if refs is None:
+            refs = self._cache.get_refs(key)
+            if refs is None:
+                refs = find(data.decode("utf-8", "surrogateescape"))
+                self._cache.put_refs(key, refs)
+            self._memo[key] = refs
+        return refs
+
+
+class Workers:
+    """A process pool sized to the machine, started only when there is work for it;
+    with one job everything runs in this process (no pickling, easy to debug)."""
+
+    __slots__ = ("_jobs", "_pool")
+
+    def __init__(self, jobs: int) -> None:
+        self._jobs = jobs
+        self._pool: Executor | None = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def map_unordered(
+        self, fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]
+    ) -> Iterator[tuple[int, T]]:
+        """Yield ``(index, result)`` as each job finishes."""
+        if self._jobs <= 1 or len(jobs) <= 1:
+            for i, args in enumerate(jobs):
+                yield i, fn(*args)
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self._jobs)
+        futures: dict[Future[T], int] = {self._pool.submit(fn, *a): i for i, a in enumerate(jobs)}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
+def _processor_version(kind: str) -> str | None:
+    """The processor module's version, or None when the module is not installed yet."""
+    try:
+        fn = _load(kind)
+    except ModuleNotFoundError as exc:
+        module = _processor_module(kind)
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            return None
+        raise
+    mod = sys.modules[fn.__module__]
+    return str(getattr(mod, "PROCESSOR_VERSION", getattr(mod, "__version__", "0")))
+
+
+def _processor_module(kind: str) -> str:
+    from asset_pipeline.processors import _PROCESSOR_FUNCTIONS
+
+    return _PROCESSOR_FUNCTIONS[kind].partition(":")[0]
+
+
+def run_processor(kind: str, data: bytes, ctx: ProcessContext) -> ProcessorOutput | str:
+    """Pool entry point. Errors come back as text: exceptions with custom constructors
+    (ProcessingError) do not survive pickling across processes intact."""
+    try:
+        return _load(kind)(data, ctx)
+    except Exception as exc:  # any processor failure fails the build with its reason
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        return f"{ctx.logical_name}: {kind} processor failed: {reason}"
+
+
+def process_all(
+    plan: BuildPlan,
+    cache: BuildCache,
+    workers: Workers,
+    on_process: Sequence[Callable[[str, str], None]],
+    stats: BuildStats,
+    progress: Progress | None,
+) -> dict[str, ProcessorOutput]:
+    from asset_pipeline.build import BuildError
+
+    versions: dict[str, str | None] = {}
+    results: dict[str, ProcessorOutput] = {}
+    todo: list[tuple[str, str, str]] = []  # (name, kind, cache key)
+    jobs: list[tuple[Any, ...]] = []
+    for name in plan.names:
+        data = plan.sources[name]
+        kind = PROCESSOR_KINDS.get(extension(name))
+        if kind is not None and kind not in versions:
+            versions[kind] = _processor_version(kind)
+        if kind is None or versions[kind] is None:
+            results[name] = ProcessorOutput(data=data)
+            stats.copied += 1
+            continue
+        options = plan.config.options_for(kind, name)
+        cps = plan.used_codepoints.get(name)
+        key = cache_key(
+            "process", kind, str(versions[kind]), options_fingerprint(options, cps), data
+        )
+        cached = cache.get_output(key)
+        if cached is not None:
+            results[name] = cached
+            stats.processed_cached += 1
+            continue
+        for hook in on_process:
+            hook(name, kind)
+        todo.append((name, kind, key))
+        jobs.append((kind, data, ProcessContext(name, options, cps)))
+    errors: list[str] = []
+    for done, (i, result) in enumerate(workers.map_unordered(run_processor, jobs), 1):
+        name, _, key = todo[i]
+        if isinstance(result, str):
+            errors.append(result)
+        else:
+            results[name] = result
+            cache.put_output(key, result)
+            stats.processed += 1
+        if progress is not None:
+            progress("process", done, len(jobs))
+    if errors:
+        raise BuildError(sorted(errors))
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """One written output (main file or image alternate)."""
+
+    logical: str
+    path: str
+    data: bytes
+    content_type: str
+    fingerprinted: bool
+
+
+class Emitter:
+    """Rewrites, fingerprints and writes files, called leaves first."""
+
+    def __init__(
+        self,
+        plan: BuildPlan,
+        processed: Mapping[str, ProcessorOutput],
+        scanner: Scanner,
+        out: Path,
+        stats: BuildStats,
+    ) -> None:
+        self.plan = plan
+        self.processed = processed
+        self.scanner = scanner
+        self.out = out
+        self.stats = stats
+        self.outputs: dict[str, str] = {}
+        self.renamed: dict[str, str] = {}
+        self.main: dict[str, Emitted] = {}
+        self.alternates: dict[str, list[tuple[Emitted, Any]]] = {}
+        self.warnings: list[str] = []
+
+    def _name(self, logical: str, data: bytes) -> tuple[str, str, bool]:
+        config = self.plan.config
+        digest = content_hash(data)
+        if has_bundler_hash(logical, config.bundler_hash_pattern):
+            return logical, digest, True
+        name = hashed_name(logical, digest, pattern=config.name_pattern, length=config.hash_length)
+        return name, digest, True
+
+    def _write(self, path: str, data: bytes) -> None:
+        target = self.out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    def emit(self, name: str) -> None:
+        result = self.processed[name]
+        out_logical = with_suffix(name, result.suffix)
+        if result.suffix:
+            self.renamed[name] = result.suffix.lower()
+        data = result.data
+        refs = self.scanner.scan(out_logical, data)
+        if refs:
+            text = data.decode("utf-8", "surrogateescape")
+            config = self.plan.config
+            rw = rewrite(text, refs, name, self.outputs, self.renamed, config.url_prefix)
+            data = rw.text.encode("utf-8", "surrogateescape")
+        path, _, fingerprinted = self._name(out_logical, data)
+        self._write(path, data)
+        ctype = with_charset(result.content_type) if result.content_type else None
+        self.main[name] = Emitted(
+            name, path, data, ctype or content_type(out_logical), fingerprinted
+        )
+        self.outputs[name] = path
+        self.stats.add(type_label(name), len(self.plan.sources[name]), len(data))
+        for extra in result.extras:
+            extra_logical = with_suffix(name, extra.suffix)
+            extra_path, _, _ = self._name(extra_logical, extra.data)
+            self._write(extra_path, extra.data)
+            emitted = Emitted(extra_logical, extra_path, extra.data, extra.content_type, True)
+            self.alternates.setdefault(name, []).append((emitted, extra))

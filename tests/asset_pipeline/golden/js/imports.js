@@ -1,0 +1,20 @@
+import a from './a.js';
+import { b, c as d } from "../lib/b.mjs";
+import * as ns from './ns.js';
+import './side-effect.js';
+import def, { named } from './mixed.js';
+export * from './re-export.js';
+export { x as y } from './x.js';
+export const notImport = 1;
+import lodash from 'lodash-es';
+import fs from 'node:fs';
+import abs from '/static/js/abs.js';
+import cfg from './data.json' with { type: 'json' };
+const lazy = await import('./lazy.js');
+const lazy2 = import("./lazy2.js").then((m) => m.default);
+const notStatic = import(`./dyn-${name}.js`);
+const worker = new URL('./worker.js', import.meta.url);
+const logo = new URL("../img/logo.png?v=1", import.meta.url);
+console.log(import.meta.url);
+obj.import('./not-a-module.js');
+//# sourceMappingURL=imports.js.map

@@ -1,0 +1,20 @@
+import a from './a.0123456789.js';
+import { b, c as d } from "../lib/b.0123456789.mjs";
+import * as ns from './ns.0123456789.js';
+import './side-effect.0123456789.js';
+import def, { named } from './mixed.0123456789.js';
+export * from './re-export.0123456789.js';
+export { x as y } from './x.0123456789.js';
+export const notImport = 1;
+import lodash from 'lodash-es';
+import fs from 'node:fs';
+import abs from '/static/js/abs.0123456789.js';
+import cfg from './data.0123456789.json' with { type: 'json' };
+const lazy = await import('./lazy.0123456789.js');
+const lazy2 = import("./lazy2.0123456789.js").then((m) => m.default);
+const notStatic = import(`./dyn-${name}.js`);
+const worker = new URL('./worker.0123456789.js', import.meta.url);
+const logo = new URL("../img/logo.0123456789.png?v=1", import.meta.url);
+console.log(import.meta.url);
+obj.import('./not-a-module.js');
+

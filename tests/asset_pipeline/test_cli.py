@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from asset_pipeline.cli import main
+from tests.asset_pipeline.build_support import SVG, snapshot, write_tree
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write_tree(
+        tmp_path / "static",
+        {"css/app.css": ".a { background: url(../img/a.svg) }\n", "img/a.svg": SVG},
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.asset-pipeline]\nsrc = "static"\nout = "dist"\njobs = 1\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_build_from_pyproject_prints_summary(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert "css" in out
+    assert "total" in out
+    assert "processed 1, reused 0 from cache" in out
+    assert (site / "dist" / "manifest.json").is_file()
+    assert (site / ".asset-cache").is_dir()
+    assert main(["build"]) == 0
+    assert "processed 0, reused 1 from cache" in capsys.readouterr().out
+
+
+def test_cli_arguments_override_config(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "build",
+            "static",
+            "--out",
+            "elsewhere",
+            "--url-prefix",
+            "/assets/",
+            "--no-cache",
+            "--manifest-format",
+            "vite",
+            "-v",
+        ]
+    )
+    assert code == 0
+    manifest = json.loads((site / "elsewhere/manifest.json").read_text())
+    assert manifest["url_prefix"] == "/assets/"
+    assert (site / "elsewhere/.vite/manifest.json").is_file()
+    assert not (site / ".asset-cache").exists()
+    assert "css/app.css -> css/app." in capsys.readouterr().out
+
+
+def test_quiet_prints_nothing_and_dry_run_writes_nothing(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build", "--quiet", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ""
+    assert not (site / "dist").exists()
+    assert main(["build", "--dry-run"]) == 0
+    assert "checked (dry run)" in capsys.readouterr().out
+
+
+def test_build_failure_exits_1_and_keeps_dist(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build", "-q"]) == 0
+    before = snapshot(site / "dist")
+    (site / "static/css/app.css").write_text(".a { background: url(missing.svg) }\n")
+    assert main(["build"]) == 1
+    err = capsys.readouterr().err
+    assert "left unchanged" in err
+    assert "css/app.css:1: reference to missing file 'missing.svg'" in err
+    assert snapshot(site / "dist") == before
+
+
+def test_usage_errors_exit_2(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (site / "pyproject.toml").write_text('[tool.asset-pipeline]\nsrcs = "static"\n')
+    assert main(["build", "static", "--out", "d"]) == 2
+    assert "unknown key(s) in [tool.asset-pipeline]: srcs" in capsys.readouterr().err
+    assert main(["build", "static", "--out", "d", "--config", "nope.toml"]) == 2
+    assert main(["build", "--bogus-flag"]) == 2
+
+
+def test_missing_source_dir_is_a_build_error(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build", "nowhere", "--out", "d"]) == 1
+    assert "source directory does not exist" in capsys.readouterr().err
+
+
+def test_inspect_table_json_and_verify(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "-q"]) == 0
+    assert main(["inspect", "dist"]) == 0
+    table = capsys.readouterr().out
+    assert "logical name" in table
+    assert "css/app.css" in table
+    assert "text/css" in table
+    assert main(["inspect", "dist", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"]["img/a.svg"]["path"].startswith("img/a.")
+    assert main(["inspect", "dist", "--verify"]) == 0
+    manifest = json.loads((site / "dist/manifest.json").read_text())
+    (site / "dist" / manifest["files"]["img/a.svg"]["path"]).write_text("tampered")
+    capsys.readouterr()
+    assert main(["inspect", "dist", "--verify"]) == 1
+    assert "img/a.svg" in capsys.readouterr().err
+    assert main(["inspect", "nowhere"]) == 2
+    assert "no manifest" in capsys.readouterr().err

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import gzip
+import os
+
+import brotli
+import zstandard
+
+from asset_pipeline.config import PrecompressConfig
+from asset_pipeline.precompress import is_compressible, precompress
+
+TEXT = b"".join(b".rule-%d { color: #%06x; margin: 0 auto; }\n" % (i, i * 997) for i in range(400))
+
+
+def test_all_three_codings_round_trip() -> None:
+    out = precompress(TEXT, PrecompressConfig())
+    assert set(out) == {"br", "zstd", "gzip"}
+    assert brotli.decompress(out["br"]) == TEXT
+    assert zstandard.ZstdDecompressor().decompress(out["zstd"]) == TEXT
+    assert gzip.decompress(out["gzip"]) == TEXT
+    assert all(len(v) <= len(TEXT) * 0.95 for v in out.values())
+
+
+def test_incompressible_data_gets_no_siblings() -> None:
+    noise = os.urandom(4096)
+    assert precompress(noise, PrecompressConfig()) == {}
+    assert precompress(b"hi", PrecompressConfig()) == {}
+
+
+def test_switches_and_threshold() -> None:
+    assert set(precompress(TEXT, PrecompressConfig(br=False, gzip=False))) == {"zstd"}
+    assert precompress(TEXT, PrecompressConfig(min_saving=0.999)) == {}
+
+
+def test_output_is_deterministic() -> None:
+    assert precompress(TEXT, PrecompressConfig()) == precompress(TEXT, PrecompressConfig())
+
+
+def test_compressible_types() -> None:
+    assert is_compressible("text/css; charset=utf-8")
+    assert is_compressible("image/svg+xml; charset=utf-8")
+    assert is_compressible("font/ttf")
+    assert not is_compressible("image/png")
+    assert not is_compressible("font/woff2")
+    assert not is_compressible("application/zip")
