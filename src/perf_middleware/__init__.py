@@ -18,11 +18,15 @@ _EXPORTS: dict[str, str] = {
     "RedisBackend": "perf_middleware.cache.backends.redis",
     "cached": "perf_middleware.cache.decorator",
     "StaticAssets": "perf_middleware.static",
+    "Assets": "perf_middleware.templating",
+    "PreloadHints": "perf_middleware.preload",
 }
 
 __all__ = [  # keep in step with _EXPORTS
+    "Assets",
     "MemoryBackend",
     "PerformanceMiddleware",
+    "PreloadHints",
     "RedisBackend",
     "StaticAssets",
     "__version__",
@@ -34,7 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from perf_middleware.cache.backends.redis import RedisBackend
     from perf_middleware.cache.decorator import cached
     from perf_middleware.middleware import PerformanceMiddleware
+    from perf_middleware.preload import PreloadHints
     from perf_middleware.static import StaticAssets
+    from perf_middleware.templating import Assets
 
 
 def __getattr__(name: str) -> Any:
