@@ -228,6 +228,7 @@ def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> Ge
         "rules": [_rule_json(r) for r in config.runtime],
         "skipWaiting": config.skip_waiting,
         "clientsClaim": config.clients_claim,
+        "navigationPreload": config.navigation_preload,
     }
     config_js = json.dumps(data, separators=(",", ":"))
     source = _template(config.minify).replace(PLACEHOLDER, config_js, 1)

@@ -90,6 +90,9 @@ class ServiceWorkerConfig:
     - ``cache_prefix`` ("asset-pipeline"): prefix of every cache this worker owns;
       on activation, other caches with this prefix are deleted.
     - ``filename`` ("sw.js"): output name inside the build directory.
+    - ``navigation_preload`` (False): let the browser fetch pages while the worker
+      starts (saves the worker's start-up time on navigations); the server sees
+      ``Service-Worker-Navigation-Preload: true`` and must not vary the page on it.
     - ``minify`` (True): minify the worker with rjsmin when it is installed.
     """
 
@@ -106,6 +109,7 @@ class ServiceWorkerConfig:
     integrity: bool = True
     cache_prefix: str = "asset-pipeline"
     filename: str = "sw.js"
+    navigation_preload: bool = False
     minify: bool = True
 
 
@@ -216,16 +220,9 @@ def config_from_mapping(table: Mapping[str, Any] | None) -> ServiceWorkerConfig:
         raise _fail(TABLE, "expected a table", "write [tool.asset-pipeline.service-worker]")
     _check_keys(table, [f.name for f in fields(ServiceWorkerConfig)], TABLE)
     options: dict[str, Any] = {}
-    for key in (
-        "enabled",
-        "image_alternates",
-        "skip_waiting",
-        "clients_claim",
-        "integrity",
-        "minify",
-    ):
-        if (value := _get(table, key)) is not None:
-            options[key] = _typed(value, bool, TABLE, key, f"write {key} = true")
+    for f in fields(ServiceWorkerConfig):  # every boolean option, so none is forgotten
+        if f.type == "bool" and (value := _get(table, f.name)) is not None:
+            options[f.name] = _typed(value, bool, TABLE, f.name, f"write {f.name} = true")
     for key in ("precache", "images"):
         if (value := _get(table, key)) is not None:
             options[key] = _strings(value, TABLE, key)

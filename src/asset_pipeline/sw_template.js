@@ -68,6 +68,10 @@ self.addEventListener('activate', (event) => {
       const ours = name.startsWith(PRECACHE_PREFIX) || name.startsWith(RUNTIME_PREFIX);
       if (ours && !keep.has(name)) await caches.delete(name);
     }
+    if (self.registration.navigationPreload) {
+      const preload = self.registration.navigationPreload;
+      await (CONFIG.navigationPreload ? preload.enable() : preload.disable());
+    }
     if (CONFIG.clientsClaim) await self.clients.claim();
   })());
 });
@@ -140,8 +144,17 @@ async function store(rule, request, response) {
   }
 }
 
+/* With navigation preload the browser starts the page request while the worker boots. */
+async function network(event) {
+  if (CONFIG.navigationPreload && event.request.mode === 'navigate') {
+    const preloaded = await event.preloadResponse;
+    if (preloaded) return preloaded;
+  }
+  return fetch(event.request);
+}
+
 async function fetchAndStore(rule, event) {
-  const response = await fetch(event.request);
+  const response = await network(event);
   if (storable(rule, response)) event.waitUntil(store(rule, event.request, response.clone()));
   return response;
 }
@@ -180,7 +193,7 @@ const STRATEGY = {
     (await lookup(rule, event.request)) || fetchAndStore(rule, event),
   'network-first': networkFirst,
   'stale-while-revalidate': staleWhileRevalidate,
-  'network-only': (rule, event) => fetch(event.request),
+  'network-only': (rule, event) => network(event),
   'cache-only': cacheOnly,
 };
 
@@ -221,7 +234,7 @@ self.addEventListener('fetch', (event) => {
   const rule = rules.find((r) => matches(r, request, url));
   if (rule) {
     event.respondWith(offlineFallback(request, STRATEGY[rule.strategy](rule, event)));
-  } else if (offlineUrl && request.mode === 'navigate') {
-    event.respondWith(offlineFallback(request, fetch(request)));
+  } else if (request.mode === 'navigate' && (offlineUrl || CONFIG.navigationPreload)) {
+    event.respondWith(offlineFallback(request, network(event)));
   }
 });

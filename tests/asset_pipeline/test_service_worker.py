@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -333,6 +334,31 @@ def test_config_defaults_and_dashed_keys():
     assert config.max_file_size == 2 * 2**20
     assert config.runtime == DEFAULT_RUNTIME
     assert config.clients_claim is False
+
+
+def test_every_option_can_be_set_from_the_table():
+    table = {
+        "enabled": True,
+        "precache": ["a.css"],
+        "images": ["img/*"],
+        "image_alternates": False,
+        "max_file_size": 10,
+        "offline_page": "o.html",
+        "base_url": "https://cdn/",
+        "runtime": [],
+        "skip_waiting": True,
+        "clients_claim": True,
+        "integrity": False,
+        "cache_prefix": "p",
+        "filename": "worker.js",
+        "navigation_preload": True,
+        "minify": False,
+    }
+    config = config_from_mapping(table)
+    defaults = ServiceWorkerConfig()
+    for field in dataclasses.fields(ServiceWorkerConfig):
+        assert field.name in table, f"test misses option {field.name}"
+        assert getattr(config, field.name) != getattr(defaults, field.name), field.name
 
 
 def write_dist(tmp_path: Path, manifest: Manifest, *, skip: str | None = None) -> Path:

@@ -115,6 +115,8 @@ def make_app(dist: Path) -> Starlette:
     hits: Counter[str] = Counter()
 
     async def home(request: Request) -> Response:
+        if request.headers.get("service-worker-navigation-preload") == "true":
+            hits["preload:/"] += 1
         reload = request.query_params.get("reload") == "1"
         return HTMLResponse(page("Home", load_manifest(dist), reload=reload))
 

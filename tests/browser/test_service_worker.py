@@ -277,3 +277,18 @@ def test_install_fails_whole_and_leaves_no_partial_cache_when_a_file_is_wrong(si
     page.reload()
     assert page.evaluate(READY) is True
     assert server.url + css.url in page.evaluate(CACHES)[precache_name(worker)]
+
+
+def test_navigation_preload_fetches_the_page_alongside_the_worker(site, context):
+    dist, server, _ = site
+    from asset_pipeline.sw_config import config_from_mapping
+    from tests.browser.sw_app import SW_TABLE
+
+    build(dist, SOURCES, config_from_mapping({**SW_TABLE, "navigation_preload": True}))
+    page = controlled_page(context, server.url)
+    page.reload()
+    assert page.text_content("#title") == "Home"
+    hits = page.evaluate("fetch('/hits').then((r) => r.json())")
+    assert hits.get("preload:/", 0) >= 1  # the page request came from the preload
+    enabled = "navigator.serviceWorker.ready.then((r) => r.navigationPreload.getState())"
+    assert page.evaluate(enabled)["enabled"] is True
