@@ -46,6 +46,9 @@ class RequestFacts:
     has_authorization: bool
     request_time: float
     path: str
+    unkeyed: tuple[str, ...] = ()
+    """Risky request fields present (X-Forwarded-Host ...): the response is stored only if
+    it declares Vary on each of them, so they cannot poison what other clients get."""
 
 
 def parse_tags(value: bytes | None) -> tuple[str, ...]:
@@ -73,6 +76,11 @@ def response_reason(
 ) -> str | None:
     """Why a response with these headers may not be stored (None when it may)."""
     cc = parse_cache_control(get_joined(headers, b"cache-control"))
+    if request.unkeyed:
+        vary = parse_vary(get_joined(headers, b"vary"))
+        missing = [name for name in request.unkeyed if name not in vary]
+        if missing and "*" not in vary:
+            return f"unkeyed-header:{missing[0]}"
     return not_storable_reason(
         status=status,
         request_cc=request.cc,

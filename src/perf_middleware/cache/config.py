@@ -37,6 +37,10 @@ class CacheConfig:
     compress_in_thread_over [32 KiB]: bigger bodies are compressed off the event loop.
     lock_timeout [5 s]: how long concurrent misses wait for the one in flight before calling the
         app themselves; lock_ttl [15 s] bounds a cross-process lock if its holder dies.
+    unkeyed_headers [X-Forwarded-Host, X-Host, X-Forwarded-Server, X-Original-URL,
+        X-Rewrite-URL, X-HTTP-Method-Override, Forwarded]: request fields apps often reflect
+        without declaring Vary (the classic cache-poisoning vector); a response to a request
+        carrying one is stored only if it varies on it.  Set () once a proxy strips them.
     cache_name ["perf-middleware"]: the cache identifier in ``Cache-Status`` (RFC 9211).
     clock [time.time]: wall clock; inject a fake one to test expiry without sleeping.
     """
@@ -60,6 +64,15 @@ class CacheConfig:
     compress_in_thread_over: int = 32 * 1024
     lock_timeout: float = 5.0
     lock_ttl: float = 15.0
+    unkeyed_headers: tuple[str, ...] = (
+        "x-forwarded-host",
+        "x-host",
+        "x-forwarded-server",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-http-method-override",
+        "forwarded",
+    )
     cache_name: str = "perf-middleware"
     clock: Callable[[], float] = time.time
 
@@ -91,12 +104,21 @@ class CacheConfig:
                 'HINT: allowed_hosts=("example.com",)'
             )
         object.__setattr__(self, "tag_header", self.tag_header.lower())
+        names = tuple(name.lower() for name in self.unkeyed_headers)
+        object.__setattr__(self, "unkeyed_headers", names)
+        object.__setattr__(self, "_unkeyed_raw", tuple(n.encode("latin-1") for n in names))
         object.__setattr__(
             self, "_tag_rules", [(compile_pattern(p), tuple(t)) for p, t in self.route_tags.items()]
         )
         object.__setattr__(
             self, "_cookie_rules", [compile_pattern(p) for p in self.set_cookie_routes]
         )
+
+    def unkeyed_present(self, headers: Mapping[bytes, bytes]) -> tuple[str, ...]:
+        """Which of ``unkeyed_headers`` the request carries (usually none: one dict probe
+        per configured name)."""
+        raw: tuple[bytes, ...] = getattr(self, "_unkeyed_raw", ())
+        return tuple(name.decode("latin-1") for name in raw if name in headers)
 
     def tags_for(self, path: str) -> tuple[str, ...]:
         """Tags the route rules attach to ``path``."""

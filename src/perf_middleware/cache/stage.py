@@ -133,7 +133,9 @@ class CacheStage(MissHandler):
         now = self.clock()
         if entry is not None and b"authorization" in headers and not _shareable(entry):
             entry = None
-        facts = RequestFacts(request_cc, b"authorization" in headers, now, path)
+        facts = RequestFacts(
+            request_cc, b"authorization" in headers, now, path, config.unkeyed_present(headers)
+        )
         if entry is not None:
             use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
             if use is Use.FRESH or use is Use.STALE_ALLOWED:

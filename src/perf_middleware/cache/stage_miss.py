@@ -26,6 +26,7 @@ from perf_middleware.cache.keys import normalize_host, normalize_query, primary_
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.headers import get_header
+from perf_middleware.observe import OBSERVER_KEY
 from perf_middleware.responder import Capture
 
 logger = logging.getLogger("perf_middleware.cache")
@@ -281,11 +282,12 @@ class MissHandler:
             compress=self.negotiate and not app_coded,
         )
         ttl = storage_ttl(entry, self.config)
-        if not await self.backend.set(entry, ttl):
+        if await self.backend.set(entry, ttl):
+            self.count("stored")
+        else:
+            # still shared with the requests waiting on this one: they asked concurrently
             self.count("not_stored")
             logger.debug("cache store skipped reason=backend url=%s", primary)
-            return None
-        self.count("stored")
         return entry
 
     def refresh_later(
@@ -305,12 +307,18 @@ class MissHandler:
             sent = True
             return {"type": "http.request", "body": b"", "more_body": False}
 
+        # the client's request is being answered already: its metrics observer must not see
+        # the refresh's app call and compression
+        inner = {k: v for k, v in scope.items() if k != OBSERVER_KEY}
+
         async def run() -> None:
+            self.count("refresh")
             try:
                 await self.fetch(
-                    scope, receive, _discard, facts, primary, entry.secondary, entry, "stale"
+                    inner, receive, _discard, facts, primary, entry.secondary, entry, "stale"
                 )
             except Exception:
+                self.count("refresh_error")
                 logger.warning("cache background refresh failed url=%s", primary, exc_info=True)
             finally:
                 self.refreshing.discard(key)

@@ -312,10 +312,23 @@ async def test_host_allow_list_bypasses_unknown_hosts(origin, backend, clock):
     assert "hit" in status_of(hit)
 
 
-async def test_unkeyed_header_cannot_change_what_others_get(origin, backend, clock):
-    # the app reflects X-Forwarded-Host without declaring Vary: the cache keys on the URL only,
-    # so the next client still gets what the key (host + path) promises: the first response,
-    # and a request's unkeyed header never selects a different stored response
+async def test_unkeyed_header_reflected_without_vary_is_not_stored(origin, backend, clock):
+    # the classic poisoning: the app reflects X-Forwarded-Host but does not Vary on it
+    origin.routes["/r"] = lambda req: Reply(
+        200,
+        {"content-type": "text/plain", "cache-control": "max-age=60"},
+        req.get("x-forwarded-host", "none").encode(),
+    )
+    async with client(make(origin, backend, clock)) as c:
+        poisoned = await c.get("/r", headers={"x-forwarded-host": "attacker.test"})
+        victim = await c.get("/r")
+        victim_again = await c.get("/r")
+    assert "detail=unkeyed-header:x-forwarded-host" in status_of(poisoned)
+    assert victim.content == b"none"
+    assert "hit" in status_of(victim_again)
+
+
+async def test_header_named_in_vary_selects_its_own_entry(origin, backend, clock):
     origin.routes["/r"] = lambda req: Reply(
         200,
         {"content-type": "text/plain", "cache-control": "max-age=60", "vary": "x-forwarded-host"},

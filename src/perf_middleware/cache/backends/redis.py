@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -56,10 +56,13 @@ class RedisBackend(RedisAdmin):
       namespace ["pmcache"]: key prefix, so several apps can share one Redis.
       encryption_key [None]: AES-GCM key (16/24/32 bytes, or base64/hex text) to encrypt
         entries at rest; each entry is bound to its key so entries cannot be swapped.
-      socket_timeout [0.25 s]: per-command timeout; a slow Redis counts as a failure.
+      socket_timeout [0.5 s]: per-command timeout; a slow Redis counts as a failure.
+      connect_timeout [1 s] / max_connections [64]: connection set-up and pool bound (waiting
+        for a free pooled connection is bounded by connect_timeout too).
       breaker_threshold [3] / breaker_retry_after [5 s]: open the circuit after N consecutive
         errors, probe again after the delay.
-      clock [time.time]: wall clock for admin ages; events: metrics hook.
+      clock [time.time]: wall clock for admin ages; breaker_clock [time.monotonic]: the
+        breaker's timer (inject one to test recovery without sleeping); events: metrics hook.
       client: an existing ``redis.asyncio.Redis`` (then ``url`` is ignored).
     """
 
@@ -71,10 +74,13 @@ class RedisBackend(RedisAdmin):
         *,
         namespace: str = "pmcache",
         encryption_key: bytes | str | None = None,
-        socket_timeout: float = 0.25,
+        socket_timeout: float = 0.5,
+        connect_timeout: float = 1.0,
+        max_connections: int = 64,
         breaker_threshold: int = 3,
         breaker_retry_after: float = 5.0,
         clock: Callable[[], float] = time.time,
+        breaker_clock: Callable[[], float] = time.monotonic,
         events: EventHook | None = None,
         client: Redis | None = None,
     ) -> None:
@@ -84,20 +90,29 @@ class RedisBackend(RedisAdmin):
         self.events = events
         self.stats = BackendStats()
         self.breaker = CircuitBreaker(
-            f"redis {url}", threshold=breaker_threshold, retry_after=breaker_retry_after
+            f"redis {url}",
+            threshold=breaker_threshold,
+            retry_after=breaker_retry_after,
+            clock=breaker_clock,
         )
         self._aead: Any = None
         if encryption_key is not None:
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
             self._aead = AESGCM(parse_encryption_key(encryption_key))
-        self.redis: Redis = client or Redis.from_url(
-            url,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=False,
-        )
+        if client is None:
+            # a bounded pool: a burst of 1000 concurrent hits queues for 64 sockets instead
+            # of opening 1000 connections (and timing out on connect under load)
+            pool = BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                timeout=connect_timeout,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=connect_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+            client = Redis(connection_pool=pool)
+        self.redis: Redis = client
         self._store = self.redis.register_script(redis_scripts.STORE)
         self._drop = self.redis.register_script(redis_scripts.DROP)
         self._release = self.redis.register_script(redis_scripts.RELEASE)
