@@ -21,6 +21,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from asset_pipeline.config import find_pyproject
 from asset_pipeline.upload_inventory import PRECOMPRESSED_MODES
 from asset_pipeline.upload_publish import (
     DEFAULT_EXCLUDE,
@@ -112,17 +113,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="progress bar (default: when stderr is a terminal)",
     )
     parser.add_argument(
-        "--config", type=Path, help="pyproject.toml to read (default: ./pyproject.toml)"
+        "--config", type=Path, help="pyproject.toml to read (default: nearest, upward from cwd)"
     )
 
 
 def read_settings(path: Path | None) -> dict[str, Any]:
     """``[tool.asset-pipeline.upload]``, type-checked; ``{}`` when there is none."""
-    explicit = path is not None
-    path = path or Path("pyproject.toml")
-    if not path.is_file():
-        if explicit:
-            raise OptionError(f"--config {path}: no such file.")
+    if path is not None and not path.is_file():
+        raise OptionError(f"--config {path}: no such file. HINT: check the path.")
+    path = path or find_pyproject(Path.cwd())
+    if path is None:
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from asset_pipeline.manifest import ManifestError, load_manifest
+from asset_pipeline.upload_invalidate import create_invalidations, invalidation_paths
 from asset_pipeline.upload_inventory import PHASE_MANIFEST, InventoryError, scan_build
 from asset_pipeline.upload_plan import (
     BuildRecord,
@@ -95,16 +96,6 @@ class UploadResult:
 def normalise_prefix(prefix: str) -> str:
     prefix = prefix.strip().strip("/")
     return f"{prefix}/" if prefix else ""
-
-
-def invalidation_paths(prefix: str, rels: Sequence[str]) -> list[str]:
-    """CloudFront paths for changed entry points; ``dir/index.html`` also covers ``dir/``."""
-    paths: list[str] = []
-    for rel in rels:
-        paths.append("/" + prefix + rel)
-        if rel == "index.html" or rel.endswith("/index.html"):
-            paths.append("/" + prefix + rel[: -len("index.html")])
-    return list(dict.fromkeys(paths))
 
 
 def publish(
@@ -268,15 +259,9 @@ def _invalidate(config: UploadConfig, client: Any, paths: list[str], result: Upl
         pool_size=1,
     )
     try:
-        for start in range(0, len(paths), 1000):
-            batch = paths[start : start + 1000]
-            client.create_invalidation(
-                DistributionId=config.cloudfront_distribution,
-                InvalidationBatch={
-                    "Paths": {"Quantity": len(batch), "Items": batch},
-                    "CallerReference": f"asset-pipeline-{result.build_id}-{time.time_ns()}",
-                },
-            )
+        create_invalidations(
+            client, config.cloudfront_distribution or "", paths, build_id=result.build_id
+        )
     except Exception as exc:
         message = describe_error(exc, config.bucket, config.cloudfront_endpoint_url)
         raise UploadError(
