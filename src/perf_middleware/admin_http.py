@@ -11,12 +11,16 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
 from perf_middleware.cache.backends.base import compile_pattern
+from perf_middleware.cache.config import CacheConfig
+from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key
 
 __all__ = [
     "BodyError",
     "InvalidateSpec",
+    "cache_url_key",
     "empty_response",
     "json_response",
     "parse_invalidate",
@@ -52,6 +56,21 @@ class InvalidateSpec:
     urls: tuple[str, ...]
     tags: tuple[str, ...]
     patterns: tuple[str, ...]
+
+
+def cache_url_key(url: str, config: CacheConfig) -> str:
+    """The primary key the cache stage builds for a request to ``url``, so operators can paste
+    the URL as they see it (``https://Example.com:443/a%20b``); other strings pass unchanged."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return url
+    scheme = parts.scheme.lower()
+    host = normalize_host(parts.netloc.rsplit("@", 1)[-1], scheme)
+    return primary_key(
+        scheme, host, unquote(parts.path) or "/", normalize_query(parts.query, config)
+    )
 
 
 async def send_response(

@@ -7,11 +7,24 @@ policy, ETag, conditional requests and compression. Non-HTTP scopes pass straigh
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from perf_middleware.admin import AdminApp
+from perf_middleware.admin_config import AdminConfig
+from perf_middleware.admin_http import cache_url_key
 from perf_middleware.compression import CompressionConfig
+from perf_middleware.metrics import Metrics
+from perf_middleware.observe import (
+    BACKEND_EVENTS,
+    OBSERVER_KEY,
+    STAGE_EVENTS,
+    RequestObserver,
+    backend_label,
+    cache_event_hook,
+)
 from perf_middleware.pipeline import Pipeline
 from perf_middleware.policy import Policy
 from perf_middleware.responder import Capture, Responder
@@ -64,7 +77,10 @@ class PerformanceMiddleware:
     * ``etag`` [True]: generate strong blake3 ETags for buffered 200 responses to GET.
     * ``conditional`` [True]: answer 304 / 412 from the response's validators.
     * ``etag_max_bytes`` [8 MiB]: larger bodies are not hashed.
-    * ``metrics`` [None] / ``admin`` [None]: counters and the admin ASGI app (``matches``).
+    * ``metrics`` [a fresh ``Metrics()``]: request/cache/compression counters; None = off.
+    * ``admin`` [None]: ``AdminConfig(token=...)`` mounts the admin API under its prefix
+      (``/_perf``); without a token nothing is mounted.
+    * ``server_timing`` [False]: add ``Server-Timing: cache;desc=hit, app;dur=…, compress;dur=…``.
     """
 
     def __init__(
@@ -79,8 +95,9 @@ class PerformanceMiddleware:
         etag: bool = True,
         conditional: bool = True,
         etag_max_bytes: int = 8 * 2**20,
-        metrics: Any = None,
-        admin: Any = None,
+        metrics: Metrics | object | None = _DEFAULT,
+        admin: AdminConfig | None = None,
+        server_timing: bool = False,
     ) -> None:
         if not callable(app):
             raise TypeError(
@@ -112,17 +129,43 @@ class PerformanceMiddleware:
         )
         self.static = static
         self._static_match = _mount_matcher(static, "static") if static is not None else None
-        self.admin = admin
-        self._admin_match = _mount_matcher(admin, "admin") if admin is not None else None
-        self.metrics = metrics
+        if metrics is _DEFAULT:
+            metrics = Metrics()
+        if metrics is not None and not isinstance(metrics, Metrics):
+            raise TypeError(
+                f"metrics must be a Metrics or None, got {type(metrics).__name__}. "
+                "HINT: PerformanceMiddleware(app, metrics=Metrics()) or metrics=None."
+            )
+        if admin is not None and not isinstance(admin, AdminConfig):
+            raise TypeError(
+                f"admin must be an AdminConfig or None, got {type(admin).__name__}. "
+                "HINT: PerformanceMiddleware(app, admin=AdminConfig.from_env())."
+            )
+        self.metrics: Metrics | None = metrics
+        self.server_timing = bool(server_timing)
+        self._observe = metrics is not None or self.server_timing
         self.cache = cache
         self.cache_config = cache_config
         self.cache_stage: Any = None
+        events = None
+        if cache is not None and metrics is not None:
+            counters = metrics.cache(backend_label(cache))
+            events = cache_event_hook(counters, STAGE_EVENTS)
+            if getattr(cache, "events", None) is None and hasattr(cache, "events"):
+                cache.events = cache_event_hook(counters, BACKEND_EVENTS)
         if cache is not None:
             # The cache stage owns lookup, single-flight and storing; on a miss it calls
             # ``self.run_pipeline(scope, receive, send, capture=Capture(limit))``.
             stage = importlib.import_module("perf_middleware.cache.stage")
-            self.cache_stage = stage.CacheStage(self, cache, cache_config)
+            self.cache_stage = stage.CacheStage(self, cache, cache_config, events=events)
+        self.admin: AdminApp | None = None
+        self._admin_match: Callable[[str], bool] | None = None
+        if admin is not None and admin.enabled:
+            url_key = None
+            if self.cache_stage is not None:
+                url_key = functools.partial(cache_url_key, config=self.cache_stage.config)
+            self.admin = AdminApp(admin, metrics=metrics, cache=cache, url_key=url_key)
+            self._admin_match = self.admin.matches
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,8 +173,20 @@ class PerformanceMiddleware:
             return
         path: str = scope.get("path", "")
         if self._admin_match is not None and self._admin_match(path):
+            assert self.admin is not None
             await self.admin(scope, receive, send)
             return
+        if not self._observe:
+            await self._dispatch(scope, receive, send, path)
+            return
+        observer = RequestObserver(send, self.metrics, self.server_timing)
+        scope[OBSERVER_KEY] = observer
+        try:
+            await self._dispatch(scope, receive, observer, path)
+        finally:
+            observer.finish()
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         if self._static_match is not None and self._static_match(path):
             await self.static(scope, receive, send)
             return
@@ -168,5 +223,9 @@ class PerformanceMiddleware:
             (conditions[0], conditions[1], conditions[2], conditions[3]) if conditions else None,
             capture,
         )
+        observer = scope.get(OBSERVER_KEY)
+        if observer is not None:
+            responder.observer = observer
+            observer.app_called()
         await self.app(scope, receive, responder)
         await responder.finish()

@@ -13,7 +13,8 @@ identity response after policy and ETag (before conditional evaluation and compr
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
@@ -30,6 +31,9 @@ from perf_middleware.http.headers import (
 )
 from perf_middleware.http.vary import merge_vary
 from perf_middleware.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from perf_middleware.observe import RequestObserver
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -125,6 +129,7 @@ class Responder:
         "capture",
         "conditions",
         "method",
+        "observer",
         "path",
         "pipeline",
         "send",
@@ -150,6 +155,8 @@ class Responder:
         self._start: Message | None = None
         self._state = _HOLD
         self._encoder: StreamEncoder | None = None
+        # metrics/Server-Timing hook (set by PerformanceMiddleware.run_pipeline)
+        self.observer: RequestObserver | None = None
 
     async def __call__(self, message: Message) -> None:
         state = self._state
@@ -278,9 +285,14 @@ class Responder:
     async def _compress(self, body: bytes, coding: str) -> bytes:
         codecs = self.pipeline.codecs
         assert codecs is not None
+        started = perf_counter()
         if len(body) >= self.pipeline.offload_size:
-            return await anyio.to_thread.run_sync(codecs.compress, body, coding)
-        return codecs.compress(body, coding)
+            out: bytes = await anyio.to_thread.run_sync(codecs.compress, body, coding)
+        else:
+            out = codecs.compress(body, coding)
+        if self.observer is not None:
+            self.observer.compressed(coding, len(body), len(out), perf_counter() - started)
+        return out
 
     # -- streams --------------------------------------------------------------------------
 
@@ -321,6 +333,8 @@ class Responder:
                 assert codecs is not None
                 self._encoder = codecs.stream(coding)
                 self._state = _STREAM
+                if self.observer is not None:
+                    self.observer.compressed(coding, 0, 0, 0.0)
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         if self._state == _STREAM:
             await self._stream_chunk(first, True, capture=False)
@@ -332,6 +346,7 @@ class Responder:
         assert encoder is not None
         if capture and self.capture is not None:
             self._capture_chunk(body, more)
+        started = perf_counter()
         if body:
             if len(body) >= self.pipeline.offload_size:
                 data = await anyio.to_thread.run_sync(encoder.compress, body)
@@ -342,5 +357,9 @@ class Responder:
         if not more:
             data += encoder.finish()
             self._state = _DONE
+        observer = self.observer
+        if observer is not None and observer.coding is not None:
+            seconds = perf_counter() - started
+            observer.compressed(observer.coding, len(body), len(data), seconds)
         if data or not more:
             await self.send({"type": "http.response.body", "body": data, "more_body": more})

@@ -1,0 +1,195 @@
+"""Glue between the request path and :class:`~perf_middleware.metrics.Metrics`.
+
+``RequestObserver`` is the one object a request allocates for metrics: it wraps ``send`` to
+see the status and the last body message, collects compression figures reported by the
+``Responder`` (found through ``scope[OBSERVER_KEY]``), and optionally adds ``Server-Timing``.
+``cache_event_hook`` turns the cache stage's and the backends' ``events(name, amount)``
+callbacks into counter updates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+from perf_middleware.metrics import CacheCounters, Metrics
+from perf_middleware.server_timing import server_timing_value
+
+__all__ = [
+    "BACKEND_EVENTS",
+    "OBSERVER_KEY",
+    "STAGE_EVENTS",
+    "RequestObserver",
+    "backend_label",
+    "cache_event_hook",
+    "cache_outcome",
+]
+
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Scope key under which the running request's observer is found by the pipeline.
+OBSERVER_KEY: Final = "perf_middleware.observer"
+
+#: Cache-stage event -> counter. A miss that a concurrent request satisfied counts
+#: ``miss`` and ``coalesced``; a forced revalidation of a stored entry counts as a miss.
+STAGE_EVENTS: Final = {
+    "hit": "hit",
+    "stale": "stale",
+    "stale_if_error": "stale",
+    "miss": "miss",
+    "revalidate": "miss",
+    "bypass": "bypass",
+    "collapsed": "coalesced",
+    "stored": "store",
+    "refresh": "revalidation",
+    "refresh_error": "revalidation_error",
+}
+#: Backend event -> counter (the backend's own hit/miss/store duplicate the stage's).
+BACKEND_EVENTS: Final = {
+    "eviction": "eviction",
+    "invalidation": "invalidation",
+    "error": "error",
+    "breaker_open": "breaker_open",
+}
+
+
+def backend_label(backend: object) -> str:
+    """``MemoryBackend`` -> ``memory``: the ``backend`` label of the cache metrics."""
+    name = type(backend).__name__
+    return (
+        name[: -len("Backend")] if name.endswith("Backend") and name != "Backend" else name
+    ).lower()
+
+
+def cache_event_hook(
+    counters: CacheCounters, mapping: dict[str, str]
+) -> Callable[[str, int], None]:
+    """An ``events(name, amount)`` callback adding to ``counters``; unmapped names are ignored."""
+
+    def events(name: str, amount: int = 1) -> None:
+        counter = mapping.get(name)
+        if counter is not None:
+            setattr(counters, counter, getattr(counters, counter) + amount)
+
+    return events
+
+
+def cache_outcome(value: bytes) -> str | None:
+    """Our (last) RFC 9211 ``Cache-Status`` member reduced to hit/stale/miss/bypass/revalidated."""
+    member = value.rsplit(b",", 1)[-1]
+    params = [p.strip() for p in member.split(b";")[1:]]
+    fwd = next((p[4:] for p in params if p.startswith(b"fwd=")), None)
+    if b"hit" in params:
+        return "stale" if fwd == b"stale" else "hit"
+    if fwd is None:
+        return None
+    if fwd in (b"bypass", b"method", b"request"):
+        return "bypass"
+    if fwd == b"stale" and b"stored" in params and b"fwd-status=304" in params:
+        return "revalidated"
+    return "miss"
+
+
+class RequestObserver:
+    """Per-request ``send`` wrapper: status, response time, compression totals, Server-Timing."""
+
+    __slots__ = (
+        "app_start",
+        "bytes_in",
+        "bytes_out",
+        "coding",
+        "compress_seconds",
+        "done",
+        "metrics",
+        "send",
+        "server_timing",
+        "start",
+        "status",
+    )
+
+    def __init__(self, send: Send, metrics: Metrics | None, server_timing: bool) -> None:
+        self.send = send
+        self.metrics = metrics
+        self.server_timing = server_timing
+        self.start = time.perf_counter()
+        self.app_start = 0.0
+        self.status = 0
+        self.coding: str | None = None
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.compress_seconds = 0.0
+        self.done = False
+        if metrics is not None:
+            metrics.in_flight += 1
+
+    def app_called(self) -> None:
+        """The pipeline is about to call the application (a cache miss or no cache)."""
+        if not self.done and not self.app_start:
+            self.app_start = time.perf_counter()
+
+    def compressed(self, coding: str, bytes_in: int, bytes_out: int, seconds: float) -> None:
+        """The Responder encoded (part of) the body; streams report once per chunk."""
+        if self.done:
+            return  # a background refresh reusing the scope of a finished request
+        self.coding = coding
+        self.bytes_in += bytes_in
+        self.bytes_out += bytes_out
+        self.compress_seconds += seconds
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = int(message.get("status", 200))
+            if self.server_timing:
+                message = self._with_server_timing(message)
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            await self.send(message)
+            self.finish()
+            return
+        await self.send(message)
+
+    def finish(self, status: int | None = None) -> None:
+        """Record the response once: at its last body message, or when the app failed."""
+        if self.done:
+            return
+        self.done = True
+        metrics = self.metrics
+        if metrics is None:
+            return
+        metrics.in_flight -= 1
+        if self.coding is not None:
+            metrics.observe_compression(
+                self.coding, self.bytes_in, self.bytes_out, self.compress_seconds
+            )
+        if status is None:
+            status = self.status or 500
+        metrics.observe_response(status, time.perf_counter() - self.start)
+
+    def _with_server_timing(self, message: Message) -> Message:
+        """A copy of the start message with ``Server-Timing`` (messages may be shared)."""
+        now = time.perf_counter()
+        headers = list(message.get("headers") or ())
+        outcome = None
+        for name, value in headers:
+            if name.lower() == b"cache-status":
+                outcome = cache_outcome(value)
+        # a stream starts before its first chunk is encoded: no compress figure yet
+        compress = self.compress_seconds if self.bytes_in else None
+        app: float | None = None
+        if self.app_start:
+            cache_seconds = self.app_start - self.start
+            app = max(now - self.app_start - (compress or 0.0), 0.0)
+        else:
+            cache_seconds = now - self.start
+        value = server_timing_value(
+            cache=outcome,
+            cache_seconds=cache_seconds if outcome is not None else None,
+            app_seconds=app,
+            compress_seconds=compress,
+        )
+        if not value:
+            return message
+        headers.append((b"server-timing", value.encode("latin-1")))
+        return {**message, "headers": headers}
