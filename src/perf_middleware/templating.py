@@ -239,10 +239,19 @@ class Assets:
                 return self.url_for_path(next(iter(widths.values())))
             return ", ".join(f"{self.url_for_path(p)} {w}w" for w, p in sorted(widths.items()))
 
+        # A browser takes the first <source> it can decode, and every AVIF-capable browser
+        # decodes WebP: so list the formats smallest first (by the full-size rendition).
+        largest = {a.content_type: (a.width, -a.size) for a in entry.alternates}
+        for a in entry.alternates:
+            largest[a.content_type] = max(largest[a.content_type], (a.width, -a.size))
+        formats = sorted(
+            (m for m in SOURCE_FORMATS if m in by_type and m != entry.content_type),
+            key=lambda m: (-largest[m][1], SOURCE_FORMATS.index(m)),
+        )
         parts = ["<picture>"]
-        for media_type in SOURCE_FORMATS:
-            widths = by_type.get(media_type)
-            if widths and media_type != entry.content_type:
+        for media_type in formats:
+            widths = by_type[media_type]
+            if widths:
                 source: list[tuple[str, Any]] = [("type", media_type), ("srcset", srcset(widths))]
                 source.append(("sizes", sizes if multi else None))
                 parts.append(f"<source{_attrs(source)}>")

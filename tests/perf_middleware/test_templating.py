@@ -280,3 +280,15 @@ def test_install_rejects_non_environment() -> None:
 def test_unknown_option() -> None:
     with pytest.raises(TypeError, match="HINT: the options are"):
         Assets(manifest(), cdn="x")
+
+
+def test_picture_lists_the_smaller_format_first() -> None:
+    alts = (
+        ImageAlternate("avif", "image/avif", "img/p.a.avif", 900, 100, 50),
+        ImageAlternate("webp", "image/webp", "img/p.w.webp", 500, 100, 50),
+    )
+    m = Manifest(
+        files={"img/p.png": _e("img/p.1.png", "image/png", alternates=alts, width=100, height=50)}
+    )
+    items = parse(render(Assets(m), "{{ picture('img/p.png', alt='p') }}"))
+    assert [a.get("type") for t, a in items if t == "source"] == ["image/webp", "image/avif"]
