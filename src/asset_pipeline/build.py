@@ -70,7 +70,9 @@ class BuildHooks:
 
 def default_hooks() -> BuildHooks:
     """The built-in plugins (service worker, font usage scan register themselves here)."""
-    return BuildHooks()
+    from asset_pipeline.service_worker import build_hook as service_worker
+
+    return BuildHooks(after_manifest=[service_worker])
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from asset_pipeline.config import BuildConfig
 from asset_pipeline.manifest import Manifest, ManifestEntry, ManifestError, load_manifest
 from asset_pipeline.sw_config import (
     RuntimeRule,
@@ -267,16 +268,38 @@ def generate_for_build(
     return write_service_worker(manifest, dist, config) if config.enabled else None
 
 
-def load_config(pyproject: str | os.PathLike[str]) -> ServiceWorkerConfig:
-    path = Path(pyproject)
+def build_hook(manifest: Manifest, out_dir: Path, config: BuildConfig) -> None:
+    """``after_manifest`` hook of ``asset-pipeline build``: writes the worker into the
+    build's temp directory (so it is swapped in with the rest) when the config file the
+    build read enables it. A precache problem fails the build, leaving DIST untouched."""
+    from asset_pipeline.build import BuildError
+
+    try:
+        source = Path(config.source)
+        table = _read_table(source) if source.suffix == ".toml" and source.is_file() else None
+        worker = generate_for_build(manifest, out_dir, table)
+    except (ServiceWorkerError, ServiceWorkerConfigError) as exc:
+        raise BuildError([str(exc)]) from None
+    if worker is not None:
+        for path in worker.skipped:
+            log.warning("service worker: not precaching %s (over max_file_size)", path)
+        log.info("service worker written version=%s urls=%d", worker.version, len(worker.precache))
+
+
+def _read_table(path: Path) -> Any:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ServiceWorkerConfigError(f"{path}: no such file. HINT: pass --config") from None
     except tomllib.TOMLDecodeError as exc:
         raise ServiceWorkerConfigError(f"{path}: invalid TOML ({exc})") from None
-    table = data.get("tool", {}).get("asset-pipeline", {}).get("service-worker")
-    return config_from_mapping(table)
+    tool = data.get("tool", {}).get("asset-pipeline")
+    return (data if tool is None else tool).get("service-worker")
+
+
+def load_config(pyproject: str | os.PathLike[str]) -> ServiceWorkerConfig:
+    """The service-worker options of a pyproject.toml (or a top-level config file)."""
+    return config_from_mapping(_read_table(Path(pyproject)))
 
 
 def registration_snippet(*, sw_url: str = "/sw.js", scope: str = "/", reload: bool = False) -> str:
