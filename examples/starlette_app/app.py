@@ -8,6 +8,9 @@ embedded: no Redis, no S3. What to look at with ``curl -v --compressed``:
 * ``/api/slides``: a JSON endpoint (compressed, validated the same way).
 * ``/events``: server-sent events, compressed and flushed one event at a time.
 * ``/static/...``: the asset-pipeline build in ``dist/`` when it exists.
+* ``/_perf/metrics``, ``/_perf/health``: the admin API, mounted only when
+  ``PERF_ADMIN_TOKEN`` is set (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" ...``);
+  ``PERF_SERVER_TIMING=1`` adds ``Server-Timing`` for the browser's dev tools.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from perf_middleware.admin_config import AdminConfig
 from perf_middleware.middleware import PerformanceMiddleware
 
 HERE = Path(__file__).resolve().parent
@@ -105,4 +109,9 @@ routes = [
 ]
 
 starlette_app = Starlette(routes=routes)
-app = PerformanceMiddleware(starlette_app, static=_static())
+app = PerformanceMiddleware(
+    starlette_app,
+    static=_static(),
+    admin=AdminConfig.from_env(),  # PERF_ADMIN_TOKEN; unset = no admin API
+    server_timing=os.environ.get("PERF_SERVER_TIMING", "") == "1",
+)
