@@ -230,4 +230,11 @@ def run(args: argparse.Namespace) -> int:
     except UploadError as exc:
         print(f"asset-pipeline upload: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            "asset-pipeline upload: interrupted; entry points not yet written keep the "
+            "previous build live. HINT: run the upload again.",
+            file=sys.stderr,
+        )
+        return 130
     return 0

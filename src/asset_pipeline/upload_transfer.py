@@ -145,19 +145,25 @@ def upload_phase(
         for o in objects
     }
     failures: list[UploadFailure] = []
-    for future in as_completed(futures):
-        obj = futures[future]
-        if future.cancelled():
-            continue
-        exc = future.exception()
-        if exc is None:
-            if progress is not None:
-                progress.advance(prefix + obj.rel, obj.size)
-            continue
-        key = prefix + obj.rel
-        failures.append(UploadFailure(key, describe_error(exc, bucket, endpoint_url, key=key)))
+    try:
+        for future in as_completed(futures):
+            obj = futures[future]
+            if future.cancelled():
+                continue
+            exc = future.exception()
+            if exc is None:
+                if progress is not None:
+                    progress.advance(prefix + obj.rel, obj.size)
+                continue
+            key = prefix + obj.rel
+            failures.append(UploadFailure(key, describe_error(exc, bucket, endpoint_url, key=key)))
+            for other in futures:
+                other.cancel()
+    except BaseException:
+        # Ctrl-C or a bug: start nothing new; the pool's shutdown waits only for in-flight PUTs.
         for other in futures:
             other.cancel()
+        raise
     return failures
 
 

@@ -458,3 +458,17 @@ def test_build_directory_that_contradicts_its_manifest_is_refused(
     err = capsys.readouterr().err
     assert "does not match the manifest" in err
     assert proxy.requests() == []
+
+
+def test_first_failure_stops_starting_new_uploads(
+    s3: Any, proxy: S3Proxy, dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = make_build(dist)
+    first = manifest["css/app.css"].path  # the first key in upload order
+    proxy.faults[first] = 403
+    assert upload(proxy, dist, "--concurrency", "1") == 1
+    attempted = proxy.object_puts()
+    assert attempted[0] == first
+    assert len(attempted) <= 3  # the failed PUT, at most one already started, nothing after
+    assert len(manifest.output_paths()) > 10
+    assert "stopped after" in capsys.readouterr().err
