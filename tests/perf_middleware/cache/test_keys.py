@@ -1,0 +1,89 @@
+"""Primary/secondary keys, host normalisation and the host allow-list."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perf_middleware.cache.config import CacheConfig
+from perf_middleware.cache.keys import (
+    host_allowed,
+    normalize_host,
+    normalize_query,
+    primary_key,
+    secondary_key,
+)
+
+
+@pytest.mark.parametrize(
+    ("host", "scheme", "expected"),
+    [
+        ("Example.COM", "https", "example.com"),
+        ("example.com:443", "https", "example.com"),
+        ("example.com:443", "http", "example.com:443"),
+        ("example.com:80", "http", "example.com"),
+        ("example.com.", "http", "example.com"),
+        ("[::1]:8080", "http", "[::1]:8080"),
+    ],
+)
+def test_normalize_host(host, scheme, expected):
+    assert normalize_host(host, scheme) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "ok"),
+    [
+        ("example.com", None, True),
+        ("example.com", ("example.com",), True),
+        ("evil.test", ("example.com",), False),
+        ("example.com:8000", ("example.com",), True),
+        ("example.com:8000", ("example.com:9000",), False),
+        ("api.example.com", ("*.example.com",), True),
+        ("example.com", ("*.example.com",), False),
+        ("badexample.com", ("*.example.com",), False),
+        ("", ("example.com",), False),
+    ],
+)
+def test_host_allow_list(host, allowed, ok):
+    assert host_allowed(host, allowed) is ok
+
+
+def test_query_kept_as_sent_by_default():
+    assert normalize_query("b=2&a=1", CacheConfig()) == "b=2&a=1"
+
+
+def test_query_normalisation_and_ignored_params():
+    config = CacheConfig(normalize_query=True, ignore_query_params=("utm_*", "fbclid"))
+    assert normalize_query("b=2&utm_source=x&a=1&fbclid=z", config) == "a=1&b=2"
+
+
+def test_primary_key_shape():
+    assert primary_key("https", "h", "/p", "") == "https://h/p"
+    assert primary_key("https", "h", "/p", "q=1") == "https://h/p?q=1"
+
+
+def test_secondary_key_distinguishes_absent_from_empty_and_ignores_spacing():
+    vary = ("accept-language",)
+    assert secondary_key(vary, {}) != secondary_key(vary, {b"accept-language": b""})
+    assert secondary_key(vary, {b"accept-language": b"de, en"}) == secondary_key(
+        vary, {b"accept-language": b"de,en"}
+    )
+    assert secondary_key((), {b"accept-language": b"de"}) == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=8), min_size=2, max_size=2, unique=True))
+def test_different_values_give_different_secondary_keys(values):
+    vary = ("x-a",)
+    a, b = (v.encode("utf-8") for v in values)
+    if a.replace(b" ", b"") == b.replace(b" ", b""):
+        return
+    assert secondary_key(vary, {b"x-a": a}) != secondary_key(vary, {b"x-a": b})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.sampled_from(["http", "https"]))
+def test_host_normalisation_never_raises_and_is_idempotent(host, scheme):
+    once = normalize_host(host, scheme)
+    assert normalize_host(once, scheme) == once
