@@ -1,60 +1,69 @@
 """A small Starlette site for the service-worker browser tests.
 
-It serves a build directory under ``/static``, ``sw.js`` at the root (``no-cache``, so
-the browser sees every new version), two HTML pages and counting JSON endpoints the
-runtime-caching rules apply to. The page HTML is rendered from the current manifest on
-every request, so a rebuild is visible without restarting Python.
+The real build output is served by ``StaticAssets`` under ``/static`` (``sw.js`` with
+``no-cache`` and ``Service-Worker-Allowed: /``) behind ``PerformanceMiddleware``, next to
+two HTML pages and counting JSON endpoints the runtime-caching rules apply to. The page
+HTML is rendered from the current manifest on every request, so a rebuild is visible
+without restarting Python.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 from collections import Counter
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
 
-from asset_pipeline.manifest import Manifest, ManifestEntry, load_manifest, write_manifest
+from asset_pipeline.build import build as run_build
+from asset_pipeline.config import BuildConfig
+from asset_pipeline.manifest import Manifest, load_manifest
 from asset_pipeline.service_worker import (
     GeneratedWorker,
+    load_config,
     registration_snippet,
-    write_service_worker,
+    render_service_worker,
 )
-from asset_pipeline.sw_config import ServiceWorkerConfig, config_from_mapping
+from perf_middleware import PerformanceMiddleware, StaticAssets
 
-SW_TABLE = {
-    "enabled": True,
-    "offline_page": "offline.html",
-    "runtime": [
-        {
-            "name": "pages",
-            "navigate": True,
-            "strategy": "network-first",
-            "network_timeout_seconds": 2,
-            "max_entries": 10,
-        },
-        {
-            "name": "nf",
-            "path": "/api/nf/**",
-            "strategy": "network-first",
-            "network_timeout_seconds": 2,
-        },
-        {
-            "name": "slow",
-            "path": "/api/slow/**",
-            "strategy": "network-first",
-            "network_timeout_seconds": 0.3,
-        },
-        {"name": "swr", "path": "/api/swr/**", "strategy": "stale-while-revalidate"},
-        {"name": "cf", "path": "/api/cf/**", "strategy": "cache-first", "max_entries": 2},
-    ],
-}
+SW_TOML = """
+[tool.asset-pipeline.service-worker]
+enabled = true
+offline_page = "offline.html"
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "pages"
+navigate = true
+strategy = "network-first"
+network_timeout_seconds = 2
+max_entries = 10
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "nf"
+path = "/api/nf/**"
+strategy = "network-first"
+network_timeout_seconds = 2
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "slow"
+path = "/api/slow/**"
+strategy = "network-first"
+network_timeout_seconds = 0.3
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "swr"
+path = "/api/swr/**"
+strategy = "stale-while-revalidate"
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "cf"
+path = "/api/cf/**"
+strategy = "cache-first"
+max_entries = 2
+"""
 
 SOURCES = {
     "css/app.css": b"body { color: rgb(200, 0, 0); }\n",
@@ -62,35 +71,26 @@ SOURCES = {
     "offline.html": b"<!doctype html><title>Offline</title><h1 id='offline'>You are offline</h1>\n",
     "robots.txt": b"User-agent: *\n",
 }
-TYPES = {".css": "text/css", ".js": "text/javascript", ".html": "text/html", ".txt": "text/plain"}
 
 
 def build(
-    dist: Path, sources: dict[str, bytes], config: ServiceWorkerConfig | None = None
+    dist: Path, sources: dict[str, bytes], *, extra_toml: str = ""
 ) -> tuple[Manifest, GeneratedWorker]:
-    """Write a fingerprinted build of ``sources`` (CSS/JS hashed, HTML/text not) + sw.js.
-
-    Earlier builds' hashed files stay in place, as they do on a CDN."""
-    files: dict[str, ManifestEntry] = {}
+    """Run the real ``asset-pipeline`` build of ``sources`` into ``dist``; the build's
+    own hook writes sw.js from the ``[tool.asset-pipeline.service-worker]`` table."""
+    root = dist.parent
     for name, data in sources.items():
-        suffix = Path(name).suffix
-        digest = hashlib.sha256(data).hexdigest()
-        fingerprinted = suffix in (".css", ".js")
-        path = f"{name[: -len(suffix)]}.{digest[:10]}{suffix}" if fingerprinted else name
-        (dist / path).parent.mkdir(parents=True, exist_ok=True)
-        (dist / path).write_bytes(data)
-        sri = "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
-        files[name] = ManifestEntry(
-            path=path,
-            size=len(data),
-            content_type=TYPES[suffix],
-            hash=digest,
-            integrity=sri,
-            fingerprinted=fingerprinted,
-        )
-    manifest = Manifest(files=files, build_id=hashlib.sha256(repr(files).encode()).hexdigest())
-    write_manifest(manifest, dist)
-    worker = write_service_worker(manifest, dist, config or config_from_mapping(SW_TABLE))
+        (root / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "src" / name).write_bytes(data)
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(SW_TOML.replace("enabled = true", "enabled = true\n" + extra_toml))
+    config = BuildConfig(
+        src=root / "src", out=dist, root=root, cache_dir=None, jobs=1, source=str(pyproject)
+    )
+    manifest = run_build(config).manifest
+    # the same deterministic render the hook wrote, for the tests' expectations
+    worker = render_service_worker(manifest, load_config(pyproject))
+    assert (dist / "sw.js").read_text() == worker.source
     return manifest, worker
 
 
@@ -106,12 +106,12 @@ sessionStorage.loads = Number(sessionStorage.loads || 0) + 1;
 addEventListener('sw:update-available', (e) => {{ __events.push('update'); __update = e.detail; }});
 addEventListener('sw:registered', () => __events.push('registered'));
 </script>
-{registration_snippet(sw_url="/sw.js", scope="/", reload=reload)}
+{registration_snippet(sw_url="/static/sw.js", scope="/", reload=reload)}
 <script src="{js}"></script>
 </body></html>"""
 
 
-def make_app(dist: Path) -> Starlette:
+def make_app(dist: Path) -> PerformanceMiddleware:
     hits: Counter[str] = Counter()
 
     async def home(request: Request) -> Response:
@@ -123,10 +123,6 @@ def make_app(dist: Path) -> Starlette:
     async def other(request: Request) -> Response:
         return HTMLResponse(page("Other", load_manifest(dist)))
 
-    async def sw(request: Request) -> Response:
-        headers = {"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"}
-        return FileResponse(dist / "sw.js", media_type="text/javascript", headers=headers)
-
     async def api(request: Request) -> Response:
         kind, name = request.path_params["kind"], request.path_params["name"]
         hits[request.url.path] += 1
@@ -137,13 +133,14 @@ def make_app(dist: Path) -> Starlette:
     async def count(request: Request) -> Response:
         return JSONResponse(hits)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", home),
             Route("/other", other),
-            Route("/sw.js", sw),
             Route("/hits", count),
             Route("/api/{kind}/{name}", api),
-            Mount("/static", StaticFiles(directory=dist)),
         ]
     )
+    # autorefresh: the tests rebuild DIST under a running server
+    static = StaticAssets(dist, prefix="/static", service_worker_allowed="/", autorefresh=True)
+    return PerformanceMiddleware(app, static=static)

@@ -5,7 +5,10 @@ Every wait is bounded (a few seconds), so a broken worker fails fast instead of 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,22 +261,29 @@ INSTALL_SETTLED = """navigator.serviceWorker.getRegistration().then((r) =>
   window.__events.includes('registered') && (!r || (!r.installing && !r.waiting)))"""
 
 
+def _swap_worker(dist: Path, source: str) -> None:
+    """Replace sw.js under the running server (StaticAssets re-reads on a manifest change)."""
+    (dist / "sw.js").write_text(source)
+    manifest = dist / "manifest.json"
+    stat = manifest.stat()
+    os.utime(manifest, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
 def test_install_fails_whole_and_leaves_no_partial_cache_when_a_file_is_wrong(site, context):
     """A precache response that does not match the manifest's SRI (a stale or corrupt
     upload) makes the install fail as a whole; nothing half-filled is left behind, and
-    the next visit after the fix installs normally."""
+    the next visit with a correct worker installs normally."""
     dist, server, worker = site
     css = next(e for e in worker.precache if e.url.endswith(".css"))
-    good = (dist / css.path).read_bytes()
-    (dist / css.path).write_bytes(b"body { color: rgb(1, 2, 3); }\n")
+    other = base64.b64encode(hashlib.sha384(b"other bytes").digest()).decode()
+    _swap_worker(dist, worker.source.replace(css.integrity, "sha384-" + other))
     page = context.new_page()
     page.goto(server.url + "/")
     page.wait_for_function(INSTALL_SETTLED, timeout=WAIT_MS)
-    assert (
-        page.evaluate("navigator.serviceWorker.getRegistration().then((r) => !!r?.active)") is False
-    )
+    active = "navigator.serviceWorker.getRegistration().then((r) => !!r?.active)"
+    assert page.evaluate(active) is False
     assert page.evaluate(CACHES) == {}
-    (dist / css.path).write_bytes(good)
+    _swap_worker(dist, worker.source)
     page.reload()
     assert page.evaluate(READY) is True
     assert server.url + css.url in page.evaluate(CACHES)[precache_name(worker)]
@@ -281,10 +291,7 @@ def test_install_fails_whole_and_leaves_no_partial_cache_when_a_file_is_wrong(si
 
 def test_navigation_preload_fetches_the_page_alongside_the_worker(site, context):
     dist, server, _ = site
-    from asset_pipeline.sw_config import config_from_mapping
-    from tests.browser.sw_app import SW_TABLE
-
-    build(dist, SOURCES, config_from_mapping({**SW_TABLE, "navigation_preload": True}))
+    build(dist, SOURCES, extra_toml="navigation_preload = true")
     page = controlled_page(context, server.url)
     page.reload()
     assert page.text_content("#title") == "Home"
