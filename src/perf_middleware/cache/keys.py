@@ -69,8 +69,10 @@ def primary_key(scheme: str, host: str, path: str, query: str) -> str:
 
 
 def _field_value(value: bytes) -> str:
-    # collapse whitespace so "de, en" and "de,en" select the same variant
-    return ",".join(part.strip() for part in value.decode("latin-1").split(","))
+    # optional whitespace around list commas is not significant ("de, en" == "de,en");
+    # the separator and escape characters are escaped so values cannot forge a boundary
+    text = ",".join(part.strip(" \t") for part in value.decode("latin-1").split(","))
+    return "=" + text.replace("\\", "\\\\").replace("\x1e", "\\x1e")
 
 
 def secondary_key(vary: tuple[str, ...], headers: Mapping[bytes, bytes]) -> str:
