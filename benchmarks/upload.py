@@ -46,7 +46,8 @@ from asset_pipeline.manifest import (
     ManifestEntry,
     write_manifest,
 )
-from asset_pipeline.upload_publish import UploadConfig, publish
+from asset_pipeline.upload_config import UploadConfig
+from asset_pipeline.upload_publish import publish
 
 BUCKET = "bench-assets"
 

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from asset_pipeline.config import find_pyproject
-from asset_pipeline.upload_inventory import PRECOMPRESSED_MODES
-from asset_pipeline.upload_publish import (
+from asset_pipeline.upload_config import (
     DEFAULT_EXCLUDE,
     UploadConfig,
     UploadError,
     normalise_prefix,
-    publish,
 )
+from asset_pipeline.upload_inventory import PRECOMPRESSED_MODES
+from asset_pipeline.upload_publish import publish
 from asset_pipeline.upload_rules import (
     IMMUTABLE,
     REVALIDATE,

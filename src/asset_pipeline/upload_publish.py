@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 from asset_pipeline.manifest import ManifestError, load_manifest
+from asset_pipeline.upload_config import UploadConfig, UploadError
 from asset_pipeline.upload_invalidate import create_invalidations, invalidation_paths
 from asset_pipeline.upload_inventory import PHASE_MANIFEST, InventoryError, scan_build
 from asset_pipeline.upload_plan import (
@@ -28,7 +28,6 @@ from asset_pipeline.upload_plan import (
     format_size,
     make_plan,
 )
-from asset_pipeline.upload_rules import UploadRules
 from asset_pipeline.upload_state import (
     IndexEntry,
     RemoteState,
@@ -44,42 +43,6 @@ from asset_pipeline.upload_transfer import (
     upload_phase,
 )
 
-#: Never uploaded: desktop litter.
-DEFAULT_EXCLUDE = (".DS_Store", "Thumbs.db")
-
-
-class UploadError(RuntimeError):
-    """The upload failed; the message is one actionable line (or a few, one per key)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UploadConfig:
-    """Every option of ``asset-pipeline upload``; defaults are the documented ones."""
-
-    dist: Path
-    bucket: str
-    #: Key prefix, ``""`` or ending in ``/`` (normalised by :func:`normalise_prefix`).
-    prefix: str = ""
-    endpoint_url: str | None = None
-    region: str | None = None
-    #: ``"upload"``: ``.br``/``.zst``/``.gz`` siblings become keys with Content-Encoding;
-    #: ``"skip"``: leave them out because the CDN compresses on the fly.
-    precompressed: str = "upload"
-    rules: UploadRules = field(default_factory=UploadRules)
-    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
-    concurrency: int = 8
-    retry_mode: str = "standard"
-    max_attempts: int = 5
-    multipart_threshold: int = 16 * 2**20
-    prune_older_than: int | None = None
-    cloudfront_distribution: str | None = None
-    cloudfront_endpoint_url: str | None = None
-    dry_run: bool = False
-    #: Ignore the remote state and compare every key's ``x-amz-meta-blake3`` (HEAD each).
-    verify: bool = False
-    #: ``None``: a bar when stderr is a terminal, plain lines otherwise.
-    progress: bool | None = None
-
 
 @dataclass(slots=True)
 class UploadResult:
@@ -91,11 +54,6 @@ class UploadResult:
     invalidated: tuple[str, ...] = ()
     failures: list[UploadFailure] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def normalise_prefix(prefix: str) -> str:
-    prefix = prefix.strip().strip("/")
-    return f"{prefix}/" if prefix else ""
 
 
 def publish(
@@ -142,13 +100,11 @@ def publish(
             index = state.load_index() or []
             last = state.load_build(index[-1].build_id) if index and not config.verify else None
             remote = last.objects if last is not None else state.probe(local, pool)
+            prune_older_than = config.prune_older_than
             history: list[BuildRecord] = []
-            if config.prune_older_than is not None:
-                for entry in index:
-                    record = last if last and last.build_id == entry.build_id else None
-                    record = record or state.load_build(entry.build_id)
-                    if record is not None:
-                        history.append(record)
+            if prune_older_than is not None:
+                history = _load_history(state, index, last, build_id, prune_older_than, err)
+                prune_older_than = prune_older_than if history or not index else None
         except StateError as exc:
             raise UploadError(str(exc)) from None
         except Exception as exc:
@@ -158,7 +114,7 @@ def publish(
             remote,
             build_id=build_id,
             history=history,
-            prune_older_than=config.prune_older_than,
+            prune_older_than=prune_older_than,
         )
         result.plan = plan
         if config.dry_run:
@@ -214,6 +170,36 @@ def publish(
     result.seconds = time.monotonic() - started
     out.write(_summary(config, plan, result) + "\n")
     return result
+
+
+def _load_history(
+    state: RemoteState,
+    index: list[IndexEntry],
+    last: BuildRecord | None,
+    build_id: str,
+    keep: int,
+    err: TextIO,
+) -> list[BuildRecord]:
+    """Records of the previous builds, oldest first; ``[]`` means "do not prune".
+
+    A kept build whose record is missing makes pruning unsafe (we cannot tell what it
+    references), so it is skipped with a warning; a missing record of a build that is
+    retired anyway only means its objects cannot be found, so it is dropped.
+    """
+    previous = [e.build_id for e in index if e.build_id != build_id]
+    kept = set(previous[len(previous) - min(keep - 1, len(previous)) :]) if keep > 1 else set()
+    history = []
+    for bid in previous:
+        record = last if last is not None and last.build_id == bid else state.load_build(bid)
+        if record is None and bid in kept:
+            err.write(
+                f"warning: prune skipped: the record of kept build {bid!r} is missing from "
+                "the bucket, so what it references is unknown. HINT: prune again once that "
+                "build is older than the last N.\n"
+            )
+            return []
+        history.append(record or BuildRecord(bid, {}))
+    return history
 
 
 def _record(

@@ -472,3 +472,37 @@ def test_first_failure_stops_starting_new_uploads(
     assert len(attempted) <= 3  # the failed PUT, at most one already started, nothing after
     assert len(manifest.output_paths()) > 10
     assert "stopped after" in capsys.readouterr().err
+
+
+def test_prune_with_missing_build_records_never_deletes_what_a_kept_build_may_use(
+    s3: Any, proxy: S3Proxy, dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    utils = []
+    for n in (1, 2, 3):
+        sources = {**DEFAULT_SOURCES, "js/util.js": f"export const v = {n};\n".encode() * 30}
+        utils.append(make_build(dist, sources, build_id=f"build-{n}")["js/util.js"].path)
+        assert upload(proxy, dist) == 0
+
+    def keys() -> set[str]:
+        return {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+
+    # the record of build-3, which --prune-older-than 2 keeps, is gone: no deletes at all
+    s3.delete_object(Bucket=BUCKET, Key=".asset-pipeline/builds/build-3.json")
+    sources = {**DEFAULT_SOURCES, "js/util.js": b"export const v = 4;\n" * 30}
+    utils.append(make_build(dist, sources, build_id="build-4")["js/util.js"].path)
+    proxy.clear()
+    capsys.readouterr()
+    assert upload(proxy, dist, "--prune-older-than", "2") == 0
+    assert "prune skipped" in capsys.readouterr().err
+    assert proxy.requests("POST") == []  # no DeleteObjects
+    assert set(utils) <= keys()
+    # a missing record of a build retired anyway is dropped; known old objects are pruned
+    s3.delete_object(Bucket=BUCKET, Key=".asset-pipeline/builds/build-2.json")
+    sources = {**DEFAULT_SOURCES, "js/util.js": b"export const v = 5;\n" * 30}
+    utils.append(make_build(dist, sources, build_id="build-5")["js/util.js"].path)
+    assert upload(proxy, dist, "--prune-older-than", "2") == 0
+    remaining = keys()
+    assert utils[0] not in remaining  # build-1, known from its record
+    assert {utils[3], utils[4]} <= remaining  # build-4 (kept) and build-5 (current)
+    index = json.loads(body(s3, ".asset-pipeline/index.json"))
+    assert [b["build_id"] for b in index["builds"]] == ["build-4", "build-5"]
