@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw, ImageSequence, ImageStat
 
 from asset_pipeline.processors import ProcessContext, ProcessingError, load_processor
+from asset_pipeline.processors._imagemeta import strip_jpeg
 from asset_pipeline.processors.images import process_image
 
 
@@ -93,6 +97,7 @@ def test_rgba_logo_round_trips_losslessly_in_webp_and_records_size() -> None:
     got = decode(webp.data)
     assert got.mode == "RGBA"
     assert max_diff(got, src) == 0  # flat colours -> lossless, alpha preserved exactly
+    assert [e.format for e in out.extras] == ["webp"]  # no slow near-lossless AVIF
 
 
 def test_palette_png_with_transparency_keeps_transparent_pixels() -> None:
@@ -323,3 +328,46 @@ def test_bad_options_fail_even_with_on_error_copy(options: dict[str, object], ne
 def test_glob_key_from_rules_is_ignored() -> None:
     out = run(encode(logo(), "PNG"), "img/a.png", glob="img/**", mode="lossless")
     assert out.metadata["width"] == 80
+
+
+def test_auto_rule_screenshot_is_lossless_grey_photo_is_lossy() -> None:
+    shot = Image.new("RGB", (120, 80), (255, 255, 255))
+    draw = ImageDraw.Draw(shot)
+    for i in range(40):  # antialiased-looking ramps: hundreds of colours, mostly background
+        draw.line((10, 10 + i, 110, 10 + i), fill=(i * 6, 255 - i * 3, 128 + i))
+    assert len(shot.getcolors(65536) or []) > 30
+    out = run(encode(shot, "PNG"), "img/shot.png", formats=["webp"])
+    assert max_diff(decode(out.extras[0].data).convert("RGB"), shot) == 0
+
+    grey = photo((96, 64), "L")  # at most 256 levels, yet a photo
+    out = run(encode(grey, "PNG"), "img/grey.png", formats=["webp"])
+    assert max_diff(decode(out.extras[0].data).convert("L"), grey) > 0
+    forced = run(encode(grey, "PNG"), "img/grey.png", formats=["webp"], lossless_flat_percent=0)
+    assert max_diff(decode(forced.extras[0].data).convert("L"), grey) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    segments=st.lists(
+        st.tuples(
+            st.sampled_from([0xE1, 0xE3, 0xED, 0xEF, 0xFE, 0xE2]),
+            st.binary(min_size=0, max_size=300),
+        ),
+        max_size=5,
+    ),
+    progressive=st.booleans(),
+    trailer=st.binary(max_size=50),
+)
+def test_jpeg_strip_drops_metadata_segments_and_keeps_pixels(
+    segments: list[tuple[int, bytes]], progressive: bool, trailer: bytes
+) -> None:
+    base = encode(photo((40, 24), seed=len(segments)), "JPEG", progressive=progressive)
+    marker = b"SECRET-PAYLOAD"
+    injected = b"".join(
+        bytes((0xFF, m)) + struct.pack(">H", len(marker + body) + 2) + marker + body
+        for m, body in segments
+    )
+    data = base[:2] + injected + base[2:] + trailer
+    stripped = strip_jpeg(data)
+    assert marker not in stripped
+    assert stripped == base  # Pillow writes only JFIF + tables + scans: all kept, verbatim
