@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
-import fnmatch
-import hashlib
 import html
 import json
 import logging
@@ -24,36 +21,25 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from asset_pipeline.config import BuildConfig
-from asset_pipeline.manifest import Manifest, ManifestEntry, ManifestError, load_manifest
+from asset_pipeline.manifest import Manifest, ManifestError, load_manifest
 from asset_pipeline.sw_config import (
     RuntimeRule,
     ServiceWorkerConfig,
     ServiceWorkerConfigError,
     config_from_mapping,
 )
+from asset_pipeline.sw_precache import (
+    PrecacheEntry,
+    ServiceWorkerError,
+    offline_url,
+    plan_precache,
+    precache_version,
+)
 
 log = logging.getLogger(__name__)
 PLACEHOLDER = "__SW_CONFIG__"
-_GLOB_CHARS = frozenset("*?[")
-
-
-class ServiceWorkerError(Exception):
-    """The worker cannot be generated for this build; the message names the URL or file."""
-
-
-@dataclass(frozen=True, slots=True)
-class PrecacheEntry:
-    """One URL the worker downloads on install. ``revision`` is None for fingerprinted
-    files (the hash in the name is the revision) and the content hash otherwise."""
-
-    url: str
-    path: str
-    size: int
-    revision: str | None
-    integrity: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,98 +48,6 @@ class GeneratedWorker:
     version: str
     precache: tuple[PrecacheEntry, ...]
     skipped: tuple[str, ...]  # glob matches left out because of max_file_size
-
-
-def deployed_base(manifest: Manifest, config: ServiceWorkerConfig) -> str:
-    base = config.base_url or manifest.url_prefix or "/"
-    return base if base.endswith("/") else base + "/"
-
-
-def _url(base: str, path: str) -> str:
-    return base + quote(path, safe="/-._~!$&'()*+,;=:@")
-
-
-def _entry(manifest: Manifest, config: ServiceWorkerConfig, name: str) -> list[PrecacheEntry]:
-    """The precache entries for one logical name (an image brings its alternates)."""
-    e: ManifestEntry = manifest.files[name]
-    base = deployed_base(manifest, config)
-    revision = None if e.fingerprinted else e.hash[:16]
-    sri = e.integrity if config.integrity and e.integrity else None
-    out = [PrecacheEntry(_url(base, e.path), e.path, e.size, revision, sri)]
-    if config.image_alternates:
-        for alt in e.alternates:
-            alt_rev = None
-            if not e.fingerprinted:
-                seed = f"{e.hash}:{alt.path}:{alt.size}".encode()
-                alt_rev = hashlib.sha256(seed).hexdigest()[:16]
-            out.append(PrecacheEntry(_url(base, alt.path), alt.path, alt.size, alt_rev, None))
-    return out
-
-
-def _resolve(manifest: Manifest, config: ServiceWorkerConfig, wanted: str, what: str) -> str:
-    """Map a logical name, output path or deployed URL to a logical name, or fail."""
-    if wanted in manifest.files:
-        return wanted
-    base = deployed_base(manifest, config)
-    for name, e in manifest.files.items():
-        if wanted in (e.path, _url(base, e.path)):
-            return name
-    url = wanted if wanted.startswith(("/", "http:", "https:")) else _url(base, wanted)
-    close = difflib.get_close_matches(wanted, list(manifest.files), n=3, cutoff=0.5)
-    raise ServiceWorkerError(
-        f"{what} {wanted!r} (URL {url}) is not in the build manifest ({len(manifest)} files), "
-        "so installing the service worker would fail with a 404. Closest names: "
-        f"{', '.join(repr(c) for c in close) or 'none'}. HINT: fix the name in "
-        "[tool.asset-pipeline.service-worker] or add the file to the asset source directory."
-    )
-
-
-def plan_precache(
-    manifest: Manifest, config: ServiceWorkerConfig
-) -> tuple[tuple[PrecacheEntry, ...], tuple[str, ...]]:
-    """Select what the worker precaches; returns (entries sorted by URL, skipped names)."""
-    chosen: dict[str, str] = {}  # logical name -> why (for error messages)
-    skipped: list[str] = []
-    explicit = [p for p in config.precache if not _GLOB_CHARS & set(p)]
-    if config.offline_page:
-        explicit.append(config.offline_page)
-    for wanted in explicit:
-        what = "offline page" if wanted == config.offline_page else "precache entry"
-        chosen[_resolve(manifest, config, wanted, what)] = what
-    globs = [p for p in config.precache if _GLOB_CHARS & set(p)]
-    images = list(config.images)
-    for name, e in sorted(manifest.files.items()):
-        if name in chosen:
-            continue
-        candidates = (name, e.path)
-        by_glob = any(fnmatch.fnmatchcase(c, g) for g in globs for c in candidates)
-        is_image = e.content_type.startswith("image/")
-        by_image = is_image and any(fnmatch.fnmatchcase(c, g) for g in images for c in candidates)
-        if by_glob or by_image:
-            chosen[name] = "glob"
-    entries: dict[str, PrecacheEntry] = {}
-    for name, why in chosen.items():
-        for item in _entry(manifest, config, name):
-            if item.size > config.max_file_size:
-                if why != "glob" and item.path == manifest.files[name].path:
-                    raise ServiceWorkerError(
-                        f"{why} {item.url} is {item.size} bytes, over max_file_size "
-                        f"({config.max_file_size}). HINT: raise max_file_size in "
-                        "[tool.asset-pipeline.service-worker] or leave the file out."
-                    )
-                skipped.append(item.path)
-                log.info("service worker precache skipped path=%s size=%d", item.path, item.size)
-                continue
-            entries[item.url] = item
-    return tuple(entries[u] for u in sorted(entries)), tuple(sorted(skipped))
-
-
-def precache_version(entries: tuple[PrecacheEntry, ...]) -> str:
-    """A hash over (URL, revision) pairs: any changed file gives a new worker and cache."""
-    digest = hashlib.sha256()
-    for item in sorted(entries, key=lambda i: i.url):
-        digest.update(f"{item.url}\n{item.revision or ''}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 def path_glob_to_regex(pattern: str) -> str:
@@ -213,19 +107,13 @@ def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> Ge
     """The worker's JavaScript source for this manifest (pure: no file system access)."""
     entries, skipped = plan_precache(manifest, config)
     version = precache_version(entries)
-    offline = None
-    if config.offline_page:
-        offline = _url(
-            deployed_base(manifest, config),
-            manifest[_resolve(manifest, config, config.offline_page, "offline page")].path,
-        )
     data = {
         "version": version,
         "prefix": config.cache_prefix,
         "precache": [
             {"url": e.url, "revision": e.revision, "integrity": e.integrity} for e in entries
         ],
-        "offline": offline,
+        "offline": offline_url(manifest, config),
         "rules": [_rule_json(r) for r in config.runtime],
         "skipWaiting": config.skip_waiting,
         "clientsClaim": config.clients_claim,
@@ -334,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         table = {k: v for k, v in overrides.items() if v is not None}
         if table:
             config = dataclasses.replace(config, **table)
-        worker = write_service_worker(load_manifest(args.dist), args.dist, config)
+        manifest = load_manifest(args.dist)
+        worker = write_service_worker(manifest, args.dist, config)
     except (ServiceWorkerError, ServiceWorkerConfigError, ManifestError) as exc:
         print(f"asset-pipeline sw: error: {exc}", file=sys.stderr)
         return 1
@@ -346,5 +235,6 @@ def run(args: argparse.Namespace) -> int:
     for path in worker.skipped:
         print(f"  skipped {path}: larger than max_file_size ({config.max_file_size})")
     if args.snippet:
-        print(registration_snippet())
+        # the worker is always served by the site itself, even when assets are on a CDN
+        print(registration_snippet(sw_url=manifest.url_prefix.rstrip("/") + "/" + config.filename))
     return 0

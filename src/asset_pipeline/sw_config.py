@@ -3,6 +3,30 @@
 Parsed and validated here, in Python, because a mistake that reaches the browser
 (a misspelt strategy, a regular expression JavaScript cannot compile) would only show
 up as a silently broken worker on users' machines.
+
+Example::
+
+    [tool.asset-pipeline.service-worker]
+    enabled = true
+    offline_page = "offline.html"
+    images = ["img/logo.*"]
+
+    [[tool.asset-pipeline.service-worker.runtime]]
+    name = "pages"
+    navigate = true
+    strategy = "network-first"
+    network_timeout_seconds = 3
+
+    [[tool.asset-pipeline.service-worker.runtime]]
+    name = "api"
+    path = "/api/**"
+    strategy = "stale-while-revalidate"
+    max_entries = 100
+    max_age_seconds = 86400
+
+A ``runtime`` array replaces the default rules. With ``base_url`` on a CDN, the CDN must
+send CORS headers (the worker fetches in ``cors`` mode to check SRI), and ``sw.js``
+itself must still be served from the site's own origin.
 """
 
 from __future__ import annotations

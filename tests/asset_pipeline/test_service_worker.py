@@ -229,7 +229,6 @@ def test_generated_worker_parses_with_node(tmp_path: Path):
     assert " data-reload>" in snippet
 
 
-@needs_node
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -411,7 +410,7 @@ def test_cli_writes_sw_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture
     assert any(p["url"].endswith(".avif") for p in data["precache"])
     assert "precached URLs" in out
     assert "navigator" not in out.split("<script")[0]
-    assert 'data-sw="/sw.js"' in out
+    assert 'data-sw="/static/sw.js"' in out
 
 
 def test_cli_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -427,3 +426,16 @@ def test_cli_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     bad.write_text("[tool.asset-pipeline.service-worker]\nmax_file_size = 'big'\n")
     assert main(["sw", str(dist), "--config", str(bad)]) == 1
     assert "max_file_size" in capsys.readouterr().err
+
+
+def test_documented_example_table_is_valid():
+    import tomllib
+
+    import asset_pipeline.sw_config as module
+
+    example = module.__doc__.split("Example::")[1].split("A ``runtime``")[0]
+    text = "\n".join(line[4:] for line in example.splitlines())
+    table = tomllib.loads(text)["tool"]["asset-pipeline"]["service-worker"]
+    config = config_from_mapping(table)
+    assert [r.name for r in config.runtime] == ["pages", "api"]
+    assert config.runtime[1].max_entries == 100
