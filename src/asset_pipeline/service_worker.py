@@ -141,6 +141,7 @@ def write_service_worker(
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(worker.source)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; web servers must read it
         os.replace(tmp, root / config.filename)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -382,6 +382,7 @@ def test_write_checks_files_exist_and_writes_atomically(tmp_path: Path):
     (dist / "js/app.2222222222.js").write_text("x")
     worker = write_service_worker(m, dist, ServiceWorkerConfig(filename="service-worker.js"))
     assert (dist / "service-worker.js").read_text() == worker.source
+    assert (dist / "service-worker.js").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in dist.iterdir() if p.name.startswith(".sw.")] == []
 
 
