@@ -1,0 +1,155 @@
+"""Fonts in the build: feed the usage scan to the font processor, and finish ``@font-face``.
+
+Two small plugins the orchestrator calls:
+
+* ``scan_usage`` (a ``before_process`` hook): for every font whose options say
+  ``subset_by_usage = true``, scan its ``content`` globs (relative to the project root,
+  where ``pyproject.toml`` lives) plus the build's own CSS/HTML/Markdown, and hand the
+  code points to the processor through ``BuildPlan.used_codepoints``. Identical glob
+  lists are scanned once.
+* ``finish_font_faces`` (called while a CSS file is emitted, after its references were
+  rewritten): adds ``unicode-range`` to each ``@font-face`` block whose ``src`` points at
+  a font the processor gave a range to, and appends ``url(….woff) format("woff")`` after
+  the WOFF2 URL when a WOFF fallback was emitted. Comments and strings are skipped, and
+  a block that already declares ``unicode-range`` is left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from asset_pipeline.processors import PROCESSOR_KINDS, ProcessorOutput
+from asset_pipeline.usage import HTML_SUFFIXES, UsageScanError, scan_paths, scan_text
+
+if TYPE_CHECKING:
+    from asset_pipeline.build import BuildPlan
+
+_BUILD_CONTENT = HTML_SUFFIXES | {".css", ".md", ".markdown"}
+_MASK = re.compile(r"/\*.*?(?:\*/|$)|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'", re.S)
+_FONT_FACE = re.compile(r"@font-face\s*\{", re.I)
+_HAS_RANGE = re.compile(r"(?<![\w-])unicode-range\s*:", re.I)
+
+
+def _suffix(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > name.rfind("/") else ""
+
+
+def scan_usage(plan: BuildPlan) -> None:
+    """``before_process`` hook: fill ``plan.used_codepoints`` for usage-subset fonts."""
+    from asset_pipeline.build import BuildError
+
+    memo: dict[tuple[str, ...], frozenset[int]] = {}
+    own: frozenset[int] | None = None
+    problems: list[str] = []
+    for name in plan.names:
+        if PROCESSOR_KINDS.get(_suffix(name)) != "fonts":
+            continue
+        options = plan.config.options_for("fonts", name)
+        if options.get("subset_by_usage") is not True:
+            continue
+        globs = options.get("content", [])
+        if not isinstance(globs, list) or not all(isinstance(g, str) for g in globs):
+            problems.append(
+                f"{name}: [tool.asset-pipeline.fonts] content must be a list of glob strings. "
+                "HINT: content = ['templates/**/*.html', 'content/**/*.md']"
+            )
+            continue
+        key = tuple(globs)
+        if key not in memo:
+            try:
+                memo[key] = scan_paths(plan.config.root, key)
+            except UsageScanError as exc:
+                problems.append(f"{name}: {exc}")
+                continue
+        if own is None:
+            own = _scan_build_sources(plan)
+        plan.used_codepoints[name] = memo[key] | own
+    if problems:
+        raise BuildError(problems)
+
+
+def _scan_build_sources(plan: BuildPlan) -> frozenset[int]:
+    """CSS ``content:`` strings (icon fonts) and pages that ship inside the build itself."""
+    found: set[int] = set()
+    for name, data in plan.sources.items():
+        suffix = _suffix(name)
+        if suffix in _BUILD_CONTENT:
+            text = data.decode("utf-8", "replace")
+            found |= scan_text(text, suffix, source=name)
+    return frozenset(found)
+
+
+@dataclass(frozen=True, slots=True)
+class FontFace:
+    """What ``@font-face`` needs to know about one processed font."""
+
+    basename: str  # hashed WOFF2 file name as written in the rewritten CSS
+    unicode_range: str | None
+    woff_basename: str | None
+
+
+def font_faces(
+    deps: Iterable[str],
+    processed: Mapping[str, ProcessorOutput],
+    outputs: Mapping[str, str],
+    alternates: Mapping[str, Sequence[tuple[Any, Any]]],
+) -> list[FontFace]:
+    """The fonts among a CSS file's dependencies that need their ``@font-face`` edited."""
+    faces = []
+    for dep in deps:
+        result = processed.get(dep)
+        if result is None or dep not in outputs or result.suffix != ".woff2":
+            continue
+        urange = result.metadata.get("unicode_range")
+        woff = next(
+            (e.path for e, x in alternates.get(dep, ()) if getattr(x, "format", "") == "woff"),
+            None,
+        )
+        if isinstance(urange, str) or woff:
+            faces.append(
+                FontFace(
+                    outputs[dep].rsplit("/", 1)[-1],
+                    urange if isinstance(urange, str) else None,
+                    woff.rsplit("/", 1)[-1] if woff else None,
+                )
+            )
+    return faces
+
+
+def finish_font_faces(css: str, faces: Sequence[FontFace]) -> str:
+    """Add ``unicode-range`` / the WOFF fallback URL to the matching ``@font-face`` blocks."""
+    if not faces:
+        return css
+    masked = _MASK.sub(lambda m: m.group(0)[0] + "x" * (len(m.group(0)) - 1), css)
+    edits: list[tuple[int, int, str]] = []
+    for m in _FONT_FACE.finditer(masked):
+        end = masked.find("}", m.end())
+        if end < 0:
+            break
+        block = css[m.end() : end]
+        face = next((f for f in faces if f.basename in block), None)
+        if face is None:
+            continue
+        if face.woff_basename and face.woff_basename not in block:
+            url = re.search(
+                rf"url\(\s*([\"']?)([^\"')]*){re.escape(face.basename)}\1\s*\)"
+                r"(\s*format\(\s*[\"']?woff2[\"']?\s*\))?",
+                block,
+                re.I,
+            )
+            if url:
+                q, prefix = url.group(1), url.group(2)
+                fallback = f', url({q}{prefix}{face.woff_basename}{q}) format("woff")'
+                edits.append((m.end() + url.end(), m.end() + url.end(), fallback))
+        if face.unicode_range and not _HAS_RANGE.search(masked[m.end() : end]):
+            body = masked[m.end() : end].rstrip()
+            sep = "" if not body.strip() or body.endswith(";") else ";"
+            at = m.end() + len(body)
+            edits.append((at, at, f"{sep}unicode-range:{face.unicode_range}"))
+    for start, stop, text in sorted(edits, reverse=True):
+        css = css[:start] + text + css[stop:]
+    return css
