@@ -60,7 +60,19 @@ _TOML_KEYS: dict[str, type | tuple[type, ...]] = {
     "prune_older_than": int,
     "cloudfront_distribution": str,
     "cloudfront_endpoint_url": str,
+    "acl": str,
+    "checksums": str,
 }
+CANNED_ACLS = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+)
+CHECKSUM_MODES = ("when_supported", "when_required")
 
 
 class OptionError(ValueError):
@@ -85,7 +97,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="GLOB=VALUE",
         help="Cache-Control for matching paths; repeatable, first match wins, before pyproject",
     )
-    parser.add_argument("--exclude", action="append", metavar="GLOB", help="skip files")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="skip files whose relative path or name matches; repeatable",
+    )
+    parser.add_argument(
+        "--acl", choices=CANNED_ACLS, help="canned ACL per object (default: none, bucket policy)"
+    )
+    parser.add_argument(
+        "--checksums",
+        choices=CHECKSUM_MODES,
+        help="when_required for S3-compatible stores that reject CRC32 checksums",
+    )
     parser.add_argument("--concurrency", type=int, help="parallel uploads (default 8)")
     parser.add_argument("--retry-mode", choices=RETRY_MODES, help="botocore retry mode")
     parser.add_argument("--max-attempts", type=int, help="attempts per request (default 5)")
@@ -177,11 +202,19 @@ def config_from_args(args: argparse.Namespace) -> UploadConfig:
         raise OptionError(str(exc)) from None
     precompressed = pick("precompressed", "upload")
     retry_mode = pick("retry_mode", "standard")
-    if precompressed not in PRECOMPRESSED_MODES or retry_mode not in RETRY_MODES:
-        raise OptionError(
-            f"{where}: precompressed must be one of {PRECOMPRESSED_MODES} and retry_mode "
-            f"one of {RETRY_MODES}."
-        )
+    acl = pick("acl")
+    checksums = pick("checksums", "when_supported")
+    for name, value, allowed in (
+        ("precompressed", precompressed, PRECOMPRESSED_MODES),
+        ("retry_mode", retry_mode, RETRY_MODES),
+        ("acl", acl, (None, *CANNED_ACLS)),
+        ("checksums", checksums, CHECKSUM_MODES),
+    ):
+        if value not in allowed:
+            raise OptionError(
+                f"{where}: {name} = {value!r} is not one of "
+                f"{', '.join(str(a) for a in allowed if a)}."
+            )
     exclude = [*(toml.get("exclude") or ()), *(args.exclude or ())]
     if not all(isinstance(e, str) for e in exclude):
         raise OptionError(f"{where}: exclude must be a list of globs.")
@@ -216,6 +249,8 @@ def config_from_args(args: argparse.Namespace) -> UploadConfig:
         dry_run=bool(args.dry_run),
         verify=bool(args.verify),
         progress=args.progress,
+        acl=acl,
+        checksums=checksums,
     )
 
 

@@ -46,6 +46,11 @@ class UploadConfig:
     verify: bool = False
     #: ``None``: a bar when stderr is a terminal, plain lines otherwise.
     progress: bool | None = None
+    #: Canned ACL for every uploaded object (``public-read``, ...); None keeps the bucket's.
+    acl: str | None = None
+    #: botocore flexible checksums: ``"when_supported"`` (CRC32 on every PUT) or
+    #: ``"when_required"`` for S3-compatible stores that reject checksum trailers.
+    checksums: str = "when_supported"
 
 
 def normalise_prefix(prefix: str) -> str:

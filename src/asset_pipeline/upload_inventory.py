@@ -47,6 +47,8 @@ class LocalObject:
     cache_control: str
     content_encoding: str | None
     phase: int
+    #: Canned ACL (``public-read`` for stores served without a CDN identity), or None.
+    acl: str | None = None
 
     @property
     def fingerprinted(self) -> bool:
@@ -110,6 +112,7 @@ def scan_build(
     rules: UploadRules,
     precompressed: str = "upload",
     exclude: Iterable[str] = (),
+    acl: str | None = None,
 ) -> list[LocalObject]:
     """Every file of DIST as a :class:`LocalObject`, in upload order.
 
@@ -156,6 +159,7 @@ def scan_build(
                 ),
                 content_encoding=source.coding,
                 phase=_phase(rel, source.fingerprinted),
+                acl=acl,
             )
         )
     objects.sort(key=_upload_order)

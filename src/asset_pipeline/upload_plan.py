@@ -24,6 +24,7 @@ class ObjectRecord:
     cache_control: str
     content_encoding: str | None
     phase: int
+    acl: str | None = None
 
     @classmethod
     def of(cls, obj: LocalObject) -> ObjectRecord:
@@ -34,6 +35,7 @@ class ObjectRecord:
             obj.cache_control,
             obj.content_encoding,
             obj.phase,
+            obj.acl,
         )
 
 
@@ -90,7 +92,7 @@ def compare(obj: LocalObject, remote: ObjectRecord | None) -> tuple[str, str]:
     if remote.blake3 != obj.blake3:
         return CHANGED, "content differs"
     mine = ObjectRecord.of(obj)
-    for name in ("content_type", "cache_control", "content_encoding"):
+    for name in ("content_type", "cache_control", "content_encoding", "acl"):
         if getattr(remote, name) != getattr(mine, name):
             return CHANGED, f"{name.replace('_', '-')} differs"
     return SKIP, "unchanged"

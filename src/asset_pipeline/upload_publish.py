@@ -77,6 +77,7 @@ def publish(
             rules=config.rules,
             precompressed=config.precompressed,
             exclude=config.exclude,
+            acl=config.acl,
         )
     except (ManifestError, InventoryError) as exc:
         raise UploadError(str(exc)) from None
@@ -88,6 +89,7 @@ def publish(
         retry_mode=config.retry_mode,
         max_attempts=config.max_attempts,
         pool_size=config.concurrency,
+        checksums=config.checksums,
     )
     state = RemoteState(client, config.bucket, prefix)
     result = UploadResult(build_id=build_id)

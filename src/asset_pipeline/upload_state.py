@@ -95,6 +95,7 @@ def record_to_json(record: BuildRecord) -> bytes:
             "cache_control": r.cache_control,
             "content_encoding": r.content_encoding,
             "phase": r.phase,
+            "acl": r.acl,
         }
         for rel, r in sorted(record.objects.items())
     }
@@ -113,6 +114,7 @@ def record_from_json(raw: bytes, where: str) -> BuildRecord:
                 cache_control=str(o["cache_control"]),
                 content_encoding=o["content_encoding"] and str(o["content_encoding"]),
                 phase=int(o["phase"]),
+                acl=o.get("acl") and str(o["acl"]),
             )
             for rel, o in data["objects"].items()
         }
@@ -200,6 +202,8 @@ def _record_from_head(obj: LocalObject, head: Mapping[str, Any]) -> ObjectRecord
         cache_control=str(head.get("CacheControl", "")),
         content_encoding=head.get("ContentEncoding") or None,
         phase=obj.phase,
+        # HEAD does not show ACLs (one GetObjectAcl per key would); assume they match.
+        acl=obj.acl,
     )
 
 

@@ -45,16 +45,20 @@ def make_client(
     retry_mode: str,
     max_attempts: int,
     pool_size: int,
+    checksums: str = "when_supported",
 ) -> Any:
     import boto3
     from botocore.config import Config
 
     retries: Any = {"mode": retry_mode, "total_max_attempts": max_attempts}
+    checksum_mode: Any = checksums
     config = Config(
         retries=retries,
         max_pool_connections=max(10, pool_size + 2),
         connect_timeout=10,
         read_timeout=120,
+        request_checksum_calculation=checksum_mode,
+        response_checksum_validation=checksum_mode,
     )
     session = boto3.session.Session()
     return session.client(
@@ -73,6 +77,8 @@ def extra_args(obj: LocalObject) -> dict[str, Any]:
     }
     if obj.content_encoding:
         args["ContentEncoding"] = obj.content_encoding
+    if obj.acl:
+        args["ACL"] = obj.acl
     return args
 
 

@@ -506,3 +506,24 @@ def test_prune_with_missing_build_records_never_deletes_what_a_kept_build_may_us
     assert {utils[3], utils[4]} <= remaining  # build-4 (kept) and build-5 (current)
     index = json.loads(body(s3, ".asset-pipeline/index.json"))
     assert [b["build_id"] for b in index["builds"]] == ["build-4", "build-5"]
+
+
+def test_canned_acl_and_checksum_mode_for_s3_compatible_stores(
+    s3: Any, proxy: S3Proxy, dist: Path
+) -> None:
+    manifest = make_build(dist)
+    css = manifest["css/app.css"].path
+    assert upload(proxy, dist) == 0
+    assert "x-amz-checksum-crc32" in proxy.headers[f"/{BUCKET}/{css}"]
+    make_build(dist, build_id="build-2")
+    proxy.clear()
+    assert upload(proxy, dist, "--acl", "public-read", "--checksums", "when_required") == 0
+    # adding an ACL re-uploads every object (the recorded ACL differs); no CRC32 now
+    every = manifest.output_paths() | {"sw.js", "sw.js.br", "index.html"}
+    assert set(proxy.object_puts()) == every | {"staticfiles.json", "manifest.json"}
+    assert "x-amz-checksum-crc32" not in proxy.headers[f"/{BUCKET}/{css}"]
+    grants = s3.get_object_acl(Bucket=BUCKET, Key=css)["Grants"]
+    assert any(
+        g["Grantee"].get("URI", "").endswith("/global/AllUsers") and g["Permission"] == "READ"
+        for g in grants
+    )

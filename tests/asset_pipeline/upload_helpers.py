@@ -108,6 +108,8 @@ class S3Proxy:
         self.log: list[tuple[str, str]] = []
         self.faults: dict[str, int] = {}
         self.fault_hits: dict[str, int] = {}
+        #: request headers (lower-case names) of the last request to each path
+        self.headers: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
         proxy = self
 
@@ -123,6 +125,7 @@ class S3Proxy:
                 path = unquote(urlsplit(self.path).path)
                 with proxy._lock:
                     proxy.log.append((self.command, path))
+                    proxy.headers[path] = {k.lower(): v for k, v in self.headers.items()}
                     status = next(
                         (s for k, s in proxy.faults.items() if path == f"/{BUCKET}/{k}"), None
                     )
