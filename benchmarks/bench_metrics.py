@@ -2,12 +2,17 @@
 
 Run by hand: ``.venv/bin/python -m benchmarks.bench_metrics``. Compares the middleware's
 plain-int counters with prometheus-client's own Counter/Histogram doing the same updates
-(what a naive integration would call on every request).
+(what a naive integration would call on every request), then drives PerformanceMiddleware
+in-process (no server: the middleware's own cost is the whole difference) with metrics off,
+on (the default) and on with Server-Timing, for a 1 KB JSON response with and without
+Accept-Encoding and for a memory-cache hit.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
+import time
 import timeit
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -63,6 +68,77 @@ def scrape() -> tuple[float, float]:
     return statistics.median(text), statistics.median(js)
 
 
+def middleware_overhead(rounds: int = 40, n: int = 500) -> None:
+    """CPU time per call (``time.process_time``: steadier than wall time on a shared box),
+    variants interleaved round by round."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from perf_middleware.cache.backends.memory import MemoryBackend
+    from perf_middleware.middleware import PerformanceMiddleware
+
+    body = json.dumps([{"id": i, "name": f"item {i}", "ok": True} for i in range(28)]).encode()
+
+    async def endpoint(request: object) -> Response:
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    async def cached(request: object) -> Response:
+        headers = {"Cache-Control": "public, max-age=600"}
+        return Response(body, media_type="application/json", headers=headers)
+
+    raw = Starlette(routes=[Route("/json", endpoint), Route("/cached", cached)])
+    apps = {
+        "metrics=None": PerformanceMiddleware(raw, metrics=None, cache=MemoryBackend()),
+        "metrics (default)": PerformanceMiddleware(raw, cache=MemoryBackend()),
+        "+ Server-Timing": PerformanceMiddleware(raw, cache=MemoryBackend(), server_timing=True),
+    }
+    ae = [(b"accept-encoding", b"gzip, deflate, br, zstd")]
+    probes = {
+        "1 KB JSON, AE, not cacheable": ("/json", ae),
+        "1 KB JSON, no AE, not cacheable": ("/json", []),
+        "1 KB JSON, AE, memory-cache hit": ("/cached", ae),
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: object) -> None:
+        return None
+
+    async def drive(app: object, path: str, headers: list[tuple[bytes, bytes]], k: int) -> None:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+        }  # fmt: skip
+        for _ in range(k):
+            await app(dict(scope), receive, send)  # type: ignore[operator]
+
+    async def run() -> None:
+        print(f"\nin-process CPU us/call ({rounds} interleaved rounds x {n} calls)")
+        for label, (path, headers) in probes.items():
+            totals = dict.fromkeys(apps, 0.0)
+            for app in apps.values():
+                await drive(app, path, headers, 300)
+            for _ in range(rounds):
+                for name, app in apps.items():
+                    t0 = time.process_time()
+                    await drive(app, path, headers, n)
+                    totals[name] += time.process_time() - t0
+            base = totals["metrics=None"]
+            cells = " | ".join(
+                f"{name} {t / (rounds * n) * 1e6:6.2f} ({t / base:.2f}x)"
+                for name, t in totals.items()
+            )
+            print(f"  {label:34} {cells}")
+
+    asyncio.run(run())
+
+
 def main() -> None:
     a = ours()
     b = prometheus_client_types()
@@ -70,6 +146,7 @@ def main() -> None:
     print(f"record one request, perf_middleware.Metrics : {a * 1e9:8.0f} ns")
     print(f"same updates, prometheus-client types       : {b * 1e9:8.0f} ns  ({b / a:.1f}x)")
     print(f"scrape: Prometheus text {text * 1e6:.0f} us, JSON {js * 1e6:.0f} us")
+    middleware_overhead()
 
 
 if __name__ == "__main__":

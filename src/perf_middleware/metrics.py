@@ -180,6 +180,7 @@ class Metrics:
         "_cache",
         "_compression",
         "_last_flush",
+        "_multiprocess",
         "config",
         "in_flight",
         "not_modified",
@@ -202,6 +203,7 @@ class Metrics:
         self._cache: dict[str, CacheCounters] = {}
         self._compression: dict[str, CompressionCounters] = {}
         self._last_flush = 0.0
+        self._multiprocess = config.multiprocess_dir is not None
 
     # -- recording (hot path) ---------------------------------------------------------------
 
@@ -237,8 +239,10 @@ class Metrics:
             self.status_classes[index] += 1
         if status == 304:
             self.not_modified += 1
-        self.response_time.observe(seconds)
-        if self.config.multiprocess_dir is not None:
+        hist = self.response_time
+        hist.counts[bisect_left(hist.bounds, seconds)] += 1
+        hist.sum += seconds
+        if self._multiprocess:
             now = time.monotonic()
             if now - self._last_flush >= self.config.flush_interval:
                 self._last_flush = now

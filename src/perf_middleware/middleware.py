@@ -184,7 +184,8 @@ class PerformanceMiddleware:
         try:
             await self._dispatch(scope, receive, observer, path)
         finally:
-            observer.finish()
+            if not observer.done:  # the app failed or never finished its body
+                observer.finish()
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         if self._static_match is not None and self._static_match(path):

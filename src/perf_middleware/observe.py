@@ -9,8 +9,8 @@ callbacks into counter updates.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from time import perf_counter
 from typing import Any, Final
 
 from perf_middleware.metrics import CacheCounters, Metrics
@@ -113,7 +113,7 @@ class RequestObserver:
         self.send = send
         self.metrics = metrics
         self.server_timing = server_timing
-        self.start = time.perf_counter()
+        self.start = perf_counter()
         self.app_start = 0.0
         self.status = 0
         self.coding: str | None = None
@@ -127,7 +127,7 @@ class RequestObserver:
     def app_called(self) -> None:
         """The pipeline is about to call the application (a cache miss or no cache)."""
         if not self.done and not self.app_start:
-            self.app_start = time.perf_counter()
+            self.app_start = perf_counter()
 
     def compressed(self, coding: str, bytes_in: int, bytes_out: int, seconds: float) -> None:
         """The Responder encoded (part of) the body; streams report once per chunk."""
@@ -139,16 +139,15 @@ class RequestObserver:
         self.compress_seconds += seconds
 
     async def __call__(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
-            self.status = int(message.get("status", 200))
+        if message["type"] == "http.response.start":
+            self.status = message.get("status", 200)
             if self.server_timing:
                 message = self._with_server_timing(message)
-        elif kind == "http.response.body" and not message.get("more_body", False):
             await self.send(message)
-            self.finish()
             return
         await self.send(message)
+        if not message.get("more_body", False) and message["type"] == "http.response.body":
+            self.finish()
 
     def finish(self, status: int | None = None) -> None:
         """Record the response once: at its last body message, or when the app failed."""
@@ -165,11 +164,11 @@ class RequestObserver:
             )
         if status is None:
             status = self.status or 500
-        metrics.observe_response(status, time.perf_counter() - self.start)
+        metrics.observe_response(status, perf_counter() - self.start)
 
     def _with_server_timing(self, message: Message) -> Message:
         """A copy of the start message with ``Server-Timing`` (messages may be shared)."""
-        now = time.perf_counter()
+        now = perf_counter()
         headers = list(message.get("headers") or ())
         outcome = None
         for name, value in headers:
