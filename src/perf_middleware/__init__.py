@@ -20,11 +20,17 @@ _EXPORTS: dict[str, str] = {
     "StaticAssets": "perf_middleware.static",
     "Assets": "perf_middleware.templating",
     "PreloadHints": "perf_middleware.preload",
+    "Metrics": "perf_middleware.metrics",
+    "MetricsConfig": "perf_middleware.metrics",
+    "AdminConfig": "perf_middleware.admin_config",
 }
 
 __all__ = [  # keep in step with _EXPORTS
+    "AdminConfig",
     "Assets",
     "MemoryBackend",
+    "Metrics",
+    "MetricsConfig",
     "PerformanceMiddleware",
     "PreloadHints",
     "RedisBackend",
@@ -34,9 +40,11 @@ __all__ = [  # keep in step with _EXPORTS
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from perf_middleware.admin_config import AdminConfig
     from perf_middleware.cache.backends.memory import MemoryBackend
     from perf_middleware.cache.backends.redis import RedisBackend
     from perf_middleware.cache.decorator import cached
+    from perf_middleware.metrics import Metrics, MetricsConfig
     from perf_middleware.middleware import PerformanceMiddleware
     from perf_middleware.preload import PreloadHints
     from perf_middleware.static import StaticAssets
