@@ -91,8 +91,8 @@ def _rule_json(rule: RuntimeRule) -> dict[str, Any]:
     }
 
 
-def _template(minify: bool) -> str:
-    source = resources.files("asset_pipeline").joinpath("sw_template.js").read_text("utf-8")
+def _script(name: str, minify: bool) -> str:
+    source = resources.files("asset_pipeline").joinpath(name).read_text("utf-8")
     if minify:
         try:
             import rjsmin
@@ -120,7 +120,7 @@ def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> Ge
         "navigationPreload": config.navigation_preload,
     }
     config_js = json.dumps(data, separators=(",", ":"))
-    source = _template(config.minify).replace(PLACEHOLDER, config_js, 1)
+    source = _script("sw_template.js", config.minify).replace(PLACEHOLDER, config_js, 1)
     return GeneratedWorker(source, version, entries, skipped)
 
 
@@ -191,9 +191,12 @@ def load_config(pyproject: str | os.PathLike[str]) -> ServiceWorkerConfig:
     return config_from_mapping(_read_table(Path(pyproject)))
 
 
-def registration_snippet(*, sw_url: str = "/sw.js", scope: str = "/", reload: bool = False) -> str:
-    """An inline ``<script>`` that registers the worker (see ``sw_register.js``)."""
-    source = resources.files("asset_pipeline").joinpath("sw_register.js").read_text("utf-8")
+def registration_snippet(
+    *, sw_url: str = "/sw.js", scope: str = "/", reload: bool = False, minify: bool = True
+) -> str:
+    """An inline ``<script>`` that registers the worker (see ``sw_register.js``): the
+    page gets a ``sw:update-available`` event, or reloads by itself with ``reload``."""
+    source = _script("sw_register.js", minify)
     attrs = f' data-sw="{html.escape(sw_url)}" data-scope="{html.escape(scope)}"'
     if reload:
         attrs += " data-reload"
