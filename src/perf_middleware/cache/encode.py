@@ -20,20 +20,24 @@ def compressible(media_type: str) -> bool:
     return _TYPES.is_compressible(media_type.split(";", 1)[0].strip().lower())
 
 
-def _level(coding: str, config: CacheConfig) -> int:
+def _level(coding: str, config: CacheConfig, fast: bool) -> int:
+    if fast and coding in config.fast_levels:
+        return config.fast_levels[coding]
     if coding == "zstd":
         return config.zstd_level
     return config.br_level if coding == "br" else config.gzip_level
 
 
-def encode_variants(body: bytes, media_type: str, config: CacheConfig) -> dict[str, bytes]:
+def encode_variants(
+    body: bytes, media_type: str, config: CacheConfig, fast: bool = False
+) -> dict[str, bytes]:
     """``{coding: compressed, ..., "identity": body}`` in the configured preference order,
-    keeping only codings that save at least 5 %."""
+    keeping only codings that save at least 5 %; ``fast`` uses the on-the-fly levels."""
     variants: dict[str, bytes] = {}
     if len(body) >= config.min_compress_size and compressible(media_type):
         limit = len(body) * (1 - MIN_SAVING)
         for coding in config.codings:
-            packed = compress_body(body, coding, _level(coding, config))
+            packed = compress_body(body, coding, _level(coding, config, fast))
             if len(packed) <= limit:
                 variants[coding] = packed
     variants["identity"] = body

@@ -7,6 +7,7 @@ the cache's own validators, or a 5xx that a stale entry may replace (stale-if-er
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -145,12 +146,35 @@ async def build_entry(
     apply_response(entry, capture.status, capture.headers, facts, response_time, config)
     body = bytes(capture.body)
     cc = parse_cache_control(get_joined(capture.headers, b"cache-control"))
+    entry.bodies = {"identity": body}
     if compress and not cc.no_transform and capture.status not in (204, 304):
         media = content_type(capture.headers)
-        if len(body) >= config.compress_in_thread_over:
-            entry.bodies = await anyio.to_thread.run_sync(encode_variants, body, media, config)
+        if len(body) >= config.background_compress_over:
+            entry.bodies = await anyio.to_thread.run_sync(
+                encode_variants, body, media, config, True
+            )
+            entry.derived["upgrade"] = media  # high levels still to come (see ``upgrade``)
         else:
             entry.bodies = encode_variants(body, media, config)
-    else:
-        entry.bodies = {"identity": body}
     return entry
+
+
+async def upgrade(entry: CacheEntry, config: CacheConfig) -> CacheEntry | None:
+    """The same entry with its variants recompressed at the high levels (in a thread), or
+    None when that saves nothing."""
+    media = entry.derived.get("upgrade")
+    if not isinstance(media, str):
+        return None
+    body = entry.body("identity")
+    high = await anyio.to_thread.run_sync(encode_variants, body, media, config)
+    # per coding, whichever is smaller (a high level is not always smaller on tiny output)
+    bodies = {
+        coding: data if len(data) < len(entry.bodies.get(coding, data)) else entry.bodies[coding]
+        for coding, data in high.items()
+    }
+    if all(bodies[c] is entry.bodies.get(c) for c in bodies):
+        return None
+    better = copy.copy(entry)
+    better.bodies = bodies
+    better.derived = {}
+    return better

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from perf_middleware.cache.backends.base import CacheBackend
+from perf_middleware.cache.background import Background
 from perf_middleware.cache.build import (
     RequestFacts,
     apply_response,
@@ -20,13 +21,17 @@ from perf_middleware.cache.build import (
 )
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
-from perf_middleware.cache.fetch import ClientSend, build_entry, entry_vary, skip_reason
+from perf_middleware.cache.fetch import (
+    ClientSend,
+    build_entry,
+    entry_vary,
+    skip_reason,
+)
 from perf_middleware.cache.freshness import stale_if_error_allows
 from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key, secondary_key
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.headers import get_header
-from perf_middleware.observe import OBSERVER_KEY
 from perf_middleware.responder import Capture
 
 logger = logging.getLogger("perf_middleware.cache")
@@ -52,7 +57,7 @@ async def _discard(message: Message) -> None:
     return None
 
 
-class MissHandler:
+class MissHandler(Background):
     middleware: Any
     backend: CacheBackend
     config: CacheConfig
@@ -284,45 +289,10 @@ class MissHandler:
         ttl = storage_ttl(entry, self.config)
         if await self.backend.set(entry, ttl):
             self.count("stored")
+            if "upgrade" in entry.derived:
+                self.upgrade_later(entry)
         else:
             # still shared with the requests waiting on this one: they asked concurrently
             self.count("not_stored")
             logger.debug("cache store skipped reason=backend url=%s", primary)
         return entry
-
-    def refresh_later(
-        self, scope: Scope, facts: RequestFacts, primary: str, entry: CacheEntry
-    ) -> None:
-        """stale-while-revalidate: at most one background revalidation per key."""
-        key = entry.key
-        if key in self.refreshing:
-            return
-        self.refreshing.add(key)
-        sent = False
-
-        async def receive() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        # the client's request is being answered already: its metrics observer must not see
-        # the refresh's app call and compression
-        inner = {k: v for k, v in scope.items() if k != OBSERVER_KEY}
-
-        async def run() -> None:
-            self.count("refresh")
-            try:
-                await self.fetch(
-                    inner, receive, _discard, facts, primary, entry.secondary, entry, "stale"
-                )
-            except Exception:
-                self.count("refresh_error")
-                logger.warning("cache background refresh failed url=%s", primary, exc_info=True)
-            finally:
-                self.refreshing.discard(key)
-
-        task = asyncio.get_running_loop().create_task(run())
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)

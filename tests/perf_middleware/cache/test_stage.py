@@ -5,6 +5,7 @@ from __future__ import annotations
 import brotli
 import pytest
 import zstandard
+from benchmarks.dynamic import make_bodies
 
 from tests.perf_middleware.cache.support import Origin, Reply, client, json_body, make, status_of
 
@@ -407,3 +408,21 @@ async def test_status_404_with_max_age_is_cached_but_500_without_is_not(origin, 
     assert gone.status_code == 404
     assert "hit" in status_of(gone)
     assert origin.calls == 3
+
+
+async def test_large_entry_stored_fast_then_recompressed_at_high_levels(origin, backend, clock):
+    big = make_bodies()["html50k"][0]
+    origin.route("/big", big, content_type="text/html")
+    app = make(origin, backend, clock, background_compress_over=10_000)
+    async with client(app) as c:
+        await c.get("/big", headers={"accept-encoding": "identity"})
+        early = await c.get("/big", headers={"accept-encoding": "br"})
+        await app.cache_stage.drain()
+        late = await c.get("/big", headers={"accept-encoding": "br"})
+    assert origin.calls == 1
+    # httpx decodes br: compare the decoded bodies and the sizes on the wire
+    assert early.content == late.content == big
+    assert early.headers["content-encoding"] == late.headers["content-encoding"] == "br"
+    # br 11 replaced the on-the-fly br 4
+    assert int(late.headers["content-length"]) < int(early.headers["content-length"])
+    assert app.cache_stage.counts["upgraded"] == 1
