@@ -85,8 +85,12 @@ class CacheEntry:
 
     @property
     def codings(self) -> tuple[str, ...]:
-        """Stored content codings other than identity, in insertion (preference) order."""
-        return tuple(c for c in self.bodies if c != "identity")
+        """Stored content codings other than identity, in insertion (preference) order
+        (memoised: the hit path asks on every request)."""
+        found = self.derived.get("codings")
+        if found is None:
+            found = self.derived["codings"] = tuple(c for c in self.bodies if c != "identity")
+        return found
 
     @property
     def size(self) -> int:

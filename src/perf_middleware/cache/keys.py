@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode
 
 from perf_middleware.cache.config import CacheConfig
@@ -16,6 +17,7 @@ from perf_middleware.cache.config import CacheConfig
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
+@lru_cache(maxsize=1024)
 def normalize_host(host: str, scheme: str) -> str:
     """Lower-case the host and drop the scheme's default port (``Example.COM:443`` over
     https -> ``example.com``)."""
@@ -28,6 +30,7 @@ def normalize_host(host: str, scheme: str) -> str:
     return host
 
 
+@lru_cache(maxsize=1024)
 def host_allowed(host: str, allowed: tuple[str, ...] | None) -> bool:
     """Whether a normalised host may use the cache; ``*.example.com`` matches subdomains
     (not the bare domain), and an entry without a port matches any port."""

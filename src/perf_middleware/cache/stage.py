@@ -133,20 +133,20 @@ class CacheStage(MissHandler):
         now = self.clock()
         if entry is not None and b"authorization" in headers and not _shareable(entry):
             entry = None
-        facts = RequestFacts(
-            request_cc, b"authorization" in headers, now, path, config.unkeyed_present(headers)
-        )
         if entry is not None:
             use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
             if use is Use.FRESH or use is Use.STALE_ALLOWED:
                 self.count("hit")
                 await self.serve(send, method, headers, entry, now, "hit")
                 return
-            if use is Use.STALE_WHILE_REVALIDATE:
-                self.count("stale")
-                self.refresh_later(scope, facts, primary, entry)
-                await self.serve(send, method, headers, entry, now, "hit", "fwd=stale")
-                return
+        facts = RequestFacts(
+            request_cc, b"authorization" in headers, now, path, config.unkeyed_present(headers)
+        )
+        if entry is not None and use is Use.STALE_WHILE_REVALIDATE:
+            self.count("stale")
+            self.refresh_later(scope, facts, primary, entry)
+            await self.serve(send, method, headers, entry, now, "hit", "fwd=stale")
+            return
         if request_cc.only_if_cached:
             await _gateway_timeout(send, config.cache_name)
             return
@@ -179,8 +179,9 @@ class CacheStage(MissHandler):
 
 
 def _pragma(headers: dict[bytes, bytes]) -> bool:
-    value = headers.get(b"pragma")
-    return value is not None and b"no-cache" in value.lower()
+    if b"pragma" not in headers:
+        return False
+    return b"no-cache" in headers[b"pragma"].lower()
 
 
 def _shareable(entry: CacheEntry) -> bool:
