@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from asset_pipeline.config import find_pyproject
 from asset_pipeline.upload_config import (
     DEFAULT_EXCLUDE,
+    OptionError,
     UploadConfig,
     UploadError,
     normalise_prefix,
+    read_settings,
 )
 from asset_pipeline.upload_inventory import PRECOMPRESSED_MODES
 from asset_pipeline.upload_publish import publish
@@ -42,27 +42,6 @@ from asset_pipeline.upload_rules import (
 )
 
 RETRY_MODES = ("standard", "adaptive", "legacy")
-#: ``[tool.asset-pipeline.upload]`` keys and the types they take.
-_TOML_KEYS: dict[str, type | tuple[type, ...]] = {
-    "bucket": str,
-    "prefix": str,
-    "endpoint_url": str,
-    "region": str,
-    "precompressed": str,
-    "cache_control": dict,
-    "immutable_cache_control": str,
-    "revalidate_cache_control": str,
-    "exclude": list,
-    "concurrency": int,
-    "retry_mode": str,
-    "max_attempts": int,
-    "multipart_threshold_mb": (int, float),
-    "prune_older_than": int,
-    "cloudfront_distribution": str,
-    "cloudfront_endpoint_url": str,
-    "acl": str,
-    "checksums": str,
-}
 CANNED_ACLS = (
     "private",
     "public-read",
@@ -75,12 +54,26 @@ CANNED_ACLS = (
 CHECKSUM_MODES = ("when_supported", "when_required")
 
 
-class OptionError(ValueError):
-    """A flag or a pyproject setting is wrong; exit code 2."""
+_EPILOG = """\
+pyproject.toml (flags override it):
+  [tool.asset-pipeline.upload]
+  bucket = "my-assets"
+  prefix = "static/"
+  precompressed = "upload"      # or "skip" when the CDN compresses
+  cache_control = { "*.html" = "public, max-age=300", "robots.txt" = "max-age=86400" }
+
+exit codes: 0 published (or planned with --dry-run), 1 upload failed, 2 bad options
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.split("\n\n", 1)[0] if __doc__ else None
+    parser.description = (
+        "Publish a build to S3-compatible storage: fingerprinted files first (immutable), "
+        "then entry points (sw.js, HTML), manifest.json last; unchanged objects are "
+        "skipped by blake3."
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _EPILOG
     parser.add_argument("dist", metavar="DIST", type=Path, help="build directory")
     parser.add_argument("--bucket", help="bucket name (or bucket = ... in pyproject)")
     parser.add_argument("--prefix", help="key prefix, e.g. static/ (default: bucket root)")
@@ -104,7 +97,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip files whose relative path or name matches; repeatable",
     )
     parser.add_argument(
-        "--acl", choices=CANNED_ACLS, help="canned ACL per object (default: none, bucket policy)"
+        "--acl",
+        choices=CANNED_ACLS,
+        metavar="ACL",
+        help="canned ACL per object, e.g. public-read (default: none; the bucket policy rules)",
     )
     parser.add_argument(
         "--checksums",
@@ -140,32 +136,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, help="pyproject.toml to read (default: nearest, upward from cwd)"
     )
-
-
-def read_settings(path: Path | None) -> dict[str, Any]:
-    """``[tool.asset-pipeline.upload]``, type-checked; ``{}`` when there is none."""
-    if path is not None and not path.is_file():
-        raise OptionError(f"--config {path}: no such file. HINT: check the path.")
-    path = path or find_pyproject(Path.cwd())
-    if path is None:
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise OptionError(f"{path}: not valid TOML ({exc}).") from None
-    section = data.get("tool", {}).get("asset-pipeline", {}).get("upload", {})
-    where = f"{path} [tool.asset-pipeline.upload]"
-    if not isinstance(section, dict):
-        raise OptionError(f"{where}: expected a table.")
-    for key, value in section.items():
-        if key not in _TOML_KEYS:
-            raise OptionError(
-                f"{where}: unknown key {key!r}. HINT: known keys are {', '.join(_TOML_KEYS)}."
-            )
-        kind = _TOML_KEYS[key]
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise OptionError(f"{where}: {key} has the wrong type ({type(value).__name__}).")
-    return dict(section)
 
 
 def _positive(name: str, value: int | float | None) -> None:

@@ -1,4 +1,4 @@
-"""Options of ``asset-pipeline upload`` (one dataclass) and its error type.
+"""Options of ``asset-pipeline upload``: one dataclass, the pyproject table, errors.
 
 Kept apart from the orchestration so the CLI, the benchmark and library callers build a
 config without importing boto3.
@@ -6,13 +6,43 @@ config without importing boto3.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from asset_pipeline.config import find_pyproject
 from asset_pipeline.upload_rules import UploadRules
 
 #: Never uploaded: desktop litter.
 DEFAULT_EXCLUDE = (".DS_Store", "Thumbs.db")
+
+
+#: ``[tool.asset-pipeline.upload]`` keys and the types they take.
+_TOML_KEYS: dict[str, type | tuple[type, ...]] = {
+    "bucket": str,
+    "prefix": str,
+    "endpoint_url": str,
+    "region": str,
+    "precompressed": str,
+    "cache_control": dict,
+    "immutable_cache_control": str,
+    "revalidate_cache_control": str,
+    "exclude": list,
+    "concurrency": int,
+    "retry_mode": str,
+    "max_attempts": int,
+    "multipart_threshold_mb": (int, float),
+    "prune_older_than": int,
+    "cloudfront_distribution": str,
+    "cloudfront_endpoint_url": str,
+    "acl": str,
+    "checksums": str,
+}
+
+
+class OptionError(ValueError):
+    """A flag or a pyproject setting is wrong; exit code 2."""
 
 
 class UploadError(RuntimeError):
@@ -56,3 +86,29 @@ class UploadConfig:
 def normalise_prefix(prefix: str) -> str:
     prefix = prefix.strip().strip("/")
     return f"{prefix}/" if prefix else ""
+
+
+def read_settings(path: Path | None) -> dict[str, Any]:
+    """``[tool.asset-pipeline.upload]``, type-checked; ``{}`` when there is none."""
+    if path is not None and not path.is_file():
+        raise OptionError(f"--config {path}: no such file. HINT: check the path.")
+    path = path or find_pyproject(Path.cwd())
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise OptionError(f"{path}: not valid TOML ({exc}).") from None
+    section = data.get("tool", {}).get("asset-pipeline", {}).get("upload", {})
+    where = f"{path} [tool.asset-pipeline.upload]"
+    if not isinstance(section, dict):
+        raise OptionError(f"{where}: expected a table.")
+    for key, value in section.items():
+        if key not in _TOML_KEYS:
+            raise OptionError(
+                f"{where}: unknown key {key!r}. HINT: known keys are {', '.join(_TOML_KEYS)}."
+            )
+        kind = _TOML_KEYS[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise OptionError(f"{where}: {key} has the wrong type ({type(value).__name__}).")
+    return dict(section)
