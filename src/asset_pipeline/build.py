@@ -70,9 +70,10 @@ class BuildHooks:
 
 def default_hooks() -> BuildHooks:
     """The built-in plugins (service worker, font usage scan register themselves here)."""
+    from asset_pipeline.font_build import scan_usage
     from asset_pipeline.service_worker import build_hook as service_worker
 
-    return BuildHooks(after_manifest=[service_worker])
+    return BuildHooks(before_process=[scan_usage], after_manifest=[service_worker])
 
 
 @dataclass(frozen=True, slots=True)

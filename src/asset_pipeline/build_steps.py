@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from asset_pipeline.build_cache import BuildCache, cache_key, options_fingerprint
 from asset_pipeline.fingerprint import content_hash, has_bundler_hash, hashed_name, with_suffix
+from asset_pipeline.font_build import finish_font_faces, font_faces
 from asset_pipeline.graph import scanner_for
 from asset_pipeline.media_types import content_type, with_charset
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
@@ -256,7 +257,12 @@ class Emitter:
             text = data.decode("utf-8", "surrogateescape")
             config = self.plan.config
             rw = rewrite(text, refs, name, self.outputs, self.renamed, config.url_prefix)
-            data = rw.text.encode("utf-8", "surrogateescape")
+            text = rw.text
+            if extension(out_logical) == ".css":  # unicode-range + WOFF fallback (font_build)
+                deps = self.plan.graph.deps.get(name, ())
+                faces = font_faces(deps, self.processed, self.outputs, self.alternates)
+                text = finish_font_faces(text, faces)
+            data = text.encode("utf-8", "surrogateescape")
         path, _, fingerprinted = self._name(out_logical, data)
         self._write(path, data)
         ctype = with_charset(result.content_type) if result.content_type else None
