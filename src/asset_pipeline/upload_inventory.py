@@ -28,6 +28,10 @@ MANIFEST_FILES = ("staticfiles.json", ".vite/manifest.json", MANIFEST_NAME)
 #: Precompressed-variant handling: upload with Content-Encoding, or leave to the CDN.
 PRECOMPRESSED_MODES = ("upload", "skip")
 
+#: Where the upload keeps its state under the prefix; a DIST folder of that name would
+#: overwrite it, so it is never uploaded.
+RESERVED_DIR = ".asset-pipeline/"
+
 _CODING_BY_SUFFIX = {suffix: coding for coding, suffix in ENCODING_SUFFIX.items()}
 
 
@@ -93,6 +97,8 @@ def _walk(dist: Path, exclude: Iterable[str]) -> list[str]:
         dirs.sort()
         for name in sorted(files):
             rel = Path(root, name).relative_to(dist).as_posix()
+            if rel.startswith(RESERVED_DIR):
+                continue
             if any(fnmatchcase(rel, p) or fnmatchcase(name, p) for p in patterns):
                 continue
             found.append(rel)

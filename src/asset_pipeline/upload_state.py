@@ -21,10 +21,10 @@ from typing import Any
 
 from blake3 import blake3
 
-from asset_pipeline.upload_inventory import LocalObject
+from asset_pipeline.upload_inventory import RESERVED_DIR, LocalObject
 from asset_pipeline.upload_plan import BuildRecord, ObjectRecord
 
-STATE_DIR = ".asset-pipeline/"
+STATE_DIR = RESERVED_DIR
 INDEX_NAME = STATE_DIR + "index.json"
 STATE_VERSION = 1
 #: Object metadata key (sent as ``x-amz-meta-blake3``).

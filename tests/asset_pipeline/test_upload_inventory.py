@@ -94,6 +94,15 @@ def test_excluded_files_are_left_out(tmp_path: Path) -> None:
     assert "notes.txt" not in rels
 
 
+def test_a_dist_folder_named_like_the_state_dir_is_never_uploaded(tmp_path: Path) -> None:
+    manifest = make_build(tmp_path)
+    (tmp_path / ".asset-pipeline").mkdir()
+    (tmp_path / ".asset-pipeline" / "index.json").write_text("{}")
+    rels = {o.rel for o in scan_build(tmp_path, manifest, rules=UploadRules())}
+    assert not [r for r in rels if r.startswith(".asset-pipeline/")]
+    assert "manifest.json" in rels
+
+
 def test_missing_file_named_by_the_manifest_is_an_error(tmp_path: Path) -> None:
     manifest = make_build(tmp_path)
     (tmp_path / manifest["js/util.js"].encodings["br"].path).unlink()
