@@ -63,7 +63,10 @@ def cache_url_key(url: str, config: CacheConfig) -> str:
     the URL as they see it (``https://Example.com:443/a%20b``); other strings pass unchanged."""
     if "://" not in url:
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket: cannot be a stored URL
+        return url
     if not parts.scheme or not parts.netloc:
         return url
     scheme = parts.scheme.lower()

@@ -199,3 +199,16 @@ async def test_slow_redis_is_degraded(private_redis):
         assert r.json()["latency_ms"] >= 50
     finally:
         await backend.close()
+
+
+def test_cache_url_key_matches_the_stage_key():
+    from perf_middleware.admin_http import cache_url_key
+    from perf_middleware.cache.config import CacheConfig
+
+    config = CacheConfig(normalize_query=True)
+    assert cache_url_key("https://Example.COM:443/a%20b?b=2&a=1", config) == (
+        "https://example.com/a b?a=1&b=2"
+    )
+    assert cache_url_key("http://example.com", config) == "http://example.com/"
+    assert cache_url_key("http://[::1", config) == "http://[::1"  # unparsable: unchanged
+    assert cache_url_key("fn:module.f:abc", config) == "fn:module.f:abc"
