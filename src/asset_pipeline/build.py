@@ -99,41 +99,15 @@ def build(
     cache = BuildCache(config.resolve(config.cache_dir) if config.cache_dir else None)
     stats = steps.BuildStats()
     warnings: list[str] = []
-
-    ignore = list(config.ignore)
-    if out.is_relative_to(src):
-        ignore.append(out.relative_to(src).as_posix() + "/")
-    if config.cache_dir and config.resolve(config.cache_dir).is_relative_to(src):
-        ignore.append(config.resolve(config.cache_dir).relative_to(src).as_posix() + "/")
-    names = discover(src, ignore=ignore, ignore_hidden=config.ignore_hidden)
-    sources = {name: (src / name).read_bytes() for name in names}
-    scanner = steps.Scanner(cache)
-    refs = {name: scanner.scan(name, data) for name, data in sources.items()}
-    graph = build_graph(names, refs, config.url_prefix)
-    problems = []
-    for miss in graph.missing:
-        if miss.is_sourcemap:
-            warnings.append(f"{miss.describe()}; the sourceMappingURL comment was removed")
-        elif config.missing_reference == "warn":
-            warnings.append(miss.describe())
-        else:
-            problems.append(
-                f"{miss.describe()}. HINT: fix the path, add the file, or set "
-                'missing_reference = "warn" in [tool.asset-pipeline].'
-            )
-    if problems:
-        raise BuildError(problems)
-    try:
-        order = topo_order(graph.deps)
-    except CycleError as exc:
-        raise BuildError([str(exc)]) from None
-
-    plan = BuildPlan(config, src, names, sources, refs, graph, order)
-    for before in hooks.before_process:
-        before(plan)
-
     with steps.Workers(config.workers) as workers:
-        processed = steps.process_all(plan, cache, workers, hooks.on_process, stats, progress)
+        scanner = steps.Scanner(cache, workers)
+        plan = _plan(config, src, out, scanner, warnings)
+        for before in hooks.before_process:
+            before(plan)
+        order = plan.order
+        processed = steps.process_all(
+            plan, cache, scanner, workers, hooks.on_process, stats, progress
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
@@ -157,6 +131,40 @@ def build(
             shutil.rmtree(tmp, ignore_errors=True)
     stats.seconds = time.perf_counter() - started
     return BuildResult(manifest, stats, tuple(warnings), out, dry_run)
+
+
+def _plan(
+    config: BuildConfig, src: Path, out: Path, scanner: steps.Scanner, warnings: list[str]
+) -> BuildPlan:
+    """Discover, scan and order the sources; missing references and cycles fail here,
+    before any processing."""
+    ignore = list(config.ignore)
+    if out.is_relative_to(src):
+        ignore.append(out.relative_to(src).as_posix() + "/")
+    if config.cache_dir and config.resolve(config.cache_dir).is_relative_to(src):
+        ignore.append(config.resolve(config.cache_dir).relative_to(src).as_posix() + "/")
+    names = discover(src, ignore=ignore, ignore_hidden=config.ignore_hidden)
+    sources = {name: (src / name).read_bytes() for name in names}
+    refs = scanner.scan_all(sources)
+    graph = build_graph(names, refs, config.url_prefix)
+    problems = []
+    for miss in graph.missing:
+        if miss.is_sourcemap:
+            warnings.append(f"{miss.describe()}; the sourceMappingURL comment was removed")
+        elif config.missing_reference == "warn":
+            warnings.append(miss.describe())
+        else:
+            problems.append(
+                f"{miss.describe()}. HINT: fix the path, add the file, or set "
+                'missing_reference = "warn" in [tool.asset-pipeline].'
+            )
+    if problems:
+        raise BuildError(problems)
+    try:
+        order = topo_order(graph.deps)
+    except CycleError as exc:
+        raise BuildError([str(exc)]) from None
+    return BuildPlan(config, src, names, sources, refs, graph, order)
 
 
 def _paths(config: BuildConfig) -> tuple[Path, Path]:

@@ -15,7 +15,7 @@ from blake3 import blake3
 
 from asset_pipeline.build_cache import BuildCache, cache_key
 from asset_pipeline.build_steps import Emitted, Emitter, Workers, type_label
-from asset_pipeline.config import BuildConfig
+from asset_pipeline.config import BuildConfig, PrecompressConfig
 from asset_pipeline.fingerprint import content_hash, integrity
 from asset_pipeline.manifest import (
     ENCODING_SUFFIX,
@@ -43,22 +43,23 @@ def precompress_all(
         files.extend(e for e, _ in alts)
     if not settings.enabled:
         return {}
-    settings_key = repr(settings)
     sizes: dict[str, dict[str, int]] = {}
-    todo: list[tuple[Emitted, str]] = []
+    todo: list[tuple[Emitted, str, PrecompressConfig]] = []
     for item in files:
         if not item.data or not is_compressible(item.content_type):
             continue
-        key = cache_key("precompress", settings_key, item.data)
+        file_settings = settings.for_file(item.logical)
+        key = cache_key("precompress", repr(file_settings), item.data)
         cached = cache.get_encoded(key)
         if cached is not None:
             sizes[item.path] = _write_siblings(emitter.out, item.path, cached)
             emitter.stats.compressed_cached += 1
         else:
-            todo.append((item, key))
-    jobs = [(item.data, settings) for item, _ in todo]
+            todo.append((item, key, file_settings))
+    todo.sort(key=lambda job: -len(job[0].data))  # largest first: shortest tail
+    jobs = [(item.data, file_settings) for item, _, file_settings in todo]
     for done, (i, encoded) in enumerate(workers.map_unordered(precompress, jobs), 1):
-        item, key = todo[i]
+        item, key, _ = todo[i]
         cache.put_encoded(key, encoded)
         sizes[item.path] = _write_siblings(emitter.out, item.path, encoded)
         emitter.stats.compressed += 1

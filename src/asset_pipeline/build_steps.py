@@ -62,28 +62,75 @@ def type_label(name: str) -> str:
     return PROCESSOR_KINDS.get(extension(name), "other")
 
 
+def scan_job(name: str, data: bytes) -> list[RawRef]:
+    """Pool entry point: the references of one text file."""
+    find = scanner_for(name)
+    return find(data.decode("utf-8", "surrogateescape")) if find is not None else []
+
+
 class Scanner:
-    """References of a text file, memoised by content and cached on disk."""
+    """References of text files, memoised by content, cached on disk, and scanned in the
+    pool when many are new (the scanners are pure Python)."""
 
-    __slots__ = ("_cache", "_memo")
+    __slots__ = ("_cache", "_memo", "_workers")
 
-    def __init__(self, cache: BuildCache) -> None:
+    def __init__(self, cache: BuildCache, workers: Workers | None = None) -> None:
         self._cache = cache
+        self._workers = workers
         self._memo: dict[str, list[RawRef]] = {}
 
-    def scan(self, name: str, data: bytes) -> list[RawRef]:
-        find = scanner_for(name)
-        if find is None:
-            return []
-        key = cache_key("refs", extension(name), data)
+    @staticmethod
+    def _key(name: str, data: bytes) -> str:
+        return cache_key("refs", extension(name), data)
+
+    def remember(self, name: str, data: bytes, refs: list[RawRef]) -> None:
+        key = self._key(name, data)
+        if key not in self._memo:
+            self._memo[key] = refs
+            self._cache.put_refs(key, refs)
+
+    def lookup(self, name: str, data: bytes) -> list[RawRef] | None:
+        key = self._key(name, data)
         refs = self._memo.get(key)
         if refs is None:
             refs = self._cache.get_refs(key)
-            if refs is None:
-                refs = find(data.decode("utf-8", "surrogateescape"))
-                self._cache.put_refs(key, refs)
-            self._memo[key] = refs
+            if refs is not None:
+                self._memo[key] = refs
         return refs
+
+    def scan(self, name: str, data: bytes) -> list[RawRef]:
+        if scanner_for(name) is None:
+            return []
+        refs = self.lookup(name, data)
+        if refs is None:
+            refs = scan_job(name, data)
+            self.remember(name, data, refs)
+        return refs
+
+    def scan_all(self, sources: Mapping[str, bytes]) -> dict[str, list[RawRef]]:
+        result: dict[str, list[RawRef]] = {}
+        todo: list[str] = []
+        for name, data in sources.items():
+            if scanner_for(name) is None:
+                result[name] = []
+                continue
+            refs = self.lookup(name, data)
+            if refs is None:
+                todo.append(name)
+            else:
+                result[name] = refs
+        todo.sort(key=lambda n: -len(sources[n]))
+        jobs = [(name, sources[name]) for name in todo]
+        run = self._workers.map_unordered if self._workers else _serial
+        for i, refs in run(scan_job, jobs):
+            self.remember(todo[i], sources[todo[i]], refs)
+            result[todo[i]] = refs
+        return result
+
+
+def _serial(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, T]]:
+    for i, args in enumerate(jobs):
+        yield i, fn(*args)
 
 
 class Workers:
@@ -137,19 +184,26 @@ def _processor_module(kind: str) -> str:
     return _PROCESSOR_FUNCTIONS[kind].partition(":")[0]
 
 
-def run_processor(kind: str, data: bytes, ctx: ProcessContext) -> ProcessorOutput | str:
-    """Pool entry point. Errors come back as text: exceptions with custom constructors
-    (ProcessingError) do not survive pickling across processes intact."""
+def run_processor(
+    kind: str, data: bytes, ctx: ProcessContext
+) -> tuple[ProcessorOutput, list[RawRef]] | str:
+    """Pool entry point: process, then scan the output while still in the worker.
+
+    Errors come back as text: exceptions with custom constructors (ProcessingError) do
+    not survive pickling across processes intact.
+    """
     try:
-        return _load(kind)(data, ctx)
+        output = _load(kind)(data, ctx)
     except Exception as exc:  # any processor failure fails the build with its reason
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         return f"{ctx.logical_name}: {kind} processor failed: {reason}"
+    return output, scan_job(with_suffix(ctx.logical_name, output.suffix), output.data)
 
 
 def process_all(
     plan: BuildPlan,
     cache: BuildCache,
+    scanner: Scanner,
     workers: Workers,
     on_process: Sequence[Callable[[str, str], None]],
     stats: BuildStats,
@@ -185,13 +239,18 @@ def process_all(
         todo.append((name, kind, key))
         jobs.append((kind, data, ProcessContext(name, options, cps)))
     errors: list[str] = []
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))  # largest first
+    todo = [todo[i] for i in order]
+    jobs = [jobs[i] for i in order]
     for done, (i, result) in enumerate(workers.map_unordered(run_processor, jobs), 1):
         name, _, key = todo[i]
         if isinstance(result, str):
             errors.append(result)
         else:
-            results[name] = result
-            cache.put_output(key, result)
+            output, refs = result
+            results[name] = output
+            cache.put_output(key, output)
+            scanner.remember(with_suffix(name, output.suffix), output.data, refs)
             stats.processed += 1
         if progress is not None:
             progress("process", done, len(jobs))

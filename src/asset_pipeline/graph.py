@@ -137,8 +137,7 @@ def build_graph(
             if res is None:
                 continue
             if res.target in existing:
-                if res.target != name:
-                    seen.setdefault(res.target)
+                seen.setdefault(res.target)  # a self-reference is a cycle of one
             else:
                 missing.append(Missing(name, ref.line, ref.url, res.target, ref.kind == SOURCEMAP))
         deps[name] = tuple(seen)

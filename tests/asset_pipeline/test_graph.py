@@ -111,3 +111,10 @@ def test_external_and_suffix_helpers() -> None:
     assert not is_external("dir/a:b.png")
     assert split_suffix("a.png?x=1#y") == ("a.png", "?x=1#y")
     assert split_suffix("a.svg#i") == ("a.svg", "#i")
+
+
+def test_self_reference_is_a_cycle_of_one() -> None:
+    graph = build_graph(["a.js"], {"a.js": [ref("./a.js", "dynamic-import")]}, "/static/")
+    assert graph.deps["a.js"] == ("a.js",)
+    with pytest.raises(CycleError, match=r"a\.js -> a\.js"):
+        topo_order(graph.deps)

@@ -43,3 +43,11 @@ def test_compressible_types() -> None:
     assert not is_compressible("image/png")
     assert not is_compressible("font/woff2")
     assert not is_compressible("application/zip")
+
+
+def test_source_maps_use_fast_settings() -> None:
+    settings = PrecompressConfig()
+    fast = settings.for_file("js/app.js.map")
+    assert (fast.brotli_quality, fast.zstd_level, fast.gzip_level) == (5, 9, 6)
+    assert settings.for_file("js/app.js") is settings
+    assert PrecompressConfig(fast_globs=()).for_file("a.map").brotli_quality == 11
