@@ -297,8 +297,17 @@ def test_pillow_bomb_guard_reported_without_traceback() -> None:
     # a 1-bit PNG whose header claims 40000x40000 (far over Pillow's hard limit)
     src = Image.new("1", (40000, 40000))
     data = encode(src, "PNG")
-    with pytest.raises(ProcessingError, match=r"img/bomb\.png: .*(bomb|max_pixels)"):
+    with pytest.raises(ProcessingError, match=r"img/bomb\.png: decompression bomb .*HINT"):
         run(data, "img/bomb.png", max_pixels=2**40)
+
+
+def test_animation_frames_count_against_the_pixel_limit() -> None:
+    frames = [Image.new("RGB", (10, 10), (i * 50, 255 - i * 50, 0)) for i in range(5)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=50)
+    with pytest.raises(ProcessingError, match=r"10x10 x 5 frames = 500 pixels exceeds"):
+        run(buf.getvalue(), "img/anim.gif", max_pixels=499)
+    assert run(buf.getvalue(), "img/anim.gif", max_pixels=500).metadata["width"] == 10
 
 
 def test_on_error_copy_keeps_the_file_unprocessed() -> None:

@@ -129,3 +129,19 @@ def test_a_corrupt_image_fails_the_build_with_its_name(tmp_path: Path) -> None:
     assert "img/hero.jpg" in str(err.value)
     assert "HINT" in str(err.value)
     assert not (tmp_path / "dist").exists()
+
+
+def test_woff_fallback_is_written_and_listed_in_font_face(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    result = run(tmp_path, processors={"fonts": {"woff_fallback": True}})
+    font = result.manifest["fonts/icons.ttf"]
+    (woff,) = font.alternates
+    assert (woff.format, woff.content_type) == ("woff", "font/woff")
+    assert (tmp_path / "dist" / woff.path).read_bytes()[:4] == b"wOFF"
+    assert cmap(tmp_path / "dist" / font.path) == cmap(tmp_path / "dist" / woff.path)
+    css = output_text(tmp_path, result.manifest, "css/app.css")
+    woff2_name = font.path.rsplit("/", 1)[-1]
+    woff_name = woff.path.rsplit("/", 1)[-1]
+    assert f'{woff2_name}") format("woff2"), url("../fonts/{woff_name}") format("woff")' in css
+    assert font.unicode_range is None  # not asked for
+    assert "unicode-range" not in css

@@ -120,7 +120,11 @@ def _open(data: bytes, name: str, opts: ImageOptions) -> Image.Image:
         try:
             im = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
-            raise ProcessingError(name, f"decompression bomb refused ({exc})") from None
+            raise ProcessingError(
+                name,
+                f"decompression bomb refused by Pillow ({exc}). HINT: downscale the source; "
+                "Pillow's own hard limit applies whatever max_pixels says.",
+            ) from None
         except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
             raise ProcessingError(
                 name,
@@ -134,16 +138,18 @@ def _open(data: bytes, name: str, opts: ImageOptions) -> Image.Image:
             f"the extension {ext} says {expected} but the content is {im.format}. "
             f"HINT: rename the file to match its content or re-export it as {expected}.",
         )
-    pixels = im.width * im.height
+    frames = getattr(im, "n_frames", 1)
+    pixels = im.width * im.height * frames  # every frame of an animation is decoded
     if pixels > opts.max_pixels:
+        what = f"{im.width}x{im.height}" + (f" x {frames} frames" if frames > 1 else "")
         raise ProcessingError(
             name,
-            f"{im.width}x{im.height} = {pixels} pixels exceeds max_pixels={opts.max_pixels} "
+            f"{what} = {pixels} pixels exceeds max_pixels={opts.max_pixels} "
             "(decompression-bomb protection). HINT: downscale the source or raise max_pixels "
             "in a [[tool.asset-pipeline.images.rules]] entry for this file.",
         )
     try:
-        for frame in range(getattr(im, "n_frames", 1)):
+        for frame in range(frames):
             im.seek(frame)
             im.load()
         im.seek(0)
