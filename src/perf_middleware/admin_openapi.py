@@ -46,6 +46,7 @@ _METRICS_JSON = {
         },
         "response_time_seconds": _HIST,
         "cache": {"type": "object", "additionalProperties": {"type": "object"}},
+        "cache_size": {"type": "object", "additionalProperties": {"type": "object"}},
         "compression": {"type": "object", "additionalProperties": {"type": "object"}},
     },
 }

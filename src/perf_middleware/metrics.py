@@ -181,6 +181,7 @@ class Metrics:
         "_compression",
         "_last_flush",
         "_multiprocess",
+        "_sizes",
         "config",
         "in_flight",
         "not_modified",
@@ -201,6 +202,7 @@ class Metrics:
         self.status_classes = [0, 0, 0, 0, 0]  # 1xx .. 5xx
         self.response_time = Histogram(config.latency_buckets)
         self._cache: dict[str, CacheCounters] = {}
+        self._sizes: dict[str, Any] = {}
         self._compression: dict[str, CompressionCounters] = {}
         self._last_flush = 0.0
         self._multiprocess = config.multiprocess_dir is not None
@@ -213,6 +215,11 @@ class Metrics:
         if counters is None:
             counters = self._cache[backend] = CacheCounters()
         return counters
+
+    def track_size(self, backend: str, stats: Any) -> None:
+        """Expose ``stats.entries`` / ``stats.bytes`` (a backend's ``BackendStats``) as
+        gauges; read at scrape time, so the request path pays nothing."""
+        self._sizes[backend] = stats
 
     def compression(self, encoding: str) -> CompressionCounters:
         counters = self._compression.get(encoding)
@@ -261,6 +268,10 @@ class Metrics:
             "status_classes": list(self.status_classes),
             "response_time": self.response_time.state(),
             "cache": {name: c.state() for name, c in sorted(self._cache.items())},
+            "cache_size": {
+                name: {"entries": int(stats.entries), "bytes": int(stats.bytes)}
+                for name, stats in sorted(self._sizes.items())
+            },
             "compression": {name: c.state() for name, c in sorted(self._compression.items())},
         }
 

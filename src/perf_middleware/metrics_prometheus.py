@@ -97,6 +97,7 @@ class MetricsCollector(Collector):
             sum_value=latency["sum"],
         )
         yield from self._cache_families(ns, state["cache"])
+        yield from self._size_families(ns, state.get("cache_size", {}))
         yield from self._compression_families(ns, state["compression"])
 
     @staticmethod
@@ -118,6 +119,20 @@ class MetricsCollector(Collector):
             if value is not None:
                 ratio.add_metric([backend], value)
         yield ratio
+
+    @staticmethod
+    def _size_families(ns: str, sizes: Mapping[str, Mapping[str, int]]) -> Iterator[Metric]:
+        entries = GaugeMetricFamily(
+            f"{ns}_cache_entries", "Entries held by an in-process cache.", labels=["backend"]
+        )
+        size = GaugeMetricFamily(
+            f"{ns}_cache_size_bytes", "Bytes held by an in-process cache.", labels=["backend"]
+        )
+        for backend, values in sizes.items():
+            entries.add_metric([backend], values["entries"])
+            size.add_metric([backend], values["bytes"])
+        yield entries
+        yield size
 
     @staticmethod
     def _compression_families(ns: str, comp: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric]:

@@ -48,6 +48,12 @@ def merge_states(states: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             target = merged["cache"].setdefault(backend, dict.fromkeys(CACHE_EVENTS, 0))
             for event, value in events.items():
                 target[event] = target.get(event, 0) + value
+        for backend, size in state.get("cache_size", {}).items():
+            target = merged.setdefault("cache_size", {}).setdefault(
+                backend, {"entries": 0, "bytes": 0}
+            )
+            target["entries"] += size["entries"]
+            target["bytes"] += size["bytes"]
         for encoding, comp in state["compression"].items():
             if encoding not in merged["compression"]:
                 merged["compression"][encoding] = json.loads(json.dumps(comp))
@@ -102,5 +108,6 @@ def state_to_json(state: Mapping[str, Any]) -> dict[str, Any]:
         },
         "response_time_seconds": _histogram_json(state["response_time"]),
         "cache": cache,
+        "cache_size": dict(state.get("cache_size", {})),
         "compression": compression,
     }

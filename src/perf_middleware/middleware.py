@@ -153,6 +153,8 @@ class PerformanceMiddleware:
             events = cache_event_hook(counters, STAGE_EVENTS)
             if getattr(cache, "events", None) is None and hasattr(cache, "events"):
                 cache.events = cache_event_hook(counters, BACKEND_EVENTS)
+            if hasattr(cache, "max_bytes") and hasattr(cache, "stats"):  # in-process store
+                metrics.track_size(backend_label(cache), cache.stats)
         if cache is not None:
             # The cache stage owns lookup, single-flight and storing; on a miss it calls
             # ``self.run_pipeline(scope, receive, send, capture=Capture(limit))``.

@@ -217,3 +217,22 @@ def test_corrupt_or_foreign_state_files_are_skipped(tmp_path, caplog):
 def test_merge_states_needs_at_least_one():
     with pytest.raises(ValueError, match="no metrics state"):
         merge_states([])
+
+
+class _Stats:
+    def __init__(self, entries: int, size: int) -> None:
+        self.entries = entries
+        self.bytes = size
+
+
+def test_tracked_sizes_are_gauges_read_at_scrape_time():
+    m = Metrics()
+    stats = _Stats(3, 3000)
+    m.track_size("memory", stats)
+    stats.entries, stats.bytes = 5, 7000
+    got = samples(prometheus_text(m))
+    assert got[("perf_cache_entries", (("backend", "memory"),))] == 5
+    assert got[("perf_cache_size_bytes", (("backend", "memory"),))] == 7000
+    assert m.to_json()["cache_size"] == {"memory": {"entries": 5, "bytes": 7000}}
+    merged = merge_states([m.state(), m.state()])
+    assert merged["cache_size"]["memory"] == {"entries": 10, "bytes": 14000}

@@ -162,6 +162,8 @@ async def test_prometheus_via_admin_matches(setup):
         text = (await c.get("/_perf/metrics", headers=AUTH)).text
     got = prom(text)
     mem = (("backend", "memory"),)
+    assert got[("perf_cache_entries", mem)] == 1
+    assert got[("perf_cache_size_bytes", mem)] == mw.cache.stats.bytes > len(PAGE) // 10
     assert got[("perf_requests_total", ())] == 3
     assert got[("perf_cache_hit_total", mem)] == 2
     assert got[("perf_cache_miss_total", mem)] == 1
