@@ -96,6 +96,11 @@ def test_first_visit_precaches_exactly_the_manifest_urls(site, context):
     )
     assert caches[precache_name(worker)] == expected
     assert set(caches) == {precache_name(worker)}  # nothing else before the page is controlled
+    headers = page.evaluate(
+        "fetch('/static/sw.js').then((r) => Object.fromEntries(r.headers.entries()))"
+    )
+    assert headers["cache-control"] == "no-cache"  # browsers must see every new version
+    assert headers["service-worker-allowed"] == "/"
 
 
 def _check_offline_behaviour(page: Any, server: UvicornServer, worker: Any) -> None:
@@ -299,3 +304,26 @@ def test_navigation_preload_fetches_the_page_alongside_the_worker(site, context)
     assert hits.get("preload:/", 0) >= 1  # the page request came from the preload
     enabled = "navigator.serviceWorker.ready.then((r) => r.navigationPreload.getState())"
     assert page.evaluate(enabled)["enabled"] is True
+
+
+def test_skip_waiting_and_clients_claim_take_over_without_a_reload(site, context):
+    dist, server, _ = site
+    _, old = build(dist, SOURCES, extra_toml="skip_waiting = true\nclients_claim = true")
+    page = context.new_page()
+    page.goto(server.url + "/")
+    # clients.claim(): the very first page is controlled without reloading
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
+    assert page.evaluate(VERSION) == old.version
+    server.stop()
+    new_css = {"css/app.css": b"body { color: rgb(0, 0, 90); }\n"}
+    _, new = build(dist, dict(SOURCES, **new_css), extra_toml="skip_waiting = true")
+    server.start()
+    page.reload()
+    # skipWaiting(): the new version activates by itself, no apply() needed
+    page.wait_for_function(
+        f"navigator.serviceWorker.controller && ({VERSION})().then((v) => v === '{new.version}')",
+        timeout=WAIT_MS,
+    )
+    page.wait_for_function(
+        f"caches.keys().then((k) => !k.includes('{precache_name(old)}'))", timeout=WAIT_MS
+    )
