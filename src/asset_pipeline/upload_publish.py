@@ -31,6 +31,7 @@ from asset_pipeline.upload_plan import (
 from asset_pipeline.upload_state import (
     IndexEntry,
     RemoteState,
+    StateConflict,
     StateError,
     delete_keys,
     inventory_id,
@@ -52,6 +53,7 @@ class UploadResult:
     uploaded_bytes: int = 0
     pruned: int = 0
     invalidated: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
     failures: list[UploadFailure] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -161,6 +163,8 @@ def publish(
             raise
         except Exception as exc:
             raise fail(exc) from None
+        for warning in result.warnings:
+            err.write(f"warning: {warning}\n")
 
     if config.cloudfront_distribution:
         _invalidate(
@@ -215,13 +219,18 @@ def _record(
 ) -> None:
     """Write this build's record and the index, then prune what the kept builds don't use."""
     unchanged = not plan.uploads and index and index[-1].build_id == build_id
+    conflicted = False
     if not unchanged:
         state.save_build(BuildRecord(build_id, {o.rel: ObjectRecord.of(o) for o in local}))
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        index = [e for e in index if e.build_id != build_id]
-        index.append(IndexEntry(build_id, now, len(local)))
-        state.save_index(index)
+        index, conflicted = _append_to_index(state, index, IndexEntry(build_id, now, len(local)))
     if not plan.prune and not plan.retired_builds:
+        return
+    if conflicted:
+        result.warnings.append(
+            "prune skipped: another upload changed the build index during this one, so "
+            "the retention plan may be stale. HINT: prune again with the next upload."
+        )
         return
     errors = delete_keys(state.client, config.bucket, [config.prefix + r for r in plan.prune])
     if errors:
@@ -233,6 +242,25 @@ def _record(
     retired = set(plan.retired_builds)
     state.delete_builds(plan.retired_builds)
     state.save_index([e for e in index if e.build_id not in retired])
+
+
+def _append_to_index(
+    state: RemoteState, index: list[IndexEntry], entry: IndexEntry
+) -> tuple[list[IndexEntry], bool]:
+    """Optimistic concurrency: on a conflicting write, re-read and merge, a few times."""
+    conflicted = False
+    for _ in range(5):
+        merged = [e for e in index if e.build_id != entry.build_id] + [entry]
+        try:
+            state.save_index(merged)
+            return merged, conflicted
+        except StateConflict:
+            conflicted = True
+            index = state.load_index() or []
+    raise UploadError(
+        f"{state.bucket}: the build index kept changing under concurrent uploads; this "
+        "build is live but not recorded. HINT: serialise deploys, then run again."
+    )
 
 
 def _invalidate(config: UploadConfig, client: Any, paths: list[str], result: UploadResult) -> None:

@@ -36,6 +36,10 @@ class StateError(ValueError):
     """The remote state file exists but cannot be read."""
 
 
+class StateConflict(Exception):
+    """Another upload rewrote the index after this one read it."""
+
+
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
     build_id: str
@@ -132,41 +136,66 @@ class RemoteState:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
+        #: ETag of the index as last read or written; None when there was none.
+        self.index_etag: str | None = None
 
     def _where(self, rel: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{rel}"
 
-    def _get(self, rel: str) -> bytes | None:
+    def _get(self, rel: str) -> tuple[bytes, str | None] | None:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + rel)
         except self.client.exceptions.NoSuchKey:
             return None
         body: bytes = response["Body"].read()
-        return body
+        return body, response.get("ETag")
 
-    def _put(self, rel: str, body: bytes) -> None:
-        self.client.put_object(
+    def _put(self, rel: str, body: bytes, **condition: str) -> str | None:
+        response = self.client.put_object(
             Bucket=self.bucket,
             Key=self.prefix + rel,
             Body=body,
             ContentType="application/json",
             CacheControl="no-store",
+            **condition,
         )
+        etag: str | None = response.get("ETag")
+        return etag
 
     def load_index(self) -> list[IndexEntry] | None:
-        raw = self._get(INDEX_NAME)
-        return None if raw is None else index_from_json(raw, self._where(INDEX_NAME))
+        found = self._get(INDEX_NAME)
+        self.index_etag = None if found is None else found[1]
+        return None if found is None else index_from_json(found[0], self._where(INDEX_NAME))
 
     def load_build(self, build_id: str) -> BuildRecord | None:
         rel = build_key(build_id)
-        raw = self._get(rel)
-        return None if raw is None else record_from_json(raw, self._where(rel))
+        found = self._get(rel)
+        return None if found is None else record_from_json(found[0], self._where(rel))
 
     def save_build(self, record: BuildRecord) -> None:
         self._put(build_key(record.build_id), record_to_json(record))
 
     def save_index(self, entries: Sequence[IndexEntry]) -> None:
-        self._put(INDEX_NAME, index_to_json(entries))
+        """Write the index only if it is still what this run read (S3 conditional write),
+        so two concurrent deploys cannot silently drop each other's build.
+
+        Raises :class:`StateConflict` when it changed; stores without conditional
+        writes (501 NotImplemented) get a plain PUT.
+        """
+        from botocore.exceptions import ClientError
+
+        body = index_to_json(entries)
+        condition = {"IfMatch": self.index_etag} if self.index_etag else {"IfNoneMatch": "*"}
+        try:
+            self.index_etag = self._put(INDEX_NAME, body, **condition)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+                raise StateConflict(self._where(INDEX_NAME)) from None
+            if code != "NotImplemented" and status != 501:
+                raise
+            self.index_etag = self._put(INDEX_NAME, body)
 
     def delete_builds(self, build_ids: Iterable[str]) -> list[str]:
         return delete_keys(

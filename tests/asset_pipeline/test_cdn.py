@@ -6,6 +6,7 @@ failures for chosen keys.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ import boto3
 import pytest
 
 from asset_pipeline.cli import main
+from asset_pipeline.upload_config import UploadConfig
+from asset_pipeline.upload_publish import publish
 from asset_pipeline.upload_rules import IMMUTABLE
 from tests.asset_pipeline.upload_helpers import BUCKET, DEFAULT_SOURCES, S3Proxy, make_build
 from tests.support.servers import free_port
@@ -527,3 +530,33 @@ def test_canned_acl_and_checksum_mode_for_s3_compatible_stores(
         g["Grantee"].get("URI", "").endswith("/global/AllUsers") and g["Permission"] == "READ"
         for g in grants
     )
+
+
+def test_concurrent_deploy_is_merged_into_the_index_and_prune_waits(
+    s3: Any, s3_endpoint: str, proxy: S3Proxy, dist: Path
+) -> None:
+    make_build(dist)
+    assert upload(proxy, dist) == 0
+    make_build(dist, changed_sources(), build_id="build-2")
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    index_key = ".asset-pipeline/index.json"
+
+    def other_deploy(request: Any, **_: Any) -> None:
+        # while build-2 uploads, another CI job records its build "build-x"
+        if request.method == "PUT" and request.url.endswith("/manifest.json"):
+            data = json.loads(body(s3, index_key))
+            if all(b["build_id"] != "build-x" for b in data["builds"]):
+                data["builds"].append({"build_id": "build-x", "uploaded_at": "t", "objects": 1})
+                s3.put_object(Bucket=BUCKET, Key=index_key, Body=json.dumps(data).encode())
+
+    client.meta.events.register("before-send.s3.PutObject", other_deploy)
+    err = io.StringIO()
+    config = UploadConfig(dist=dist, bucket=BUCKET, prune_older_than=1, progress=False)
+    result = publish(config, out=io.StringIO(), err=err, s3_client=client)
+    builds = [b["build_id"] for b in json.loads(body(s3, index_key))["builds"]]
+    assert builds == ["build-1", "build-x", "build-2"]
+    assert "prune skipped: another upload changed the build index" in err.getvalue()
+    assert result.pruned == 0
+    assert result.plan is not None
+    assert result.plan.prune  # there was something to prune; it was held back
+    assert all(s3.head_object(Bucket=BUCKET, Key=k) for k in result.plan.prune)

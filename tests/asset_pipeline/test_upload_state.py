@@ -14,6 +14,7 @@ from asset_pipeline.upload_plan import BuildRecord, ObjectRecord
 from asset_pipeline.upload_state import (
     IndexEntry,
     RemoteState,
+    StateConflict,
     StateError,
     build_key,
     delete_keys,
@@ -131,3 +132,21 @@ def test_delete_keys_batches_by_one_thousand(s3: Any) -> None:
     assert delete_keys(s3, BUCKET, keys) == []
     assert calls == ["delete", "delete"]
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="k/")
+
+
+def test_index_write_is_conditional_on_what_was_read(s3: Any) -> None:
+    mine = RemoteState(s3, BUCKET, "")
+    other = RemoteState(s3, BUCKET, "")
+    assert mine.load_index() is None
+    assert other.load_index() is None
+    other.save_index([IndexEntry("theirs", "t", 1)])
+    with pytest.raises(StateConflict):
+        mine.save_index([IndexEntry("mine", "t", 1)])  # created meanwhile
+    assert mine.load_index() == [IndexEntry("theirs", "t", 1)]
+    other.save_index([IndexEntry("theirs", "t", 1), IndexEntry("again", "t", 1)])
+    with pytest.raises(StateConflict):
+        mine.save_index([IndexEntry("theirs", "t", 1), IndexEntry("mine", "t", 1)])
+    mine.load_index()
+    mine.save_index([IndexEntry("mine", "t", 1)])
+    mine.save_index([IndexEntry("mine", "t", 2)])  # its own write moves the ETag along
+    assert other.load_index() == [IndexEntry("mine", "t", 2)]
