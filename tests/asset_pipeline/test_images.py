@@ -380,3 +380,15 @@ def test_jpeg_strip_drops_metadata_segments_and_keeps_pixels(
     stripped = strip_jpeg(data)
     assert marker not in stripped
     assert stripped == base  # Pillow writes only JFIF + tables + scans: all kept, verbatim
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_colour_key_transparency_survives(mode: str) -> None:
+    src = Image.new(mode, (32, 32), 0 if mode == "L" else (0, 0, 0))
+    ImageDraw.Draw(src).rectangle((8, 8, 24, 24), fill=200 if mode == "L" else (200, 10, 10))
+    data = encode(src, "PNG", transparency=0 if mode == "L" else (0, 0, 0))
+    out = run(data, "img/key.png", formats=["webp"])
+    webp = decode(out.extras[0].data)
+    assert webp.mode == "RGBA"
+    assert webp.getpixel((0, 0))[3] == 0
+    assert webp.getpixel((16, 16))[3] == 255

@@ -29,7 +29,8 @@ def to_web_mode(im: Image.Image, *, to_srgb: bool) -> tuple[Image.Image, bytes |
     icc: bytes | None = im.info.get("icc_profile") or None
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: scale, don't clip
         im = im.convert("I").point(lambda v: v * (1 / 257)).convert("L")
-    elif im.mode in ("P", "PA", "1", "LA", "La", "RGBa", "F", "YCbCr", "LAB", "HSV"):
+    elif im.mode not in ("RGB", "RGBA", "L", "CMYK") or "transparency" in im.info:
+        # palettes, bilevel, grey+alpha, and L/RGB with a tRNS colour key
         has_alpha = "transparency" in im.info or im.mode in ("PA", "LA", "La", "RGBa")
         im = im.convert("RGBA" if has_alpha else "RGB")
     if icc and _is_srgb(icc):

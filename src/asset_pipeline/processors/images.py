@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import io
 import logging
-import struct
-import warnings
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
-from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from asset_pipeline.processors._imagecolor import to_web_mode
+from asset_pipeline.processors._imageencode import bare, encode, reencode_main
+from asset_pipeline.processors._imageload import open_image
 from asset_pipeline.processors._imagemeta import ContainerError, strip_jpeg, strip_png
 from asset_pipeline.processors._options import parse_options
 from asset_pipeline.processors.base import (
@@ -45,10 +44,8 @@ from asset_pipeline.processors.base import (
 
 log = logging.getLogger(__name__)
 
-_EXPECTED = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF"}
 _TYPES = {"webp": "image/webp", "avif": "image/avif", "png": "image/png", "jpeg": "image/jpeg"}
 _SUFFIXES = {"webp": ".webp", "avif": ".avif", "png": ".png", "jpeg": ".jpg"}
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,53 +110,6 @@ def process_image(data: bytes, ctx: ProcessContext) -> ProcessorOutput:
         return ProcessorOutput(data=data)
 
 
-def _open(data: bytes, name: str, opts: ImageOptions) -> Image.Image:
-    ext = PurePosixPath(name).suffix.lower()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError as exc:
-            raise ProcessingError(
-                name,
-                f"decompression bomb refused by Pillow ({exc}). HINT: downscale the source; "
-                "Pillow's own hard limit applies whatever max_pixels says.",
-            ) from None
-        except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
-            raise ProcessingError(
-                name,
-                f"not a readable image, or truncated ({exc}). "
-                "HINT: re-export the file from its source.",
-            ) from None
-    expected = _EXPECTED.get(ext)
-    if expected is not None and im.format != expected:
-        raise ProcessingError(
-            name,
-            f"the extension {ext} says {expected} but the content is {im.format}. "
-            f"HINT: rename the file to match its content or re-export it as {expected}.",
-        )
-    frames = getattr(im, "n_frames", 1)
-    pixels = im.width * im.height * frames  # every frame of an animation is decoded
-    if pixels > opts.max_pixels:
-        what = f"{im.width}x{im.height}" + (f" x {frames} frames" if frames > 1 else "")
-        raise ProcessingError(
-            name,
-            f"{what} = {pixels} pixels exceeds max_pixels={opts.max_pixels} "
-            "(decompression-bomb protection). HINT: downscale the source or raise max_pixels "
-            "in a [[tool.asset-pipeline.images.rules]] entry for this file.",
-        )
-    try:
-        for frame in range(frames):
-            im.seek(frame)
-            im.load()
-        im.seek(0)
-    except _DECODE_ERRORS as exc:
-        raise ProcessingError(
-            name, f"truncated or corrupt image data ({exc}). HINT: re-export the file."
-        ) from None
-    return im
-
-
 def _is_lossless(src: Image.Image, pixels: Image.Image, opts: ImageOptions) -> bool:
     if opts.mode != "auto":
         return opts.mode == "lossless"
@@ -182,50 +132,6 @@ def _is_lossless(src: Image.Image, pixels: Image.Image, opts: ImageOptions) -> b
     return 100 * top >= opts.lossless_flat_percent * pixels.width * pixels.height
 
 
-def _encode(im: Image.Image, fmt: str, lossless: bool, icc: bytes | None, o: ImageOptions) -> bytes:
-    buf = io.BytesIO()
-    extra = {"icc_profile": icc} if icc else {}
-    if fmt == "webp":
-        q = 100 if lossless else o.webp_quality  # lossless: quality = effort
-        im.save(buf, "WEBP", quality=q, method=o.webp_method, lossless=lossless, **extra)
-    elif fmt == "avif":
-        q, sub = (100, "4:4:4") if lossless else (o.avif_quality, "4:2:0")
-        im.save(buf, "AVIF", quality=q, speed=o.avif_speed, subsampling=sub, **extra)
-    elif fmt == "jpeg":
-        rgb = im if im.mode in ("RGB", "L") else im.convert("RGB")
-        rgb.save(buf, "JPEG", quality=o.jpeg_quality, optimize=True, progressive=True, **extra)
-    else:
-        im.save(buf, "PNG", optimize=True, **extra)
-    return buf.getvalue()
-
-
-def _reencode_main(src: Image.Image, upright: Image.Image, icc: bytes | None) -> bytes:
-    """Re-encode the fallback in its own format after orientation/colour changed pixels."""
-    buf = io.BytesIO()
-    extra = {"icc_profile": icc} if icc else {}
-    if src.format == "JPEG":
-        rgb = upright if upright.mode in ("RGB", "L", "CMYK") else upright.convert("RGB")
-        sampling = JpegImagePlugin.get_sampling(src)
-        rgb.save(
-            buf,
-            "JPEG",
-            qtables=getattr(src, "quantization", None),  # same quality as the source
-            subsampling=sampling if sampling >= 0 else 2,
-            optimize=True,
-            **extra,
-        )
-    else:
-        upright.save(buf, "PNG", optimize=True, **extra)
-    return buf.getvalue()
-
-
-def _bare(im: Image.Image) -> Image.Image:
-    """A copy without ``info``: AVIF and PNG encoders copy EXIF/XMP/ICC from it otherwise."""
-    bare = im.copy()
-    bare.info = {}
-    return bare
-
-
 def _pick(
     candidates: list[tuple[str, bytes]], fallback_size: int, lossless: bool
 ) -> list[tuple[str, bytes]]:
@@ -242,19 +148,19 @@ def _pick(
 
 
 def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
-    src = _open(data, name, opts)
+    src = open_image(data, name, max_pixels=opts.max_pixels)
     if getattr(src, "is_animated", False):
         return _process_animated(data, src, name, opts)
     orientation = src.getexif().get(0x0112, 1)
     upright = ImageOps.exif_transpose(src) if orientation not in (0, 1) else src
     pixels, icc = to_web_mode(upright, to_srgb=opts.icc == "srgb")
-    pixels = _bare(pixels)
+    pixels = bare(pixels)
     src_icc = src.info.get("icc_profile") or None
     main = data
     try:
         if orientation not in (0, 1) or (src_icc and opts.icc == "srgb" and src.format != "GIF"):
             keep = upright if src.format == "JPEG" and opts.icc == "keep" else pixels
-            main = _reencode_main(src, _bare(keep), icc if opts.icc == "keep" else None)
+            main = reencode_main(src, bare(keep), icc if opts.icc == "keep" else None)
         elif opts.strip_metadata and src.format == "JPEG":
             main = strip_jpeg(data)
         elif opts.strip_metadata and src.format == "PNG":
@@ -268,7 +174,7 @@ def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
         formats = tuple(f for f in formats if f != "avif")
 
     def add(tag: str, im: Image.Image, fallback_size: int) -> None:
-        encoded = [(f, _encode(im, f, lossless, icc, opts)) for f in formats]
+        encoded = [(f, encode(im, f, lossless, icc, opts)) for f in formats]
         for fmt, blob in _pick(encoded, fallback_size, lossless):
             suffix = f"{tag}{_SUFFIXES[fmt]}"
             extras.append(ExtraOutput(suffix, blob, _TYPES[fmt], fmt, im.width, im.height))
@@ -280,7 +186,7 @@ def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
             continue
         height = max(1, round(pixels.height * width / pixels.width))
         small = pixels.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        fallback = _encode(small, fallback_fmt, True, icc, opts)
+        fallback = encode(small, fallback_fmt, True, icc, opts)
         tag = f".w{width}"
         extras.append(
             ExtraOutput(
