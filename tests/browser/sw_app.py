@@ -63,6 +63,18 @@ name = "cf"
 path = "/api/cf/**"
 strategy = "cache-first"
 max_entries = 2
+
+# "localhost" is another origin than 127.0.0.1: no-cors fetches there are opaque
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "opaque-ok"
+url_regex = '^http://localhost:\\d+/api/xo/'
+strategy = "cache-first"
+cache_opaque = true
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "opaque-no"
+url_regex = '^http://localhost:\\d+/api/xn/'
+strategy = "cache-first"
 """
 
 SOURCES = {

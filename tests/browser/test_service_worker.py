@@ -327,3 +327,19 @@ def test_skip_waiting_and_clients_claim_take_over_without_a_reload(site, context
     page.wait_for_function(
         f"caches.keys().then((k) => !k.includes('{precache_name(old)}'))", timeout=WAIT_MS
     )
+
+
+def test_opaque_cross_origin_responses_are_cached_only_when_the_rule_says_so(site, context):
+    _, server, _ = site
+    page = controlled_page(context, server.url)
+    other = f"http://localhost:{server.port}"
+    no_cors = "(u) => fetch(u, { mode: 'no-cors' }).then((r) => r.type)"
+    for _ in range(2):
+        assert page.evaluate(no_cors, other + "/api/xo/a") == "opaque"
+        assert page.evaluate(no_cors, other + "/api/xn/a") == "opaque"
+    hits = page.evaluate("fetch('/hits').then((r) => r.json())")
+    assert hits["/api/xo/a"] == 1  # cache_opaque = true: the second answer came from the cache
+    assert hits["/api/xn/a"] == 2  # default: an opaque response is never stored
+    keys = "(n) => caches.open(n).then((c) => c.keys()).then((k) => k.length)"
+    assert page.evaluate(keys, "asset-pipeline-runtime-opaque-ok") == 1
+    assert page.evaluate(keys, "asset-pipeline-runtime-opaque-no") == 0
