@@ -292,13 +292,14 @@ class Emitter:
         self.alternates: dict[str, list[tuple[Emitted, Any]]] = {}
         self.warnings: list[str] = []
 
-    def _name(self, logical: str, data: bytes) -> tuple[str, str, bool]:
+    def _name(self, logical: str, data: bytes, *, rewritten: bool = False) -> str:
+        """The fingerprinted output path. A bundler-hashed name is kept unless rewriting
+        its references changed its bytes (its own hash would then be stale)."""
         config = self.plan.config
+        if not rewritten and has_bundler_hash(logical, config.bundler_hash_pattern):
+            return logical
         digest = content_hash(data)
-        if has_bundler_hash(logical, config.bundler_hash_pattern):
-            return logical, digest, True
-        name = hashed_name(logical, digest, pattern=config.name_pattern, length=config.hash_length)
-        return name, digest, True
+        return hashed_name(logical, digest, pattern=config.name_pattern, length=config.hash_length)
 
     def _write(self, path: str, data: bytes) -> None:
         target = self.out / path
@@ -322,17 +323,15 @@ class Emitter:
                 faces = font_faces(deps, self.processed, self.outputs, self.alternates)
                 text = finish_font_faces(text, faces)
             data = text.encode("utf-8", "surrogateescape")
-        path, _, fingerprinted = self._name(out_logical, data)
+        path = self._name(out_logical, data, rewritten=data != result.data)
         self._write(path, data)
         ctype = with_charset(result.content_type) if result.content_type else None
-        self.main[name] = Emitted(
-            name, path, data, ctype or content_type(out_logical), fingerprinted
-        )
+        self.main[name] = Emitted(name, path, data, ctype or content_type(out_logical), True)
         self.outputs[name] = path
         self.stats.add(type_label(name), len(self.plan.sources[name]), len(data))
         for extra in result.extras:
             extra_logical = with_suffix(name, extra.suffix)
-            extra_path, _, _ = self._name(extra_logical, extra.data)
+            extra_path = self._name(extra_logical, extra.data)
             self._write(extra_path, extra.data)
             emitted = Emitted(extra_logical, extra_path, extra.data, extra.content_type, True)
             self.alternates.setdefault(name, []).append((emitted, extra))

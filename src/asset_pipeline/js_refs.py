@@ -134,7 +134,8 @@ def _regex_allowed(toks: list[_Tok]) -> bool:
         return True
     last = toks[-1]
     if last.type == "name":
-        return last.value in _REGEX_AFTER_WORD
+        member = len(toks) > 1 and toks[-2].value in (".", "?.")  # ``a.return / 2``
+        return last.value in _REGEX_AFTER_WORD and not member
     if last.type == "punct":
         return last.value not in _DIVISION_AFTER
     return False  # after a string, number, regex or template: division

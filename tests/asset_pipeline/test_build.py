@@ -185,11 +185,24 @@ def test_process_pool_gives_the_same_build(tree: Path) -> None:
     assert pooled == serial
 
 
-def test_bundler_hashed_names_are_kept(tmp_path: Path) -> None:
-    write_tree(tmp_path / "src", {"assets/index-BfT4x2aQ.js": "export default 1;\n"})
-    entry = run(tmp_path).manifest["assets/index-BfT4x2aQ.js"]
-    assert entry.path == "assets/index-BfT4x2aQ.js"
-    assert entry.fingerprinted
+def test_bundler_hashed_names_are_kept_unless_rewriting_changed_them(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path / "src",
+        {
+            "assets/index-BfT4x2aQ.js": "import './chunk-3XKQ7ZPA.js';\n",
+            "assets/chunk-3XKQ7ZPA.js": "export default 1;\n",
+            "assets/uses-Ab3dEf9h.js": "import './plain.js';\n",
+            "assets/plain.js": "export default 2;\n",
+        },
+    )
+    m = run(tmp_path).manifest
+    assert m["assets/index-BfT4x2aQ.js"].path == "assets/index-BfT4x2aQ.js"
+    assert m["assets/chunk-3XKQ7ZPA.js"].path == "assets/chunk-3XKQ7ZPA.js"
+    assert m["assets/index-BfT4x2aQ.js"].fingerprinted
+    # Its import now names plain.<hash>.js, so the bundler's hash no longer matches.
+    renamed = m["assets/uses-Ab3dEf9h.js"].path
+    assert renamed.startswith("assets/uses-Ab3dEf9h.")
+    assert renamed != "assets/uses-Ab3dEf9h.js"
 
 
 def test_extra_manifest_formats_and_dry_run(tree: Path) -> None:

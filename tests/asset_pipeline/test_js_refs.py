@@ -99,3 +99,10 @@ def test_export_declaration_without_from_does_not_leak_into_later_code() -> None
 def test_scanner_never_crashes_and_spans_stay_in_bounds(text: str) -> None:
     for ref in find_references(text):
         assert 0 <= ref.start <= ref.end <= len(text)
+
+
+def test_keyword_used_as_property_name_is_followed_by_division() -> None:
+    text = "const q = a.return / 2; import('./after.js'); const r = 1 / 2;"
+    assert [r.url for r in find_references(text)] == ["./after.js"]
+    text2 = "function f() { return /'/.test(s) } import('./x.js');"
+    assert [r.url for r in find_references(text2)] == ["./x.js"]
