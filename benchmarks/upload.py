@@ -5,8 +5,8 @@ Run by hand::
     .venv/bin/python -m benchmarks.upload [--files 300] [--concurrency 8]
 
 It generates a build of ``--files`` logical files (CSS and JS with .br/.gz siblings,
-images with a WebP alternate, plus sw.js/index.html/manifest.json), starts moto's
-ThreadedMotoServer on a loopback port, and reports wall time and the number of HTTP
+images with a WebP alternate, plus sw.js/index.html/manifest.json), starts moto's server
+in its own process on a loopback port, and reports wall time and the number of HTTP
 requests boto3 sent (counted with a ``before-send`` hook, retries included) for:
 
 * cold: empty bucket;
@@ -23,10 +23,11 @@ import base64
 import gzip
 import hashlib
 import io
-import logging
 import os
 import random
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -106,6 +107,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_for(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"moto server did not start on port {port}")
+
+
 def run_once(config: UploadConfig, endpoint: str) -> tuple[float, Counter[str], int]:
     client = boto3.client(
         "s3",
@@ -133,17 +145,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    # A separate process, so the server does not compete with the uploader for the GIL.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     try:
+        _wait_for(port)
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
             Bucket=BUCKET
         )
@@ -171,7 +184,8 @@ def main() -> None:
                 seconds, counts, uploaded = run_once(config, endpoint)
                 rows.append((label, seconds, sum(counts.values()), dict(counts), uploaded))
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=10)
     print(f"{'run':<20} {'wall s':>7} {'requests':>9} {'objects PUT':>12}  by method")
     for label, seconds, total, by_method, uploaded in rows:
         methods = " ".join(f"{m}={n}" for m, n in sorted(by_method.items()))
