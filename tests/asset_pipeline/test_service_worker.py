@@ -440,3 +440,43 @@ def test_documented_example_table_is_valid():
     config = config_from_mapping(table)
     assert [r.name for r in config.runtime] == ["pages", "api"]
     assert config.runtime[1].max_entries == 100
+
+
+_names = st.from_regex(r"[a-z]{1,6}(/[a-z]{1,6}){0,2}\.(css|js|png|html|txt|woff2)", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(_names, st.tuples(st.booleans(), st.integers(1, 4 * 2**20)), max_size=12),
+    st.lists(st.sampled_from(["*.css", "*.js", "*.html", "*/*", "**.png", "*.woff2"]), max_size=3),
+    st.integers(1, 3 * 2**20),
+)
+def test_precache_plan_properties(files, globs, cap):
+    """Every precached URL is a manifest file under the size cap; the version depends only
+    on the (URL, revision) list; explicit names are always there."""
+    kinds = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}
+    entries = {}
+    for name, (fp, size) in files.items():
+        stem, ext = name.rsplit(".", 1)
+        path = f"{stem}.{'0123456789' if fp else ''}.{ext}".replace("..", ".")
+        ctype = kinds.get("." + ext, "text/plain")
+        entries[name] = entry(path, ctype, fp=fp, size=size, h=f"{len(name):02x}" * 32)
+    manifest = Manifest(files=entries, url_prefix="/s/")
+    explicit = [n for n, e in entries.items() if e.size <= cap][:1]
+    config = ServiceWorkerConfig(precache=(*globs, *explicit), max_file_size=cap, images=("*",))
+    planned, skipped = plan_precache(manifest, config)
+    paths = {e.path: e for e in entries.values()}
+    assert [p.url for p in planned] == sorted({p.url for p in planned})
+    for item in planned:
+        assert item.url == "/s/" + item.path
+        assert item.size <= cap
+        assert item.revision == (
+            None if paths[item.path].fingerprinted else paths[item.path].hash[:16]
+        )
+    assert all(paths[s].size > cap for s in skipped)
+    for name in explicit:
+        assert "/s/" + entries[name].path in {p.url for p in planned}
+    again, _ = plan_precache(
+        Manifest(files=dict(reversed(entries.items())), url_prefix="/s/"), config
+    )
+    assert precache_version(again) == precache_version(planned)

@@ -64,6 +64,12 @@ path = "/api/cf/**"
 strategy = "cache-first"
 max_entries = 2
 
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "age"
+path = "/api/age/**"
+strategy = "cache-first"
+max_age_seconds = 1
+
 # "localhost" is another origin than 127.0.0.1: no-cors fetches there are opaque
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "opaque-ok"

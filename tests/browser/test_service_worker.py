@@ -343,3 +343,16 @@ def test_opaque_cross_origin_responses_are_cached_only_when_the_rule_says_so(sit
     keys = "(n) => caches.open(n).then((c) => c.keys()).then((k) => k.length)"
     assert page.evaluate(keys, "asset-pipeline-runtime-opaque-ok") == 1
     assert page.evaluate(keys, "asset-pipeline-runtime-opaque-no") == 0
+
+
+def test_max_age_expires_runtime_entries(site, context):
+    _, server, _ = site
+    page = controlled_page(context, server.url)
+    assert page.evaluate(FETCH_JSON, "/api/age/a")["body"]["n"] == 1
+    page.wait_for_function(
+        f"({CACHED_JSON})(['asset-pipeline-runtime-age', '/api/age/a']).then((n) => n === 1)",
+        timeout=WAIT_MS,
+    )
+    assert page.evaluate(FETCH_JSON, "/api/age/a")["body"]["n"] == 1  # fresh: from the cache
+    page.wait_for_timeout(1200)  # let the entry pass max_age_seconds = 1
+    assert page.evaluate(FETCH_JSON, "/api/age/a")["body"]["n"] == 2  # expired: network
