@@ -392,3 +392,20 @@ def test_colour_key_transparency_survives(mode: str) -> None:
     assert webp.mode == "RGBA"
     assert webp.getpixel((0, 0))[3] == 0
     assert webp.getpixel((16, 16))[3] == 255
+
+
+def test_orientation_with_metadata_kept_resets_the_tag_but_keeps_exif() -> None:
+    data, _ = exif_jpeg(6)
+    out = run(data, "img/phone.jpg", strip_metadata=False)
+    main = decode(out.data)
+    assert main.size == (20, 40)
+    exif = main.getexif()
+    assert exif.get(0x010F) == "CameraMaker"
+    assert exif.get(0x0112) in (None, 1)
+
+
+def test_an_encoder_limit_skips_that_format_instead_of_failing() -> None:
+    wide = Image.new("RGB", (17000, 2), (10, 20, 30))  # WebP cannot exceed 16383 px
+    out = run(encode(wide, "PNG"), "img/wide.png", formats=["webp"], mode="lossy")
+    assert out.extras == ()
+    assert out.metadata == {"width": 17000, "height": 2}

@@ -33,10 +33,15 @@ def encode(im: Image.Image, fmt: str, lossless: bool, icc: bytes | None, o: Imag
     return buf.getvalue()
 
 
-def reencode_main(src: Image.Image, upright: Image.Image, icc: bytes | None) -> bytes:
-    """Re-encode the fallback in its own format after orientation/colour changed pixels."""
+def reencode_main(
+    src: Image.Image, upright: Image.Image, icc: bytes | None, exif: bytes | None = None
+) -> bytes:
+    """Re-encode the fallback in its own format after orientation/colour changed pixels;
+    ``exif`` (orientation already reset) only when metadata is kept."""
     buf = io.BytesIO()
-    extra = {"icc_profile": icc} if icc else {}
+    extra: dict[str, bytes] = {"icc_profile": icc} if icc else {}
+    if exif:
+        extra["exif"] = exif
     if src.format == "JPEG":
         rgb = upright if upright.mode in ("RGB", "L", "CMYK") else upright.convert("RGB")
         sampling = JpegImagePlugin.get_sampling(src)

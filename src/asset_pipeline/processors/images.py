@@ -160,7 +160,8 @@ def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
     try:
         if orientation not in (0, 1) or (src_icc and opts.icc == "srgb" and src.format != "GIF"):
             keep = upright if src.format == "JPEG" and opts.icc == "keep" else pixels
-            main = reencode_main(src, bare(keep), icc if opts.icc == "keep" else None)
+            exif = None if opts.strip_metadata else upright.info.get("exif")
+            main = reencode_main(src, bare(keep), icc if opts.icc == "keep" else None, exif)
         elif opts.strip_metadata and src.format == "JPEG":
             main = strip_jpeg(data)
         elif opts.strip_metadata and src.format == "PNG":
@@ -174,7 +175,12 @@ def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
         formats = tuple(f for f in formats if f != "avif")
 
     def add(tag: str, im: Image.Image, fallback_size: int) -> None:
-        encoded = [(f, encode(im, f, lossless, icc, opts)) for f in formats]
+        encoded = []
+        for fmt in formats:
+            try:
+                encoded.append((fmt, encode(im, fmt, lossless, icc, opts)))
+            except (OSError, ValueError) as exc:  # e.g. WebP's 16383 px limit
+                log.warning("image alternate skipped file=%s format=%s reason=%s", name, fmt, exc)
         for fmt, blob in _pick(encoded, fallback_size, lossless):
             suffix = f"{tag}{_SUFFIXES[fmt]}"
             extras.append(ExtraOutput(suffix, blob, _TYPES[fmt], fmt, im.width, im.height))
