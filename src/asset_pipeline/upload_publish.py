@@ -19,7 +19,12 @@ from typing import Any, TextIO
 from asset_pipeline.manifest import ManifestError, load_manifest
 from asset_pipeline.upload_config import UploadConfig, UploadError
 from asset_pipeline.upload_invalidate import create_invalidations, invalidation_paths
-from asset_pipeline.upload_inventory import PHASE_MANIFEST, InventoryError, scan_build
+from asset_pipeline.upload_inventory import (
+    PHASE_HASHED,
+    PHASE_MANIFEST,
+    InventoryError,
+    scan_build,
+)
 from asset_pipeline.upload_plan import (
     BuildRecord,
     ObjectRecord,
@@ -150,11 +155,7 @@ def publish(
                 if failures:
                     result.failures = failures
                     lines = [f"upload failed: {f.message}" for f in failures]
-                    lines.append(
-                        f"stopped after {progress.count} of {len(uploads)} uploads; the "
-                        "manifest and entry points of this build were not written, so the "
-                        "previous build stays live. HINT: fix the error and run the upload again."
-                    )
+                    lines.append(_stopped(phase, progress.count, len(uploads)))
                     raise UploadError("\n".join(lines))
 
         try:
@@ -176,6 +177,20 @@ def publish(
     result.seconds = time.monotonic() - started
     out.write(_summary(config, plan, result) + "\n")
     return result
+
+
+def _stopped(phase: int, done: int, total: int) -> str:
+    if phase == PHASE_HASHED:
+        what = "no entry point and no manifest of this build was written, so the previous "
+    else:
+        what = (
+            "manifest.json was not written (entry points already uploaded reference only "
+            "files that are in place), so servers reading the manifest keep the previous "
+        )
+    return (
+        f"stopped after {done} of {total} uploads; {what}build live. "
+        "HINT: fix the error and run the upload again."
+    )
 
 
 def _load_history(

@@ -177,7 +177,8 @@ def test_failed_put_stops_before_entry_points_and_keeps_previous_manifest(
     err = capsys.readouterr().err
     assert bad in err
     assert "InternalError" in err
-    assert "previous build stays live" in err
+    assert "no entry point and no manifest of this build was written" in err
+    assert "previous build live" in err
     assert "Traceback" not in err
     assert proxy.fault_hits[f"/{BUCKET}/{bad}"] == 2  # retried once by botocore
     puts = proxy.object_puts()
@@ -560,3 +561,23 @@ def test_concurrent_deploy_is_merged_into_the_index_and_prune_waits(
     assert result.plan is not None
     assert result.plan.prune  # there was something to prune; it was held back
     assert all(s3.head_object(Bucket=BUCKET, Key=k) for k in result.plan.prune)
+
+
+def test_failed_entry_point_keeps_the_previous_manifest(
+    s3: Any, proxy: S3Proxy, dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_build(dist)
+    assert upload(proxy, dist) == 0
+    old_manifest = body(s3, "manifest.json")
+    manifest = make_build(dist, changed_sources(), build_id="build-2", sw=b"// v2\n")
+    proxy.faults["sw.js"] = 403
+    proxy.clear()
+    capsys.readouterr()
+    assert upload(proxy, dist) == 1
+    err = capsys.readouterr().err
+    assert f"s3://{BUCKET}/sw.js: access denied" in err
+    assert "manifest.json was not written" in err
+    puts = proxy.object_puts()
+    assert manifest["js/util.js"].path in puts  # the hashed phase completed first
+    assert "manifest.json" not in puts
+    assert body(s3, "manifest.json") == old_manifest
