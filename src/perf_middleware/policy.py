@@ -187,14 +187,14 @@ class Policy:
             return Decision(cc, tuple(extra), rule.override, c.shared)
         return _NO_DECISION
 
-    def apply(self, headers: MutableRawHeaders, path: str, media_type: str, status: int) -> None:
-        """Add the matching rule's headers to ``headers`` in place."""
+    def apply(self, headers: MutableRawHeaders, path: str, media_type: str, status: int) -> bool:
+        """Add the matching rule's headers to ``headers`` in place; True if any were."""
         decision = self.decide(path, media_type, status)
         if decision is _NO_DECISION:
-            return
+            return False
         if decision.shared and has_header(headers, b"set-cookie"):
             logger.debug("policy skipped reason=set-cookie path=%s", path)
-            return
+            return False
         if decision.cache_control is not None:
             if decision.override:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
@@ -210,3 +210,4 @@ class Policy:
                 joined = b",".join(t.strip() for t in merged if t.strip())
                 headers[:] = [(k, v) for k, v in headers if k.lower() != name]
                 headers.append((name, joined))
+        return True

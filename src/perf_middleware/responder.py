@@ -13,12 +13,13 @@ identity response after policy and ETag (before conditional evaluation and compr
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import lru_cache
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from perf_middleware.compression import StreamEncoder, compressible_response
+from perf_middleware.compression import CompressionConfig, StreamEncoder, compressible_response
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.dates import parse_http_date
@@ -49,6 +50,56 @@ _HOLD, _STREAM, _PASS, _DROP, _DONE = range(5)
 def not_modified_headers(headers: MutableRawHeaders) -> MutableRawHeaders:
     """The headers of the 304 answering a request for a response with ``headers``."""
     return [(k, v) for k, v in headers if k.lower() in NOT_MODIFIED_KEEP]
+
+
+_FIELDS = {
+    b"content-type": 0,
+    b"content-encoding": 1,
+    b"cache-control": 2,
+    b"etag": 3,
+    b"last-modified": 4,
+    b"content-length": 5,
+    b"vary": 6,
+}
+_CT, _CE, _CC, _ETAG, _LM, _CL, _VARY = range(7)
+
+
+def scan(headers: MutableRawHeaders) -> list[bytes | None]:
+    """One pass over response headers: the first value of each field the pipeline reads
+    (Vary values joined). Indexes: ``_CT _CE _CC _ETAG _LM _CL _VARY``."""
+    found: list[bytes | None] = [None, None, None, None, None, None, None]
+    for key, value in headers:
+        index = _FIELDS.get(key)
+        if index is None:
+            if key.islower():
+                continue
+            index = _FIELDS.get(key.lower())
+            if index is None:
+                continue
+        prior = found[index]
+        if prior is None:
+            found[index] = value
+        elif index == _VARY:
+            found[index] = prior + b", " + value
+    return found
+
+
+@lru_cache(maxsize=256)
+def media_type(value: bytes | None) -> str:
+    """``text/HTML; charset=x`` -> ``text/html``; "" when absent."""
+    if not value:
+        return ""
+    return value.split(b";", 1)[0].strip().lower().decode("latin-1")
+
+
+def _length(value: bytes | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+def _compressible(config: CompressionConfig, status: int, found: list[bytes | None]) -> bool:
+    return compressible_response(config, status, media_type(found[_CT]), found[_CE], found[_CC])
 
 
 def would_compress(
@@ -195,24 +246,36 @@ class Responder:
 
     def _prepare(self, start: Message, body: bytes | None) -> tuple[int, MutableRawHeaders]:
         """Policy and ETag; then hand the identity response to the capture."""
+        status, headers, _ = self._prepare_scan(start, body)
+        return status, headers
+
+    def _prepare_scan(
+        self, start: Message, body: bytes | None
+    ) -> tuple[int, MutableRawHeaders, list[bytes | None]]:
+        """``_prepare`` plus the one-pass ``scan`` of the resulting headers."""
         status = int(start.get("status", 200))
         headers: MutableRawHeaders = list(start.get("headers") or ())
+        found = scan(headers)
         pipeline = self.pipeline
-        if pipeline.policy is not None:
-            pipeline.policy.apply(headers, self.path, content_type(headers), status)
+        if pipeline.policy is not None and pipeline.policy.apply(
+            headers, self.path, media_type(found[_CT]), status
+        ):
+            found = scan(headers)
         if (
             body is not None
+            and found[_ETAG] is None
             and pipeline.etag
             and status == 200
             and self.method == "GET"
             and len(body) <= pipeline.etag_max_bytes
-            and get_header(headers, b"etag") is None
         ):
-            headers.append((b"etag", make_etag(body).encode("latin-1")))
+            etag = make_etag(body).encode("latin-1")
+            headers.append((b"etag", etag))
+            found[_ETAG] = etag
         if self.capture is not None:
             self.capture.status = status
             self.capture.headers = list(headers)
-        return status, headers
+        return status, headers, found
 
     def _precondition(self, status: int, headers: MutableRawHeaders) -> Precondition:
         cond = self.conditions
@@ -255,30 +318,44 @@ class Responder:
         start = self._start
         assert start is not None
         head = self.method == "HEAD"
-        status, headers = self._prepare(start, None if head else body)
+        status, headers, found = self._prepare_scan(start, None if head else body)
         if self.capture is not None:
             self.capture.body = bytearray(body)
             self.capture.complete = True
-        size = content_length(headers) if head else len(body)
         self._state = _DROP if head else _DONE
-        result = self._precondition(status, headers)
-        if result is not Precondition.PROCEED:
-            await self._answer_precondition(result, status, headers, size)
-            return
+        size = _length(found[_CL]) if head else len(body)
+        if self.conditions is not None:
+            result = self._precondition(status, headers)
+            if result is not Precondition.PROCEED:
+                await self._answer_precondition(result, status, headers, size)
+                return
+        config = self.pipeline.compression
         encoded: bytes | None = None
-        if would_compress(self.pipeline, status, headers, size):
-            coding = self._negotiate()
+        if (
+            config is not None
+            and (size is None or size >= config.minimum_size)
+            and _compressible(config, status, found)
+        ):
+            coding = choose_encoding(self.accept_encoding, config.preference)
             if not head and coding is not None and coding != "identity":
                 encoded = await self._compress(body, coding)
                 if len(encoded) >= len(body):
-                    encoded, coding = None, None
-            mark_encoded(headers, coding)
-        if encoded is not None:
-            body = encoded
-            headers.append((b"content-length", str(len(body)).encode("latin-1")))
-        elif not head and content_length(headers) != len(body):
-            headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode("latin-1")))
+                    encoded = None
+            if encoded is not None:
+                assert coding is not None
+                mark_encoded(headers, coding)
+                body = encoded
+                headers.append((b"content-length", b"%d" % len(body)))
+            elif head and coding is not None and coding != "identity":
+                mark_encoded(headers, coding)
+            elif found[_VARY] is None:
+                headers.append((b"vary", b"Accept-Encoding"))
+            else:
+                mark_encoded(headers, None)
+        if encoded is None and not head and found[_CL] != b"%d" % len(body):
+            if found[_CL] is not None:
+                headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers.append((b"content-length", b"%d" % len(body)))
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": b"" if head else body})
 

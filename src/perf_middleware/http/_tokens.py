@@ -6,6 +6,8 @@ so the decoding and the quoted-string aware comma split live here once.
 
 from __future__ import annotations
 
+import re
+
 # RFC 9110 §5.6.2 tchar: the characters allowed in a token.
 TCHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
@@ -25,8 +27,11 @@ def to_text(value: str | bytes | bytearray | memoryview | None) -> str:
         return ""
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def is_token(text: str) -> bool:
-    return bool(text) and all(ch in TCHARS for ch in text)
+    return _TOKEN.fullmatch(text) is not None
 
 
 def split_list(text: str) -> list[str]:
