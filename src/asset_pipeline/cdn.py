@@ -52,6 +52,7 @@ CANNED_ACLS = (
     "bucket-owner-full-control",
 )
 CHECKSUM_MODES = ("when_supported", "when_required")
+ADDRESSING_STYLES = ("auto", "path", "virtual")
 
 
 _EPILOG = """\
@@ -106,6 +107,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checksums",
         choices=CHECKSUM_MODES,
         help="when_required for S3-compatible stores that reject CRC32 checksums",
+    )
+    parser.add_argument(
+        "--addressing-style",
+        choices=ADDRESSING_STYLES,
+        help="path for MinIO-style endpoints without per-bucket host names (default auto)",
     )
     parser.add_argument("--concurrency", type=int, help="parallel uploads (default 8)")
     parser.add_argument("--retry-mode", choices=RETRY_MODES, help="botocore retry mode")
@@ -174,11 +180,13 @@ def config_from_args(args: argparse.Namespace) -> UploadConfig:
     retry_mode = pick("retry_mode", "standard")
     acl = pick("acl")
     checksums = pick("checksums", "when_supported")
+    addressing_style = pick("addressing_style", "auto")
     for name, value, allowed in (
         ("precompressed", precompressed, PRECOMPRESSED_MODES),
         ("retry_mode", retry_mode, RETRY_MODES),
         ("acl", acl, (None, *CANNED_ACLS)),
         ("checksums", checksums, CHECKSUM_MODES),
+        ("addressing_style", addressing_style, ADDRESSING_STYLES),
     ):
         if value not in allowed:
             raise OptionError(
@@ -221,6 +229,7 @@ def config_from_args(args: argparse.Namespace) -> UploadConfig:
         progress=args.progress,
         acl=acl,
         checksums=checksums,
+        addressing_style=addressing_style,
     )
 
 

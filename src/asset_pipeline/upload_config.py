@@ -38,6 +38,7 @@ _TOML_KEYS: dict[str, type | tuple[type, ...]] = {
     "cloudfront_endpoint_url": str,
     "acl": str,
     "checksums": str,
+    "addressing_style": str,
 }
 
 
@@ -81,6 +82,8 @@ class UploadConfig:
     #: botocore flexible checksums: ``"when_supported"`` (CRC32 on every PUT) or
     #: ``"when_required"`` for S3-compatible stores that reject checksum trailers.
     checksums: str = "when_supported"
+    #: ``"path"`` for MinIO and other stores without per-bucket DNS names.
+    addressing_style: str = "auto"
 
 
 def normalise_prefix(prefix: str) -> str:

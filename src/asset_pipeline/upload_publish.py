@@ -97,6 +97,7 @@ def publish(
         max_attempts=config.max_attempts,
         pool_size=config.concurrency,
         checksums=config.checksums,
+        addressing_style=config.addressing_style,
     )
     state = RemoteState(client, config.bucket, prefix)
     result = UploadResult(build_id=build_id)

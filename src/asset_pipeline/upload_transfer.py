@@ -46,12 +46,14 @@ def make_client(
     max_attempts: int,
     pool_size: int,
     checksums: str = "when_supported",
+    addressing_style: str = "auto",
 ) -> Any:
     import boto3
     from botocore.config import Config
 
     retries: Any = {"mode": retry_mode, "total_max_attempts": max_attempts}
     checksum_mode: Any = checksums
+    s3_options: Any = {"addressing_style": addressing_style}
     config = Config(
         retries=retries,
         max_pool_connections=max(10, pool_size + 2),
@@ -59,6 +61,7 @@ def make_client(
         read_timeout=120,
         request_checksum_calculation=checksum_mode,
         response_checksum_validation=checksum_mode,
+        s3=s3_options,
     )
     session = boto3.session.Session()
     return session.client(

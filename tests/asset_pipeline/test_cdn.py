@@ -348,6 +348,7 @@ def test_cache_control_rules_from_pyproject_and_flags(
         "[tool.asset-pipeline.upload]\n"
         f'bucket = "{BUCKET}"\n'
         'prefix = "site"\n'
+        'addressing_style = "path"\n'
         'cache_control = { "*.html" = "public, max-age=300", "sw.js" = "max-age=0" }\n'
     )
     make_build(dist)
@@ -434,6 +435,13 @@ def test_unreachable_endpoint_is_one_actionable_line(
         (("--bucket", BUCKET, "--prune-older-than", "0"), "", "at least 1"),
         (("--bucket", BUCKET), "[tool.asset-pipeline.upload]\nbucktet = 'x'\n", "unknown key"),
         (("--bucket", BUCKET), "[tool.asset-pipeline.upload]\nconcurrency = 'x'\n", "wrong type"),
+        (("--bucket", BUCKET), "[tool.asset-pipeline.upload]\nacl = 'public'\n", "acl = 'public'"),
+        (
+            ("--bucket", BUCKET),
+            "[tool.asset-pipeline.upload]\naddressing_style = 'dns'\n",
+            "addressing_style = 'dns' is not one of auto, path, virtual",
+        ),
+        (("--bucket", BUCKET, "--multipart-threshold-mb", "1"), "", "at least 5"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(
