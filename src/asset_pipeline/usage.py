@@ -8,6 +8,8 @@ value; CSS (files and ``<style>`` blocks) contributes the strings of the propert
 render text (``content``, ``quotes``, list markers, ``@counter-style`` symbols), with CSS
 escapes such as ``"\\f015"`` decoded, which is where icon fonts put their code points.
 Digits, ASCII punctuation and common typographic punctuation are always included.
+Text that exists only at run time (database rows, user names) cannot be seen here;
+cover it with the font's ``unicode_ranges`` or ``text`` options.
 """
 
 from __future__ import annotations
@@ -173,7 +175,14 @@ def scan_paths(root: Path, globs: Iterable[str]) -> frozenset[int]:
     patterns = list(globs)
     matched = False
     for pattern in patterns:
-        for path in sorted(root.glob(pattern)):
+        try:
+            paths = sorted(root.glob(pattern))
+        except (NotImplementedError, ValueError) as exc:
+            raise UsageScanError(
+                f"{pattern!r}: not a usable content glob ({exc}). HINT: write globs relative "
+                "to the project root, e.g. 'templates/**/*.html'."
+            ) from None
+        for path in paths:
             if not path.is_file():
                 continue
             matched = True

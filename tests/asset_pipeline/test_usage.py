@@ -108,6 +108,8 @@ def test_scan_paths_walks_globs_and_adds_punctuation(tmp_path: Path) -> None:
 def test_scan_paths_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(UsageScanError, match="match no file"):
         scan_paths(tmp_path, ["templates/**/*.html"])
+    with pytest.raises(UsageScanError, match=r"'/etc/\*': not a usable content glob.*HINT"):
+        scan_paths(tmp_path, ["/etc/*"])
     (tmp_path / "latin1.html").write_bytes("<p>caf\xe9</p>".encode("latin-1"))
     with pytest.raises(UsageScanError, match=r"latin1\.html: not UTF-8.*HINT"):
         scan_paths(tmp_path, ["*.html"])
