@@ -196,3 +196,41 @@ def test_dejavu_latin_page_subset_is_a_fraction_of_the_font() -> None:
     assert used <= kept
     assert len(out.data) < len(data) // 10
     assert len(kept) < 200
+
+
+def build_otf(chars: list[int]) -> bytes:
+    """A tiny CFF-flavoured OpenType font (the .otf path)."""
+    from fontTools.pens.t2CharStringPen import T2CharStringPen
+
+    names = [".notdef"] + [f"uni{cp:04X}" for cp in chars]
+    charstrings = {}
+    for name in names:
+        pen = T2CharStringPen(600, None)
+        pen.moveTo((50, 0))
+        pen.lineTo((50, 700))
+        pen.lineTo((400, 700))
+        pen.closePath()
+        charstrings[name] = pen.getCharString()
+    fb = FontBuilder(1000, isTTF=False)
+    fb.setupGlyphOrder(names)
+    fb.setupCharacterMap({cp: f"uni{cp:04X}" for cp in chars})
+    fb.setupCFF("TinyCFF", {"FullName": "Tiny CFF"}, charstrings, {})
+    fb.setupHorizontalMetrics({n: (600, 50) for n in names})
+    fb.setupHorizontalHeader(ascent=800, descent=-200)
+    fb.setupNameTable({"familyName": "Tiny CFF", "styleName": "Regular"})
+    fb.setupOS2()
+    fb.setupPost()
+    buf = io.BytesIO()
+    fb.save(buf)
+    return buf.getvalue()
+
+
+def test_otf_cff_font_converts_and_subsets() -> None:
+    chars = [*range(0x20, 0x7F), 0xE9]
+    data = build_otf(chars)
+    assert data[:4] == b"OTTO"
+    full = run(data, "fonts/tiny.otf")
+    assert cmap(full.data) == set(chars)
+    assert "CFF " in TTFont(io.BytesIO(full.data))
+    sub = run(data, "fonts/tiny.otf", text="é")
+    assert cmap(sub.data) == ({0xE9} | ALWAYS_INCLUDED) & set(chars)
