@@ -21,26 +21,27 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from asset_pipeline.manifest import MANIFEST_NAME, ManifestError
-from perf_middleware.http.accept import choose_image_format
-from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.ranges import (
     UNSATISFIABLE,
     ByteRange,
-    content_range,
     if_range_allows,
     parse_range,
     unsatisfied_content_range,
 )
-from perf_middleware.static_files import (
-    Representation,
-    StaticConfig,
-    StaticFile,
-    build_table,
+from perf_middleware.static_config import StaticConfig
+from perf_middleware.static_files import StaticFile
+from perf_middleware.static_request import StaticRequest, select
+from perf_middleware.static_send import (
+    NOT_ALLOWED_HEADERS,
+    NOT_FOUND_HEADERS,
+    not_http,
+    send_file,
+    send_partial,
+    send_simple,
 )
+from perf_middleware.static_table import build_table
 
 __all__ = ["StaticAssets", "StaticConfig"]
 
@@ -53,80 +54,6 @@ Send = Callable[[Message], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
 
 _PATHSEND = "http.response.pathsend"
-_NOT_FOUND_HEADERS = [
-    (b"content-type", b"text/plain; charset=utf-8"),
-    (b"content-length", b"9"),
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
-]
-_NOT_ALLOWED_HEADERS = [
-    (b"allow", b"GET, HEAD"),
-    (b"content-type", b"text/plain; charset=utf-8"),
-    (b"content-length", b"18"),
-    (b"x-content-type-options", b"nosniff"),
-]
-
-
-async def _send_simple(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class _Request:
-    """The request headers static serving looks at, read in one pass."""
-
-    __slots__ = (
-        "accept",
-        "accept_encoding",
-        "if_match",
-        "if_modified_since",
-        "if_none_match",
-        "if_range",
-        "if_unmodified_since",
-        "range",
-    )
-
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
-        self.accept: bytes | None = None
-        self.accept_encoding: bytes | None = None
-        self.if_match: bytes | None = None
-        self.if_modified_since: bytes | None = None
-        self.if_none_match: bytes | None = None
-        self.if_range: bytes | None = None
-        self.if_unmodified_since: bytes | None = None
-        self.range: bytes | None = None
-        for key, value in raw:
-            if key == b"accept-encoding":
-                self.accept_encoding = value
-            elif key == b"if-none-match":
-                self.if_none_match = value
-            elif key == b"accept":
-                self.accept = value
-            elif key == b"if-modified-since":
-                self.if_modified_since = value
-            elif key == b"range":
-                self.range = value
-            elif key == b"if-range":
-                self.if_range = value
-            elif key == b"if-match":
-                self.if_match = value
-            elif key == b"if-unmodified-since":
-                self.if_unmodified_since = value
-
-
-def select(file: StaticFile, request: _Request) -> Representation:
-    """The representation of ``file`` this request gets (image format, then coding)."""
-    if file.image_candidates:
-        chosen = choose_image_format(
-            request.accept, file.image_candidates, original=(file.media_type, file.identity.size)
-        )
-        if chosen != file.media_type:
-            return file.images[chosen]
-    if file.codings and request.range is None:
-        coding = choose_encoding(request.accept_encoding, file.codings)
-        if coding is not None and coding != "identity":
-            return file.encoded[coding]
-    return file.identity
 
 
 def _normalize_prefix(prefix: str) -> str:
@@ -212,32 +139,31 @@ class StaticAssets:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http":
-            await self._not_http(kind, receive, send)
+            await not_http(kind, receive, send)
             return
         file = self.lookup(scope)
         if file is None:
-            await send(
-                {"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS}
-            )
-            await send({"type": "http.response.body", "body": b"Not Found"})
+            await send_simple(send, 404, NOT_FOUND_HEADERS, b"Not Found")
             return
         method = scope["method"]
         if method != "GET" and method != "HEAD":
-            await send(
-                {"type": "http.response.start", "status": 405, "headers": _NOT_ALLOWED_HEADERS}
-            )
-            await send({"type": "http.response.body", "body": b"Method Not Allowed"})
+            await send_simple(send, 405, NOT_ALLOWED_HEADERS, b"Method Not Allowed")
             return
         await self.serve(scope, send, file)
 
     async def serve(self, scope: Scope, send: Send, file: StaticFile) -> None:
         """Answer a GET/HEAD for ``file`` (the middleware calls this after ``lookup``)."""
-        request = _Request(scope["headers"])
+        request = StaticRequest(scope["headers"])
         rep = select(file, request)
         head = scope["method"] == "HEAD"
         inm = request.if_none_match
-        if inm is not None and inm == rep.etag_bytes and request.if_match is None:
-            await self._send_headers_only(send, 304, rep.not_modified_headers)
+        if (
+            inm is not None
+            and inm == rep.etag_bytes
+            and request.if_match is None
+            and request.if_unmodified_since is None
+        ):
+            await send_simple(send, 304, rep.not_modified_headers, b"")
             return
         if (
             inm is not None
@@ -255,11 +181,11 @@ class StaticAssets:
                 last_modified=rep.last_modified,
             )
             if outcome is Precondition.NOT_MODIFIED:
-                await self._send_headers_only(send, 304, rep.not_modified_headers)
+                await send_simple(send, 304, rep.not_modified_headers, b"")
                 return
             if outcome is Precondition.FAILED:
-                await self._send_headers_only(
-                    send, 412, [(b"content-length", b"0"), *rep.not_modified_headers]
+                await send_simple(
+                    send, 412, [(b"content-length", b"0"), *rep.not_modified_headers], b""
                 )
                 return
         if (
@@ -274,10 +200,10 @@ class StaticAssets:
                     (b"content-length", b"0"),
                     *rep.not_modified_headers,
                 ]
-                await self._send_headers_only(send, 416, headers)
+                await send_simple(send, 416, headers, b"")
                 return
             if isinstance(span, ByteRange) and span.length < rep.size:
-                await self._send_partial(send, rep, span, head)
+                await send_partial(send, rep, span, head=head, chunk_size=self.config.chunk_size)
                 return
         if head or rep.body is not None:
             await send({"type": "http.response.start", "status": 200, "headers": rep.headers})
@@ -286,78 +212,4 @@ class StaticAssets:
             await send({"type": "http.response.start", "status": 200, "headers": rep.headers})
             await send({"type": _PATHSEND, "path": rep.path})
         else:
-            await self._send_file(send, rep, 200, rep.headers, 0, rep.size)
-
-    @staticmethod
-    async def _send_headers_only(
-        send: Send, status: int, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-
-    async def _send_partial(
-        self, send: Send, rep: Representation, span: ByteRange, head: bool
-    ) -> None:
-        headers = [(k, v) for k, v in rep.headers if k != b"content-length"]
-        headers.append((b"content-length", str(span.length).encode()))
-        headers.append((b"content-range", content_range(span, rep.size).encode()))
-        if head or rep.body is not None:
-            body = b"" if head or rep.body is None else rep.body[span.start : span.stop]
-            await send({"type": "http.response.start", "status": 206, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-        else:
-            await self._send_file(send, rep, 206, headers, span.start, span.stop)
-
-    async def _send_file(
-        self,
-        send: Send,
-        rep: Representation,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        start: int,
-        stop: int,
-    ) -> None:
-        """Big reads in a worker thread. The file was checked at start-up but can vanish
-        under a running server (a bad deploy): before the headers that is a 404, after
-        them the body ends early and the server closes the connection."""
-        chunk = self.config.chunk_size
-        remaining = stop - start
-        try:
-            fh = await anyio.open_file(rep.path, "rb")
-        except OSError as exc:
-            logger.error("static file unreadable path=%s error=%s", rep.path, exc)
-            await send(
-                {"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS}
-            )
-            await send({"type": "http.response.body", "body": b"Not Found"})
-            return
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        try:
-            async with fh:
-                if start:
-                    await fh.seek(start)
-                while remaining > 0:
-                    data = await fh.read(min(chunk, remaining))
-                    if not data:
-                        break
-                    remaining -= len(data)
-                    await send(
-                        {"type": "http.response.body", "body": data, "more_body": remaining > 0}
-                    )
-        except OSError as exc:
-            logger.error("static file read failed path=%s error=%s", rep.path, exc)
-        if remaining > 0:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    @staticmethod
-    async def _not_http(kind: str, receive: Receive, send: Send) -> None:
-        if kind == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
+            await send_file(send, rep, 200, rep.headers, 0, rep.size, self.config.chunk_size)

@@ -12,7 +12,7 @@ import pytest
 
 from asset_pipeline.manifest import Manifest, load_manifest, write_manifest
 from perf_middleware.static import StaticAssets
-from perf_middleware.static_files import safe_relative_path
+from perf_middleware.static_config import safe_relative_path
 from tests.perf_middleware.test_static import get, shared_build  # noqa: F401
 from tests.support.servers import UvicornServer
 
