@@ -56,7 +56,7 @@ class FontOptions:
     subset_by_usage: bool = False  #: keep what the build's content scan found
     content: tuple[str, ...] = ()  #: globs the build scans for subset_by_usage
     layout_features: tuple[str, ...] = DEFAULT_FEATURES  #: ["*"] keeps every feature
-    hinting: bool = True  #: keep TrueType hinting instructions
+    hinting: bool = True  #: keep TrueType hinting in subsets (full conversions keep all)
     unicode_range_descriptor: bool = False  #: add unicode-range to @font-face
     woff_fallback: bool = False  #: also emit a .woff for very old browsers
 
