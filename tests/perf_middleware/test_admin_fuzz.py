@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import schemathesis
@@ -89,7 +90,9 @@ def filled_memory_backend() -> MemoryBackend:
                 300,
             )
 
-    asyncio.run(fill())
+    # a worker thread: Playwright's sync API may hold a running loop in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, fill()).result()
     return backend
 
 

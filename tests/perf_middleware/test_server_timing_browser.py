@@ -4,6 +4,7 @@ middleware's entries (``serverTiming``) for a page served through uvicorn."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from starlette.applications import Starlette
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from perf_middleware.cache.backends.memory import MemoryBackend
 from perf_middleware.middleware import PerformanceMiddleware
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.servers import UvicornServer
 
 pytestmark = pytest.mark.browser
@@ -24,24 +26,38 @@ async def page(request):
     return HTMLResponse(PAGE, headers={"Cache-Control": "public, max-age=60"})
 
 
-def test_chromium_reads_server_timing_entries(chromium):
-    app = PerformanceMiddleware(
-        Starlette(routes=[Route("/", page)]), cache=MemoryBackend(), server_timing=True
-    )
+def visit_twice(url: str) -> list[dict[str, dict]]:
+    """Drive Chromium from a worker thread with its own Playwright: the sync API keeps an
+    event loop running in the thread that starts it, which must not be pytest's."""
+    from playwright.sync_api import sync_playwright
+
     script = (
         "performance.getEntriesByType('navigation')[0].serverTiming"
         ".map(e => ({name: e.name, desc: e.description, dur: e.duration}))"
     )
     visits = []
-    with UvicornServer(app) as server:
-        for _ in range(2):  # a fresh context each time: the browser's own cache is empty
-            context = chromium.new_context()
-            try:
-                tab = context.new_page()
-                tab.goto(server.url + "/")
-                visits.append({e["name"]: e for e in tab.evaluate(script)})
-            finally:
-                context.close()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(2):  # a fresh context each time: the browser's own cache is empty
+                context = browser.new_context()
+                try:
+                    tab = context.new_page()
+                    tab.goto(url)
+                    visits.append({e["name"]: e for e in tab.evaluate(script)})
+                finally:
+                    context.close()
+        finally:
+            browser.close()
+    return visits
+
+
+def test_chromium_reads_server_timing_entries():
+    app = PerformanceMiddleware(
+        Starlette(routes=[Route("/", page)]), cache=MemoryBackend(), server_timing=True
+    )
+    with UvicornServer(app) as server, ThreadPoolExecutor(1) as pool:
+        visits = pool.submit(visit_twice, server.url + "/").result(timeout=120)
     first, second = visits
     assert first["cache"]["desc"] == "miss"
     assert first["app"]["dur"] >= 20  # the handler slept 20 ms
