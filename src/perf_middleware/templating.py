@@ -18,23 +18,21 @@ import dataclasses
 import difflib
 import logging
 import os
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from asset_pipeline.manifest import MANIFEST_NAME, Manifest, ManifestEntry, load_manifest
+from perf_middleware.picture import html_attrs, render_picture
 from perf_middleware.preload import PRELOAD_SCOPE_KEY, PreloadLink, collect_preloads
 
 __all__ = ["AssetNotFoundError", "Assets", "AssetsConfig"]
 
 logger = logging.getLogger("perf_middleware.templating")
-
-#: Modern formats in the order ``<source>`` elements are emitted (first match wins).
-SOURCE_FORMATS = ("image/avif", "image/webp")
 
 
 class AssetNotFoundError(LookupError):
@@ -60,21 +58,6 @@ class AssetsConfig:
     module_scripts: bool = True
     #: Re-read the manifest when it changes on disk (development: one stat per call).
     autorefresh: bool = False
-
-
-def _attrs(items: Iterable[tuple[str, Any]]) -> str:
-    """`` name="value"`` pairs: ``True`` -> bare attribute, ``False``/None -> omitted,
-    ``class_`` -> ``class``, ``data_x`` -> ``data-x``; values are HTML-escaped."""
-    out: list[str] = []
-    for name, value in items:
-        if value is None or value is False:
-            continue
-        name = name.rstrip("_").replace("_", "-")
-        if value is True:
-            out.append(f" {name}")
-        else:
-            out.append(f' {name}="{escape(str(value))}"')
-    return "".join(out)
 
 
 class Assets:
@@ -163,7 +146,7 @@ class Assets:
         entry = self.entry(name)
         return Markup(
             "<link"
-            + _attrs(
+            + html_attrs(
                 [
                     ("rel", "stylesheet"),
                     ("href", self.url_for_path(entry.path) if entry else self.url(name)),
@@ -190,7 +173,7 @@ class Assets:
         entry = self.entry(name)
         return Markup(
             "<script"
-            + _attrs(
+            + html_attrs(
                 [
                     ("type", "module" if module else None),
                     ("src", self.url_for_path(entry.path) if entry else self.url(name)),
@@ -222,55 +205,18 @@ class Assets:
         """
         entry = self.entry(name)
         if entry is None:
-            img = _attrs([("src", self.url(name)), ("alt", alt), *attrs.items()])
+            img = html_attrs([("src", self.url(name)), ("alt", alt), *attrs.items()])
             return Markup(f"<img{img}>")
-        by_type: dict[str, dict[int, str]] = {}
-        for a in entry.alternates:
-            by_type.setdefault(a.content_type, {})[a.width] = a.path
-        own = by_type.setdefault(entry.content_type, {})
-        if entry.width is not None:
-            own[entry.width] = entry.path
-        multi = any(len(widths) > 1 for widths in by_type.values())
-        if multi and sizes is None and entry.width is not None:
-            sizes = f"(max-width: {entry.width}px) 100vw, {entry.width}px"
-
-        def srcset(widths: dict[int, str]) -> str:
-            if not multi:
-                return self.url_for_path(next(iter(widths.values())))
-            return ", ".join(f"{self.url_for_path(p)} {w}w" for w, p in sorted(widths.items()))
-
-        # A browser takes the first <source> it can decode, and every AVIF-capable browser
-        # decodes WebP: so list the formats smallest first (by the full-size rendition).
-        largest = {a.content_type: (a.width, -a.size) for a in entry.alternates}
-        for a in entry.alternates:
-            largest[a.content_type] = max(largest[a.content_type], (a.width, -a.size))
-        formats = sorted(
-            (m for m in SOURCE_FORMATS if m in by_type and m != entry.content_type),
-            key=lambda m: (-largest[m][1], SOURCE_FORMATS.index(m)),
+        html = render_picture(
+            entry,
+            url_for=self.url_for_path,
+            alt=alt,
+            sizes=sizes,
+            lazy=lazy,
+            priority=priority,
+            attrs=attrs,
         )
-        parts = ["<picture>"]
-        for media_type in formats:
-            widths = by_type[media_type]
-            if widths:
-                source: list[tuple[str, Any]] = [("type", media_type), ("srcset", srcset(widths))]
-                source.append(("sizes", sizes if multi else None))
-                parts.append(f"<source{_attrs(source)}>")
-        own_srcset = srcset(own) if multi and len(own) > 1 else None
-        img_attrs: list[tuple[str, Any]] = [
-            ("src", self.url_for_path(entry.path)),
-            ("srcset", own_srcset),
-            ("sizes", sizes if own_srcset else None),
-            ("alt", alt),
-            ("width", entry.width),
-            ("height", entry.height),
-            ("loading", "lazy" if lazy and not priority else None),
-            ("decoding", "async"),
-            ("fetchpriority", "high" if priority else None),
-            *attrs.items(),
-        ]
-        parts.append(f"<img{_attrs(img_attrs)}>")
-        parts.append("</picture>")
-        return Markup("".join(parts))
+        return Markup(html)
 
     # -- preload hints ------------------------------------------------------------------
 
