@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from perf_middleware.admin_config import ENV_TOKEN, AdminConfig
 from perf_middleware.admin_http import (
     BodyError,
+    Message,
     Receive,
     Scope,
     Send,
@@ -114,13 +115,16 @@ class AdminApp:
             await json_response(send, 404, {"error": f"no admin endpoint {path!r}"})
             return
         handler = methods.get(request.method)
+        if handler is None and request.method == "HEAD" and "GET" in methods:
+            handler = methods["GET"]
+            request.send = _without_body(send)  # monitoring probes often use HEAD
         if handler is None:
-            allow = ", ".join(methods).encode()
+            allowed = [*methods, "HEAD"] if "GET" in methods else list(methods)
             await json_response(
                 send,
                 405,
-                {"error": f"{request.method} not allowed on {path}", "allow": list(methods)},
-                [(b"allow", allow)],
+                {"error": f"{request.method} not allowed on {path}", "allow": allowed},
+                [(b"allow", ", ".join(allowed).encode())],
             )
             return
         await handler(request)
@@ -275,6 +279,17 @@ _TARGET_ERROR = (
     "no cache key or URL given. HINT: percent-encode it into the path, "
     "e.g. /cache/https%3A%2F%2Fexample.com%2Fpage, or pass ?url=..."
 )
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` for HEAD: the GET response's headers (Content-Length included), no body."""
+
+    async def head_send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return head_send
 
 
 def _info_dict(info: Any) -> dict[str, Any]:

@@ -147,7 +147,7 @@ async def test_unknown_path_and_wrong_method(app):
         assert "nope" in r.json()["error"]
         r = await c.post("/_perf/metrics", headers=AUTH)
         assert r.status_code == 405
-        assert r.headers["allow"] == "GET"
+        assert r.headers["allow"] == "GET, HEAD"
         r = await c.get("/_perf/invalidate", headers=AUTH)
         assert (r.status_code, r.headers["allow"]) == (405, "POST")
 
@@ -223,3 +223,15 @@ def test_matches_only_the_prefix_segment():
     assert app.matches("/_perf/metrics")
     assert not app.matches("/_perfx")
     assert not app.matches("/other/_perf")
+
+
+async def test_head_answers_like_get_without_body(app):
+    async with client(app) as c:
+        get = await c.get("/_perf/metrics.json", headers=AUTH)
+        head = await c.head("/_perf/metrics.json", headers=AUTH)
+        assert (await c.head("/_perf/health")).status_code == 401
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    assert int(head.headers["content-length"]) > 0
+    assert get.status_code == 200
