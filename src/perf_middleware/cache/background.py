@@ -35,6 +35,7 @@ class Background:
     clock: Callable[[], float]
     background: set[asyncio.Task[None]]
     refreshing: set[str]
+    last_purge: float = 0.0
 
     def count(self, name: str, amount: int = 1) -> None:
         raise NotImplementedError
@@ -51,6 +52,25 @@ class Background:
         fwd: str,
     ) -> CacheEntry | None:
         raise NotImplementedError
+
+    def purge_maybe(self) -> None:
+        """Every ``purge_interval`` seconds, drop expired entries' index records in the
+        background (Redis expires the entries itself; its tag/path indexes need this)."""
+        interval = self.config.purge_interval
+        now = self.clock()
+        if interval <= 0 or now - self.last_purge < interval:
+            return
+        self.last_purge = now
+
+        async def run() -> None:
+            try:
+                removed = await self.backend.purge_expired()
+            except Exception as exc:
+                logger.warning("cache purge_expired failed error=%s", exc)
+                return
+            logger.debug("cache purge_expired removed=%d", removed)
+
+        self.spawn(run())
 
     def spawn(self, work: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(work)

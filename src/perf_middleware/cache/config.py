@@ -45,6 +45,8 @@ class CacheConfig:
         X-Rewrite-URL, X-HTTP-Method-Override, Forwarded]: request fields apps often reflect
         without declaring Vary (the classic cache-poisoning vector); a response to a request
         carrying one is stored only if it varies on it.  Set () once a proxy strips them.
+    purge_interval [300 s]: how often (at most, triggered by stores) expired entries' index
+        records are purged in the background; 0 turns it off (call ``purge_expired()``).
     cache_name ["perf-middleware"]: the cache identifier in ``Cache-Status`` (RFC 9211).
     clock [time.time]: wall clock; inject a fake one to test expiry without sleeping.
     """
@@ -78,6 +80,7 @@ class CacheConfig:
         "x-http-method-override",
         "forwarded",
     )
+    purge_interval: float = 300.0
     cache_name: str = "perf-middleware"
     clock: Callable[[], float] = time.time
 

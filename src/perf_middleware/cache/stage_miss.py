@@ -289,6 +289,7 @@ class MissHandler(Background):
         ttl = storage_ttl(entry, self.config)
         if await self.backend.set(entry, ttl):
             self.count("stored")
+            self.purge_maybe()
             if "upgrade" in entry.derived:
                 self.upgrade_later(entry)
         else:

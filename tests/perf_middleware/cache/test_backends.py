@@ -156,3 +156,11 @@ async def test_lock_is_exclusive_until_released(backend):
 async def test_non_positive_ttl_is_not_stored(backend):
     assert await backend.set(make_entry(), ttl=0) is False
     assert (await backend.get(URL, "")).entry is None
+
+
+async def test_invalidate_url_with_a_bare_path_covers_every_host(backend):
+    await backend.set(make_entry("https://a.test/p?x=1"), ttl=100)
+    await backend.set(make_entry("https://b.test/p?x=1"), ttl=100)
+    await backend.set(make_entry("https://a.test/p"), ttl=100)
+    assert await backend.invalidate_url("/p?x=1") == 2
+    assert (await backend.get("https://a.test/p", "")).entry is not None

@@ -426,3 +426,16 @@ async def test_large_entry_stored_fast_then_recompressed_at_high_levels(origin, 
     # br 11 replaced the on-the-fly br 4
     assert int(late.headers["content-length"]) < int(early.headers["content-length"])
     assert app.cache_stage.counts["upgraded"] == 1
+
+
+async def test_expired_index_records_are_purged_in_the_background(origin, backend, clock):
+    origin.route("/short", BODY, cache_control="max-age=5")
+    origin.route("/other", BODY)
+    app = make(origin, backend, clock, purge_interval=100, keep_stale=0)
+    async with client(app) as c:
+        await c.get("/short")  # first store: purges (nothing yet) and starts the interval
+        clock.advance(150)
+        await c.get("/other")  # a store after the interval: purges /short
+        await app.cache_stage.drain()
+    assert await backend.entry_info("http://example.test/short") == []
+    assert len(await backend.entry_info("http://example.test/other")) == 1

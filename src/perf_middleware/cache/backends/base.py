@@ -87,7 +87,8 @@ class CacheBackend(Protocol):
         """Store ``entry`` for at most ``ttl`` seconds; False when it was not stored."""
 
     async def invalidate_url(self, url: str) -> int:
-        """Drop every variant stored for ``url`` (a primary key); returns entries removed."""
+        """Drop every variant stored for ``url`` (``https://host/path?query``, a primary key;
+        a bare ``/path?query`` means that path on every host); returns entries removed."""
 
     async def invalidate_tags(self, tags: Iterable[str]) -> int:
         """Drop every entry carrying any of ``tags``; returns entries removed."""

@@ -151,6 +151,8 @@ class MemoryBackend:
         return removed
 
     async def invalidate_url(self, url: str) -> int:
+        if url.startswith("/") and "*" not in url:
+            return await self.invalidate_pattern(url)  # a path: that path on every host
         record = self._primaries.get(url)
         return 0 if record is None else self._remove_many(record.secondaries)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -49,6 +51,11 @@ class CacheBackendError(RuntimeError):
 _hash = key_hash
 
 
+@lru_cache(maxsize=512)
+def _vary(raw: bytes) -> tuple[str, ...]:
+    return tuple(json.loads(raw))
+
+
 class RedisBackend(RedisAdmin):
     """Response/function cache in Redis.
 
@@ -57,6 +64,8 @@ class RedisBackend(RedisAdmin):
       encryption_key [None]: AES-GCM key (16/24/32 bytes, or base64/hex text) to encrypt
         entries at rest; each entry is bound to its key so entries cannot be swapped.
       socket_timeout [0.5 s]: per-command timeout; a slow Redis counts as a failure.
+      decoded_cache_bytes [32 MiB]: per-process memo of decoded entries, checked against the
+        bytes Redis returns on every hit (so it never serves anything Redis does not hold).
       connect_timeout [1 s] / max_connections [64]: connection set-up and pool bound (waiting
         for a free pooled connection is bounded by connect_timeout too).
       breaker_threshold [3] / breaker_retry_after [5 s]: open the circuit after N consecutive
@@ -77,6 +86,7 @@ class RedisBackend(RedisAdmin):
         socket_timeout: float = 0.5,
         connect_timeout: float = 1.0,
         max_connections: int = 64,
+        decoded_cache_bytes: int = 32 * 2**20,
         breaker_threshold: int = 3,
         breaker_retry_after: float = 5.0,
         clock: Callable[[], float] = time.time,
@@ -89,6 +99,11 @@ class RedisBackend(RedisAdmin):
         self.clock = clock
         self.events = events
         self.stats = BackendStats()
+        # kh -> (stored bytes, decoded entry): a hit whose bytes did not change skips
+        # decryption, parsing and header building; Redis stays the source of truth
+        self.decoded_cache_bytes = decoded_cache_bytes
+        self._decoded: OrderedDict[str, tuple[bytes, CacheEntry]] = OrderedDict()
+        self._decoded_size = 0
         self.breaker = CircuitBreaker(
             f"redis {url}",
             threshold=breaker_threshold,
@@ -190,17 +205,36 @@ class RedisBackend(RedisAdmin):
         if vary_raw is None:
             self.stats.misses += 1
             return MISS
-        vary = tuple(json.loads(vary_raw))
+        vary = _vary(vary_raw)
         if data is None:
             self.stats.misses += 1
             return Lookup(None, vary)
+        memo = self._decoded.get(kh)
+        if memo is not None and memo[0] == data:
+            # same bytes as last time: reuse the decoded entry and its precomputed headers
+            self._decoded.move_to_end(kh)
+            self.stats.hits += 1
+            return Lookup(memo[1], vary)
         try:
             entry = self._open(kh, data)
         except EntryFormatError as exc:
             self._failed("decode", exc)
             return Lookup(None, vary)
+        self._remember(kh, data, entry)
         self.stats.hits += 1
         return Lookup(entry, vary)
+
+    def _remember(self, kh: str, data: bytes, entry: CacheEntry) -> None:
+        if len(data) > self.decoded_cache_bytes // 8:
+            return
+        old = self._decoded.pop(kh, None)
+        if old is not None:
+            self._decoded_size -= len(old[0])
+        self._decoded[kh] = (data, entry)
+        self._decoded_size += len(data)
+        while self._decoded_size > self.decoded_cache_bytes and self._decoded:
+            _, (dropped, _entry) = self._decoded.popitem(last=False)
+            self._decoded_size -= len(dropped)
 
     async def set(self, entry: CacheEntry, ttl: float) -> bool:
         if ttl <= 0:

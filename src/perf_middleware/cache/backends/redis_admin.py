@@ -88,6 +88,9 @@ class RedisAdmin:
         return removed
 
     async def invalidate_url(self, url: str) -> int:
+        if url.startswith("/") and "*" not in url:
+            return await self.invalidate_pattern(url)  # a path: that path on every host
+
         async def call() -> int:
             members = await self.redis.smembers(f"{self.prefix}pv:{key_hash(url)}")
             return await self._drop_hashes(members)
