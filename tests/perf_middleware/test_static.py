@@ -521,3 +521,64 @@ def test_unknown_option_is_a_clear_error(build: tuple[Path, Manifest]) -> None:
 def test_bad_prefix(build: tuple[Path, Manifest]) -> None:
     with pytest.raises(ValueError, match="HINT"):
         StaticAssets(build[0], prefix="/static?x")
+
+
+async def test_allow_origin_header(build: tuple[Path, Manifest]) -> None:
+    root, manifest = build
+    r = await get(StaticAssets(root, allow_origin="*"), url(manifest, "css/app.css"))
+    assert r.headers["access-control-allow-origin"] == "*"
+    r = await get(StaticAssets(root), url(manifest, "css/app.css"))
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def test_not_found_response(build: tuple[Path, Manifest]) -> None:
+    root, _ = build
+    r = await get(StaticAssets(root), "/static/nope.css")
+    assert r.status_code == 404
+    assert r.text == "Not Found"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert (await get(StaticAssets(root), "/elsewhere/app.css")).status_code == 404
+
+
+async def test_memory_budget_exhausted_serves_from_disk(build: tuple[Path, Manifest]) -> None:
+    root, manifest = build
+    app = StaticAssets(root, memory_budget=0)
+    assert all(f.identity.body is None for f in app.files.values())
+    for coding in ("identity", "br", "zstd"):
+        r = await get(app, url(manifest, "js/app.js"), accept_encoding=coding)
+        assert r.content == JS
+        assert r.headers.get("content-encoding", "identity") == coding
+    small = StaticAssets(root)
+    assert small.files[manifest["js/app.js"].path].identity.body == JS
+
+
+async def test_unlisted_file_with_precompressed_sibling(own_build: tuple[Path, Manifest]) -> None:
+    root, _ = own_build
+    text = b"plain text " * 500
+    (root / "notes.txt").write_bytes(text)
+    (root / "notes.txt.br").write_bytes(brotli.compress(text))
+    app = StaticAssets(root, serve_unlisted=True)
+    r = await get(app, "/static/notes.txt", accept_encoding="br")
+    assert r.headers["content-encoding"] == "br"
+    assert r.headers["vary"] == "Accept-Encoding"
+    assert r.content == text
+    assert (await get(app, "/static/notes.txt.br")).status_code == 404
+
+
+async def test_lifespan_and_websocket_scopes(build: tuple[Path, Manifest]) -> None:
+    app = StaticAssets(build[0])
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan"}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    sent.clear()
+    await app({"type": "websocket", "path": "/static/x"}, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
