@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
@@ -33,6 +34,8 @@ from perf_middleware.preload import PRELOAD_SCOPE_KEY, PreloadLink, collect_prel
 __all__ = ["AssetNotFoundError", "Assets", "AssetsConfig"]
 
 logger = logging.getLogger("perf_middleware.templating")
+
+_PATH_SAFE = "/~!$&'()*+,;=:@"
 
 
 class AssetNotFoundError(LookupError):
@@ -130,12 +133,13 @@ class Assets:
         return entry
 
     def url_for_path(self, path: str) -> str:
-        return self._base + path
+        """The URL of a build path, percent-encoded (spaces, non-ASCII names)."""
+        return self._base + quote(path, safe=_PATH_SAFE)
 
     def url(self, name: str) -> str:
         """``asset_url("css/app.css")`` -> ``/static/css/app.3f2a1b9c0d.css``."""
         entry = self.entry(name)
-        return self._base + (entry.path if entry is not None else name.lstrip("/"))
+        return self.url_for_path(entry.path if entry is not None else name.lstrip("/"))
 
     # -- tags ---------------------------------------------------------------------------
 

@@ -292,3 +292,34 @@ def test_picture_lists_the_smaller_format_first() -> None:
     )
     items = parse(render(Assets(m), "{{ picture('img/p.png', alt='p') }}"))
     assert [a.get("type") for t, a in items if t == "source"] == ["image/webp", "image/avif"]
+
+
+async def test_urls_are_percent_encoded_and_served(tmp_path: Path) -> None:
+    import httpx
+
+    from perf_middleware.static import StaticAssets
+
+    data = b"body { color: red }"
+    import base64
+    import hashlib
+
+    from blake3 import blake3
+
+    (tmp_path / "css").mkdir()
+    (tmp_path / "css" / "my style é.abc.css").write_bytes(data)
+    entry = ManifestEntry(
+        path="css/my style é.abc.css",
+        size=len(data),
+        content_type="text/css",
+        hash=blake3(data).hexdigest(),
+        integrity="sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode(),
+        fingerprinted=True,
+    )
+    write_manifest(Manifest(files={"css/my style é.css": entry}), tmp_path)
+    href = Assets(tmp_path).url("css/my style é.css")
+    assert href == "/static/css/my%20style%20%C3%A9.abc.css"
+    transport = httpx.ASGITransport(app=StaticAssets(tmp_path))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get(href)
+    assert r.status_code == 200
+    assert r.content == data
