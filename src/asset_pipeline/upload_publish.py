@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from asset_pipeline.manifest import ManifestError, load_manifest
 from asset_pipeline.upload_config import UploadConfig, UploadError
+from asset_pipeline.upload_history import load_history, record_and_prune
 from asset_pipeline.upload_invalidate import create_invalidations, invalidation_paths
 from asset_pipeline.upload_inventory import (
     PHASE_HASHED,
@@ -27,18 +26,14 @@ from asset_pipeline.upload_inventory import (
 )
 from asset_pipeline.upload_plan import (
     BuildRecord,
-    ObjectRecord,
     Plan,
     format_plan,
     format_size,
     make_plan,
 )
 from asset_pipeline.upload_state import (
-    IndexEntry,
     RemoteState,
-    StateConflict,
     StateError,
-    delete_keys,
     inventory_id,
 )
 from asset_pipeline.upload_transfer import (
@@ -113,7 +108,7 @@ def publish(
             prune_older_than = config.prune_older_than
             history: list[BuildRecord] = []
             if prune_older_than is not None:
-                history = _load_history(state, index, last, build_id, prune_older_than, err)
+                history = load_history(state, index, last, build_id, prune_older_than, err)
                 prune_older_than = prune_older_than if history or not index else None
         except StateError as exc:
             raise UploadError(str(exc)) from None
@@ -160,7 +155,9 @@ def publish(
                     raise UploadError("\n".join(lines))
 
         try:
-            _record(state, index, build_id, local, plan, result, config)
+            result.pruned = record_and_prune(
+                state, index, build_id, local, plan, warnings=result.warnings
+            )
         except UploadError:
             raise
         except Exception as exc:
@@ -191,91 +188,6 @@ def _stopped(phase: int, done: int, total: int) -> str:
     return (
         f"stopped after {done} of {total} uploads; {what}build live. "
         "HINT: fix the error and run the upload again."
-    )
-
-
-def _load_history(
-    state: RemoteState,
-    index: list[IndexEntry],
-    last: BuildRecord | None,
-    build_id: str,
-    keep: int,
-    err: TextIO,
-) -> list[BuildRecord]:
-    """Records of the previous builds, oldest first; ``[]`` means "do not prune".
-
-    A kept build whose record is missing makes pruning unsafe (we cannot tell what it
-    references), so it is skipped with a warning; a missing record of a build that is
-    retired anyway only means its objects cannot be found, so it is dropped.
-    """
-    previous = [e.build_id for e in index if e.build_id != build_id]
-    kept = set(previous[len(previous) - min(keep - 1, len(previous)) :]) if keep > 1 else set()
-    history = []
-    for bid in previous:
-        record = last if last is not None and last.build_id == bid else state.load_build(bid)
-        if record is None and bid in kept:
-            err.write(
-                f"warning: prune skipped: the record of kept build {bid!r} is missing from "
-                "the bucket, so what it references is unknown. HINT: prune again once that "
-                "build is older than the last N.\n"
-            )
-            return []
-        history.append(record or BuildRecord(bid, {}))
-    return history
-
-
-def _record(
-    state: RemoteState,
-    index: list[IndexEntry],
-    build_id: str,
-    local: Sequence[Any],
-    plan: Plan,
-    result: UploadResult,
-    config: UploadConfig,
-) -> None:
-    """Write this build's record and the index, then prune what the kept builds don't use."""
-    unchanged = not plan.uploads and index and index[-1].build_id == build_id
-    conflicted = False
-    if not unchanged:
-        state.save_build(BuildRecord(build_id, {o.rel: ObjectRecord.of(o) for o in local}))
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        index, conflicted = _append_to_index(state, index, IndexEntry(build_id, now, len(local)))
-    if not plan.prune and not plan.retired_builds:
-        return
-    if conflicted:
-        result.warnings.append(
-            "prune skipped: another upload changed the build index during this one, so "
-            "the retention plan may be stale. HINT: prune again with the next upload."
-        )
-        return
-    errors = delete_keys(state.client, config.bucket, [config.prefix + r for r in plan.prune])
-    if errors:
-        raise UploadError(
-            f"prune: {len(errors)} object(s) could not be deleted, first: {errors[0]}. "
-            "HINT: the new build is live; check s3:DeleteObject permission and run again."
-        )
-    result.pruned = len(plan.prune)
-    retired = set(plan.retired_builds)
-    state.delete_builds(plan.retired_builds)
-    state.save_index([e for e in index if e.build_id not in retired])
-
-
-def _append_to_index(
-    state: RemoteState, index: list[IndexEntry], entry: IndexEntry
-) -> tuple[list[IndexEntry], bool]:
-    """Optimistic concurrency: on a conflicting write, re-read and merge, a few times."""
-    conflicted = False
-    for _ in range(5):
-        merged = [e for e in index if e.build_id != entry.build_id] + [entry]
-        try:
-            state.save_index(merged)
-            return merged, conflicted
-        except StateConflict:
-            conflicted = True
-            index = state.load_index() or []
-    raise UploadError(
-        f"{state.bucket}: the build index kept changing under concurrent uploads; this "
-        "build is live but not recorded. HINT: serialise deploys, then run again."
     )
 
 
