@@ -589,3 +589,20 @@ def test_failed_entry_point_keeps_the_previous_manifest(
     assert manifest["js/util.js"].path in puts  # the hashed phase completed first
     assert "manifest.json" not in puts
     assert body(s3, "manifest.json") == old_manifest
+
+
+def test_progress_bar_and_summary(
+    s3: Any, proxy: S3Proxy, dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = make_build(dist)
+    total = len(manifest.output_paths()) + 5
+    assert upload(proxy, dist, "--progress") == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("\r[") == total
+    assert f"] {total}/{total} " in captured.err
+    assert "uploaded css/" not in captured.err  # the bar replaces per-object lines
+    summary = captured.out.strip()
+    assert summary.startswith(f"published s3://{BUCKET}/ (build build-1): {total} uploaded (")
+    assert ", 0 unchanged, 0 pruned, 0 paths invalidated, " in summary
+    assert upload(proxy, dist) == 0
+    assert f"0 uploaded (0 B), {total} unchanged" in capsys.readouterr().out
