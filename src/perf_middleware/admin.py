@@ -8,24 +8,25 @@ backend call, so malformed input is a 4xx with a reason and never a 500.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from perf_middleware.admin_config import ENV_TOKEN, AdminConfig
+from perf_middleware.admin_health import check_health
 from perf_middleware.admin_http import (
     BodyError,
-    Message,
     Receive,
     Scope,
     Send,
     empty_response,
+    entry_info_dict,
     json_response,
     parse_invalidate,
     read_body,
     send_response,
+    without_body,
 )
 from perf_middleware.metrics import Metrics
 from perf_middleware.metrics_prometheus import CONTENT_TYPE, prometheus_text, registry_for
@@ -117,7 +118,7 @@ class AdminApp:
         handler = methods.get(request.method)
         if handler is None and request.method == "HEAD" and "GET" in methods:
             handler = methods["GET"]
-            request.send = _without_body(send)  # monitoring probes often use HEAD
+            request.send = without_body(send)  # monitoring probes often use HEAD
         if handler is None:
             allowed = [*methods, "HEAD"] if "GET" in methods else list(methods)
             await json_response(
@@ -147,35 +148,13 @@ class AdminApp:
         await json_response(request.send, 200, openapi_document(self.config.prefix))
 
     async def _health(self, request: _Request) -> None:
-        if self.cache is None:
-            await json_response(request.send, 200, {"status": "ok", "cache": None})
-            return
-        backend = type(self.cache).__name__
-        try:
-            result = await asyncio.wait_for(self.cache.ping(), self.config.health_timeout)
-        except TimeoutError:
-            reason = f"backend did not answer within {self.config.health_timeout}s"
-            await self._degraded(request, backend, reason, None)
-            return
-        except Exception as exc:  # a broken backend is a health result, not a crash
-            await self._degraded(request, backend, f"{type(exc).__name__}: {exc}", None)
-            return
-        latency = round(result.latency_ms, 3)
-        if not result.ok:
-            await self._degraded(request, backend, result.detail or "ping failed", latency)
-        elif latency > self.config.health_max_latency_ms:
-            reason = f"latency {latency} ms above {self.config.health_max_latency_ms} ms"
-            await self._degraded(request, backend, reason, latency)
-        else:
-            body = {"status": "ok", "cache": backend, "latency_ms": latency}
-            await json_response(request.send, 200, body)
-
-    async def _degraded(
-        self, request: _Request, backend: str, reason: str, latency: float | None
-    ) -> None:
-        logger.warning("admin health degraded backend=%s reason=%s", backend, reason)
-        body = {"status": "degraded", "cache": backend, "reason": reason, "latency_ms": latency}
-        await json_response(request.send, 503, body, [(b"retry-after", b"5")])
+        status, body = await check_health(
+            self.cache,
+            ping_timeout=self.config.health_timeout,
+            max_latency_ms=self.config.health_max_latency_ms,
+        )
+        extra = [(b"retry-after", b"5")] if status == 503 else None
+        await json_response(request.send, status, body, extra)
 
     def _target(self, request: _Request) -> str | None:
         target = request.path[len("/cache/") :] if request.path.startswith("/cache/") else ""
@@ -202,7 +181,7 @@ class AdminApp:
             await json_response(request.send, 404, {"error": "not cached", "key": target})
             return
         await json_response(
-            request.send, 200, {"key": target, "entries": [_info_dict(i) for i in infos]}
+            request.send, 200, {"key": target, "entries": [entry_info_dict(i) for i in infos]}
         )
 
     async def _cache_delete(self, request: _Request) -> None:
@@ -279,30 +258,3 @@ _TARGET_ERROR = (
     "no cache key or URL given. HINT: percent-encode it into the path, "
     "e.g. /cache/https%3A%2F%2Fexample.com%2Fpage, or pass ?url=..."
 )
-
-
-def _without_body(send: Send) -> Send:
-    """``send`` for HEAD: the GET response's headers (Content-Length included), no body."""
-
-    async def head_send(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            message = {**message, "body": b""}
-        await send(message)
-
-    return head_send
-
-
-def _info_dict(info: Any) -> dict[str, Any]:
-    """Entry metadata only: bodies are never exposed, private or not."""
-    return {
-        "key": info.key,
-        "url": info.url,
-        "status": info.status,
-        "stored_at": info.stored_at,
-        "age": round(info.age, 3),
-        "ttl": round(info.ttl, 3),
-        "size": info.size,
-        "tags": list(info.tags),
-        "variants": list(info.variants),
-        "vary": list(info.vary),
-    }

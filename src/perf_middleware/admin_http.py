@@ -22,10 +22,12 @@ __all__ = [
     "InvalidateSpec",
     "cache_url_key",
     "empty_response",
+    "entry_info_dict",
     "json_response",
     "parse_invalidate",
     "read_body",
     "send_response",
+    "without_body",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -188,3 +190,30 @@ def parse_invalidate(body: bytes) -> InvalidateSpec:
     if not (spec.all or spec.urls or spec.tags or spec.patterns):
         raise BodyError(422, "nothing to invalidate. HINT: give tags, patterns, urls or all=true")
     return spec
+
+
+def without_body(send: Send) -> Send:
+    """``send`` for HEAD: the GET response's headers (Content-Length included), no body."""
+
+    async def head_send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return head_send
+
+
+def entry_info_dict(info: Any) -> dict[str, Any]:
+    """Entry metadata only: bodies are never exposed, private or not."""
+    return {
+        "key": info.key,
+        "url": info.url,
+        "status": info.status,
+        "stored_at": info.stored_at,
+        "age": round(info.age, 3),
+        "ttl": round(info.ttl, 3),
+        "size": info.size,
+        "tags": list(info.tags),
+        "variants": list(info.variants),
+        "vary": list(info.vary),
+    }

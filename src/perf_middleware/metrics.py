@@ -12,14 +12,21 @@ between threads without an outer lock.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from bisect import bisect_left
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
+
+from perf_middleware.metrics_state import (
+    CACHE_EVENTS,
+    STATE_VERSION,
+    merge_states,
+    read_states,
+    state_to_json,
+    write_state,
+)
 
 __all__ = [
     "CACHE_EVENTS",
@@ -32,25 +39,6 @@ __all__ = [
 
 logger = logging.getLogger("perf_middleware.metrics")
 
-#: Cache outcomes counted per backend. ``coalesced`` counts requests that waited on another
-#: request's app call (single-flight); ``revalidation`` counts background refreshes started
-#: by stale-while-revalidate and ``revalidation_error`` those that failed. ``invalidation``
-#: counts entries removed on request and ``breaker_open`` times a backend's circuit opened.
-CACHE_EVENTS: Final = (
-    "hit",
-    "miss",
-    "stale",
-    "bypass",
-    "store",
-    "eviction",
-    "error",
-    "coalesced",
-    "revalidation",
-    "revalidation_error",
-    "invalidation",
-    "breaker_open",
-)
-
 #: Response-time buckets in seconds (upper bounds, ``le`` semantics).
 DEFAULT_LATENCY_BUCKETS: Final = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -59,9 +47,6 @@ DEFAULT_LATENCY_BUCKETS: Final = (
 DEFAULT_COMPRESSION_BUCKETS: Final = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 )  # fmt: skip
-
-STATE_VERSION: Final = 1
-_STATE_PREFIX: Final = "perf_middleware."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,48 +260,20 @@ class Metrics:
             "compression": {name: c.state() for name, c in sorted(self._compression.items())},
         }
 
-    def _state_path(self, pid: int) -> Path:
-        assert self.config.multiprocess_dir is not None
-        return Path(self.config.multiprocess_dir) / f"{_STATE_PREFIX}{pid}.json"
-
     def flush(self) -> None:
-        """Write this worker's state file (multi-process mode only); atomic via rename."""
-        if self.config.multiprocess_dir is None:
-            return
-        path = self._state_path(os.getpid())
-        tmp = path.with_suffix(".tmp")
-        try:
-            tmp.write_text(json.dumps(self.state()), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError as exc:
-            logger.warning(
-                "metrics state not written path=%s error=%s HINT: make PROMETHEUS_MULTIPROC_DIR "
-                "an existing directory writable by every worker",
-                path,
-                exc,
-            )
+        """Write this worker's state file (multi-process mode only)."""
+        if self.config.multiprocess_dir is not None:
+            write_state(self.config.multiprocess_dir, os.getpid(), self.state())
 
     def collect_state(self) -> dict[str, Any]:
         """The state to expose: this process', or in multi-process mode the sum of all workers'."""
         own = self.state()
-        if self.config.multiprocess_dir is None:
+        directory = self.config.multiprocess_dir
+        if directory is None:
             return own
-        self.flush()
-        states = [own]
-        own_name = self._state_path(os.getpid()).name
-        for path in sorted(Path(self.config.multiprocess_dir).glob(f"{_STATE_PREFIX}*.json")):
-            if path.name == own_name:
-                continue
-            try:
-                states.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError) as exc:
-                logger.warning("metrics state skipped path=%s error=%s", path, exc)
-        from perf_middleware.metrics_state import merge_states
-
-        return merge_states(states)
+        write_state(directory, os.getpid(), own)
+        return merge_states([own, *read_states(directory, exclude_pid=os.getpid())])
 
     def to_json(self) -> dict[str, Any]:
         """A readable summary with cumulative buckets, hit ratios and compression savings."""
-        from perf_middleware.metrics_state import state_to_json
-
         return state_to_json(self.collect_state())

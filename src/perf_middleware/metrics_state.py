@@ -8,15 +8,79 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
-from perf_middleware.metrics import CACHE_EVENTS, STATE_VERSION
-
-__all__ = ["hit_ratio", "merge_states", "state_to_json"]
+__all__ = [
+    "CACHE_EVENTS",
+    "STATE_VERSION",
+    "hit_ratio",
+    "merge_states",
+    "read_states",
+    "state_to_json",
+    "write_state",
+]
 
 logger = logging.getLogger("perf_middleware.metrics")
+
+#: Cache outcomes counted per backend. ``coalesced`` counts requests that waited on another
+#: request's app call (single-flight); ``revalidation`` counts background refreshes started
+#: by stale-while-revalidate and ``revalidation_error`` those that failed. ``invalidation``
+#: counts entries removed on request and ``breaker_open`` times a backend's circuit opened.
+CACHE_EVENTS: Final = (
+    "hit",
+    "miss",
+    "stale",
+    "bypass",
+    "store",
+    "eviction",
+    "error",
+    "coalesced",
+    "revalidation",
+    "revalidation_error",
+    "invalidation",
+    "breaker_open",
+)
+
+STATE_VERSION: Final = 1
+_STATE_PREFIX: Final = "perf_middleware."
+
+
+def _state_path(directory: str, pid: int) -> Path:
+    return Path(directory) / f"{_STATE_PREFIX}{pid}.json"
+
+
+def write_state(directory: str, pid: int, state: Mapping[str, Any]) -> None:
+    """Write one worker's state atomically (temp file + rename): readers never see half."""
+    path = _state_path(directory, pid)
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning(
+            "metrics state not written path=%s error=%s HINT: make PROMETHEUS_MULTIPROC_DIR "
+            "an existing directory writable by every worker",
+            path,
+            exc,
+        )
+
+
+def read_states(directory: str, *, exclude_pid: int) -> list[dict[str, Any]]:
+    """Every other worker's last written state; unreadable files are skipped with a warning."""
+    own = _state_path(directory, exclude_pid).name
+    states = []
+    for path in sorted(Path(directory).glob(f"{_STATE_PREFIX}*.json")):
+        if path.name == own:
+            continue
+        try:
+            states.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            logger.warning("metrics state skipped path=%s error=%s", path, exc)
+    return states
 
 
 def _merge_histogram(into: dict[str, Any], other: Mapping[str, Any]) -> None:
