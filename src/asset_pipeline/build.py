@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asset_pipeline import build_output as output
+from asset_pipeline import build_state as state
 from asset_pipeline import build_steps as steps
 from asset_pipeline.build_cache import BuildCache
 from asset_pipeline.config import BuildConfig
@@ -96,12 +97,22 @@ def build(
     started = time.perf_counter()
     hooks = hooks if hooks is not None else default_hooks()
     src, out = _paths(config)
-    cache = BuildCache(config.resolve(config.cache_dir) if config.cache_dir else None)
+    cache_root = config.resolve(config.cache_dir) if config.cache_dir else None
+    cache = BuildCache(cache_root)
     stats = steps.BuildStats()
+    names, sources = _discover(config, src, out)
+    hook_names = [f"{f.__module__}.{f.__qualname__}" for f in hooks.before_process]
+    hook_names += [f"{f.__module__}.{f.__qualname__}" for f in hooks.after_manifest]
+    key = state.inputs_key(config, sources, hook_names)
+    current = state.up_to_date(cache_root, out, key)
+    if current is not None:  # nothing changed: leave DIST and the cache alone
+        stats.up_to_date = True
+        stats.seconds = time.perf_counter() - started
+        return BuildResult(current[0], stats, current[1], out, dry_run)
     warnings: list[str] = []
     with steps.Workers(config.workers) as workers:
         scanner = steps.Scanner(cache, workers)
-        plan = _plan(config, src, out, scanner, warnings)
+        plan = _plan(config, src, names, sources, scanner, warnings)
         for before in hooks.before_process:
             before(plan)
         order = plan.order
@@ -124,6 +135,7 @@ def build(
             output.write_extra_manifests(manifest, tmp, config.manifest_formats)
             if not dry_run:
                 output.swap_into_place(tmp, out)
+                state.record(cache_root, out, key, warnings)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -133,18 +145,26 @@ def build(
     return BuildResult(manifest, stats, tuple(warnings), out, dry_run)
 
 
-def _plan(
-    config: BuildConfig, src: Path, out: Path, scanner: steps.Scanner, warnings: list[str]
-) -> BuildPlan:
-    """Discover, scan and order the sources; missing references and cycles fail here,
-    before any processing."""
+def _discover(config: BuildConfig, src: Path, out: Path) -> tuple[list[str], dict[str, bytes]]:
     ignore = list(config.ignore)
     if out.is_relative_to(src):
         ignore.append(out.relative_to(src).as_posix() + "/")
     if config.cache_dir and config.resolve(config.cache_dir).is_relative_to(src):
         ignore.append(config.resolve(config.cache_dir).relative_to(src).as_posix() + "/")
     names = discover(src, ignore=ignore, ignore_hidden=config.ignore_hidden)
-    sources = {name: (src / name).read_bytes() for name in names}
+    return names, {name: (src / name).read_bytes() for name in names}
+
+
+def _plan(
+    config: BuildConfig,
+    src: Path,
+    names: list[str],
+    sources: dict[str, bytes],
+    scanner: steps.Scanner,
+    warnings: list[str],
+) -> BuildPlan:
+    """Scan and order the sources; missing references and cycles fail here, before any
+    processing."""
     refs = scanner.scan_all(sources)
     graph = build_graph(names, refs, config.url_prefix)
     problems = []

@@ -12,8 +12,11 @@ half-written entry; an unreadable entry is treated as a miss.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
+import sysconfig
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,6 +44,47 @@ def options_fingerprint(options: Mapping[str, Any], codepoints: frozenset[int] |
     """A stable text for the options, so equal options give equal keys across runs."""
     cps = sorted(codepoints) if codepoints is not None else None
     return json.dumps([options, cps], sort_keys=True, default=repr, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """This package's code plus the set of installed distributions.
+
+    Stands in for a processor's version string without importing it (importing Pillow
+    and fontTools alone takes longer than a whole no-op build should): any change to
+    the pipeline's code or any package upgrade invalidates processed results.
+    """
+    h = blake3()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".js") and path.is_file():
+            h.update(path.relative_to(package).as_posix().encode() + b"\0")
+            h.update(path.read_bytes())
+    for key in ("purelib", "platlib"):
+        try:
+            names = sorted(
+                n for n in os.listdir(sysconfig.get_paths()[key]) if n.endswith(".dist-info")
+            )
+        except OSError:
+            names = []
+        h.update("\n".join(names).encode())
+    digest: str = h.hexdigest()
+    return digest
+
+
+def processor_fingerprint(kind: str) -> str | None:
+    """Cache-key part for a processor kind, or None when its module is not installed yet
+    (the build then copies such files unchanged)."""
+    from asset_pipeline.processors import _PROCESSOR_FUNCTIONS
+
+    module = _PROCESSOR_FUNCTIONS[kind].partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None:
+        return None
+    return f"{module}:{code_fingerprint()}"
 
 
 class BuildCache:

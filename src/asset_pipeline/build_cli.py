@@ -148,6 +148,12 @@ def summary(result: BuildResult) -> str:
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if stats.up_to_date:
+        lines.append(
+            f"{len(result.manifest)} files up to date in {stats.seconds:.2f} s "
+            f"(nothing changed; {result.out} left as it was)"
+        )
+        return "\n".join(lines)
     verb = "checked (dry run)" if result.dry_run else f"written to {result.out}"
     lines.append(
         f"{len(result.manifest)} files {verb} in {stats.seconds:.2f} s; processed "

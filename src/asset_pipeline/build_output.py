@@ -99,8 +99,11 @@ def make_manifest(
     emitter: Emitter, encoded: Mapping[str, Mapping[str, int]], config: BuildConfig
 ) -> Manifest:
     files: dict[str, ManifestEntry] = {}
+    rank = {name: i for i, name in enumerate(emitter.plan.order)}
     for name, item in emitter.main.items():
-        entry = _entry(item, encoded.get(item.path, {}), emitter.plan.graph.deps.get(name, ()))
+        # Leaves first (the build order), as the manifest schema documents.
+        deps = sorted(emitter.plan.graph.deps.get(name, ()), key=rank.__getitem__)
+        entry = _entry(item, encoded.get(item.path, {}), deps)
         metadata = emitter.processed[name].metadata
         alternates = tuple(
             ImageAlternate(

@@ -162,9 +162,17 @@ def test_noop_rebuild_runs_no_processor_and_one_change_runs_one(tree: Path) -> N
     calls.clear()
     again = run(tree, hooks=hooks)
     assert calls == []
-    assert (again.stats.processed, again.stats.processed_cached) == (0, 4)
-    assert again.stats.compressed == 0
+    assert again.stats.up_to_date
     assert again.manifest == first.manifest
+    # With an output missing the build takes the full path, still without processing.
+    (tree / "dist" / first.manifest["css/base.css"].path).unlink()
+    full = run(tree, hooks=hooks)
+    assert calls == []
+    assert not full.stats.up_to_date
+    assert (full.stats.processed, full.stats.processed_cached) == (0, 4)
+    assert full.stats.compressed == 0
+    assert full.manifest == first.manifest
+    assert (tree / "dist" / first.manifest["css/base.css"].path).is_file()
     (tree / "src/js/util.js").write_text("export function f() { return 2; }\n")
     third = run(tree, hooks=hooks)
     assert calls == [("js/util.js", "js")]
@@ -312,3 +320,24 @@ def test_output_inside_source_is_not_rebuilt_from_itself(tmp_path: Path) -> None
     result = run(tmp_path, out=tmp_path / "src" / "dist")
     result = run(tmp_path, out=tmp_path / "src" / "dist")
     assert list(result.manifest) == ["a.css"]
+
+
+def test_up_to_date_check_notices_config_and_dist_changes(tree: Path) -> None:
+    first = run(tree)
+    assert not first.stats.up_to_date
+    assert run(tree).stats.up_to_date
+    assert not run(tree, hash_length=12).stats.up_to_date
+    assert run(tree, hash_length=12).stats.up_to_date
+    (tree / "dist" / "manifest.json").write_text("{}")
+    rebuilt = run(tree, hash_length=12)
+    assert not rebuilt.stats.up_to_date
+    assert load_manifest(tree / "dist") == rebuilt.manifest
+
+
+def test_up_to_date_build_replays_warnings(tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"a.js": "var a;\n//# sourceMappingURL=a.js.map\n"})
+    first = run(tmp_path)
+    again = run(tmp_path)
+    assert again.stats.up_to_date
+    assert again.warnings == first.warnings
+    assert len(first.warnings) == 1

@@ -33,7 +33,10 @@ def test_build_from_pyproject_prints_summary(
     assert (site / "dist" / "manifest.json").is_file()
     assert (site / ".asset-cache").is_dir()
     assert main(["build"]) == 0
-    assert "processed 0, reused 1 from cache" in capsys.readouterr().out
+    assert "2 files up to date" in capsys.readouterr().out
+    (site / "static/css/app.css").write_text(".a { color: red }\n")
+    assert main(["build"]) == 0
+    assert "processed 1, reused 0 from cache" in capsys.readouterr().out
 
 
 def test_cli_arguments_override_config(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
