@@ -5,7 +5,8 @@ plain-int counters with prometheus-client's own Counter/Histogram doing the same
 (what a naive integration would call on every request), then drives PerformanceMiddleware
 in-process (no server: the middleware's own cost is the whole difference) with metrics off,
 on (the default) and on with Server-Timing, for a 1 KB JSON response with and without
-Accept-Encoding and for a memory-cache hit.
+Accept-Encoding and for a memory-cache hit. ``--http`` measures the same variants through
+uvicorn with wrk (the harness' method: pinned cores, alternating rounds, medians).
 """
 
 from __future__ import annotations
@@ -66,6 +67,72 @@ def scrape() -> tuple[float, float]:
     text = [timeit.timeit(lambda: prometheus_text(m), number=200) / 200 for _ in range(5)]
     js = [timeit.timeit(m.to_json, number=200) / 200 for _ in range(5)]
     return statistics.median(text), statistics.median(js)
+
+
+BODY = json.dumps([{"id": i, "name": f"item {i}", "ok": True} for i in range(28)]).encode()
+
+
+def make_app() -> object:
+    """uvicorn factory for ``--http``: ``BENCH_METRICS_VARIANT`` = off | on | timing."""
+    import os
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from perf_middleware.cache.backends.memory import MemoryBackend
+    from perf_middleware.middleware import PerformanceMiddleware
+
+    async def endpoint(request: object) -> Response:
+        return Response(BODY, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    async def cached(request: object) -> Response:
+        headers = {"Cache-Control": "public, max-age=600"}
+        return Response(BODY, media_type="application/json", headers=headers)
+
+    raw = Starlette(routes=[Route("/json", endpoint), Route("/cached", cached)])
+    variant = os.environ.get("BENCH_METRICS_VARIANT", "on")
+    return PerformanceMiddleware(
+        raw,
+        cache=MemoryBackend(),
+        metrics=None if variant == "off" else Metrics(),
+        server_timing=variant == "timing",
+    )
+
+
+def http_overhead(rounds: int = 3, duration: float = 3.0) -> None:
+    from benchmarks.harness import Probe, Server, measure_http, median, warm_up
+
+    servers = [
+        Server(name, "benchmarks.bench_metrics:make_app", {"BENCH_METRICS_VARIANT": v}, True)
+        for name, v in (
+            ("metrics=None", "off"),
+            ("metrics (default)", "on"),
+            ("+ timing", "timing"),
+        )
+    ]
+    ae = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+    probes = [
+        Probe("1 KB JSON AE, no-store", "/json", ae),
+        Probe("1 KB JSON AE, hit", "/cached", ae),
+    ]
+    for server in servers:
+        server.start()
+    try:
+        warm_up(servers, probes)
+        results = measure_http(servers, probes, rounds=rounds, duration=duration, progress=False)
+    finally:
+        for server in servers:
+            server.stop()
+    print(f"\nuvicorn + wrk -t1 -c32, median req/s of {rounds} rounds x {duration:.0f} s")
+    for probe in probes:
+        base = median(r.rps for r in results[("metrics=None", probe.name)])
+        cells = " | ".join(
+            f"{srv.name} {median(r.rps for r in results[(srv.name, probe.name)]):7.0f} "
+            f"({median(r.rps for r in results[(srv.name, probe.name)]) / base:.2f})"
+            for srv in servers
+        )
+        print(f"  {probe.name:26} {cells}")
 
 
 def middleware_overhead(rounds: int = 40, n: int = 500) -> None:
@@ -140,6 +207,11 @@ def middleware_overhead(rounds: int = 40, n: int = 500) -> None:
 
 
 def main() -> None:
+    import sys
+
+    if "--http" in sys.argv:
+        http_overhead()
+        return
     a = ours()
     b = prometheus_client_types()
     text, js = scrape()
