@@ -97,3 +97,12 @@ async def test_header_syntax_and_off_by_default():
     assert re.fullmatch(rf"{token}(, {token})*", value), value
     off = PerformanceMiddleware(APP, cache=MemoryBackend())
     assert "server-timing" not in (await get(off, "/page")).headers
+
+
+async def test_server_timing_works_with_metrics_off():
+    mw = PerformanceMiddleware(APP, metrics=None, server_timing=True)
+    r = await get(mw, "/page", **{"accept-encoding": "zstd"})
+    timing = parse(r.headers["server-timing"])
+    assert set(timing) == {"app", "compress"}
+    assert float(timing["app"]["dur"]) >= 30
+    assert mw.metrics is None
