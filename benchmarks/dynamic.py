@@ -35,7 +35,8 @@ from benchmarks.harness import (
 )
 
 AE = {"Accept-Encoding": "gzip, deflate, br, zstd"}
-VARIANTS = ("raw", "gzip", "starlette-compress", "brotli-asgi", "perf", "bare")
+VARIANTS = ("raw", "gzip", "starlette-compress", "brotli-asgi", "perf", "bare", "bare+perf")
+TABLE = VARIANTS[:5]
 ETAG = '"bench-v1"'
 
 
@@ -84,23 +85,25 @@ BODIES = make_bodies()
 def make_app(variant: str | None = None) -> Any:
     """ASGI app for one variant (uvicorn ``--factory``; variant from ``BENCH_VARIANT``)."""
     variant = variant or os.environ.get("BENCH_VARIANT", "raw")
-    if variant == "bare":
+    if variant in ("bare", "bare+perf"):
         body, ctype = BODIES["json1k"]
-        start = {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", ctype.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+        headers = [
+            (b"content-type", ctype.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"etag", ETAG.encode()),
+        ]
+        start = {"type": "http.response.start", "status": 200, "headers": headers}
         end = {"type": "http.response.body", "body": body}
 
         async def bare(scope: Any, receive: Any, send: Any) -> None:
             await send(start)
             await send(end)
 
-        return bare
+        if variant == "bare":
+            return bare
+        from perf_middleware.middleware import PerformanceMiddleware
+
+        return PerformanceMiddleware(bare)
     from starlette.applications import Starlette
     from starlette.responses import Response
     from starlette.routing import Route
@@ -149,6 +152,8 @@ def probes() -> list[Probe]:
 def _pairs(server: Server, probe: Probe) -> bool:
     if server.name == "bare":
         return probe.name in ("json1k AE", "304 (If-None-Match)")
+    if server.name == "bare+perf" or probe.path == "/etag":
+        return probe.path == "/etag" and server.name in ("raw", "perf", "bare+perf")
     return True
 
 
@@ -167,7 +172,7 @@ def check_bodies(servers: list[Server], probe_list: list[Probe]) -> dict[tuple[s
     sizes: dict[tuple[str, str], str] = {}
     for server in servers:
         for probe in probe_list:
-            if not _pairs(server, probe) or server.name == "bare":
+            if not _pairs(server, probe) or server.name.startswith("bare"):
                 continue
             status, headers, body = fetch_raw(server.url + probe.path, probe.headers)
             coding = headers.get("content-encoding")
@@ -195,7 +200,7 @@ def run_http(rounds: int, duration: float) -> None:
             server.stop()
     rps = {key: median(r.rps for r in runs) for key, runs in results.items()}
     errors = sum(r.errors for runs in results.values() for r in runs)
-    names = [v for v in VARIANTS if v != "bare"]
+    names = list(TABLE)
     rows = []
     for probe in probe_list:
         base = rps.get(("raw", probe.name), float("nan"))
@@ -216,17 +221,23 @@ def run_http(rounds: int, duration: float) -> None:
     ]
     print_table("body bytes on the wire", ["probe", *names], size_rows)
     bare = rps.get(("bare", "304 (If-None-Match)"), float("nan"))
-    perf304 = rps.get(("perf", "304 (If-None-Match)"), float("nan"))
     bare1k = rps.get(("bare", "json1k AE"), float("nan"))
     print(f"\nbare ASGI callable: {bare:.0f} req/s ({bare1k / rps[('raw', 'json1k AE')]:.2f}x raw)")
-    print(f"perf 304 from app ETag: {perf304:.0f} req/s = {perf304 / bare:.2f}x bare callable")
+    for name in ("bare+perf", "perf"):
+        value = rps.get((name, "304 (If-None-Match)"), float("nan"))
+        print(
+            f"304 from app ETag via {name}: {value:.0f} req/s = {value / bare:.2f}x bare callable"
+        )
     print(f"wrk errors (non-2xx/3xx + socket): {errors}")
 
 
 def run_inprocess(rounds: int, n: int) -> None:
-    apps = {v: make_app(v) for v in VARIANTS if v != "bare"}
+    apps = {v: make_app(v) for v in TABLE}
     probe_list = [p for p in probes() if "304" not in p.name]
     results = measure_inprocess(apps, probe_list, n=n, rounds=rounds)
+    p304 = [p for p in probes() if "304" in p.name]
+    bare = measure_inprocess({v: make_app(v) for v in ("bare", "bare+perf")}, p304, n=n,
+                             rounds=rounds)  # fmt: skip
     rows = []
     for probe in probe_list:
         base = median(results[("raw", probe.name)])
@@ -237,6 +248,8 @@ def run_inprocess(rounds: int, n: int) -> None:
         ["probe", "raw calls/s", *list(apps)[1:]],
         rows,
     )
+    ratio = median(bare[("bare+perf", p304[0].name)]) / median(bare[("bare", p304[0].name)])
+    print(f"in-process 304 via bare+perf: {ratio:.2f}x bare callable")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -231,4 +231,5 @@ class PerformanceMiddleware:
             responder.observer = observer
             observer.app_called()
         await self.app(scope, receive, responder)
-        await responder.finish()
+        if responder.pending:
+            await responder.finish()

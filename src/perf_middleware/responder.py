@@ -118,6 +118,44 @@ def would_compress(
     )
 
 
+def _encoding_etag(value: bytes, coding: str) -> bytes:
+    if value[:1] == b'"':  # the usual strong tag: weaken without a parse
+        return b"W/" + value
+    return encoding_etag(value.decode("latin-1"), coding).encode("latin-1")
+
+
+def _vary_accept_encoding(existing: bytes | None) -> bytes:
+    if existing is None:
+        return b"Accept-Encoding"
+    return merge_vary(existing, "Accept-Encoding").encode("latin-1")
+
+
+def not_modified_from(
+    headers: MutableRawHeaders, coding: str | None, *, vary: bool
+) -> MutableRawHeaders:
+    """One pass: the 304 headers for a response with ``headers`` that would have been sent
+    with ``coding`` (ETag weakened for a real coding) and, if ``vary``, Vary: Accept-Encoding."""
+    encoded = coding is not None and coding != "identity"
+    out: MutableRawHeaders = []
+    vary_value: bytes | None = None
+    for key, value in headers:
+        name = key if key.islower() else key.lower()
+        if name not in NOT_MODIFIED_KEEP:
+            continue
+        if name == b"vary":
+            vary_value = value if vary_value is None else vary_value + b", " + value
+            continue
+        if encoded and name == b"etag":
+            assert coding is not None
+            value = _encoding_etag(value, coding)
+        out.append((key, value))
+    if vary:
+        out.append((b"vary", _vary_accept_encoding(vary_value)))
+    elif vary_value is not None:
+        out.append((b"vary", vary_value))
+    return out
+
+
 def mark_encoded(headers: MutableRawHeaders, coding: str | None, *, vary: bool = True) -> None:
     """Vary: Accept-Encoding merged once; for a real coding, Content-Encoding set, Content-Length
     dropped (the caller sets the new one) and a strong ETag weakened (``encoding_etag``)."""
@@ -132,11 +170,10 @@ def mark_encoded(headers: MutableRawHeaders, coding: str | None, *, vary: bool =
             if name == b"content-length":
                 continue
             if name == b"etag":
-                value = encoding_etag(value.decode("latin-1"), coding).encode("latin-1")
+                value = _encoding_etag(value, coding)
         out.append((key, value))
     if vary:
-        merged = merge_vary(vary_value, "Accept-Encoding")
-        out.append((b"vary", merged.encode("latin-1")))
+        out.append((b"vary", _vary_accept_encoding(vary_value)))
     elif vary_value is not None:
         out.append((b"vary", vary_value))
     if coding is not None and coding != "identity":
@@ -237,6 +274,11 @@ class Responder:
         elif state == _HOLD:
             await self.send(message)  # body before start: protocol error, let the server say so
 
+    @property
+    def pending(self) -> bool:
+        """True when the app sent a start it never followed with a body (see ``finish``)."""
+        return self._state == _HOLD and self._start is not None
+
     async def finish(self) -> None:
         """Called after the app returned: flush a start the app never followed with a body."""
         if self._state == _HOLD and self._start is not None:
@@ -277,13 +319,18 @@ class Responder:
             self.capture.headers = list(headers)
         return status, headers, found
 
-    def _precondition(self, status: int, headers: MutableRawHeaders) -> Precondition:
+    def _precondition(
+        self, status: int, headers: MutableRawHeaders, found: list[bytes | None] | None = None
+    ) -> Precondition:
         cond = self.conditions
         if cond is None or not self.pipeline.conditional or self.method not in ("GET", "HEAD"):
             return Precondition.PROCEED
         if not 200 <= status < 300 or status == 206:
             return Precondition.PROCEED
-        etag = get_header(headers, b"etag")
+        if found is None:
+            found = scan(headers)
+        etag = found[_ETAG]
+        last_modified = found[_LM]
         return evaluate_conditional(
             self.method,
             if_match=cond[0],
@@ -291,7 +338,7 @@ class Responder:
             if_modified_since=cond[2],
             if_unmodified_since=cond[3],
             etag=etag.decode("latin-1") if etag is not None else None,
-            last_modified=parse_http_date(get_header(headers, b"last-modified")),
+            last_modified=parse_http_date(last_modified) if last_modified is not None else None,
         )
 
     def _negotiate(self) -> str | None:
@@ -300,12 +347,24 @@ class Responder:
         return choose_encoding(self.accept_encoding, config.preference)
 
     async def _answer_precondition(
-        self, result: Precondition, status: int, headers: MutableRawHeaders, size: int | None
+        self,
+        result: Precondition,
+        status: int,
+        headers: MutableRawHeaders,
+        size: int | None,
+        found: list[bytes | None] | None = None,
     ) -> None:
         if result is Precondition.NOT_MODIFIED:
-            if would_compress(self.pipeline, status, headers, size):
-                mark_encoded(headers, self._negotiate())
-            out = not_modified_headers(headers)
+            config = self.pipeline.compression
+            if found is None:
+                found = scan(headers)
+            varies = (
+                config is not None
+                and (size is None or size >= config.minimum_size)
+                and _compressible(config, status, found)
+            )
+            coding = self._negotiate() if varies else None
+            out = not_modified_from(headers, coding, vary=varies)
             await self.send({"type": "http.response.start", "status": 304, "headers": out})
         else:
             out = [(b"content-length", b"0")]
@@ -325,9 +384,9 @@ class Responder:
         self._state = _DROP if head else _DONE
         size = _length(found[_CL]) if head else len(body)
         if self.conditions is not None:
-            result = self._precondition(status, headers)
+            result = self._precondition(status, headers, found)
             if result is not Precondition.PROCEED:
-                await self._answer_precondition(result, status, headers, size)
+                await self._answer_precondition(result, status, headers, size, found)
                 return
         config = self.pipeline.compression
         encoded: bytes | None = None

@@ -39,6 +39,11 @@ def evaluate_conditional(
     An unparseable date makes its header ignored, as RFC 9110 §13.1.3/§13.1.4 require.
     """
     safe = method in ("GET", "HEAD")
+    if if_match is None and if_unmodified_since is None and _present(if_none_match):
+        # the common revalidation: only If-None-Match (a date beside it is never consulted)
+        if etag_matches_any(if_none_match, etag):
+            return Precondition.NOT_MODIFIED if safe else Precondition.FAILED
+        return Precondition.PROCEED
     # 1. If-Match, else 2. If-Unmodified-Since
     if _present(if_match):
         if not etag_matches_strong(if_match, etag):

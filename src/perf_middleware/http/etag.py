@@ -155,8 +155,11 @@ def etag_matches_any(
     current = _coerce(etag)
     if current is None or not tags.tags:
         return False
-    base = base_opaque(current.opaque)
-    return any(t.opaque == current.opaque or base_opaque(t.opaque) == base for t in tags.tags)
+    opaque = current.opaque
+    if any(t.opaque == opaque for t in tags.tags):
+        return True
+    base = base_opaque(opaque)
+    return any(base_opaque(t.opaque) == base for t in tags.tags)
 
 
 def etag_matches_strong(if_match: str | bytes | ETagList | None, etag: str | bytes | None) -> bool:
