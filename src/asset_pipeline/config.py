@@ -196,7 +196,7 @@ def config_from_mapping(table: Mapping[str, Any], *, root: Path, source: str) ->
         "source",
         "manifest_formats",
     }
-    known |= {"manifest_format", "service-worker"}  # the latter read by service_worker.py
+    known |= {"manifest_format", "service-worker", "upload"}  # read by their own modules
     unknown = sorted(k for k in table if k not in known and k not in kinds)
     if unknown:
         raise ConfigError(
