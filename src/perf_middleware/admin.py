@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from prometheus_client.exposition import choose_encoder
+
 from perf_middleware.admin_config import ENV_TOKEN, AdminConfig
 from perf_middleware.admin_health import check_health
 from perf_middleware.admin_http import (
@@ -136,8 +138,13 @@ class AdminApp:
         if request.query.get("format") == "json":
             await self._metrics_json(request)
             return
-        body = prometheus_text(self.metrics, self._registry)
-        await send_response(request.send, 200, body, CONTENT_TYPE.encode())
+        accept = dict(request.scope.get("headers", ())).get(b"accept", b"")
+        if b"openmetrics" in accept:  # Prometheus asks for OpenMetrics when it can parse it
+            encoder, content_type = choose_encoder(accept.decode("latin-1"))
+            body = encoder(self._registry)
+        else:
+            body, content_type = prometheus_text(self.metrics, self._registry), CONTENT_TYPE
+        await send_response(request.send, 200, body, content_type.encode())
 
     async def _metrics_json(self, request: _Request) -> None:
         await json_response(request.send, 200, self.metrics.to_json())

@@ -140,7 +140,7 @@ def openapi_document(prefix: str = "/_perf") -> dict[str, Any]:
             "/metrics": {
                 "get": {
                     "operationId": "metrics",
-                    "summary": "Prometheus text exposition (or JSON with ?format=json).",
+                    "summary": "Prometheus text, OpenMetrics by Accept, JSON by ?format=json.",
                     "parameters": [
                         {
                             "name": "format",
@@ -154,6 +154,7 @@ def openapi_document(prefix: str = "/_perf") -> dict[str, Any]:
                             "description": "Metrics.",
                             "content": {
                                 "text/plain": {"schema": {"type": "string"}},
+                                "application/openmetrics-text": {"schema": {"type": "string"}},
                                 "application/json": {"schema": _METRICS_JSON},
                             },
                         },

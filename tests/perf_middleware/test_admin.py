@@ -235,3 +235,17 @@ async def test_head_answers_like_get_without_body(app):
     assert head.headers["content-type"] == "application/json"
     assert int(head.headers["content-length"]) > 0
     assert get.status_code == 200
+
+
+async def test_openmetrics_when_asked_for(app):
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
+
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+    async with client(app) as c:
+        r = await c.get("/_perf/metrics", headers={**AUTH, "Accept": accept})
+    assert r.headers["content-type"].startswith("application/openmetrics-text")
+    assert r.text.endswith("# EOF\n")
+    values = {
+        (s.name, tuple(s.labels.items())): s.value for f in om_parse(r.text) for s in f.samples
+    }
+    assert values[("perf_requests_total", ())] == 2
