@@ -33,7 +33,8 @@ Send = Callable[[Message], Awaitable[None]]
 OBSERVER_KEY: Final = "perf_middleware.observer"
 
 #: Cache-stage event -> counter. A miss that a concurrent request satisfied counts
-#: ``miss`` and ``coalesced``; a forced revalidation of a stored entry counts as a miss.
+#: ``miss`` and ``coalesced``; a forced revalidation of a stored entry counts as a miss;
+#: ``bypass`` counts disallowed hosts, other methods than GET/HEAD and no-store requests.
 STAGE_EVENTS: Final = {
     "hit": "hit",
     "stale": "stale",
@@ -41,6 +42,8 @@ STAGE_EVENTS: Final = {
     "miss": "miss",
     "revalidate": "miss",
     "bypass": "bypass",
+    "bypass_method": "bypass",
+    "bypass_request": "bypass",
     "collapsed": "coalesced",
     "stored": "store",
     "refresh": "revalidation",
@@ -172,7 +175,7 @@ class RequestObserver:
         headers = list(message.get("headers") or ())
         outcome = None
         for name, value in headers:
-            if name.lower() == b"cache-status":
+            if name == b"cache-status":  # ASGI header names are lower-case
                 outcome = cache_outcome(value)
         # a stream starts before its first chunk is encoded: no compress figure yet
         compress = self.compress_seconds if self.bytes_in else None

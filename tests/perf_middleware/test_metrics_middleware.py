@@ -144,6 +144,7 @@ async def test_scripted_traffic_exact_counts(setup):
     mem = doc["cache"]["memory"]
     # misses: /page, /data, /boom, /nope (POST is not looked up)
     assert (mem["hit"], mem["miss"], mem["store"], mem["stale"]) == (2, 4, 1, 0)
+    assert mem["bypass"] == 1  # the POST
     assert mem["hit_ratio"] == pytest.approx(2 / 6)
     assert doc["compression"]["br"]["responses"] == 1
     assert doc["compression"]["br"]["bytes_in"] == len(PAGE)
@@ -259,3 +260,14 @@ def test_bad_options_are_refused_with_hint():
         PerformanceMiddleware(make_app({}), metrics=object())
     with pytest.raises(TypeError, match="HINT"):
         PerformanceMiddleware(make_app({}), admin={"token": TOKEN})
+
+
+async def test_bypass_counts_methods_and_no_store_requests(setup):
+    mw, metrics, _, _ = setup
+    async with client(mw) as c:
+        await c.post("/data")
+        await c.options("/page")
+        await c.get("/page", headers={"Cache-Control": "no-store"})
+        await c.get("/page")
+    mem = metrics.to_json()["cache"]["memory"]
+    assert (mem["bypass"], mem["miss"], mem["store"]) == (3, 1, 1)

@@ -84,11 +84,14 @@ class MissHandler(Background):
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, fwd: str) -> None:
         """Through the pipeline, never stored (Cache-Status says why)."""
+        if fwd == "method" or fwd == "request":
+            self.count(f"bypass_{fwd}")  # metrics: requests the cache did not consider
         await self.middleware.run_pipeline(scope, receive, ClientSend(send, self.config, fwd))
 
     async def forward_unsafe(self, scope: Scope, receive: Receive, send: Send) -> None:
         """RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI
         and same-host Location / Content-Location, before the client sees the response."""
+        self.count("bypass_method")
         client = ClientSend(send, self.config, "method")
 
         async def invalidate_then_send(message: Message) -> None:
