@@ -17,8 +17,6 @@ Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
-_CONDITIONAL = (b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since")
-
 
 class Variant:
     """One servable representation of an entry: body, full headers and its validator."""
@@ -55,7 +53,15 @@ def precondition(
     method: str, headers: dict[bytes, bytes], entry: CacheEntry, chosen: Variant
 ) -> Precondition:
     """Conditional request evaluated against the stored validators (RFC 9110 §13.2.2)."""
-    if not 200 <= entry.status < 300 or not any(name in headers for name in _CONDITIONAL):
+    if (
+        not (
+            b"if-none-match" in headers
+            or b"if-modified-since" in headers
+            or b"if-match" in headers
+            or b"if-unmodified-since" in headers
+        )
+        or not 200 <= entry.status < 300
+    ):
         return Precondition.PROCEED
     return evaluate_conditional(
         method,

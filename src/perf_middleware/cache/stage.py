@@ -91,15 +91,14 @@ class CacheStage(MissHandler):
             await asyncio.gather(*list(self.background), return_exceptions=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method: str = scope.get("method", "GET")
+        method: str = scope["method"]
         if method != "GET" and method != "HEAD":
             if method in _UNSAFE:
                 await self.forward_unsafe(scope, receive, send)
             else:
                 await self.forward(scope, receive, send, "method")
             return
-        raw = scope.get("headers") or ()
-        headers: dict[bytes, bytes] = dict(raw)
+        headers: dict[bytes, bytes] = dict(scope["headers"])
         scheme: str = scope.get("scheme", "http")
         host_raw = headers.get(b"host")
         if host_raw is None:
@@ -113,8 +112,8 @@ class CacheStage(MissHandler):
             self.count("bypass")
             await self.forward(scope, receive, send, "bypass")
             return
-        query = scope.get("query_string", b"").decode("latin-1")
-        path: str = scope.get("path", "/")
+        query: str = scope["query_string"].decode("latin-1")
+        path: str = scope["path"]
         primary = primary_key(scheme, host, path, normalize_query(query, config))
         request_cc = parse_cache_control(headers.get(b"cache-control"))
         if request_cc.no_store:
