@@ -205,11 +205,14 @@ class StaticAssets:
             if isinstance(span, ByteRange) and span.length < rep.size:
                 await send_partial(send, rep, span, head=head, chunk_size=self.config.chunk_size)
                 return
-        if head or rep.body is not None:
+        if head or (rep.body is not None and rep.size < self.config.pathsend_min_size):
             await send({"type": "http.response.start", "status": 200, "headers": rep.headers})
             await send({"type": "http.response.body", "body": b"" if head else rep.body})
         elif _PATHSEND in scope.get("extensions", ()):
             await send({"type": "http.response.start", "status": 200, "headers": rep.headers})
             await send({"type": _PATHSEND, "path": rep.path})
+        elif rep.body is not None:
+            await send({"type": "http.response.start", "status": 200, "headers": rep.headers})
+            await send({"type": "http.response.body", "body": rep.body})
         else:
             await send_file(send, rep, 200, rep.headers, 0, rep.size, self.config.chunk_size)

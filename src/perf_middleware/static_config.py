@@ -55,6 +55,10 @@ class StaticConfig:
     max_memory_file_size: int = 2 * 2**20
     #: Total bytes kept in memory; files past the budget are read from disk.
     memory_budget: int = 256 * 2**20
+    #: When the server offers ``http.response.pathsend`` (granian), representations at least
+    #: this big are handed to it even if held in memory: it streams them without copying
+    #: the bytes through Python. Smaller ones are cheaper as one in-memory body.
+    pathsend_min_size: int = 256 * 2**10
     #: Read size for files served from disk.
     chunk_size: int = 2**20
     #: Cache-Control for fingerprinted files and for everything else.

@@ -582,3 +582,35 @@ async def test_lifespan_and_websocket_scopes(build: tuple[Path, Manifest]) -> No
     sent.clear()
     await app({"type": "websocket", "path": "/static/x"}, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(10**9, "body"), (1000, "pathsend")])
+async def test_pathsend_threshold_for_files_in_memory(
+    build: tuple[Path, Manifest], threshold: int, expected: str
+) -> None:
+    root, manifest = build
+    app = StaticAssets(root, pathsend_min_size=threshold)
+    assert app.files[manifest["js/app.js"].path].identity.body is not None
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": url(manifest, "js/app.js"),
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+        "extensions": {"http.response.pathsend": {}},
+    }
+    await app(scope, receive, send)
+    if expected == "body":
+        assert sent[1] == {"type": "http.response.body", "body": JS}
+    else:
+        assert sent[1]["type"] == "http.response.pathsend"
+        assert str(sent[1]["path"]).endswith(manifest["js/app.js"].path)
