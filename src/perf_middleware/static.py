@@ -152,7 +152,7 @@ class StaticAssets:
         await self.serve(scope, send, file)
 
     async def serve(self, scope: Scope, send: Send, file: StaticFile) -> None:
-        """Answer a GET/HEAD for ``file`` (the middleware calls this after ``lookup``)."""
+        """Answer a GET/HEAD for ``file``, for callers that did their own ``lookup``."""
         request = StaticRequest(scope["headers"])
         rep = select(file, request)
         head = scope["method"] == "HEAD"
