@@ -25,6 +25,7 @@ from asset_pipeline import build_output as output
 from asset_pipeline import build_state as state
 from asset_pipeline import build_steps as steps
 from asset_pipeline.build_cache import BuildCache
+from asset_pipeline.build_reuse import Previous
 from asset_pipeline.config import BuildConfig
 from asset_pipeline.graph import CycleError, Graph, build_graph, discover, topo_order
 from asset_pipeline.manifest import Manifest, write_manifest
@@ -62,19 +63,23 @@ AfterManifest = Callable[[Manifest, Path, BuildConfig], "Manifest | None"]
 @dataclass(slots=True)
 class BuildHooks:
     """Extension points. ``on_process(logical_name, kind)`` fires for each processor run
-    that was not answered from the cache."""
+    that was not answered from the cache. ``inputs(config, names)`` returns files outside
+    SRC a plugin reads (key -> bytes); they join the up-to-date check."""
 
     before_process: list[Callable[[BuildPlan], None]] = field(default_factory=list)
     after_manifest: list[AfterManifest] = field(default_factory=list)
     on_process: list[Callable[[str, str], None]] = field(default_factory=list)
+    inputs: list[Callable[[BuildConfig, list[str]], dict[str, bytes]]] = field(default_factory=list)
 
 
 def default_hooks() -> BuildHooks:
     """The built-in plugins (service worker, font usage scan register themselves here)."""
-    from asset_pipeline.font_build import scan_usage
+    from asset_pipeline.font_build import scan_usage, usage_inputs
     from asset_pipeline.service_worker import build_hook as service_worker
 
-    return BuildHooks(before_process=[scan_usage], after_manifest=[service_worker])
+    return BuildHooks(
+        before_process=[scan_usage], after_manifest=[service_worker], inputs=[usage_inputs]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,8 @@ def build(
     names, sources = _discover(config, src, out)
     hook_names = [f"{f.__module__}.{f.__qualname__}" for f in hooks.before_process]
     hook_names += [f"{f.__module__}.{f.__qualname__}" for f in hooks.after_manifest]
-    key = state.inputs_key(config, sources, hook_names)
+    extra = {k: v for find in hooks.inputs for k, v in find(config, names).items()}
+    key = state.inputs_key(config, {**sources, **extra}, hook_names)
     current = state.up_to_date(cache_root, out, key)
     if current is not None:  # nothing changed: leave DIST and the cache alone
         stats.up_to_date = True
@@ -123,7 +129,8 @@ def build(
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
             tmp.chmod(0o755)
-            emitter = steps.Emitter(plan, processed, scanner, tmp, stats)
+            previous = Previous.load(out)  # unchanged files are hard-linked, not rewritten
+            emitter = steps.Emitter(plan, processed, scanner, tmp, stats, previous)
             for name in order:
                 emitter.emit(name)
             warnings.extend(emitter.warnings)

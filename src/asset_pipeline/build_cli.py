@@ -158,6 +158,7 @@ def summary(result: BuildResult) -> str:
     lines.append(
         f"{len(result.manifest)} files {verb} in {stats.seconds:.2f} s; processed "
         f"{stats.processed}, reused {stats.processed_cached} from cache, copied "
-        f"{stats.copied}; compressed {stats.compressed}, reused {stats.compressed_cached}"
+        f"{stats.copied}; compressed {stats.compressed}, reused {stats.compressed_cached}; "
+        f"{stats.linked} unchanged outputs linked from the previous build"
     )
     return "\n".join(lines)

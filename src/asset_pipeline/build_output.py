@@ -52,7 +52,7 @@ def precompress_all(
         key = cache_key("precompress", repr(file_settings), item.data)
         cached = cache.get_encoded(key)
         if cached is not None:
-            sizes[item.path] = _write_siblings(emitter.out, item.path, cached)
+            sizes[item.path] = _write_siblings(emitter, item.path, cached)
             emitter.stats.compressed_cached += 1
         else:
             todo.append((item, key, file_settings))
@@ -61,20 +61,21 @@ def precompress_all(
     for done, (i, encoded) in enumerate(workers.map_unordered(precompress, jobs), 1):
         item, key, _ = todo[i]
         cache.put_encoded(key, encoded)
-        sizes[item.path] = _write_siblings(emitter.out, item.path, encoded)
+        sizes[item.path] = _write_siblings(emitter, item.path, encoded)
         emitter.stats.compressed += 1
         if progress is not None:
             progress("precompress", done, len(jobs))
     for name, item in emitter.main.items():
         br = sizes.get(item.path, {}).get("br", len(item.data))
         emitter.stats.by_type[type_label(name)].bytes_br += br
+    emitter.stats.linked = emitter.previous.linked
     return sizes
 
 
-def _write_siblings(out: Path, path: str, encoded: Mapping[str, bytes]) -> dict[str, int]:
+def _write_siblings(emitter: Emitter, path: str, encoded: Mapping[str, bytes]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for coding, data in encoded.items():
-        (out / (path + ENCODING_SUFFIX[coding])).write_bytes(data)
+        emitter.previous.place(emitter.out, path + ENCODING_SUFFIX[coding], data)
         sizes[coding] = len(data)
     return sizes
 

@@ -19,6 +19,7 @@ from asset_pipeline.build_cache import (
     options_fingerprint,
     processor_fingerprint,
 )
+from asset_pipeline.build_reuse import Previous
 from asset_pipeline.fingerprint import content_hash, has_bundler_hash, hashed_name, with_suffix
 from asset_pipeline.font_build import finish_font_faces, font_faces
 from asset_pipeline.graph import scanner_for
@@ -55,6 +56,7 @@ class BuildStats:
     compressed_cached: int = 0
     seconds: float = 0.0
     up_to_date: bool = False  # nothing changed: DIST left exactly as it was
+    linked: int = 0  # files hard-linked from the previous DIST instead of written
 
     def add(self, label: str, bytes_in: int, bytes_out: int) -> None:
         row = self.by_type.setdefault(label, TypeStats())
@@ -266,8 +268,10 @@ class Emitter:
         scanner: Scanner,
         out: Path,
         stats: BuildStats,
+        previous: Previous | None = None,
     ) -> None:
         self.plan = plan
+        self.previous = previous if previous is not None else Previous(None, {}, {})
         self.processed = processed
         self.scanner = scanner
         self.out = out
@@ -278,19 +282,15 @@ class Emitter:
         self.alternates: dict[str, list[tuple[Emitted, Any]]] = {}
         self.warnings: list[str] = []
 
-    def _name(self, logical: str, data: bytes, *, rewritten: bool = False) -> str:
-        """The fingerprinted output path. A bundler-hashed name is kept unless rewriting
-        its references changed its bytes (its own hash would then be stale)."""
+    def _name(self, logical: str, data: bytes, *, rewritten: bool = False) -> tuple[str, str]:
+        """The fingerprinted output path and the content hash. A bundler-hashed name is
+        kept unless rewriting its references changed its bytes (its hash would be stale)."""
         config = self.plan.config
-        if not rewritten and has_bundler_hash(logical, config.bundler_hash_pattern):
-            return logical
         digest = content_hash(data)
-        return hashed_name(logical, digest, pattern=config.name_pattern, length=config.hash_length)
-
-    def _write(self, path: str, data: bytes) -> None:
-        target = self.out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        if not rewritten and has_bundler_hash(logical, config.bundler_hash_pattern):
+            return logical, digest
+        name = hashed_name(logical, digest, pattern=config.name_pattern, length=config.hash_length)
+        return name, digest
 
     def emit(self, name: str) -> None:
         result = self.processed[name]
@@ -309,15 +309,15 @@ class Emitter:
                 faces = font_faces(deps, self.processed, self.outputs, self.alternates)
                 text = finish_font_faces(text, faces)
             data = text.encode("utf-8", "surrogateescape")
-        path = self._name(out_logical, data, rewritten=data != result.data)
-        self._write(path, data)
+        path, digest = self._name(out_logical, data, rewritten=data != result.data)
+        self.previous.place(self.out, path, data, digest)
         ctype = with_charset(result.content_type) if result.content_type else None
         self.main[name] = Emitted(name, path, data, ctype or content_type(out_logical), True)
         self.outputs[name] = path
         self.stats.add(type_label(name), len(self.plan.sources[name]), len(data))
         for extra in result.extras:
             extra_logical = with_suffix(name, extra.suffix)
-            extra_path = self._name(extra_logical, extra.data)
-            self._write(extra_path, extra.data)
+            extra_path, _ = self._name(extra_logical, extra.data)
+            self.previous.place(self.out, extra_path, extra.data)
             emitted = Emitted(extra_logical, extra_path, extra.data, extra.content_type, True)
             self.alternates.setdefault(name, []).append((emitted, extra))

@@ -341,3 +341,22 @@ def test_up_to_date_build_replays_warnings(tmp_path: Path) -> None:
     assert again.stats.up_to_date
     assert again.warnings == first.warnings
     assert len(first.warnings) == 1
+
+
+def test_unchanged_outputs_are_hard_linked_from_the_previous_dist(tree: Path) -> None:
+    first = run(tree)
+    old = first.manifest
+    inodes: dict[str, int] = {}
+
+    def record_inodes(manifest: Manifest, out: Path, config: BuildConfig) -> None:
+        for name in ("css/base.css", "js/app.js", "css/app.css"):
+            inodes[name] = (out / manifest[name].path).stat().st_ino
+
+    before = {n: (tree / "dist" / old[n].path).stat().st_ino for n in ("css/base.css", "js/app.js")}
+    (tree / "src/css/app.css").write_text(APP_CSS + ".new { color: red }\n")
+    result = run(tree, hooks=BuildHooks(after_manifest=[record_inodes]))
+    assert result.stats.linked >= 2
+    assert inodes["css/base.css"] == before["css/base.css"]
+    assert inodes["js/app.js"] == before["js/app.js"]
+    assert result.manifest["css/app.css"].path != old["css/app.css"].path
+    assert ".new{color:red}" in output_text(tree, result.manifest, "css/app.css")
