@@ -172,3 +172,11 @@ def refresh_headers(
     }
     kept = [(k, v) for k, v in stored if k not in replace]
     return kept + [(k.lower(), v) for k, v in update if k.lower() in replace]
+
+
+def shareable(entry: CacheEntry) -> bool:
+    """RFC 9111 §3.5: a stored response answers a request with Authorization only if it was
+    marked public, s-maxage or must-revalidate."""
+    value = b", ".join(v for k, v in entry.headers if k == b"cache-control")
+    cc = parse_cache_control(value)
+    return cc.public or cc.s_maxage is not None or cc.must_revalidate

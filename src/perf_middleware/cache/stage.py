@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from perf_middleware.cache.backends.base import CacheBackend
-from perf_middleware.cache.build import RequestFacts
+from perf_middleware.cache.build import RequestFacts, shareable
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.freshness import Use, usable
@@ -130,7 +130,7 @@ class CacheStage(MissHandler):
             lookup = await self.backend.get(primary, secondary)
         entry = lookup.entry
         now = self.clock()
-        if entry is not None and b"authorization" in headers and not _shareable(entry):
+        if entry is not None and b"authorization" in headers and not shareable(entry):
             entry = None
         if entry is not None:
             use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
@@ -181,14 +181,6 @@ def _pragma(headers: dict[bytes, bytes]) -> bool:
     if b"pragma" not in headers:
         return False
     return b"no-cache" in headers[b"pragma"].lower()
-
-
-def _shareable(entry: CacheEntry) -> bool:
-    """RFC 9111 §3.5: a stored response answers a request with Authorization only if it was
-    marked public, s-maxage or must-revalidate."""
-    value = b", ".join(v for k, v in entry.headers if k == b"cache-control")
-    cc = parse_cache_control(value)
-    return cc.public or cc.s_maxage is not None or cc.must_revalidate
 
 
 async def _gateway_timeout(send: Send, name: str) -> None:

@@ -17,6 +17,7 @@ from perf_middleware.cache.build import (
     apply_response,
     refresh_headers,
     response_reason,
+    shareable,
     storage_ttl,
 )
 from perf_middleware.cache.config import CacheConfig
@@ -157,6 +158,8 @@ class MissHandler(Background):
             vary = entry.vary
             if vary and secondary_key(vary, headers) != entry.secondary:
                 entry = None  # the stored response varies and does not fit this request
+            elif facts.has_authorization and not shareable(entry):
+                entry = None
         if entry is not None:
             await self.serve(send, method, headers, entry, self.clock(), "hit", "detail=collapsed")
             return

@@ -81,3 +81,15 @@ async def test_singleflight_leader_exception_lets_followers_retry():
     assert results[1:] == [(False, None), (False, None)]
     assert calls == 1
     assert not flight.in_flight("k")
+
+
+async def test_collapsed_follower_with_authorization_does_not_reuse_private_result(clock):
+    origin = slow_origin()
+    app = make(origin, MemoryBackend(clock=clock), clock)
+    async with client(app) as c:
+        answers = await asyncio.gather(
+            c.get("/cold"),
+            *(c.get("/cold", headers={"authorization": "Bearer x"}) for _ in range(3)),
+        )
+    assert all(a.content == BODY for a in answers)
+    assert origin.calls == 4  # max-age only: not shareable with authenticated requests

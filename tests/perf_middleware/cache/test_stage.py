@@ -439,3 +439,36 @@ async def test_expired_index_records_are_purged_in_the_background(origin, backen
         await app.cache_stage.drain()
     assert await backend.entry_info("http://example.test/short") == []
     assert len(await backend.entry_info("http://example.test/other")) == 1
+
+
+async def test_not_stored_reason_is_logged(origin, backend, clock, caplog):
+    origin.route("/login", BODY, set_cookie="session=1")
+    with caplog.at_level("DEBUG", logger="perf_middleware.cache"):
+        async with client(make(origin, backend, clock)) as c:
+            await c.get("/login")
+    assert any("cache store skipped reason=set-cookie" in r.getMessage() for r in caplog.records)
+
+
+async def test_head_on_cold_cache_is_forwarded_and_not_stored(origin, backend, clock):
+    origin.route("/a", BODY)
+    async with client(make(origin, backend, clock)) as c:
+        head = await c.head("/a")
+        get = await c.get("/a")
+    assert head.content == b""
+    assert "fwd=uri-miss" in status_of(head)
+    assert "fwd=uri-miss" in status_of(get)
+    assert origin.calls == 2
+
+
+async def test_stage_events_hook_counts_hits_and_misses(origin, backend, clock):
+    seen: list[tuple[str, int]] = []
+    origin.route("/a", BODY)
+    app = make(origin, backend, clock)
+    app.cache_stage.events = lambda name, amount: seen.append((name, amount))
+    async with client(app) as c:
+        await c.get("/a")
+        await c.get("/a")
+    assert ("miss", 1) in seen
+    assert ("stored", 1) in seen
+    assert ("hit", 1) in seen
+    assert app.cache_stage.counts["hit"] == 1
