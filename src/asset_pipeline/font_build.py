@@ -1,12 +1,14 @@
 """Fonts in the build: feed the usage scan to the font processor, and finish ``@font-face``.
 
-Two small plugins the orchestrator calls:
+Three small plugins the orchestrator calls:
 
 * ``scan_usage`` (a ``before_process`` hook): for every font whose options say
   ``subset_by_usage = true``, scan its ``content`` globs (relative to the project root,
   where ``pyproject.toml`` lives) plus the build's own CSS/HTML/Markdown, and hand the
   code points to the processor through ``BuildPlan.used_codepoints``. Identical glob
   lists are scanned once.
+* ``usage_inputs`` (a build ``inputs`` hook): those content files, so a template edit
+  makes the up-to-date check rebuild.
 * ``finish_font_faces`` (called while a CSS file is emitted, after its references were
   rewritten): adds ``unicode-range`` to each ``@font-face`` block whose ``src`` points at
   a font the processor gave a range to, and appends ``url(….woff) format("woff")`` after
@@ -26,6 +28,7 @@ from asset_pipeline.usage import HTML_SUFFIXES, UsageScanError, scan_paths, scan
 
 if TYPE_CHECKING:
     from asset_pipeline.build import BuildPlan
+    from asset_pipeline.config import BuildConfig
 
 _BUILD_CONTENT = HTML_SUFFIXES | {".css", ".md", ".markdown"}
 _MASK = re.compile(r"/\*.*?(?:\*/|$)|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'", re.S)
@@ -70,6 +73,31 @@ def scan_usage(plan: BuildPlan) -> None:
         plan.used_codepoints[name] = memo[key] | own
     if problems:
         raise BuildError(problems)
+
+
+def usage_inputs(config: BuildConfig, names: Sequence[str]) -> dict[str, bytes]:
+    """The files outside SRC that ``scan_usage`` reads, keyed so they cannot collide with
+    logical names: the build's up-to-date check must see a template edit."""
+    globs: set[str] = set()
+    for name in names:
+        if PROCESSOR_KINDS.get(_suffix(name)) != "fonts":
+            continue
+        options = config.options_for("fonts", name)
+        content = options.get("content")
+        if options.get("subset_by_usage") is True and isinstance(content, list):
+            globs.update(g for g in content if isinstance(g, str))
+    found: dict[str, bytes] = {}
+    for pattern in sorted(globs):
+        try:
+            paths = sorted(config.root.glob(pattern))
+        except (NotImplementedError, ValueError):
+            continue  # scan_usage reports the bad glob
+        for path in paths:
+            try:
+                found[f"\0usage:{path}"] = path.read_bytes()
+            except (IsADirectoryError, PermissionError):
+                continue
+    return found
 
 
 def _scan_build_sources(plan: BuildPlan) -> frozenset[int]:

@@ -96,3 +96,18 @@ def test_scan_usage_reports_bad_globs_as_build_errors(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, {"subset_by_usage": True, "content": "x"}, {"fonts/a.ttf": b""})
     with pytest.raises(BuildError, match="must be a list of glob strings"):
         scan_usage(plan)
+
+
+def test_usage_inputs_lists_the_content_files_for_the_up_to_date_check(tmp_path: Path) -> None:
+    from asset_pipeline.font_build import usage_inputs
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "a.html").write_text("<p>A</p>", encoding="utf-8")
+    config = BuildConfig(
+        root=tmp_path,
+        processors={"fonts": {"subset_by_usage": True, "content": ["templates/*.html"]}},
+    )
+    found = usage_inputs(config, ["fonts/a.ttf", "css/app.css"])
+    assert list(found.values()) == [b"<p>A</p>"]
+    assert all(key.startswith("\0usage:") for key in found)  # cannot collide with SRC names
+    assert usage_inputs(config, ["css/app.css"]) == {}  # no font, nothing to watch

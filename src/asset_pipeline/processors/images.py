@@ -10,9 +10,11 @@ Rules (each overridable per glob through ``[[tool.asset-pipeline.images.rules]]`
   most frequent colours (all fully transparent pixels counting as one) cover at least
   ``lossless_flat_percent`` % of the pixels. Screenshots, charts, icons and logos score
   50-99 %, photographs (even greyscale ones) under 25 % (``benchmarks/images.py``).
-* An alternate is kept only when it is smaller than the fallback at the same width. In
-  lossless mode it must also be smaller than every less-preferred format kept there
-  (``formats`` lists the most preferred first): same pixels, so the smaller file wins.
+* An alternate is kept only when it is smaller than the fallback at the same width and
+  smaller than every less-preferred format kept there (``formats`` lists the most
+  preferred first), so a browser that asks for AVIF never gets more bytes than WebP
+  would have cost. (On JPEG sources AVIF q60 often lands above WebP q75, at higher SSIM;
+  the build then ships the WebP. ``formats = ["avif"]`` per glob forces AVIF.)
 * An embedded sRGB ICC profile is dropped from alternates (browsers assume sRGB); any
   other profile is embedded, or applied to the pixels with ``icc = "srgb"``. CMYK is
   converted to sRGB through its profile.
@@ -132,18 +134,15 @@ def _is_lossless(src: Image.Image, pixels: Image.Image, opts: ImageOptions) -> b
     return 100 * top >= opts.lossless_flat_percent * pixels.width * pixels.height
 
 
-def _pick(
-    candidates: list[tuple[str, bytes]], fallback_size: int, lossless: bool
-) -> list[tuple[str, bytes]]:
-    """Keep alternates smaller than the fallback. Lossless ones carry the same pixels, so a
-    more-preferred format must also beat every less-preferred one kept; lossy formats sit
-    at different quality points and are compared with the fallback only."""
+def _pick(candidates: list[tuple[str, bytes]], fallback_size: int) -> list[tuple[str, bytes]]:
+    """Keep an alternate only if it is smaller than the fallback and than every
+    less-preferred alternate kept (``candidates`` are most preferred first)."""
     kept: list[tuple[str, bytes]] = []
     limit = fallback_size
     for fmt, blob in reversed(candidates):
         if len(blob) < limit:
             kept.append((fmt, blob))
-            limit = len(blob) if lossless else limit
+            limit = len(blob)
     return kept[::-1]
 
 
@@ -181,7 +180,7 @@ def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
                 encoded.append((fmt, encode(im, fmt, lossless, icc, opts)))
             except (OSError, ValueError) as exc:  # e.g. WebP's 16383 px limit
                 log.warning("image alternate skipped file=%s format=%s reason=%s", name, fmt, exc)
-        for fmt, blob in _pick(encoded, fallback_size, lossless):
+        for fmt, blob in _pick(encoded, fallback_size):
             suffix = f"{tag}{_SUFFIXES[fmt]}"
             extras.append(ExtraOutput(suffix, blob, _TYPES[fmt], fmt, im.width, im.height))
 
