@@ -145,3 +145,15 @@ def test_woff_fallback_is_written_and_listed_in_font_face(tmp_path: Path) -> Non
     assert f'{woff2_name}") format("woff2"), url("../fonts/{woff_name}") format("woff")' in css
     assert font.unicode_range is None  # not asked for
     assert "unicode-range" not in css
+
+
+def test_process_pool_build_matches_the_serial_one(tmp_path: Path) -> None:
+    serial, pooled = tmp_path / "serial", tmp_path / "pooled"
+    for root in (serial, pooled):
+        make_tree(root)
+    a = run(serial, processors=PROCESSORS).manifest
+    b = run(pooled, processors=PROCESSORS, jobs=2).manifest
+    for name in ("fonts/icons.ttf", "img/hero.jpg", "img/logo.png", "css/app.css"):
+        assert a[name].path == b[name].path  # same bytes, same fingerprints
+        assert a[name].alternates == b[name].alternates
+    assert a["fonts/icons.ttf"].unicode_range == b["fonts/icons.ttf"].unicode_range
