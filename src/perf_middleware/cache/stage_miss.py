@@ -8,7 +8,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.background import Background
@@ -29,7 +28,8 @@ from perf_middleware.cache.fetch import (
     skip_reason,
 )
 from perf_middleware.cache.freshness import stale_if_error_allows
-from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key, secondary_key
+from perf_middleware.cache.invalidation import Invalidation
+from perf_middleware.cache.keys import secondary_key
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.headers import get_header
@@ -58,7 +58,7 @@ async def _discard(message: Message) -> None:
     return None
 
 
-class MissHandler(Background):
+class MissHandler(Background, Invalidation):
     middleware: Any
     backend: CacheBackend
     config: CacheConfig
@@ -88,42 +88,6 @@ class MissHandler(Background):
         if fwd == "method" or fwd == "request":
             self.count(f"bypass_{fwd}")  # metrics: requests the cache did not consider
         await self.middleware.run_pipeline(scope, receive, ClientSend(send, self.config, fwd))
-
-    async def forward_unsafe(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI
-        and same-host Location / Content-Location, before the client sees the response."""
-        self.count("bypass_method")
-        client = ClientSend(send, self.config, "method")
-
-        async def invalidate_then_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and int(message["status"]) < 400:
-                await self.invalidate_for(scope, list(message.get("headers") or ()))
-            await client(message)
-
-        await self.middleware.run_pipeline(scope, receive, invalidate_then_send)
-
-    async def invalidate_for(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
-        scheme = scope.get("scheme", "http")
-        host_raw = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
-        host = normalize_host(host_raw, scheme)
-        query = normalize_query(scope.get("query_string", b"").decode("latin-1"), self.config)
-        target = primary_key(scheme, host, scope.get("path", "/"), query)
-        urls = {target}
-        for name in (b"location", b"content-location"):
-            value = get_header(headers, name)
-            if value is None:
-                continue
-            parts = urlsplit(urljoin(target, value.decode("latin-1")))
-            if parts.scheme == scheme and normalize_host(parts.netloc, scheme) == host:
-                q = normalize_query(parts.query, self.config)
-                urls.add(primary_key(scheme, host, parts.path or "/", q))
-        for url in urls:
-            try:
-                removed = await self.backend.invalidate_url(url)
-            except Exception as exc:  # the write succeeded; a dead cache must not fail it
-                logger.warning("cache invalidation failed url=%s error=%s", url, exc)
-                continue
-            logger.debug("cache invalidated url=%s entries=%d", url, removed)
 
     async def fetch_shared(
         self,

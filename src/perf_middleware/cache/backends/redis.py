@@ -34,8 +34,8 @@ from perf_middleware.cache.backends.breaker import CircuitBreaker
 from perf_middleware.cache.backends.redis_admin import (
     RedisAdmin,
     key_hash,
-    parse_encryption_key,
 )
+from perf_middleware.cache.backends.sealing import Sealer
 from perf_middleware.cache.entry import CacheEntry, EntryFormatError, dump_entry, load_entry
 
 __all__ = ["CacheBackendError", "RedisBackend"]
@@ -110,11 +110,7 @@ class RedisBackend(RedisAdmin):
             retry_after=breaker_retry_after,
             clock=breaker_clock,
         )
-        self._aead: Any = None
-        if encryption_key is not None:
-            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-            self._aead = AESGCM(parse_encryption_key(encryption_key))
+        self.sealer = Sealer(encryption_key)
         if client is None:
             # a bounded pool: a burst of 1000 concurrent hits queues for 64 sockets instead
             # of opening 1000 connections (and timing out on connect under load)
@@ -170,24 +166,8 @@ class RedisBackend(RedisAdmin):
         if self.breaker.failure(op, exc):
             self._event("breaker_open")
 
-    # -- payload -----------------------------------------------------------------------
-    def _seal(self, kh: str, data: bytes) -> bytes:
-        if self._aead is None:
-            return data
-        nonce = os.urandom(12)
-        return b"E" + nonce + bytes(self._aead.encrypt(nonce, data, kh.encode()))
-
     def _open(self, kh: str, data: bytes) -> CacheEntry:
-        if self._aead is not None:
-            from cryptography.exceptions import InvalidTag
-
-            if data[:1] != b"E":
-                raise EntryFormatError("unencrypted entry in an encrypted cache")
-            try:
-                data = bytes(self._aead.decrypt(data[1:13], data[13:], kh.encode()))
-            except InvalidTag as exc:
-                raise EntryFormatError("entry failed authentication (wrong key?)") from exc
-        return load_entry(data)
+        return load_entry(self.sealer.unseal(kh, data))
 
     # -- request path --------------------------------------------------------------------
     async def get(self, primary: str, secondary: str) -> Lookup:
@@ -247,7 +227,7 @@ class RedisBackend(RedisAdmin):
         p = self.prefix
         keys = [f"{p}e:{kh}", f"{p}p:{ph}", f"{p}pv:{ph}", f"{p}m", f"{p}x", f"{p}u", f"{p}tags"]
         keys += [f"{p}t:{tag}" for tag in entry.tags]
-        args: list[Any] = [p, self._seal(kh, dump_entry(entry)), max(1, int(ttl * 1000))]
+        args: list[Any] = [p, self.sealer.seal(kh, dump_entry(entry)), max(1, int(ttl * 1000))]
         args += [json.dumps(list(entry.vary)), entry.primary, kh, meta, entry.expires_at]
         args += [member, ph, *entry.tags]
 

@@ -7,8 +7,6 @@ scans only this backend's namespace, which is what clearing means).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -34,27 +32,6 @@ def key_hash(value: str) -> str:
 
 def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def parse_encryption_key(key: bytes | str) -> bytes:
-    """Accept raw bytes, base64 or hex text; AES-GCM needs 16, 24 or 32 bytes."""
-    if isinstance(key, str):
-        raw = b""
-        for decode in (base64.urlsafe_b64decode, base64.b64decode, bytes.fromhex):
-            try:
-                raw = decode(key)
-            except (binascii.Error, ValueError):
-                continue
-            if len(raw) in (16, 24, 32):
-                break
-        key = raw
-    if len(key) not in (16, 24, 32):
-        raise ValueError(
-            "RedisBackend(encryption_key=...) must be 16, 24 or 32 bytes (raw, base64 or hex). "
-            'HINT: generate one with python -c "import os,base64;'
-            'print(base64.b64encode(os.urandom(32)).decode())"'
-        )
-    return key
 
 
 class RedisAdmin:
