@@ -105,6 +105,8 @@ def _script(name: str, minify: bool) -> str:
 
 def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> GeneratedWorker:
     """The worker's JavaScript source for this manifest (pure: no file system access)."""
+    if config.retire:  # a no-op worker: nothing to precache or route
+        config = dataclasses.replace(config, precache=(), images=(), offline_page=None, runtime=())
     entries, skipped = plan_precache(manifest, config)
     version = precache_version(entries)
     data = {
@@ -118,6 +120,7 @@ def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> Ge
         "skipWaiting": config.skip_waiting,
         "clientsClaim": config.clients_claim,
         "navigationPreload": config.navigation_preload,
+        "retire": config.retire,
     }
     config_js = json.dumps(data, separators=(",", ":"))
     source = _script("sw_template.js", config.minify).replace(PLACEHOLDER, config_js, 1)
@@ -215,6 +218,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", help="deployed URL prefix (CDN) of the build's files")
     parser.add_argument("--offline-page", help="logical name of the offline fallback page")
     parser.add_argument("--snippet", action="store_true", help="also print the <script> snippet")
+    parser.add_argument(
+        "--retire",
+        action="store_true",
+        help="write a no-op worker that deletes the caches (switches the worker off)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -222,7 +230,11 @@ def run(args: argparse.Namespace) -> int:
         config = ServiceWorkerConfig()
         if args.config != "pyproject.toml" or Path(args.config).is_file():
             config = load_config(args.config)
-        overrides = {"base_url": args.base_url, "offline_page": args.offline_page}
+        overrides = {
+            "base_url": args.base_url,
+            "offline_page": args.offline_page,
+            "retire": True if args.retire else None,
+        }
         table = {k: v for k, v in overrides.items() if v is not None}
         if table:
             config = dataclasses.replace(config, **table)

@@ -117,6 +117,9 @@ class ServiceWorkerConfig:
     - ``navigation_preload`` (False): let the browser fetch pages while the worker
       starts (saves the worker's start-up time on navigations); the server sees
       ``Service-Worker-Navigation-Preload: true`` and must not vary the page on it.
+    - ``retire`` (False): generate a worker that handles no request and deletes this
+      worker's caches: deploy it at the same URL to switch the service worker off
+      without stranding anyone (it takes over at once; pages then use the network).
     - ``minify`` (True): minify the worker with rjsmin when it is installed.
     """
 
@@ -134,6 +137,7 @@ class ServiceWorkerConfig:
     cache_prefix: str = "asset-pipeline"
     filename: str = "sw.js"
     navigation_preload: bool = False
+    retire: bool = False
     minify: bool = True
 
 

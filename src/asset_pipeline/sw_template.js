@@ -48,6 +48,10 @@ async function precacheOne(cache, entry) {
 }
 
 self.addEventListener('install', (event) => {
+  if (CONFIG.retire) {
+    event.waitUntil(self.skipWaiting());
+    return;
+  }
   event.waitUntil((async () => {
     const existed = await caches.has(PRECACHE);
     const cache = await caches.open(PRECACHE);
@@ -61,7 +65,23 @@ self.addEventListener('install', (event) => {
   })());
 });
 
+/* The retiring worker handles nothing and drops this worker's caches. It does not
+   unregister: a page still carrying the registration snippet would register it again. */
+async function retire() {
+  for (const name of await caches.keys()) {
+    if (name.startsWith(PRECACHE_PREFIX) || name.startsWith(RUNTIME_PREFIX)) {
+      await caches.delete(name);
+    }
+  }
+  if (self.registration.navigationPreload) await self.registration.navigationPreload.disable();
+  await self.clients.claim();
+}
+
 self.addEventListener('activate', (event) => {
+  if (CONFIG.retire) {
+    event.waitUntil(retire());
+    return;
+  }
   event.waitUntil((async () => {
     const keep = new Set([PRECACHE, ...rules.map((r) => r.cacheName)]);
     for (const name of await caches.keys()) {
@@ -223,7 +243,7 @@ function matches(rule, request, url) {
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;
-  if (request.method !== 'GET' || request.headers.has('range')) return;
+  if (CONFIG.retire || request.method !== 'GET' || request.headers.has('range')) return;
   const url = new URL(request.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return;
   url.hash = '';

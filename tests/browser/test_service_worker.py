@@ -9,11 +9,13 @@ import base64
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.sw_app import SOURCES, build, make_app
 from tests.support.servers import UvicornServer
@@ -68,6 +70,22 @@ def context(chromium: Any) -> Iterator[Any]:
         yield ctx
     finally:
         ctx.close()
+
+
+def wait_until(page: Any, expression: str, *, timeout: int = WAIT_MS) -> None:
+    """Poll ``expression`` (awaited, unlike ``page.wait_for_function``, which takes a
+    returned promise as truthy) until it is truthy; retried across navigations."""
+    deadline = time.monotonic() + timeout / 1000
+    problem: Exception | None = None
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except PlaywrightError as exc:  # the page navigated while evaluating
+            problem = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} ms: {expression} ({problem})")
+        page.wait_for_timeout(100)
 
 
 def controlled_page(context: Any, url: str) -> Any:
@@ -196,11 +214,13 @@ def test_network_first_timeout_answers_from_cache_then_updates(site, context):
     late = page.evaluate(FETCH_JSON, "/api/slow/a")
     assert late["body"]["n"] == 1
     assert late["stamped"] is True
-    page.wait_for_function(
+    wait_until(
+        page,
         "fetch('/hits').then((r) => r.json()).then((h) => h['/api/slow/a'] === 2)",
         timeout=WAIT_MS,
     )
-    page.wait_for_function(
+    wait_until(
+        page,
         f"({CACHED_JSON})(['asset-pipeline-runtime-slow', '/api/slow/a']).then((n) => n === 2)",
         timeout=WAIT_MS,
     )
@@ -210,14 +230,16 @@ def test_stale_while_revalidate_returns_cached_then_updates(site, context):
     _, server, _ = site
     page = controlled_page(context, server.url)
     assert page.evaluate(FETCH_JSON, "/api/swr/a")["body"]["n"] == 1
-    page.wait_for_function(
+    wait_until(
+        page,
         f"({CACHED_JSON})(['asset-pipeline-runtime-swr', '/api/swr/a']).then((n) => n === 1)",
         timeout=WAIT_MS,
     )
     second = page.evaluate(FETCH_JSON, "/api/swr/a")
     assert second["body"]["n"] == 1  # stale copy answered at once
     assert second["stamped"] is True
-    page.wait_for_function(  # ...while the network refreshed the cache
+    wait_until(
+        page,  # ...while the network refreshed the cache
         f"({CACHED_JSON})(['asset-pipeline-runtime-swr', '/api/swr/a']).then((n) => n === 2)",
         timeout=WAIT_MS,
     )
@@ -229,7 +251,8 @@ def test_cache_first_serves_cached_and_keeps_max_entries(site, context):
     page = controlled_page(context, server.url)
     for name in ("one", "two", "three"):
         assert page.evaluate(FETCH_JSON, f"/api/cf/{name}")["body"]["n"] == 1
-    page.wait_for_function(
+    wait_until(
+        page,
         """caches.open('asset-pipeline-runtime-cf').then((c) => c.keys())
              .then((k) => k.map((r) => new URL(r.url).pathname).join())
              .then((paths) => paths === '/api/cf/two,/api/cf/three')""",
@@ -256,7 +279,8 @@ def test_data_reload_takes_the_update_and_reloads_by_itself(site, context):
     page.reload()
     # one load for our reload, one for the snippet's after the new worker took over
     page.wait_for_function(f"Number(sessionStorage.loads) === {loads + 2}", timeout=UPDATE_WAIT_MS)
-    page.wait_for_function(
+    wait_until(
+        page,
         f"navigator.serviceWorker.controller && ({VERSION})().then((v) => v === '{new.version}')",
         timeout=WAIT_MS,
     )
@@ -286,7 +310,7 @@ def test_install_fails_whole_and_leaves_no_partial_cache_when_a_file_is_wrong(si
     _swap_worker(dist, worker.source.replace(css.integrity, "sha384-" + other))
     page = context.new_page()
     page.goto(server.url + "/")
-    page.wait_for_function(INSTALL_SETTLED, timeout=WAIT_MS)
+    wait_until(page, INSTALL_SETTLED, timeout=WAIT_MS)
     active = "navigator.serviceWorker.getRegistration().then((r) => !!r?.active)"
     assert page.evaluate(active) is False
     assert page.evaluate(CACHES) == {}
@@ -322,12 +346,13 @@ def test_skip_waiting_and_clients_claim_take_over_without_a_reload(site, context
     server.start()
     page.reload()
     # skipWaiting(): the new version activates by itself, no apply() needed
-    page.wait_for_function(
+    wait_until(
+        page,
         f"navigator.serviceWorker.controller && ({VERSION})().then((v) => v === '{new.version}')",
         timeout=UPDATE_WAIT_MS,
     )
-    page.wait_for_function(
-        f"caches.keys().then((k) => !k.includes('{precache_name(old)}'))", timeout=WAIT_MS
+    wait_until(
+        page, f"caches.keys().then((k) => !k.includes('{precache_name(old)}'))", timeout=WAIT_MS
     )
 
 
@@ -351,10 +376,37 @@ def test_max_age_expires_runtime_entries(site, context):
     _, server, _ = site
     page = controlled_page(context, server.url)
     assert page.evaluate(FETCH_JSON, "/api/age/a")["body"]["n"] == 1
-    page.wait_for_function(
+    wait_until(
+        page,
         f"({CACHED_JSON})(['asset-pipeline-runtime-age', '/api/age/a']).then((n) => n === 1)",
         timeout=WAIT_MS,
     )
     assert page.evaluate(FETCH_JSON, "/api/age/a")["body"]["n"] == 1  # fresh: from the cache
     page.wait_for_timeout(1200)  # let the entry pass max_age_seconds = 1
     assert page.evaluate(FETCH_JSON, "/api/age/a")["body"]["n"] == 2  # expired: network
+
+
+def test_retiring_worker_drops_the_caches_and_lets_requests_through(site, context):
+    dist, server, _ = site
+    page = controlled_page(context, server.url)
+    assert page.evaluate(CACHES) != {}
+    server.stop()
+    _, retired = build(dist, SOURCES, extra_toml="retire = true")
+    server.start()
+    page.reload()  # the retiring worker installs and takes over by itself
+    wait_until(
+        page,
+        f"navigator.serviceWorker.controller && ({VERSION})()"
+        f".then((v) => v === '{retired.version}')",
+        timeout=UPDATE_WAIT_MS,
+    )
+    wait_until(page, "caches.keys().then((k) => k.length === 0)", timeout=WAIT_MS)
+    page.goto(server.url + "/other")  # straight from the network, nothing stored again
+    assert page.text_content("#title") == "Other"
+    assert page.evaluate(CACHES) == {}
+    context.set_offline(True)
+    try:  # no offline page any more: the worker no longer answers
+        with pytest.raises(Exception, match="ERR_INTERNET_DISCONNECTED"):
+            page.goto(server.url + "/never")
+    finally:
+        context.set_offline(False)
