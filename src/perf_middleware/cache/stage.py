@@ -70,6 +70,7 @@ class CacheStage(MissHandler):
         self.clock = config.clock
         self.events = events
         self.counts: dict[str, int] = {}
+        self._status_prefix: dict[tuple[str, ...], bytes] = {}
         shared = getattr(backend, "shared", True)
         self.flight: SingleFlight[CacheEntry] = SingleFlight(
             backend if shared else None, timeout=config.lock_timeout, lock_ttl=config.lock_ttl
@@ -168,11 +169,15 @@ class CacheStage(MissHandler):
         """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
         coding = choose_encoding(headers.get(b"accept-encoding"), entry.codings) or "identity"
         chosen = variant(entry, coding)
-        age = int(entry.age(now))
-        ttl = int(entry.ttl(now))
+        age = entry.age(now)
+        prefix = self._status_prefix.get(params)
+        if prefix is None:
+            prefix = self._status_prefix[params] = cache_status(
+                self.config.cache_name, *params, "ttl="
+            )
         extra = [
-            (b"age", str(age).encode("latin-1")),
-            (b"cache-status", cache_status(self.config.cache_name, *params, f"ttl={ttl}")),
+            (b"age", b"%d" % age),
+            (b"cache-status", prefix + b"%d" % (entry.freshness_lifetime - age)),
         ]
         await send_variant(send, method, headers, entry, chosen, extra)
 
