@@ -90,6 +90,8 @@ class Assets:
             self._path = path / MANIFEST_NAME if path.is_dir() else path
             self._stamp = self._manifest_stamp()
             self.manifest = load_manifest(self._path)
+        self._preload_cache: dict[tuple[tuple[str, ...], bool], list[PreloadLink]] = {}
+        self._preload_for: Manifest | None = None
         base = self.config.cdn_url if self.config.cdn_url else self.config.prefix
         self._base = base.rstrip("/") + "/"
         if self.config.crossorigin is not None:
@@ -225,16 +227,30 @@ class Assets:
     # -- preload hints ------------------------------------------------------------------
 
     def preloads(self, *names: str, include_self: bool = True) -> list[PreloadLink]:
-        """The critical files of pages whose entries are ``names`` (see ``preload``)."""
-        return collect_preloads(
-            self._current(),
-            names,
-            url_for=self.url_for_path,
-            crossorigin=self._crossorigin,
-            integrity=self.config.integrity,
-            include_self=include_self,
-            module_scripts=self.config.module_scripts,
-        )
+        """The critical files of pages whose entries are ``names`` (``perf_middleware.preload``).
+
+        Memoised per manifest (a page's list is the same on every request until a rebuild).
+        """
+        manifest = self._current()
+        key = (names, include_self)
+        if self._preload_for is not manifest:
+            self._preload_cache.clear()
+            self._preload_for = manifest
+        links = self._preload_cache.get(key)
+        if links is None:
+            links = collect_preloads(
+                manifest,
+                names,
+                url_for=self.url_for_path,
+                crossorigin=self._crossorigin,
+                integrity=self.config.integrity,
+                include_self=include_self,
+                module_scripts=self.config.module_scripts,
+            )
+            if len(self._preload_cache) >= 512:
+                self._preload_cache.clear()
+            self._preload_cache[key] = links
+        return list(links)
 
     def preload_links(self, *names: str) -> Markup:
         """``<link rel="preload">`` tags for what ``names`` depend on (fonts a stylesheet

@@ -261,6 +261,7 @@ def test_autorefresh(tmp_path: Path) -> None:
     write_manifest(m, tmp_path)
     assets = Assets(tmp_path, autorefresh=True)
     frozen = Assets(tmp_path)
+    assert "base.3333333333.css" in assets.link_header("css/app.css")  # memoised now
     files = dict(m.files)
     files["css/app.css"] = _e("css/app.9999999999.css", "text/css")
     write_manifest(Manifest(files=files), tmp_path)
@@ -269,6 +270,9 @@ def test_autorefresh(tmp_path: Path) -> None:
     st = os.stat(tmp_path / "manifest.json")
     os.utime(tmp_path / "manifest.json", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert assets.url("css/app.css") == "/static/css/app.9999999999.css"
+    assert assets.link_header("css/app.css") == (
+        "</static/css/app.9999999999.css>; rel=preload; as=style"
+    )
     assert frozen.url("css/app.css") == "/static/css/app.4444444444.css"
 
 
