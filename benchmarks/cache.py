@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,6 @@ from benchmarks.harness import (
     fetch_raw,
     free_port,
     human_bytes,
-    measure_http,
     median,
     print_table,
     run_wrk,
@@ -71,7 +71,11 @@ def _starlette() -> Any:
         return handler
 
     async def slow(request: Any) -> Response:
-        time.sleep(0.005)  # noqa: ASYNC251 -- blocking 5 ms, like a template render
+        # 5 ms of CPU (a template render stand-in): counted in thread CPU time, so the cost
+        # is the same however busy the machine is
+        end = time.thread_time() + 0.005
+        while time.thread_time() < end:
+            pass
         body, ctype = BODIES["json1k"]
         return Response(body, media_type=ctype, headers={"cache-control": CACHE_CONTROL})
 
@@ -307,6 +311,34 @@ async def stampede(n: int = 200) -> list[list[object]]:
     return rows
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@dataclass
+class Sample:
+    rps: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+
+
+def measure(
+    server: Server, redis_pid: int | None, run: Any, duration: float
+) -> tuple[float, float]:
+    """Run one wrk measurement; req/s and server CPU per request in microseconds (plus the
+    redis-server's CPU for the Redis variant: its work is part of a Redis hit)."""
+    assert server.process is not None
+    pids = [server.process.pid] + ([redis_pid] if redis_pid else [])
+    before = sum(cpu_seconds(pid) for pid in pids)
+    rps = run()
+    used = sum(cpu_seconds(pid) for pid in pids) - before
+    return rps, used / max(1.0, rps * duration) * 1e6
+
+
 def run_http(rounds: int, duration: float) -> None:
     redis_proc, redis_url = start_redis()
     servers = [
@@ -319,43 +351,91 @@ def run_http(rounds: int, duration: float) -> None:
         for v in VARIANTS
     ]
     probe_list = probes()
+    samples: dict[tuple[str, str], Sample] = {}
+    errors = 0
     try:
         for server in servers:
             server.start()
         sizes = check(servers)
         for server in servers:  # (harness.warm_up passes 0.5 s, which wrk rejects)
             run_wrk(server.url + "/json1k", AE, duration=1, connections=8)
-        results = measure_http(servers, probe_list, rounds=rounds, duration=duration, pairs=_pairs)
         perf = next(s for s in servers if s.name == "perf-mem")
-        misses = [run_wrk_script(perf.url + "/slow", MISS_SCRIPT, duration) for _ in range(rounds)]
+        for r in range(rounds):
+            order = servers if r % 2 == 0 else servers[::-1]
+            for probe in probe_list:
+                for server in order:
+                    if not _pairs(server, probe):
+                        continue
+                    redis_pid = redis_proc.pid if server.name == "perf-redis" else None
+                    result: list[Any] = []
+
+                    def run(
+                        server: Server = server, probe: Probe = probe, result: list[Any] = result
+                    ) -> float:
+                        res = run_wrk(server.url + probe.path, probe.headers, duration=duration)
+                        result.append(res)
+                        return res.rps
+
+                    rps, cpu = measure(server, redis_pid, run, duration)
+                    errors += result[0].errors
+                    sample = samples.setdefault((server.name, probe.name), Sample())
+                    sample.rps.append(rps)
+                    sample.cpu_us.append(cpu)
+                    print(
+                        f"  round {r + 1}/{rounds} {probe.name:<14} {server.name:<10} "
+                        f"{rps:>8.0f} req/s {cpu:>8.1f} us CPU/req",
+                        file=sys.stderr,
+                    )
+            miss = samples.setdefault(("perf-mem", "slow 5ms miss"), Sample())
+            rps, cpu = measure(
+                perf,
+                None,
+                lambda: run_wrk_script(perf.url + "/slow", MISS_SCRIPT, duration),
+                duration,
+            )
+            miss.rps.append(rps)
+            miss.cpu_us.append(cpu)
     finally:
         for server in servers:
             server.stop()
         redis_proc.terminate()
         redis_proc.wait()
-    rps = {key: median(r.rps for r in runs) for key, runs in results.items()}
+    rps = {key: median(v.rps) for key, v in samples.items()}
+    cpu = {key: median(v.cpu_us) for key, v in samples.items()}
     rows = []
+    cpu_rows = []
     for probe in probe_list:
-        base = rps[("raw", probe.name)]
+        base, base_cpu = rps[("raw", probe.name)], cpu[("raw", probe.name)]
         row: list[object] = [probe.name, f"{base:.0f}"]
+        cpu_row: list[object] = [probe.name, f"{base_cpu:.0f} us"]
         for name in VARIANTS[1:]:
-            value = rps.get((name, probe.name))
-            row.append(f"{value / base:.2f}" if value else "-")
+            key = (name, probe.name)
+            row.append(f"{rps[key] / base:.2f}" if key in rps else "-")
+            cpu_row.append(f"{base_cpu / cpu[key]:.2f} ({cpu[key]:.0f} us)" if key in cpu else "-")
         rows.append(row)
+        cpu_rows.append(cpu_row)
     print_table(
-        f"uvicorn+wrk, hit ratio to raw (median of {rounds} rounds, {duration:g}s)",
+        f"uvicorn+wrk req/s, ratio to raw (median of {rounds} rounds, {duration:g}s each)",
         ["probe", "raw req/s", *VARIANTS[1:]],
         rows,
+    )
+    print_table(
+        "server CPU per request, as a capacity ratio to raw (load-independent)",
+        ["probe", "raw CPU/req", *VARIANTS[1:]],
+        cpu_rows,
     )
     print_table(
         "body bytes on the wire (AE: gzip, deflate, br, zstd)",
         ["probe", *VARIANTS],
         [[p.name, *(sizes.get((v, p.name), "-") for v in VARIANTS)] for p in probe_list],
     )
-    hit = rps[("perf-mem", "slow 5ms hit")]
-    miss = median(misses)
-    print(f"\n5 ms handler: hit {hit:.0f} req/s, miss {miss:.0f} req/s -> {hit / miss:.1f}x")
-    errors = sum(r.errors for runs in results.values() for r in runs)
+    hit, miss_rps = rps[("perf-mem", "slow 5ms hit")], rps[("perf-mem", "slow 5ms miss")]
+    hit_cpu, miss_cpu = cpu[("perf-mem", "slow 5ms hit")], cpu[("perf-mem", "slow 5ms miss")]
+    print(
+        f"\n5 ms-CPU handler, perf-mem: hit {hit:.0f} req/s vs miss {miss_rps:.0f} req/s "
+        f"-> {hit / miss_rps:.1f}x; CPU/request hit {hit_cpu:.0f} us vs miss "
+        f"{miss_cpu:.0f} us -> {miss_cpu / hit_cpu:.1f}x"
+    )
     print(f"wrk errors (non-2xx/3xx + socket): {errors}")
 
 

@@ -472,3 +472,44 @@ async def test_stage_events_hook_counts_hits_and_misses(origin, backend, clock):
     assert ("stored", 1) in seen
     assert ("hit", 1) in seen
     assert app.cache_stage.counts["hit"] == 1
+
+
+async def test_app_encoded_response_is_stored_as_is_and_keyed_on_accept_encoding(
+    origin, backend, clock
+):
+    import gzip
+
+    def reply(req):
+        if "gzip" in req.get("accept-encoding", ""):
+            return Reply(
+                200,
+                {
+                    "content-type": "text/plain",
+                    "cache-control": "max-age=60",
+                    "content-encoding": "gzip",
+                    "vary": "Accept-Encoding",
+                },
+                gzip.compress(b"zipped by the app"),
+            )
+        return Reply(
+            200,
+            {
+                "content-type": "text/plain",
+                "cache-control": "max-age=60",
+                "vary": "Accept-Encoding",
+            },
+            b"plain from the app",
+        )
+
+    origin.routes["/enc"] = reply
+    async with client(make(origin, backend, clock)) as c:
+        await c.get("/enc", headers={"accept-encoding": "gzip"})
+        zipped = await c.get("/enc", headers={"accept-encoding": "gzip"})
+        plain = await c.get("/enc", headers={"accept-encoding": "identity"})
+        plain2 = await c.get("/enc", headers={"accept-encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == b"zipped by the app"
+    assert "hit" in status_of(zipped)
+    assert plain.content == b"plain from the app"
+    assert "hit" in status_of(plain2)
+    assert origin.calls == 2
