@@ -9,6 +9,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from asset_pipeline.manifest import Manifest, load_manifest, write_manifest
 from perf_middleware.static import StaticAssets
@@ -186,3 +188,49 @@ async def test_file_removed_after_startup_is_a_404_not_a_crash(
 )
 def test_safe_relative_path(path: str, ok: bool) -> None:
     assert safe_relative_path(path) is ok
+
+
+SEGMENTS = [
+    "..",
+    ".",
+    "",
+    "css",
+    "img",
+    "manifest.json",
+    "sw.js",
+    "robots.txt",
+    "%2e%2e",
+    "link-dir",
+    "link-to-secret.txt",
+    "secret.txt",
+    "\\",
+    "\x00",
+    "C:",
+    "~",
+]
+PATHS = st.one_of(
+    st.text(max_size=60),
+    st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=6).map("/".join),
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(PATHS)
+def test_fuzzed_paths_only_reach_table_files(site: tuple[Path, Manifest], tail: str) -> None:
+    root, _ = site
+    app = _fuzz_app(root)
+    found = app.lookup({"type": "http", "path": "/static/" + tail, "root_path": ""})
+    if found is not None:
+        assert found in app.files.values()
+        assert os.path.realpath(found.identity.path).startswith(os.path.realpath(root) + os.sep)
+
+
+_FUZZ_APPS: dict[Path, StaticAssets] = {}
+
+
+def _fuzz_app(root: Path) -> StaticAssets:
+    if root not in _FUZZ_APPS:
+        _FUZZ_APPS[root] = StaticAssets(root, serve_unlisted=True)
+    return _FUZZ_APPS[root]
