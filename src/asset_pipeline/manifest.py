@@ -282,6 +282,7 @@ def write_manifest(manifest: Manifest, directory: str | os.PathLike[str]) -> Pat
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(manifest.to_json())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the manifest is served and read by others
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,126 @@
+"""The manifest schema: the one contract between the build and the runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from asset_pipeline.manifest import (
+    EncodedVariant,
+    ImageAlternate,
+    Manifest,
+    ManifestEntry,
+    ManifestError,
+    load_manifest,
+    manifest_from_dict,
+    write_manifest,
+)
+
+
+def _manifest() -> Manifest:
+    css = ManifestEntry(
+        path="css/app.0123456789.css",
+        size=120,
+        content_type="text/css; charset=utf-8",
+        hash="ab" * 32,
+        integrity="sha384-xyz",
+        fingerprinted=True,
+        encodings={"br": EncodedVariant("css/app.0123456789.css.br", 40)},
+        dependencies=("img/a.png", "js/app.js"),
+    )
+    img = ManifestEntry(
+        path="img/a.9876543210.png",
+        size=900,
+        content_type="image/png",
+        hash="cd" * 32,
+        integrity="sha384-abc",
+        fingerprinted=True,
+        alternates=(ImageAlternate("webp", "image/webp", "img/a.1111111111.webp", 300, 64, 32),),
+        width=64,
+        height=32,
+    )
+    js = ManifestEntry(
+        path="js/app.5555555555.js",
+        size=10,
+        content_type="text/javascript; charset=utf-8",
+        hash="ef" * 32,
+        integrity="sha384-def",
+        fingerprinted=True,
+    )
+    return Manifest(files={"css/app.css": css, "img/a.png": img, "js/app.js": js}, build_id="b1")
+
+
+def test_round_trip_through_disk_keeps_every_field(tmp_path: Path) -> None:
+    original = _manifest()
+    path = write_manifest(original, tmp_path)
+    assert load_manifest(tmp_path) == original
+    assert load_manifest(path) == original
+    # readable by the web server's user, not only by the build's
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".manifest.")]
+
+
+def test_output_paths_lists_every_file_the_build_wrote() -> None:
+    assert _manifest().output_paths() == {
+        "css/app.0123456789.css",
+        "css/app.0123456789.css.br",
+        "img/a.9876543210.png",
+        "img/a.1111111111.webp",
+        "js/app.5555555555.js",
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "expected a JSON object"),
+        ({"version": 99, "files": {}}, "schema version 99 is not supported"),
+        ({"version": 1}, "missing field 'files'"),
+        ({"version": 1, "files": {"a.css": {"path": "a.css"}}}, "missing field 'size'"),
+        (
+            {
+                "version": 1,
+                "files": {
+                    "a.css": {
+                        "path": "a.css",
+                        "size": True,
+                        "content_type": "text/css",
+                        "hash": "x",
+                        "integrity": "y",
+                        "fingerprinted": False,
+                    }
+                },
+            },
+            "'size' has the wrong type",
+        ),
+    ],
+)
+def test_schema_violations_name_the_field(data: object, message: str) -> None:
+    with pytest.raises(ManifestError, match=message):
+        manifest_from_dict(data)
+
+
+def test_missing_and_corrupt_files_give_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match=r"no manifest.*HINT: run `asset-pipeline build"):
+        load_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        load_manifest(tmp_path)
+
+
+def test_django_and_vite_shapes() -> None:
+    manifest = _manifest()
+    django = manifest.django_staticfiles()
+    assert django["paths"]["css/app.css"] == "css/app.0123456789.css"
+    assert django["version"] == "1.1"
+    vite = manifest.vite_manifest()
+    assert vite["css/app.css"] == {
+        "file": "css/app.0123456789.css",
+        "src": "css/app.css",
+        "imports": ["js/app.js"],
+    }
+    json.dumps(vite)  # serialisable as written by the build
+    assert json.loads(manifest.to_json())["files"]["img/a.png"]["alternates"][0]["width"] == 64
