@@ -426,7 +426,7 @@ class Responder:
             out: bytes = await anyio.to_thread.run_sync(codecs.compress, body, coding)
         else:
             out = codecs.compress(body, coding)
-        if self.observer is not None:
+        if self.observer is not None and len(out) < len(body):  # else identity is sent
             self.observer.compressed(coding, len(body), len(out), perf_counter() - started)
         return out
 

@@ -271,3 +271,23 @@ async def test_bypass_counts_methods_and_no_store_requests(setup):
         await c.get("/page")
     mem = metrics.to_json()["cache"]["memory"]
     assert (mem["bypass"], mem["miss"], mem["store"]) == (3, 1, 1)
+
+
+async def test_incompressible_body_sent_as_identity_is_not_counted():
+    import os
+
+    noise = os.urandom(4096)
+
+    async def app(scope, receive, send):
+        headers = [(b"content-type", b"text/plain"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": noise})
+
+    metrics = Metrics()
+    mw = PerformanceMiddleware(app, metrics=metrics)
+    async with client(mw) as c:
+        r = await c.get("/", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in r.headers
+    assert r.content == noise
+    assert metrics.to_json()["compression"] == {}
+    assert metrics.requests == 1
