@@ -26,6 +26,7 @@ from asset_pipeline import build_state as state
 from asset_pipeline import build_steps as steps
 from asset_pipeline.build_cache import BuildCache
 from asset_pipeline.build_reuse import Previous
+from asset_pipeline.build_scan import Scanner, Workers
 from asset_pipeline.config import BuildConfig
 from asset_pipeline.graph import CycleError, Graph, build_graph, discover, topo_order
 from asset_pipeline.manifest import Manifest, write_manifest
@@ -116,8 +117,8 @@ def build(
         stats.seconds = time.perf_counter() - started
         return BuildResult(current[0], stats, current[1], out, dry_run)
     warnings: list[str] = []
-    with steps.Workers(config.workers) as workers:
-        scanner = steps.Scanner(cache, workers)
+    with Workers(config.workers) as workers:
+        scanner = Scanner(cache, workers)
         plan = _plan(config, src, names, sources, scanner, warnings)
         for before in hooks.before_process:
             before(plan)
@@ -167,7 +168,7 @@ def _plan(
     src: Path,
     names: list[str],
     sources: dict[str, bytes],
-    scanner: steps.Scanner,
+    scanner: Scanner,
     warnings: list[str],
 ) -> BuildPlan:
     """Scan and order the sources; missing references and cycles fail here, before any

@@ -14,7 +14,8 @@ from pathlib import Path
 from blake3 import blake3
 
 from asset_pipeline.build_cache import BuildCache, cache_key
-from asset_pipeline.build_steps import Emitted, Emitter, Workers, type_label
+from asset_pipeline.build_scan import Workers
+from asset_pipeline.build_steps import Emitted, Emitter, type_label
 from asset_pipeline.config import BuildConfig, PrecompressConfig
 from asset_pipeline.fingerprint import content_hash, integrity
 from asset_pipeline.manifest import (

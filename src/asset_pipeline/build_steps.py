@@ -7,8 +7,7 @@ mechanics live here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,9 +19,9 @@ from asset_pipeline.build_cache import (
     processor_fingerprint,
 )
 from asset_pipeline.build_reuse import Previous
+from asset_pipeline.build_scan import Scanner, Workers, scan_job
 from asset_pipeline.fingerprint import content_hash, has_bundler_hash, hashed_name, with_suffix
 from asset_pipeline.font_build import finish_font_faces, font_faces
-from asset_pipeline.graph import scanner_for
 from asset_pipeline.media_types import content_type, with_charset
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
 from asset_pipeline.processors import load_processor as _load
@@ -67,109 +66,6 @@ class BuildStats:
 
 def type_label(name: str) -> str:
     return PROCESSOR_KINDS.get(extension(name), "other")
-
-
-def scan_job(name: str, data: bytes) -> list[RawRef]:
-    """Pool entry point: the references of one text file."""
-    find = scanner_for(name)
-    return find(data.decode("utf-8", "surrogateescape")) if find is not None else []
-
-
-class Scanner:
-    """References of text files, memoised by content, cached on disk, and scanned in the
-    pool when many are new (the scanners are pure Python)."""
-
-    __slots__ = ("_cache", "_memo", "_workers")
-
-    def __init__(self, cache: BuildCache, workers: Workers | None = None) -> None:
-        self._cache = cache
-        self._workers = workers
-        self._memo: dict[str, list[RawRef]] = {}
-
-    @staticmethod
-    def _key(name: str, data: bytes) -> str:
-        return cache_key("refs", extension(name), data)
-
-    def remember(self, name: str, data: bytes, refs: list[RawRef]) -> None:
-        key = self._key(name, data)
-        if key not in self._memo:
-            self._memo[key] = refs
-            self._cache.put_refs(key, refs)
-
-    def lookup(self, name: str, data: bytes) -> list[RawRef] | None:
-        key = self._key(name, data)
-        refs = self._memo.get(key)
-        if refs is None:
-            refs = self._cache.get_refs(key)
-            if refs is not None:
-                self._memo[key] = refs
-        return refs
-
-    def scan(self, name: str, data: bytes) -> list[RawRef]:
-        if scanner_for(name) is None:
-            return []
-        refs = self.lookup(name, data)
-        if refs is None:
-            refs = scan_job(name, data)
-            self.remember(name, data, refs)
-        return refs
-
-    def scan_all(self, sources: Mapping[str, bytes]) -> dict[str, list[RawRef]]:
-        result: dict[str, list[RawRef]] = {}
-        todo: list[str] = []
-        for name, data in sources.items():
-            if scanner_for(name) is None:
-                result[name] = []
-                continue
-            refs = self.lookup(name, data)
-            if refs is None:
-                todo.append(name)
-            else:
-                result[name] = refs
-        todo.sort(key=lambda n: -len(sources[n]))
-        jobs = [(name, sources[name]) for name in todo]
-        run = self._workers.map_unordered if self._workers else _serial
-        for i, refs in run(scan_job, jobs):
-            self.remember(todo[i], sources[todo[i]], refs)
-            result[todo[i]] = refs
-        return result
-
-
-def _serial(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, T]]:
-    for i, args in enumerate(jobs):
-        yield i, fn(*args)
-
-
-class Workers:
-    """A process pool sized to the machine, started only when there is work for it;
-    with one job everything runs in this process (no pickling, easy to debug)."""
-
-    __slots__ = ("_jobs", "_pool")
-
-    def __init__(self, jobs: int) -> None:
-        self._jobs = jobs
-        self._pool: Executor | None = None
-
-    def __enter__(self) -> Workers:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def map_unordered(
-        self, fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]
-    ) -> Iterator[tuple[int, T]]:
-        """Yield ``(index, result)`` as each job finishes."""
-        if self._jobs <= 1 or len(jobs) <= 1:
-            for i, args in enumerate(jobs):
-                yield i, fn(*args)
-            return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self._jobs)
-        futures: dict[Future[T], int] = {self._pool.submit(fn, *a): i for i, a in enumerate(jobs)}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
 
 
 def run_processor(
