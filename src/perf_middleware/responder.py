@@ -5,33 +5,42 @@ first body message, because only then is it known whether the body is complete (
 ETag, 304 and a one-shot compression are possible) or a stream (``more_body``: every chunk
 is compressed and flushed as it arrives, never buffered).
 
-The pieces are separate functions so a cache stage can reuse them: ``Capture`` receives the
-identity response after policy and ETag (before conditional evaluation and compression), and
-``not_modified_headers`` / ``would_compress`` rebuild what the pipeline would have sent.
+A cache stage reuses the pieces: ``Capture`` receives the identity response after policy and
+ETag (before conditional evaluation and compression), and the header helpers of
+``response_headers`` (re-exported here) rebuild what the pipeline would have sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from functools import lru_cache
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from perf_middleware.compression import CompressionConfig, StreamEncoder, compressible_response
+from perf_middleware.compression import StreamEncoder
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.dates import parse_http_date
-from perf_middleware.http.etag import encoding_etag, make_etag
-from perf_middleware.http.headers import (
-    MutableRawHeaders,
-    content_length,
-    content_type,
-    get_header,
-)
-from perf_middleware.http.vary import merge_vary
+from perf_middleware.http.etag import make_etag
+from perf_middleware.http.headers import MutableRawHeaders, content_length
 from perf_middleware.pipeline import Pipeline
+from perf_middleware.response_headers import (
+    CL,
+    CT,
+    ETAG,
+    LM,
+    NOT_MODIFIED_KEEP,
+    VARY,
+    compressible,
+    mark_encoded,
+    media_type,
+    not_modified_from,
+    not_modified_headers,
+    parse_length,
+    scan,
+    would_compress,
+)
 
 if TYPE_CHECKING:
     from perf_middleware.observe import RequestObserver
@@ -39,146 +48,19 @@ if TYPE_CHECKING:
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 
-# Fields a 304 carries (RFC 9110 §15.4.5): enough for a cache to refresh its stored response.
-NOT_MODIFIED_KEEP = frozenset(
-    {b"etag", b"cache-control", b"content-location", b"date", b"expires", b"vary"}
-)
+# re-exported: the cache stage imports these from here
+__all__ = [
+    "NOT_MODIFIED_KEEP",
+    "Capture",
+    "Responder",
+    "mark_encoded",
+    "not_modified_from",
+    "not_modified_headers",
+    "scan",
+    "would_compress",
+]
 
 _HOLD, _STREAM, _PASS, _DROP, _DONE = range(5)
-
-
-def not_modified_headers(headers: MutableRawHeaders) -> MutableRawHeaders:
-    """The headers of the 304 answering a request for a response with ``headers``."""
-    return [(k, v) for k, v in headers if k.lower() in NOT_MODIFIED_KEEP]
-
-
-_FIELDS = {
-    b"content-type": 0,
-    b"content-encoding": 1,
-    b"cache-control": 2,
-    b"etag": 3,
-    b"last-modified": 4,
-    b"content-length": 5,
-    b"vary": 6,
-}
-_CT, _CE, _CC, _ETAG, _LM, _CL, _VARY = range(7)
-
-
-def scan(headers: MutableRawHeaders) -> list[bytes | None]:
-    """One pass over response headers: the first value of each field the pipeline reads
-    (Vary values joined). Indexes: ``_CT _CE _CC _ETAG _LM _CL _VARY``."""
-    found: list[bytes | None] = [None, None, None, None, None, None, None]
-    for key, value in headers:
-        index = _FIELDS.get(key)
-        if index is None:
-            if key.islower():
-                continue
-            index = _FIELDS.get(key.lower())
-            if index is None:
-                continue
-        prior = found[index]
-        if prior is None:
-            found[index] = value
-        elif index == _VARY:
-            found[index] = prior + b", " + value
-    return found
-
-
-@lru_cache(maxsize=256)
-def media_type(value: bytes | None) -> str:
-    """``text/HTML; charset=x`` -> ``text/html``; "" when absent."""
-    if not value:
-        return ""
-    return value.split(b";", 1)[0].strip().lower().decode("latin-1")
-
-
-def _length(value: bytes | None) -> int | None:
-    if value is None or not value.isdigit() or len(value) > 18:
-        return None
-    return int(value)
-
-
-def _compressible(config: CompressionConfig, status: int, found: list[bytes | None]) -> bool:
-    return compressible_response(config, status, media_type(found[_CT]), found[_CE], found[_CC])
-
-
-def would_compress(
-    pipeline: Pipeline, status: int, headers: MutableRawHeaders, size: int | None
-) -> bool:
-    """Whether this response is subject to negotiation (it then varies on Accept-Encoding)."""
-    config = pipeline.compression
-    if config is None or (size is not None and size < config.minimum_size):
-        return False
-    return compressible_response(
-        config,
-        status,
-        content_type(headers),
-        get_header(headers, b"content-encoding"),
-        get_header(headers, b"cache-control"),
-    )
-
-
-def _encoding_etag(value: bytes, coding: str) -> bytes:
-    if value[:1] == b'"':  # the usual strong tag: weaken without a parse
-        return b"W/" + value
-    return encoding_etag(value.decode("latin-1"), coding).encode("latin-1")
-
-
-def _vary_accept_encoding(existing: bytes | None) -> bytes:
-    if existing is None:
-        return b"Accept-Encoding"
-    return merge_vary(existing, "Accept-Encoding").encode("latin-1")
-
-
-def not_modified_from(
-    headers: MutableRawHeaders, coding: str | None, *, vary: bool
-) -> MutableRawHeaders:
-    """One pass: the 304 headers for a response with ``headers`` that would have been sent
-    with ``coding`` (ETag weakened for a real coding) and, if ``vary``, Vary: Accept-Encoding."""
-    encoded = coding is not None and coding != "identity"
-    out: MutableRawHeaders = []
-    vary_value: bytes | None = None
-    for key, value in headers:
-        name = key if key.islower() else key.lower()
-        if name not in NOT_MODIFIED_KEEP:
-            continue
-        if name == b"vary":
-            vary_value = value if vary_value is None else vary_value + b", " + value
-            continue
-        if encoded and name == b"etag":
-            assert coding is not None
-            value = _encoding_etag(value, coding)
-        out.append((key, value))
-    if vary:
-        out.append((b"vary", _vary_accept_encoding(vary_value)))
-    elif vary_value is not None:
-        out.append((b"vary", vary_value))
-    return out
-
-
-def mark_encoded(headers: MutableRawHeaders, coding: str | None, *, vary: bool = True) -> None:
-    """Vary: Accept-Encoding merged once; for a real coding, Content-Encoding set, Content-Length
-    dropped (the caller sets the new one) and a strong ETag weakened (``encoding_etag``)."""
-    out: MutableRawHeaders = []
-    vary_value: bytes | None = None
-    for key, value in headers:
-        name = key.lower()
-        if name == b"vary":
-            vary_value = value if vary_value is None else vary_value + b", " + value
-            continue
-        if coding is not None and coding != "identity":
-            if name == b"content-length":
-                continue
-            if name == b"etag":
-                value = _encoding_etag(value, coding)
-        out.append((key, value))
-    if vary:
-        out.append((b"vary", _vary_accept_encoding(vary_value)))
-    elif vary_value is not None:
-        out.append((b"vary", vary_value))
-    if coding is not None and coding != "identity":
-        out.append((b"content-encoding", coding.encode("latin-1")))
-    headers[:] = out
 
 
 class Capture:
@@ -300,12 +182,12 @@ class Responder:
         found = scan(headers)
         pipeline = self.pipeline
         if pipeline.policy is not None and pipeline.policy.apply(
-            headers, self.path, media_type(found[_CT]), status
+            headers, self.path, media_type(found[CT]), status
         ):
             found = scan(headers)
         if (
             body is not None
-            and found[_ETAG] is None
+            and found[ETAG] is None
             and pipeline.etag
             and status == 200
             and self.method == "GET"
@@ -313,7 +195,7 @@ class Responder:
         ):
             etag = make_etag(body).encode("latin-1")
             headers.append((b"etag", etag))
-            found[_ETAG] = etag
+            found[ETAG] = etag
         if self.capture is not None:
             self.capture.status = status
             self.capture.headers = list(headers)
@@ -329,8 +211,8 @@ class Responder:
             return Precondition.PROCEED
         if found is None:
             found = scan(headers)
-        etag = found[_ETAG]
-        last_modified = found[_LM]
+        etag = found[ETAG]
+        last_modified = found[LM]
         return evaluate_conditional(
             self.method,
             if_match=cond[0],
@@ -361,7 +243,7 @@ class Responder:
             varies = (
                 config is not None
                 and (size is None or size >= config.minimum_size)
-                and _compressible(config, status, found)
+                and compressible(config, status, found)
             )
             coding = self._negotiate() if varies else None
             out = not_modified_from(headers, coding, vary=varies)
@@ -382,7 +264,7 @@ class Responder:
             self.capture.body = bytearray(body)
             self.capture.complete = True
         self._state = _DROP if head else _DONE
-        size = _length(found[_CL]) if head else len(body)
+        size = parse_length(found[CL]) if head else len(body)
         if self.conditions is not None:
             result = self._precondition(status, headers, found)
             if result is not Precondition.PROCEED:
@@ -393,7 +275,7 @@ class Responder:
         if (
             config is not None
             and (size is None or size >= config.minimum_size)
-            and _compressible(config, status, found)
+            and compressible(config, status, found)
         ):
             coding = choose_encoding(self.accept_encoding, config.preference)
             if not head and coding is not None and coding != "identity":
@@ -407,12 +289,12 @@ class Responder:
                 headers.append((b"content-length", b"%d" % len(body)))
             elif head and coding is not None and coding != "identity":
                 mark_encoded(headers, coding)
-            elif found[_VARY] is None:
+            elif found[VARY] is None:
                 headers.append((b"vary", b"Accept-Encoding"))
             else:
                 mark_encoded(headers, None)
-        if encoded is None and not head and found[_CL] != b"%d" % len(body):
-            if found[_CL] is not None:
+        if encoded is None and not head and found[CL] != b"%d" % len(body):
+            if found[CL] is not None:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             headers.append((b"content-length", b"%d" % len(body)))
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
