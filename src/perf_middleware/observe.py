@@ -81,16 +81,25 @@ def cache_event_hook(
 
 def cache_outcome(value: bytes) -> str | None:
     """Our (last) RFC 9211 ``Cache-Status`` member reduced to hit/stale/miss/bypass/revalidated."""
-    member = value.rsplit(b",", 1)[-1]
-    params = [p.strip() for p in member.split(b";")[1:]]
-    fwd = next((p[4:] for p in params if p.startswith(b"fwd=")), None)
-    if b"hit" in params:
+    hit = stored = not_modified = False
+    fwd: bytes | None = None
+    for param in value.rpartition(b",")[2].split(b";")[1:]:
+        param = param.strip()
+        if param == b"hit":
+            hit = True
+        elif param.startswith(b"fwd="):
+            fwd = param[4:]
+        elif param == b"stored":
+            stored = True
+        elif param == b"fwd-status=304":
+            not_modified = True
+    if hit:
         return "stale" if fwd == b"stale" else "hit"
     if fwd is None:
         return None
     if fwd in (b"bypass", b"method", b"request"):
         return "bypass"
-    if fwd == b"stale" and b"stored" in params and b"fwd-status=304" in params:
+    if fwd == b"stale" and stored and not_modified:
         return "revalidated"
     return "miss"
 

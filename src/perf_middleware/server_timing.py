@@ -7,6 +7,8 @@ import json
 
 __all__ = ["server_timing_value"]
 
+_OUTCOMES = frozenset({"hit", "stale", "miss", "bypass", "revalidated"})
+
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f}".rstrip("0").rstrip(".")
@@ -26,7 +28,9 @@ def server_timing_value(
     """
     parts: list[str] = []
     if cache is not None:
-        token = cache.isascii() and cache.replace("-", "").replace("_", "").isalnum()
+        token = cache in _OUTCOMES or (
+            cache.isascii() and cache.replace("-", "").replace("_", "").isalnum()
+        )
         desc = cache if token else json.dumps(cache)
         dur = "" if cache_seconds is None else f";dur={_ms(cache_seconds)}"
         parts.append(f"cache;desc={desc}{dur}")

@@ -27,3 +27,16 @@ def test_non_token_descriptions_are_quoted():
     )
     assert server_timing_value(cache="a b") == 'cache;desc="a b"'
     assert server_timing_value(cache="é") == 'cache;desc="\\u00e9"'
+
+
+def test_cache_status_outcomes():
+    from perf_middleware.observe import cache_outcome
+
+    assert cache_outcome(b"perf-middleware; hit; ttl=5") == "hit"
+    assert cache_outcome(b"perf-middleware; hit; fwd=stale; ttl=-3") == "stale"
+    assert cache_outcome(b"perf-middleware; fwd=uri-miss; stored") == "miss"
+    assert cache_outcome(b"perf-middleware; fwd=method") == "bypass"
+    assert cache_outcome(b"perf-middleware; fwd=request") == "bypass"
+    assert cache_outcome(b"perf-middleware; fwd=stale; fwd-status=304; stored") == "revalidated"
+    assert cache_outcome(b"upstream; hit, perf-middleware; fwd=vary-miss") == "miss"
+    assert cache_outcome(b"perf-middleware") is None
