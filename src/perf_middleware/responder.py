@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 _HOLD, _STREAM, _PASS, _DROP, _DONE = range(5)
+_HASH_OFFLOAD_SIZE = 1 << 20  # bodies this big are hashed in a worker thread
 
 
 class Capture:
@@ -174,9 +175,10 @@ class Responder:
         return status, headers
 
     def _prepare_scan(
-        self, start: Message, body: bytes | None
+        self, start: Message, body: bytes | None, etag_value: str | None = None
     ) -> tuple[int, MutableRawHeaders, list[bytes | None]]:
-        """``_prepare`` plus the one-pass ``scan`` of the resulting headers."""
+        """``_prepare`` plus the one-pass ``scan`` of the resulting headers. ``etag_value`` is
+        ``make_etag(body)`` when the caller already computed it (off the loop)."""
         status = int(start.get("status", 200))
         headers: MutableRawHeaders = list(start.get("headers") or ())
         found = scan(headers)
@@ -193,13 +195,23 @@ class Responder:
             and self.method == "GET"
             and len(body) <= pipeline.etag_max_bytes
         ):
-            etag = make_etag(body).encode("latin-1")
+            etag = (etag_value or make_etag(body)).encode("latin-1")
             headers.append((b"etag", etag))
             found[ETAG] = etag
         if self.capture is not None:
             self.capture.status = status
             self.capture.headers = list(headers)
         return status, headers, found
+
+    def _will_hash(self, start: Message, body: bytes) -> bool:
+        pipeline = self.pipeline
+        return (
+            pipeline.etag
+            and self.method == "GET"
+            and start.get("status", 200) == 200
+            and len(body) <= pipeline.etag_max_bytes
+            and scan(list(start.get("headers") or ()))[ETAG] is None
+        )
 
     def _precondition(
         self, status: int, headers: MutableRawHeaders, found: list[bytes | None] | None = None
@@ -259,7 +271,11 @@ class Responder:
         start = self._start
         assert start is not None
         head = self.method == "HEAD"
-        status, headers, found = self._prepare_scan(start, None if head else body)
+        etag_value = None
+        if len(body) >= _HASH_OFFLOAD_SIZE and self._will_hash(start, body):
+            # hashing ~1 GB/s: a multi-megabyte body would hold the loop for milliseconds
+            etag_value = await anyio.to_thread.run_sync(make_etag, body)
+        status, headers, found = self._prepare_scan(start, None if head else body, etag_value)
         if self.capture is not None:
             self.capture.body = bytearray(body)
             self.capture.complete = True

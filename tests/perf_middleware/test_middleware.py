@@ -471,3 +471,14 @@ async def test_httpx_asgi_transport_round_trip() -> None:
         sse = await client.get("/sse", headers={"accept-encoding": "gzip"})
         assert sse.headers["content-encoding"] == "gzip"
         assert sse.text == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+
+
+async def test_multi_megabyte_body_gets_the_same_etag_when_hashed_off_loop() -> None:
+    big = b"<p>" + b"x" * (2 << 20) + b"</p>"
+    res = await call(PerformanceMiddleware(make_app(big), compression=None))
+    assert res.header("etag") == make_etag(big)
+    assert res.body == big
+    own = await call(
+        PerformanceMiddleware(make_app(big, headers=[(b"etag", b'"mine"')]), compression=None)
+    )
+    assert own.header("etag") == '"mine"'
