@@ -90,20 +90,22 @@ def processor_fingerprint(kind: str) -> str | None:
 class BuildCache:
     """A directory of cache entries; ``BuildCache(None)`` caches nothing."""
 
-    __slots__ = ("root",)
+    __slots__ = ("_base", "root")
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
+        self._base = str(root) if root is not None else ""
 
-    def _path(self, area: str, key: str) -> Path:
-        assert self.root is not None
-        return self.root / area / key[:2] / key
+    def _path(self, area: str, key: str) -> str:
+        # Plain strings: thousands of lookups per build, where pathlib's joins add up.
+        return f"{self._base}/{area}/{key[:2]}/{key}"
 
     def _read(self, area: str, key: str) -> bytes | None:
         if self.root is None:
             return None
         try:
-            return self._path(area, key).read_bytes()
+            with open(self._path(area, key), "rb") as fh:
+                return fh.read()
         except OSError:
             return None
 
@@ -111,9 +113,10 @@ class BuildCache:
         if self.root is None:
             return
         target = self._path(area, key)
+        parent = os.path.dirname(target)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            os.makedirs(parent, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, target)
@@ -132,7 +135,7 @@ class BuildCache:
     # -- blobs -------------------------------------------------------------------------
     def put_blob(self, data: bytes) -> str:
         digest: str = blake3(data).hexdigest()
-        if self.root is not None and not self._path("blobs", digest).exists():
+        if self.root is not None and not os.path.exists(self._path("blobs", digest)):
             self._write("blobs", digest, data)
         return digest
 

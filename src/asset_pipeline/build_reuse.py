@@ -17,12 +17,13 @@ from asset_pipeline.manifest import ManifestError, load_manifest
 class Previous:
     """Output paths of the previous build with what is known about their bytes."""
 
-    __slots__ = ("_hashes", "_root", "_sizes", "linked")
+    __slots__ = ("_dirs", "_hashes", "_root", "_sizes", "linked")
 
     def __init__(self, root: Path | None, hashes: dict[str, str], sizes: dict[str, int]) -> None:
-        self._root = root
+        self._root = str(root) if root is not None else None
         self._hashes = hashes
         self._sizes = sizes
+        self._dirs: set[str] = set()
         self.linked = 0
 
     @classmethod
@@ -48,21 +49,25 @@ class Previous:
         if digest is not None and path in self._hashes:
             return self._hashes[path] == digest
         try:
-            return (self._root / path).read_bytes() == data
+            with open(f"{self._root}/{path}", "rb") as fh:
+                return fh.read() == data
         except OSError:
             return False
 
     def place(self, tmp: Path, path: str, data: bytes, digest: str | None = None) -> None:
         """Write ``data`` to ``tmp/path``, as a hard link to the previous copy when the
         bytes are the same (``digest``: the blake3 hex of ``data``, if known)."""
-        target = tmp / path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = f"{tmp}/{path}"
+        parent = os.path.dirname(target)
+        if parent not in self._dirs:
+            os.makedirs(parent, exist_ok=True)
+            self._dirs.add(parent)
         if self._same(path, data, digest):
-            assert self._root is not None
             try:
-                os.link(self._root / path, target)
+                os.link(f"{self._root}/{path}", target)
                 self.linked += 1
                 return
             except OSError:
                 pass  # another file system, or links unsupported: write instead
-        target.write_bytes(data)
+        with open(target, "wb") as fh:
+            fh.write(data)
