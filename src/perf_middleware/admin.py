@@ -235,7 +235,8 @@ class AdminApp:
         total = sum(counts.values())
         logger.info(
             "admin invalidate client=%s all=%s urls=%s tags=%s patterns=%s removed=%d",
-            request.client, spec.all, list(spec.urls), list(spec.tags), list(spec.patterns), total,
+            request.client, spec.all, _brief(spec.urls), _brief(spec.tags),
+            _brief(spec.patterns), total,
         )  # fmt: skip
         await json_response(request.send, 200, {"removed": total, "by_kind": counts})
 
@@ -259,6 +260,12 @@ class AdminApp:
             reason = f"cache backend failed: {type(exc).__name__}: {exc}"
             await json_response(request.send, 503, {"error": reason}, [(b"retry-after", b"5")])
         return None
+
+
+def _brief(items: tuple[str, ...], limit: int = 20) -> str:
+    """A log-friendly list: the first ``limit`` items and how many more (bodies allow 1000)."""
+    shown = list(items[:limit])
+    return f"{shown}+{len(items) - limit} more" if len(items) > limit else str(shown)
 
 
 _TARGET_ERROR = (

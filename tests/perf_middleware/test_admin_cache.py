@@ -212,3 +212,14 @@ def test_cache_url_key_matches_the_stage_key():
     assert cache_url_key("http://example.com", config) == "http://example.com/"
     assert cache_url_key("http://[::1", config) == "http://[::1"  # unparsable: unchanged
     assert cache_url_key("fn:module.f:abc", config) == "fn:module.f:abc"
+
+
+async def test_long_invalidation_lists_are_logged_briefly(caplog):
+    caplog.set_level(logging.INFO, logger="perf_middleware.admin")
+    app = AdminApp(AdminConfig(token=TOKEN), cache=MemoryBackend())
+    tags = [f"tag-{i}" for i in range(500)]
+    async with client(app) as c:
+        r = await c.post("/_perf/invalidate", json={"tags": tags}, headers=AUTH)
+    assert r.json() == {"removed": 0, "by_kind": {"tags": 0}}
+    assert "'tag-19']+480 more" in caplog.text
+    assert "tag-20'" not in caplog.text
