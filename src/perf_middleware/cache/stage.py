@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -29,7 +30,7 @@ from perf_middleware.cache.serve import cache_status, send_variant, variant
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.cache.stage_miss import MissHandler
 from perf_middleware.http.accept_encoding import choose_encoding
-from perf_middleware.http.cache_control import parse_cache_control
+from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL, parse_cache_control
 
 logger = logging.getLogger("perf_middleware.cache")
 
@@ -69,7 +70,8 @@ class CacheStage(MissHandler):
         self.config = config = config or CacheConfig()
         self.clock = config.clock
         self.events = events
-        self.counts: dict[str, int] = {}
+        self.counts: defaultdict[str, int] = defaultdict(int)
+        self._hosts: dict[tuple[bytes | None, str], tuple[str, bool]] = {}
         self._status_prefix: dict[tuple[str, ...], bytes] = {}
         shared = getattr(backend, "shared", True)
         self.flight: SingleFlight[CacheEntry] = SingleFlight(
@@ -81,8 +83,23 @@ class CacheStage(MissHandler):
         self.background: set[asyncio.Task[None]] = set()
         self.refreshing: set[str] = set()
 
+    def _host(self, scope: Scope, host_raw: bytes | None, scheme: str) -> tuple[str, bool]:
+        """Normalised host and whether it may use the cache (memoised per Host value)."""
+        if host_raw is None:
+            server = scope.get("server") or ("", None)
+            text = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
+        else:
+            text = host_raw.decode("latin-1")
+        host = normalize_host(text, scheme)
+        known = (host, host_allowed(host, self.config.allowed_hosts))
+        if len(self._hosts) >= _HINT_LIMIT:
+            self._hosts.clear()  # bounded: forged Host values cannot grow it without limit
+        if host_raw is not None:
+            self._hosts[(host_raw, scheme)] = known
+        return known
+
     def count(self, name: str, amount: int = 1) -> None:
-        self.counts[name] = self.counts.get(name, 0) + amount
+        self.counts[name] += amount
         if self.events is not None:
             self.events(name, amount)
 
@@ -102,20 +119,22 @@ class CacheStage(MissHandler):
         headers: dict[bytes, bytes] = dict(scope["headers"])
         scheme: str = scope.get("scheme", "http")
         host_raw = headers.get(b"host")
-        if host_raw is None:
-            server = scope.get("server") or ("", None)
-            host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
-        else:
-            host = host_raw.decode("latin-1")
-        host = normalize_host(host, scheme)
+        known = self._hosts.get((host_raw, scheme))
+        if known is None:
+            known = self._host(scope, host_raw, scheme)
+        host, allowed = known
         config = self.config
-        if not host_allowed(host, config.allowed_hosts):
+        if not allowed:
             self.count("bypass")
             await self.forward(scope, receive, send, "bypass")
             return
-        query: str = scope["query_string"].decode("latin-1")
+        query: bytes = scope["query_string"]
         path: str = scope["path"]
-        primary = primary_key(scheme, host, path, normalize_query(query, config))
+        if query:
+            query_text = normalize_query(query.decode("latin-1"), config)
+            primary = primary_key(scheme, host, path, query_text)
+        else:
+            primary = f"{scheme}://{host}{path}"
         request_cc = parse_cache_control(headers.get(b"cache-control"))
         if request_cc.no_store:
             await self.forward(scope, receive, send, "request")
@@ -134,9 +153,20 @@ class CacheStage(MissHandler):
         if entry is not None and b"authorization" in headers and not shareable(entry):
             entry = None
         if entry is not None:
-            use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
+            if (
+                request_cc is EMPTY_CACHE_CONTROL
+                and not entry.no_cache
+                and b"pragma" not in headers
+                and entry.corrected_initial_age + now - entry.response_time
+                < entry.freshness_lifetime
+            ):
+                use = Use.FRESH  # the common case without request directives, inlined
+            else:
+                use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
             if use is Use.FRESH or use is Use.STALE_ALLOWED:
-                self.count("hit")
+                self.counts["hit"] += 1
+                if self.events is not None:
+                    self.events("hit", 1)
                 await self.serve(send, method, headers, entry, now, "hit")
                 return
         facts = RequestFacts(
