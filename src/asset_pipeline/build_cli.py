@@ -80,6 +80,16 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=err)
         return EXIT_FAILED
+    except OSError as exc:  # unreadable source, full disk, read-only output directory
+        if progress:
+            progress.finish()
+        where = exc.filename or config.out
+        print(
+            f"error: build failed, {config.out} left unchanged: {where}: {exc.strerror or exc}. "
+            "HINT: check that the file is readable and the output directory writable.",
+            file=err,
+        )
+        return EXIT_FAILED
     if progress:
         progress.finish()
     if not args.quiet:

@@ -119,3 +119,21 @@ def test_inspect_table_json_and_verify(site: Path, capsys: pytest.CaptureFixture
     assert "img/a.svg" in capsys.readouterr().err
     assert main(["inspect", "nowhere"]) == 2
     assert "no manifest" in capsys.readouterr().err
+
+
+def test_unreadable_source_is_a_clear_error(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        # root reads anything: make the output location unwritable instead (a file).
+        (site / "blocker").write_text("x")
+        assert main(["build", "static", "--out", "blocker/dist"]) == 1
+        err = capsys.readouterr().err
+        assert "left unchanged" in err
+        assert "HINT" in err
+        return
+    secret = site / "static/css/secret.css"
+    secret.write_text("a{}")
+    secret.chmod(0)
+    assert main(["build"]) == 1
+    assert "secret.css" in capsys.readouterr().err
