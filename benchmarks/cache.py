@@ -11,7 +11,8 @@ store it; bodies are the pre-serialised 1 KB JSON / 50 KB HTML / 500 KB JSON of
 * raw        the Starlette app alone (baseline)
 * bare       an ASGI callable returning a constant 1 KB body (the ceiling)
 * ref-zstd   a 30-line dict cache storing zstd-19 bodies (the "60-line reference" row)
-* perf-mem   PerformanceMiddleware(cache=MemoryBackend()) — hits after one warm-up request
+* perf-mem   PerformanceMiddleware(cache=MemoryBackend()) with its defaults (metrics on) —
+             hits after one warm-up request; perf-mem-nm the same with ``metrics=None``
 * perf-redis PerformanceMiddleware(cache=RedisBackend(...)) against a local redis-server
 The hit/miss probe uses a handler that blocks for 5 ms (template rendering stand-in): the
 hit run repeats one URL, the miss run gives every request a new query string (a wrk Lua
@@ -49,7 +50,7 @@ from benchmarks.harness import (
 AE = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 BODIES = make_bodies()
 CACHE_CONTROL = "public, max-age=3600"
-VARIANTS = ("raw", "bare", "ref-zstd", "perf-mem", "perf-redis")
+VARIANTS = ("raw", "bare", "ref-zstd", "perf-mem", "perf-mem-nm", "perf-redis")
 MISS_SCRIPT = """
 counter = 0
 request = function()
@@ -147,6 +148,8 @@ def make_app() -> Any:
 
     if variant == "perf-mem":
         return PerformanceMiddleware(app, cache=MemoryBackend(max_bytes=256 * 2**20))
+    if variant == "perf-mem-nm":
+        return PerformanceMiddleware(app, cache=MemoryBackend(max_bytes=256 * 2**20), metrics=None)
     if variant == "perf-redis":
         return PerformanceMiddleware(app, cache=RedisBackend(os.environ["BENCH_REDIS_URL"]))
     raise SystemExit(f"unknown variant {variant!r}. HINT: one of {VARIANTS}")
