@@ -15,7 +15,6 @@ config, may write files there and return a replacement Manifest.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,10 +125,8 @@ def build(
         processed = steps.process_all(
             plan, cache, scanner, workers, hooks.on_process, stats, progress
         )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        tmp = output.make_temp_dir(out)
         try:
-            tmp.chmod(0o755)
             previous = Previous.load(out)  # unchanged files are hard-linked, not rewritten
             emitter = steps.Emitter(plan, processed, scanner, tmp, stats, previous)
             for name in order:

@@ -3,6 +3,9 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -360,3 +363,15 @@ def test_unchanged_outputs_are_hard_linked_from_the_previous_dist(tree: Path) ->
     assert inodes["js/app.js"] == before["js/app.js"]
     assert result.manifest["css/app.css"].path != old["css/app.css"].path
     assert ".new{color:red}" in output_text(tree, result.manifest, "css/app.css")
+
+
+def test_leftovers_of_killed_builds_are_removed(tree: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tree / f".dist.tmp-{dead.pid}-abc"
+    (stale / "css").mkdir(parents=True)
+    live = tree / f".dist.tmp-{os.getpid()}-xyz"
+    live.mkdir()
+    run(tree)
+    assert not stale.exists()
+    assert live.exists()  # a running process might still be building there
