@@ -1,6 +1,6 @@
 """Redis backend (``redis.asyncio``): shared by every worker, indexed, fail-open.
 
-A hit is one pipelined round trip (Vary record + entry).  Writes and invalidations are Lua
+A hit is one GET (the entry carries its Vary list; the primary record is read on a miss).  Writes and invalidations are Lua
 scripts, so indexes never disagree with the data.  Tags live in Redis sets and patterns in a
 lexically sorted set, so invalidation never scans the keyspace.  Any Redis error makes the
 cache act empty (the request goes to the app); a circuit breaker stops waiting on a dead server.
@@ -171,38 +171,33 @@ class RedisBackend(RedisAdmin):
 
     # -- request path --------------------------------------------------------------------
     async def get(self, primary: str, secondary: str) -> Lookup:
-        ph = _hash(primary)
         kh = _hash(f"{primary}\x1f{secondary}" if secondary else primary)
-
-        async def call() -> tuple[Any, Any]:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hget(f"{self.prefix}p:{ph}", "vary")
-                pipe.get(f"{self.prefix}e:{kh}")
-                vary_raw, data = await pipe.execute()
-            return vary_raw, data
-
-        vary_raw, data = await self._guard("get", call, (None, None))
-        if vary_raw is None:
-            self.stats.misses += 1
-            return MISS
-        vary = _vary(vary_raw)
+        entry_key = f"{self.prefix}e:{kh}"
+        # a hit is ONE command (the entry carries its own Vary list); only when nothing is
+        # stored under this secondary key is the primary's Vary record read, so the caller
+        # can recompute the secondary key from it
+        data: Any = await self._guard("get", lambda: self.redis.get(entry_key), None)
         if data is None:
             self.stats.misses += 1
-            return Lookup(None, vary)
+            if not self.breaker.allow():
+                return MISS
+            record_key = f"{self.prefix}p:{_hash(primary)}"
+            vary_raw = await self._guard("get", lambda: self.redis.hget(record_key, "vary"), None)
+            return MISS if vary_raw is None else Lookup(None, _vary(vary_raw))
         memo = self._decoded.get(kh)
         if memo is not None and memo[0] == data:
             # same bytes as last time: reuse the decoded entry and its precomputed headers
             self._decoded.move_to_end(kh)
             self.stats.hits += 1
-            return Lookup(memo[1], vary)
+            return Lookup(memo[1], memo[1].vary)
         try:
             entry = self._open(kh, data)
         except EntryFormatError as exc:
             self._failed("decode", exc)
-            return Lookup(None, vary)
+            return MISS
         self._remember(kh, data, entry)
         self.stats.hits += 1
-        return Lookup(entry, vary)
+        return Lookup(entry, entry.vary)
 
     def _remember(self, kh: str, data: bytes, entry: CacheEntry) -> None:
         if len(data) > self.decoded_cache_bytes // 8:
