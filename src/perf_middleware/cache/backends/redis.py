@@ -1,9 +1,10 @@
 """Redis backend (``redis.asyncio``): shared by every worker, indexed, fail-open.
 
-A hit is one GET (the entry carries its Vary list; the primary record is read on a miss).  Writes and invalidations are Lua
-scripts, so indexes never disagree with the data.  Tags live in Redis sets and patterns in a
-lexically sorted set, so invalidation never scans the keyspace.  Any Redis error makes the
-cache act empty (the request goes to the app); a circuit breaker stops waiting on a dead server.
+A hit is one GET (the entry carries its Vary list; the primary's Vary record is read only on a
+miss).  Writes and invalidations are Lua scripts, so indexes never disagree with the data.
+Tags live in Redis sets and patterns in a lexically sorted set, so invalidation never scans
+the keyspace.  Any Redis error makes the cache act empty (the request goes to the app); a
+circuit breaker stops waiting on a dead server.
 """
 
 from __future__ import annotations
