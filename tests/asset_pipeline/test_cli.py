@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
+from asset_pipeline.build_cli import Progress
 from asset_pipeline.cli import main
 from tests.asset_pipeline.build_support import SVG, snapshot, write_tree
 
@@ -137,3 +139,25 @@ def test_unreadable_source_is_a_clear_error(site: Path, capsys: pytest.CaptureFi
     secret.chmod(0)
     assert main(["build"]) == 1
     assert "secret.css" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_in_ci() -> None:
+    tty = _Terminal()
+    bar = Progress(tty)
+    bar("process", 1, 4)
+    bar("process", 4, 4)
+    bar.finish()
+    text = tty.getvalue()
+    assert "\rprocess      [#######-----------------------] 1/4" in text
+    assert text.endswith("] 4/4\n")
+    log = io.StringIO()
+    plain = Progress(log)
+    for done in range(1, 4):
+        plain("precompress", done, 3)
+    plain.finish()
+    assert log.getvalue() == "precompress: 3 files\n"
