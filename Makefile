@@ -33,10 +33,8 @@ system-deps:
 
 ## Build the example's assets, then serve it on http://$(HOST):$(PORT) (Ctrl-C stops it).
 demo: sync
-	@if [ -f $(EXAMPLE)/static/.keep ] || [ -d $(EXAMPLE)/static ]; then \
-	  $(UV) run --no-sync asset-pipeline build $(EXAMPLE)/static --out $(EXAMPLE)/dist --config $(EXAMPLE)/assets.toml; \
-	fi
-	$(UV) run --no-sync uvicorn examples.starlette_app.app:app --host $(HOST) --port $(PORT)
+	$(UV) run --no-sync asset-pipeline build $(EXAMPLE)/static --out $(EXAMPLE)/dist --config $(EXAMPLE)/assets.toml
+	exec $(UV) run --no-sync uvicorn examples.starlette_app.app:app --host $(HOST) --port $(PORT)
 
 lint: sync-all
 	$(UV) run --no-sync ruff check src tests benchmarks examples

@@ -55,9 +55,12 @@ def s3_endpoint(s3_server: MotoS3Server) -> str:
     return s3_server.endpoint_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A launched Playwright Chromium browser (sync API; use from sync tests)."""
+    """A launched Playwright Chromium browser (sync API; use from sync tests).
+
+    Module-scoped on purpose: while Playwright's sync API is active it keeps an event loop
+    running in the main thread, which would break every async test that runs after it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -1,117 +1,205 @@
-"""A small page-serving Starlette app behind ``PerformanceMiddleware``.
+"""The example: a small slide-deck site behind ``PerformanceMiddleware``.
 
-Run it with ``make demo`` (or ``uvicorn examples.starlette_app.app:app``). Everything is
-embedded: no Redis, no S3. What to look at with ``curl -v --compressed``:
+``make demo`` builds ``static/`` with ``asset-pipeline build`` (config in ``assets.toml``)
+into ``dist/`` and serves this app on http://127.0.0.1:8000 with embedded defaults: an
+in-memory response cache, local files. What it shows:
 
-* ``/`` and ``/about``: HTML pages: strong ETag, ``Cache-Control: no-cache`` from the HTML
-  preset, zstd/br/gzip by ``Accept-Encoding``; repeat with ``If-None-Match`` for a 304.
-* ``/api/slides``: a JSON endpoint (compressed, validated the same way).
-* ``/events``: server-sent events, compressed and flushed one event at a time.
-* ``/static/...``: the asset-pipeline build in ``dist/`` when it exists.
-* ``/_perf/metrics``, ``/_perf/health``: the admin API, mounted only when
-  ``PERF_ADMIN_TOKEN`` is set (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" ...``);
-  ``PERF_SERVER_TIMING=1`` adds ``Server-Timing`` for the browser's dev tools.
+* ``/`` and ``/decks/{id}/{n}``: Jinja pages using ``picture()``, ``stylesheet()``,
+  ``script()`` and ``asset_url()``; ``Link: rel=preload`` hints; a blake3 ETag, 304s,
+  zstd/br/gzip; kept in the shared response cache (``s-maxage``) and dropped by tag when a
+  deck is edited (``POST /decks/{id}/edit``).
+* ``/api/presentations`` and ``/api/presentations/{id}/slides/{n}``: JSON over a slow query
+  (``DECK_QUERY_DELAY``, 50 ms) cached twice: whole responses, and the query through
+  ``@cached`` on the same backend and tags.
+* ``/static/...``: the build, precompressed and image-negotiated by ``StaticAssets``;
+  ``/static/sw.js`` keeps the decks readable offline.
+* ``/_perf/...``: the admin API when ``PERF_ADMIN_TOKEN`` is set
+  (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" localhost:8000/_perf/metrics``);
+  ``PERF_SERVER_TIMING=1`` adds ``Server-Timing``; ``REDIS_URL=redis://...`` moves the
+  cache to Redis; ``ASSETS_CDN_URL=https://cdn.example.com/static`` points asset URLs at a
+  CDN that ``asset-pipeline upload dist --bucket ...`` filled.
 """
 
 from __future__ import annotations
 
-import asyncio
-import html
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+from examples.starlette_app.store import Deck, DeckStore
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.templating import Jinja2Templates
 
+from asset_pipeline.manifest import MANIFEST_NAME, ManifestError
+from asset_pipeline.service_worker import registration_snippet
+from perf_middleware import MemoryBackend, PerformanceMiddleware, StaticAssets, cached
 from perf_middleware.admin_config import AdminConfig
-from perf_middleware.middleware import PerformanceMiddleware
+from perf_middleware.cache.backends.base import CacheBackend
+from perf_middleware.preload import PreloadHints
+from perf_middleware.templating import Assets
 
 HERE = Path(__file__).resolve().parent
 DIST = Path(os.environ.get("PERF_DEMO_DIST", HERE / "dist"))
+STATIC_PREFIX = "/static"
 
-SLIDES = [
-    {"id": i, "title": f"Slide {i}", "body": f"Point {i}: measure before you tune. " * 4}
-    for i in range(1, 25)
-]
+#: Pages: browsers revalidate every time (cheap 304s); the shared cache keeps them 5 min
+#: and an edit drops them at once by tag.
+PAGE_CACHE_CONTROL = "public, max-age=0, s-maxage=300"
+API_CACHE_CONTROL = "public, max-age=10, s-maxage=300, stale-while-revalidate=30"
+FORM_MAX_BYTES = 64 * 1024
 
 
-def _page(title: str, content: str) -> str:
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title>"
-        '<meta name=viewport content="width=device-width, initial-scale=1"></head>'
-        f"<body><header><h1>{html.escape(title)}</h1>"
-        '<nav><a href="/">Home</a> · <a href="/about">About</a> · '
-        '<a href="/api/slides">JSON</a> · <a href="/events">Events</a></nav></header>'
-        f"<main>{content}</main></body></html>"
+def make_backend() -> CacheBackend:
+    """Redis when ``REDIS_URL`` is set (several workers share it), else memory."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        from perf_middleware import RedisBackend
+
+        return RedisBackend(url)
+    return MemoryBackend(max_bytes=64 * 2**20)
+
+
+def deck_tags(deck_id: int) -> list[str]:
+    return [f"presentation:{deck_id}"]
+
+
+def _tags_header(*tags: str) -> dict[str, str]:
+    return {"cache-tag": ", ".join(tags)}
+
+
+def create_app(
+    *,
+    dist: Path = DIST,
+    cache: CacheBackend | None = None,
+    store: DeckStore | None = None,
+    admin: AdminConfig | None = None,
+    server_timing: bool | None = None,
+) -> PerformanceMiddleware:
+    """Build the whole example; tests call it with their own build, store and backend."""
+    if not (dist / MANIFEST_NAME).is_file():
+        raise ManifestError(
+            f"{dist}: no {MANIFEST_NAME}. HINT: run `make demo`, or "
+            "`asset-pipeline build examples/starlette_app/static --out "
+            "examples/starlette_app/dist --config examples/starlette_app/assets.toml`."
+        )
+    backend = cache if cache is not None else make_backend()
+    decks = store if store is not None else DeckStore()
+    static = StaticAssets(dist, prefix=STATIC_PREFIX, service_worker_allowed="/")
+    assets = Assets(static, cdn_url=os.environ.get("ASSETS_CDN_URL") or None)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    assets.install(templates)
+    has_worker = (dist / "sw.js").is_file()
+    templates.env.globals["service_worker_snippet"] = Markup(
+        registration_snippet(sw_url=f"{STATIC_PREFIX}/sw.js", scope="/") if has_worker else ""
+    )
+
+    load_decks = cached(ttl=300, backend=backend, tags=["presentations"])(decks.all)
+    load_deck = cached(ttl=300, backend=backend, tags=deck_tags)(decks.get)
+
+    def page(request: Request, name: str, context: dict[str, Any], *tags: str) -> Response:
+        response = templates.TemplateResponse(request, name, context)
+        response.headers["cache-control"] = PAGE_CACHE_CONTROL
+        response.headers.update(_tags_header(*tags))
+        return response
+
+    async def deck_or_404(request: Request) -> Deck | Response:
+        deck: Deck | None = await load_deck(request.path_params["deck_id"])
+        if deck is None:
+            return Response("No such presentation.", status_code=404, media_type="text/plain")
+        return deck
+
+    async def index(request: Request) -> Response:
+        return page(request, "index.html", {"decks": await load_decks()}, "presentations")
+
+    async def slide(request: Request) -> Response:
+        deck = await deck_or_404(request)
+        if isinstance(deck, Response):
+            return deck
+        number: int = request.path_params["number"]
+        if not 1 <= number <= len(deck.slides):
+            return Response("No such slide.", status_code=404, media_type="text/plain")
+        context = {"deck": deck, "number": number, "slide": deck.slides[number - 1]}
+        return page(request, "deck.html", context, f"presentation:{deck.id}")
+
+    async def edit_form(request: Request) -> Response:
+        deck = await deck_or_404(request)
+        if isinstance(deck, Response):
+            return deck
+        response = templates.TemplateResponse(request, "edit.html", {"deck": deck})
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    async def edit_submit(request: Request) -> Response:
+        deck_id: int = request.path_params["deck_id"]
+        if int(request.headers.get("content-length") or 0) > FORM_MAX_BYTES:
+            return Response("Form too large.", status_code=413, media_type="text/plain")
+        body = await request.body()
+        if len(body) > FORM_MAX_BYTES:
+            return Response("Form too large.", status_code=413, media_type="text/plain")
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        title = form.get("title", "").strip()[:200]
+        if not title:
+            return Response("A title is required.", status_code=400, media_type="text/plain")
+        bodies = [form.get(f"slide-{i}", "")[:5000] for i in range(1, 200)]
+        bodies = bodies[: max((i + 1 for i, b in enumerate(bodies) if b), default=0)]
+        if await decks.update(deck_id, title, bodies) is None:
+            return Response("No such presentation.", status_code=404, media_type="text/plain")
+        # One call drops the cached pages, API responses and @cached query results.
+        await backend.invalidate_tags([f"presentation:{deck_id}", "presentations"])
+        return RedirectResponse(f"/decks/{deck_id}/1", status_code=303)
+
+    async def api_list(request: Request) -> Response:
+        body = [{"id": d.id, "title": d.title, "slides": len(d.slides)} for d in await load_decks()]
+        return _json(body, "presentations")
+
+    async def api_slide(request: Request) -> Response:
+        deck = await deck_or_404(request)
+        if isinstance(deck, Response):
+            return deck
+        number: int = request.path_params["number"]
+        if not 1 <= number <= len(deck.slides):
+            return Response("No such slide.", status_code=404, media_type="text/plain")
+        s = deck.slides[number - 1]
+        body = {"deck": deck.id, "number": number, "title": s.title, "body": s.body}
+        return _json(body, f"presentation:{deck.id}")
+
+    routes = [
+        Route("/", index),
+        Route("/decks/{deck_id:int}/edit", edit_form, methods=["GET"]),
+        Route("/decks/{deck_id:int}/edit", edit_submit, methods=["POST"]),
+        Route("/decks/{deck_id:int}/{number:int}", slide),
+        Route("/api/presentations", api_list),
+        Route("/api/presentations/{deck_id:int}/slides/{number:int}", api_slide),
+    ]
+    site = Starlette(routes=routes)
+    site.state.store = decks
+    if server_timing is None:
+        server_timing = os.environ.get("PERF_SERVER_TIMING", "") == "1"
+    return PerformanceMiddleware(
+        PreloadHints(site, assets),
+        cache=backend,
+        static=static,
+        admin=admin if admin is not None else AdminConfig.from_env(),
+        server_timing=server_timing,
     )
 
 
-async def home(request: Request) -> HTMLResponse:
-    items = "".join(
-        f"<article><h2>{html.escape(str(s['title']))}</h2><p>{html.escape(str(s['body']))}</p>"
-        "</article>"
-        for s in SLIDES
-    )
-    return HTMLResponse(_page("perf-middleware demo deck", items))
+def _json(body: Any, *tags: str) -> Response:
+    headers = {"cache-control": API_CACHE_CONTROL, **_tags_header(*tags)}
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(data, media_type="application/json", headers=headers)
 
 
-async def about(request: Request) -> HTMLResponse:
-    text = (
-        "<p>Every response here passes through PerformanceMiddleware: policy headers, a "
-        "blake3 ETag, conditional requests and on-the-fly compression.</p>"
-    ) * 8
-    return HTMLResponse(_page("About", text))
-
-
-async def slides(request: Request) -> Response:
-    body = json.dumps({"slides": SLIDES}, separators=(",", ":")).encode()
-    return Response(body, media_type="application/json")
-
-
-async def events(request: Request) -> StreamingResponse:
-    try:
-        count = max(1, min(int(request.query_params.get("count", "10")), 1000))
-        interval = max(0.0, min(float(request.query_params.get("interval", "0.5")), 10.0))
-    except ValueError:
-        count, interval = 10, 0.5
-
-    async def stream() -> AsyncIterator[str]:
-        for i in range(count):
-            payload = json.dumps({"n": i, "slide": SLIDES[i % len(SLIDES)]["title"]})
-            yield f"id: {i}\nevent: tick\ndata: {payload}\n\n"
-            if i + 1 < count:
-                await asyncio.sleep(interval)
-
-    return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"cache-control": "no-store"}
-    )
-
-
-def _static() -> Any:
-    if not (DIST / "manifest.json").is_file():
-        return None
-    from perf_middleware.static import StaticAssets
-
-    return StaticAssets(DIST, prefix="/static")
-
-
-routes = [
-    Route("/", home),
-    Route("/about", about),
-    Route("/api/slides", slides),
-    Route("/events", events),
-]
-
-starlette_app = Starlette(routes=routes)
-app = PerformanceMiddleware(
-    starlette_app,
-    static=_static(),
-    admin=AdminConfig.from_env(),  # PERF_ADMIN_TOKEN; unset = no admin API
-    server_timing=os.environ.get("PERF_SERVER_TIMING", "") == "1",
-)
+def __getattr__(name: str) -> Any:
+    """``app`` is made on first use, so importing ``create_app`` needs no build."""
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)
