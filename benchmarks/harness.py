@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import os
 import re
 import shutil
@@ -237,13 +238,26 @@ def median(values: Iterable[float]) -> float:
 
 
 def print_table(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Print an aligned table; with ``BENCH_RESULTS`` set, also append it there as a JSON
+    line, so ``python -m benchmarks`` can summarise and plot every benchmark's tables."""
     rows = [[str(c) for c in row] for row in rows]
+    record_table(title, header, rows)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def record_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    target = os.environ.get("BENCH_RESULTS")
+    if not target:
+        return
+    line = {"bench": os.environ.get("BENCH_NAME", ""), "title": title,
+            "header": list(header), "rows": [list(r) for r in rows]}  # fmt: skip
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line) + "\n")
 
 
 def human_bytes(n: float) -> str:
