@@ -57,7 +57,7 @@ class CacheEntry:
     """Wall-clock time after which a backend may drop the entry (beyond any stale use)."""
     identity_from: str | None = None
     """Coding the identity body is derived from when it was not stored separately."""
-    derived: dict[str, Any] = field(default_factory=dict)
+    derived: dict[Any, Any] = field(default_factory=dict)
     """Per-process memo (precomputed header lists); never serialised."""
 
     @property

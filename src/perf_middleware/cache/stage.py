@@ -135,12 +135,13 @@ class CacheStage(MissHandler):
             primary = primary_key(scheme, host, path, query_text)
         else:
             primary = f"{scheme}://{host}{path}"
-        request_cc = parse_cache_control(headers.get(b"cache-control"))
+        cc_raw = headers.get(b"cache-control")
+        request_cc = EMPTY_CACHE_CONTROL if cc_raw is None else parse_cache_control(cc_raw)
         if request_cc.no_store:
             await self.forward(scope, receive, send, "request")
             return
         vary = self.vary_hints.get(primary, ())
-        secondary = secondary_key(vary, headers)
+        secondary = secondary_key(vary, headers) if vary else ""
         lookup = await self.backend.get(primary, secondary)
         if lookup.vary is not None and lookup.vary != vary:
             if len(self.vary_hints) >= _HINT_LIMIT:
@@ -197,8 +198,14 @@ class CacheStage(MissHandler):
         *params: str,
     ) -> None:
         """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
-        coding = choose_encoding(headers.get(b"accept-encoding"), entry.codings) or "identity"
-        chosen = variant(entry, coding)
+        derived = entry.derived
+        accept = headers.get(b"accept-encoding")
+        chosen = derived.get(accept)  # memo per Accept-Encoding value (bytes keys)
+        if chosen is None:
+            coding = choose_encoding(accept, entry.codings) or "identity"
+            chosen = variant(entry, coding)
+            if len(derived) < 64:
+                derived[accept] = chosen
         age = entry.age(now)
         prefix = self._status_prefix.get(params)
         if prefix is None:
@@ -209,7 +216,22 @@ class CacheStage(MissHandler):
             (b"age", b"%d" % age),
             (b"cache-status", prefix + b"%d" % (entry.freshness_lifetime - age)),
         ]
-        await send_variant(send, method, headers, entry, chosen, extra)
+        if (
+            b"if-none-match" in headers
+            or b"if-modified-since" in headers
+            or b"if-match" in headers
+            or b"if-unmodified-since" in headers
+        ):
+            await send_variant(send, method, headers, entry, chosen, extra)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": entry.status,
+                "headers": chosen.headers + extra,
+            }
+        )
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else chosen.body})
 
 
 def _pragma(headers: dict[bytes, bytes]) -> bool:
