@@ -37,8 +37,8 @@ demo: sync
 	exec $(UV) run --no-sync uvicorn examples.starlette_app.app:app --host $(HOST) --port $(PORT)
 
 lint: sync-all
-	$(UV) run --no-sync ruff check src tests benchmarks examples
-	$(UV) run --no-sync ruff format --check src tests benchmarks examples
+	$(UV) run --no-sync ruff check src tests benchmarks examples scripts
+	$(UV) run --no-sync ruff format --check src tests benchmarks examples scripts
 
 typecheck: sync-all
 	$(UV) run --no-sync mypy
