@@ -3,6 +3,7 @@
 Run by hand (it fetches npm packages and takes minutes on a busy 2-core machine)::
 
     .venv/bin/python benchmarks/build.py [--skip-serial] [--servestatic]
+    .venv/bin/python benchmarks/build.py --pool-rounds 2   # pool speed-up only
 
 The tree is assembled at run time in ``benchmarks/.work/`` (git-ignored) from real npm
 packages: bootstrap (CSS, JS, source maps), Font Awesome Free (CSS, webfonts, JS),
@@ -123,9 +124,34 @@ def sibling_bytes(directory: Path, suffix: str) -> int:
     return sum(p.stat().st_size for p in directory.rglob(f"*{suffix}"))
 
 
+def pool_rounds(tree: Path, rounds: int) -> int:
+    """Alternate serial and pooled cold builds so drift in machine load hits both."""
+    import statistics
+
+    walls: dict[str, list[float]] = {"1": [], str(os.cpu_count() or 1): []}
+    for i in range(rounds):
+        order = list(walls) if i % 2 == 0 else list(reversed(walls))
+        for jobs in order:
+            cache, out = WORK / f"cache-j{jobs}", WORK / f"dist-j{jobs}"
+            shutil.rmtree(cache, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
+            run = timed(f"cold build --jobs {jobs} (round {i + 1})",
+                        build_cmd(tree, out, cache, "-j", jobs))  # fmt: skip
+            walls[jobs].append(run.wall)
+    serial, pooled = (statistics.median(v) for v in walls.values())
+    print(f"pool speed-up (median wall of {rounds}): {serial / pooled:.2f}x")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-serial", action="store_true", help="skip the --jobs 1 build")
+    parser.add_argument(
+        "--pool-rounds",
+        type=int,
+        metavar="N",
+        help="only measure the pool: N alternating cold builds with --jobs 1 and all CPUs",
+    )
     parser.add_argument("--servestatic", action="store_true", help="also time servestatic")
     args = parser.parse_args(argv)
 
@@ -133,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ENV.update(snapshot_code())
     tree = WORK / "tree"
     count, size = assemble(modules, tree)
+    if args.pool_rounds:
+        return pool_rounds(tree, args.pool_rounds)
     out, cache = WORK / "dist", WORK / "cache"
     print(f"tree: {count} files, {size / 2**20:.1f} MB; {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
