@@ -17,7 +17,8 @@ from perf_middleware.policy import Policy
 class Pipeline:
     """``compression``/``codecs``/``policy`` are None when that stage is off.
 
-    * ``etag``: add a strong blake3 ETag to buffered 200 responses to GET without one.
+    * ``etag``: add a strong blake3 ETag to buffered 200 responses to GET (and HEAD with
+      a body) without one.
     * ``conditional``: answer 304/412 for GET/HEAD from the response's validators.
     * ``etag_max_bytes``: bodies above this are not hashed (hashing is ~1 GB/s; the default
       8 MiB bounds it to a few ms).

@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 _HOLD, _STREAM, _PASS, _DROP, _DONE = range(5)
+_HASHED_METHODS = frozenset({"GET", "HEAD"})
 _HASH_OFFLOAD_SIZE = 1 << 20  # bodies this big are hashed in a worker thread
 
 
@@ -192,7 +193,7 @@ class Responder:
             and found[ETAG] is None
             and pipeline.etag
             and status == 200
-            and self.method == "GET"
+            and self.method in _HASHED_METHODS
             and len(body) <= pipeline.etag_max_bytes
         ):
             etag = (etag_value or make_etag(body)).encode("latin-1")
@@ -207,7 +208,7 @@ class Responder:
         pipeline = self.pipeline
         return (
             pipeline.etag
-            and self.method == "GET"
+            and self.method in _HASHED_METHODS
             and start.get("status", 200) == 200
             and len(body) <= pipeline.etag_max_bytes
             and scan(list(start.get("headers") or ()))[ETAG] is None
@@ -275,12 +276,16 @@ class Responder:
         if len(body) >= _HASH_OFFLOAD_SIZE and self._will_hash(start, body):
             # hashing ~1 GB/s: a multi-megabyte body would hold the loop for milliseconds
             etag_value = await anyio.to_thread.run_sync(make_etag, body)
-        status, headers, found = self._prepare_scan(start, None if head else body, etag_value)
+        # HEAD: Starlette sends the GET body (the server drops it); hash it like GET so the
+        # HEAD headers match. An app that sends nothing on HEAD gets no ETag (b"" would lie).
+        status, headers, found = self._prepare_scan(
+            start, None if head and not body else body, etag_value
+        )
         if self.capture is not None:
             self.capture.body = bytearray(body)
             self.capture.complete = True
         self._state = _DROP if head else _DONE
-        size = parse_length(found[CL]) if head else len(body)
+        size = parse_length(found[CL]) if head and (found[CL] or not body) else len(body)
         if self.conditions is not None:
             result = self._precondition(status, headers, found)
             if result is not Precondition.PROCEED:

@@ -125,6 +125,19 @@ def test_get_and_head_negotiate_the_same_representation(server: UvicornServer) -
         assert head.headers["vary"] == page.headers["vary"]
         assert head.headers["cache-control"] == page.headers["cache-control"]
         assert head.content == b""
+        # Starlette sends the body on HEAD too: the ETag is made from it, exactly as for GET
+        assert page.headers["etag"].startswith('W/"')
+        assert head.headers["etag"] == page.headers["etag"]
+        plain_get = client.get("/", headers={"accept-encoding": "identity"})
+        plain_head = client.head("/", headers={"accept-encoding": "identity"})
+        assert plain_get.headers["etag"].startswith('"')
+        assert plain_head.headers["etag"] == plain_get.headers["etag"]
+        assert plain_head.headers["content-length"] == plain_get.headers["content-length"]
+        # and a HEAD revalidation with either validator is answered 304
+        for held, coding in ((plain_get.headers["etag"], "identity"), (page.headers["etag"], "br")):
+            again = client.head("/", headers={"accept-encoding": coding, "if-none-match": held})
+            assert again.status_code == 304
+            assert again.headers["etag"] == held
 
 
 def test_large_json_through_uvicorn(server: UvicornServer) -> None:
