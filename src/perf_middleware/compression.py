@@ -55,6 +55,7 @@ DEFAULT_COMPRESSIBLE_TYPES = frozenset(
 )
 
 _NO_COMPRESS_STATUS = frozenset({204, 206, 304})
+_SHAPES_LIMIT = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,11 +205,37 @@ class Codecs:
     """Compression entry points bound to one ``CompressionConfig`` with per-thread zstd
     contexts. One instance per middleware; safe to use from the loop and worker threads."""
 
-    __slots__ = ("_local", "config")
+    __slots__ = ("_local", "_shapes", "config")
 
     def __init__(self, config: CompressionConfig) -> None:
         self.config = config
         self._local = threading.local()
+        self._shapes: dict[tuple[int, bytes | None, bytes | None, bytes | None], bool] = {}
+
+    def compressible(
+        self,
+        status: int,
+        content_type: bytes | None,
+        content_encoding: bytes | None,
+        cache_control: bytes | None,
+    ) -> bool:
+        """``compressible_response`` from raw header values, memoised per distinct response
+        shape (a handful cover all traffic): a dict hit instead of parsing on every request."""
+        key = (status, content_type, content_encoding, cache_control)
+        answer = self._shapes.get(key)
+        if answer is None:
+            media = (
+                content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+                if content_type
+                else ""
+            )
+            answer = compressible_response(
+                self.config, status, media, content_encoding, cache_control
+            )
+            if len(self._shapes) >= _SHAPES_LIMIT:
+                self._shapes.clear()  # odd values from a misbehaving app: stay bounded
+            self._shapes[key] = answer
+        return answer
 
     def _zstd(self) -> zstandard.ZstdCompressor:
         cctx: zstandard.ZstdCompressor | None = getattr(self._local, "zstd", None)

@@ -179,25 +179,27 @@ class PerformanceMiddleware:
             assert self.admin is not None
             await self.admin(scope, receive, send)
             return
+        # the dispatch is inlined in both branches: one coroutine frame less per request
         if not self._observe:
-            await self._dispatch(scope, receive, send, path)
+            if self._static_match is not None and self._static_match(path):
+                await self.static(scope, receive, send)
+            elif self.cache_stage is not None:
+                await self.cache_stage(scope, receive, send)
+            else:
+                await self.run_pipeline(scope, receive, send)
             return
         observer = RequestObserver(send, self.metrics, self.server_timing)
         scope[OBSERVER_KEY] = observer
         try:
-            await self._dispatch(scope, receive, observer, path)
+            if self._static_match is not None and self._static_match(path):
+                await self.static(scope, receive, observer)
+            elif self.cache_stage is not None:
+                await self.cache_stage(scope, receive, observer)
+            else:
+                await self.run_pipeline(scope, receive, observer)
         finally:
             if not observer.done:  # the app failed or never finished its body
                 observer.finish()
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
-        if self._static_match is not None and self._static_match(path):
-            await self.static(scope, receive, send)
-            return
-        if self.cache_stage is not None:
-            await self.cache_stage(scope, receive, send)
-            return
-        await self.run_pipeline(scope, receive, send)
 
     async def run_pipeline(
         self, scope: Scope, receive: Receive, send: Send, *, capture: Capture | None = None

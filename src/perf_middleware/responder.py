@@ -26,13 +26,15 @@ from perf_middleware.http.etag import make_etag
 from perf_middleware.http.headers import MutableRawHeaders, content_length
 from perf_middleware.pipeline import Pipeline
 from perf_middleware.response_headers import (
+    CC,
+    CE,
     CL,
     CT,
     ETAG,
     LM,
     NOT_MODIFIED_KEEP,
     VARY,
-    compressible,
+    etag_bytes,
     mark_encoded,
     media_type,
     not_modified_from,
@@ -196,7 +198,7 @@ class Responder:
             and self.method in _HASHED_METHODS
             and len(body) <= pipeline.etag_max_bytes
         ):
-            etag = (etag_value or make_etag(body)).encode("latin-1")
+            etag = etag_value.encode("latin-1") if etag_value else etag_bytes(body)
             headers.append((b"etag", etag))
             found[ETAG] = etag
         if self.capture is not None:
@@ -236,6 +238,11 @@ class Responder:
             last_modified=parse_http_date(last_modified) if last_modified is not None else None,
         )
 
+    def _compressible(self, status: int, found: list[bytes | None]) -> bool:
+        codecs = self.pipeline.codecs
+        assert codecs is not None
+        return codecs.compressible(status, found[CT], found[CE], found[CC])
+
     def _negotiate(self) -> str | None:
         config = self.pipeline.compression
         assert config is not None
@@ -256,7 +263,7 @@ class Responder:
             varies = (
                 config is not None
                 and (size is None or size >= config.minimum_size)
-                and compressible(config, status, found)
+                and self._compressible(status, found)
             )
             coding = self._negotiate() if varies else None
             out = not_modified_from(headers, coding, vary=varies)
@@ -292,11 +299,13 @@ class Responder:
                 await self._answer_precondition(result, status, headers, size, found)
                 return
         config = self.pipeline.compression
+        codecs = self.pipeline.codecs
         encoded: bytes | None = None
         if (
             config is not None
+            and codecs is not None
             and (size is None or size >= config.minimum_size)
-            and compressible(config, status, found)
+            and codecs.compressible(status, found[CT], found[CE], found[CC])
         ):
             coding = choose_encoding(self.accept_encoding, config.preference)
             if not head and coding is not None and coding != "identity":

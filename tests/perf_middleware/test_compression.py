@@ -129,3 +129,37 @@ def test_config_validation_has_hints() -> None:
 def test_levels_by_coding() -> None:
     cfg = CompressionConfig(zstd_level=5, br_level=6, gzip_level=7)
     assert [cfg.level(c) for c in CODINGS] == [5, 6, 7]
+
+
+@pytest.mark.parametrize(
+    ("status", "ctype", "encoding", "cache_control", "expected"),
+    [
+        (200, b"Text/HTML; charset=utf-8", None, None, True),
+        (200, b"application/json", None, b"public, max-age=60", True),
+        (200, b"application/vnd.deck+json", None, None, True),
+        (200, b"image/png", None, None, False),
+        (200, None, None, None, False),
+        (200, b"text/css", b"br", None, False),
+        (200, b"text/css", b"identity", None, True),
+        (200, b"text/css", None, b"no-transform", False),
+        (206, b"text/css", None, None, False),
+        (304, b"text/css", None, None, False),
+    ],
+)
+def test_codecs_compressible_memo_answers_like_the_pure_rule(
+    status: int, ctype: bytes | None, encoding: bytes | None, cache_control: bytes | None,
+    expected: bool,
+) -> None:  # fmt: skip
+    codecs = Codecs(CompressionConfig())
+    media = ctype.split(b";")[0].strip().lower().decode() if ctype else ""
+    assert compressible_response(codecs.config, status, media, encoding, cache_control) is expected
+    for _ in range(2):  # the second call is answered from the memo
+        assert codecs.compressible(status, ctype, encoding, cache_control) is expected
+
+
+def test_codecs_compressible_memo_stays_bounded() -> None:
+    codecs = Codecs(CompressionConfig())
+    for i in range(3000):
+        assert codecs.compressible(200, b"text/x-%d" % i, None, None) is True
+    assert codecs.compressible(200, b"image/x-odd", None, None) is False
+    assert len(codecs._shapes) <= 1024
