@@ -7,10 +7,16 @@ stage can run the very same pipeline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from perf_middleware.compression import Codecs, CompressionConfig
 from perf_middleware.policy import Policy
+
+if TYPE_CHECKING:
+    from perf_middleware.http.conditional import Precondition
+
+PreconditionKey = tuple[str, tuple[bytes | None, ...], bytes | None, bytes | None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +38,11 @@ class Pipeline:
     conditional: bool = True
     etag_max_bytes: int = 8 * 2**20
     offload_size: int = 64 * 1024
+    #: memo of conditional evaluations, (method, request conditions, ETag, Last-Modified)
+    #: -> result; bounded by the Responder. Per pipeline, so tests and apps never share it.
+    preconditions: dict[PreconditionKey, Precondition] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(

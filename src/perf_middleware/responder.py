@@ -64,7 +64,8 @@ __all__ = [
 
 _HOLD, _STREAM, _PASS, _DROP, _DONE = range(5)
 _HASHED_METHODS = frozenset({"GET", "HEAD"})
-_HASH_OFFLOAD_SIZE = 1 << 20  # bodies this big are hashed in a worker thread
+_HASH_OFFLOAD_SIZE = 1 << 20
+_MEMO_LIMIT = 4096  # bodies this big are hashed in a worker thread
 
 
 class Capture:
@@ -228,15 +229,24 @@ class Responder:
             found = scan(headers)
         etag = found[ETAG]
         last_modified = found[LM]
-        return evaluate_conditional(
-            self.method,
-            if_match=cond[0],
-            if_none_match=cond[1],
-            if_modified_since=cond[2],
-            if_unmodified_since=cond[3],
-            etag=etag.decode("latin-1") if etag is not None else None,
-            last_modified=parse_http_date(last_modified) if last_modified is not None else None,
-        )
+        # a pure function of these raw values: revalidations repeat the same few tuples
+        key = (self.method, cond, etag, last_modified)
+        memo = self.pipeline.preconditions
+        result = memo.get(key)
+        if result is None:
+            result = evaluate_conditional(
+                self.method,
+                if_match=cond[0],
+                if_none_match=cond[1],
+                if_modified_since=cond[2],
+                if_unmodified_since=cond[3],
+                etag=etag.decode("latin-1") if etag is not None else None,
+                last_modified=parse_http_date(last_modified) if last_modified is not None else None,
+            )
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()  # a client cycling through validators: stay bounded
+            memo[key] = result
+        return result
 
     def _compressible(self, status: int, found: list[bytes | None]) -> bool:
         codecs = self.pipeline.codecs
