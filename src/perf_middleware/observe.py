@@ -138,7 +138,7 @@ class RequestObserver:
 
     def app_called(self) -> None:
         """The pipeline is about to call the application (a cache miss or no cache)."""
-        if not self.done and not self.app_start:
+        if self.server_timing and not self.done and not self.app_start:  # only it reads it
             self.app_start = perf_counter()
 
     def compressed(self, coding: str, bytes_in: int, bytes_out: int, seconds: float) -> None:

@@ -277,11 +277,9 @@ class Responder:
             )
             coding = self._negotiate() if varies else None
             out = not_modified_from(headers, coding, vary=varies)
-            await self.send({"type": "http.response.start", "status": 304, "headers": out})
+            await self._send_whole(304, out, b"")
         else:
-            out = [(b"content-length", b"0")]
-            await self.send({"type": "http.response.start", "status": 412, "headers": out})
-        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._send_whole(412, [(b"content-length", b"0")], b"")
 
     # -- complete bodies ------------------------------------------------------------------
 
@@ -337,8 +335,23 @@ class Responder:
             if found[CL] is not None:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             headers.append((b"content-length", b"%d" % len(body)))
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
-        await self.send({"type": "http.response.body", "body": b"" if head else body})
+        await self._send_whole(status, headers, b"" if head else body)
+
+    async def _send_whole(self, status: int, headers: MutableRawHeaders, body: bytes) -> None:
+        """Send a complete response. When ``send`` is the request's metrics observer (no
+        cache wrapper between, no Server-Timing to add), record on it directly and send to
+        the server: two coroutine hops less per response, the same figures."""
+        observer = self.observer
+        start = {"type": "http.response.start", "status": status, "headers": headers}
+        end = {"type": "http.response.body", "body": body, "more_body": False}
+        if observer is not None and self.send is observer and not observer.server_timing:
+            observer.status = status
+            await observer.send(start)
+            await observer.send(end)
+            observer.finish()
+            return
+        await self.send(start)
+        await self.send(end)
 
     async def _compress(self, body: bytes, coding: str) -> bytes:
         codecs = self.pipeline.codecs
