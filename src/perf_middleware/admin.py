@@ -19,9 +19,6 @@ from perf_middleware.admin_config import ENV_TOKEN, AdminConfig
 from perf_middleware.admin_health import check_health
 from perf_middleware.admin_http import (
     BodyError,
-    Receive,
-    Scope,
-    Send,
     empty_response,
     entry_info_dict,
     json_response,
@@ -30,6 +27,7 @@ from perf_middleware.admin_http import (
     send_response,
     without_body,
 )
+from perf_middleware.asgi_types import Receive, Scope, Send
 from perf_middleware.metrics import Metrics
 from perf_middleware.metrics_prometheus import CONTENT_TYPE, prometheus_text, registry_for
 

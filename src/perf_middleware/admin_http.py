@@ -8,11 +8,11 @@ typos ``"tag"`` for ``"tags"`` must hear about it instead of purging nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
+from perf_middleware.asgi_types import Message, Receive, Scope, Send
 from perf_middleware.cache.backends.base import compile_pattern
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key
@@ -30,10 +30,6 @@ __all__ = [
     "without_body",
 ]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 #: Limits on one ``POST /invalidate``: items per list and characters per item.
 MAX_ITEMS: Final = 1000

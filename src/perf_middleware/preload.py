@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from markupsafe import escape
 
 from asset_pipeline.manifest import Manifest, ManifestEntry
+from perf_middleware.asgi_types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "PRELOAD_SCOPE_KEY",
@@ -37,11 +38,6 @@ __all__ = [
 PRELOAD_SCOPE_KEY = "perf_middleware.preload"
 _EARLY_HINT = "http.response.early_hint"
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _ORDER = {"style": 0, "font": 1, "script": 2}
 

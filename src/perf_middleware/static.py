@@ -17,11 +17,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from asset_pipeline.manifest import MANIFEST_NAME, ManifestError
+from perf_middleware.asgi_types import Receive, Scope, Send
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.ranges import (
     UNSATISFIABLE,
@@ -47,10 +47,6 @@ __all__ = ["StaticAssets", "StaticConfig"]
 
 logger = logging.getLogger("perf_middleware.static")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
 
 _PATHSEND = "http.response.pathsend"

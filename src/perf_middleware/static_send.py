@@ -8,19 +8,15 @@ make it slow on large files).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import anyio
 
+from perf_middleware.asgi_types import Receive, Send
 from perf_middleware.http.ranges import ByteRange, content_range
 from perf_middleware.static_files import Representation
 
 logger = logging.getLogger("perf_middleware.static")
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
 
 NOT_FOUND_HEADERS: RawHeaders = [

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
+from perf_middleware.asgi_types import Message, Receive, Scope, Send
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.build import RequestFacts
 from perf_middleware.cache.config import CacheConfig
@@ -18,11 +18,6 @@ from perf_middleware.cache.fetch import upgrade
 from perf_middleware.observe import OBSERVER_KEY
 
 logger = logging.getLogger("perf_middleware.cache")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 async def _discard(message: Message) -> None:

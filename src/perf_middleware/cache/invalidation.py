@@ -6,10 +6,10 @@ the cache stage.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from perf_middleware.asgi_types import Message, Receive, Scope, Send
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.fetch import ClientSend
@@ -17,11 +17,6 @@ from perf_middleware.cache.keys import normalize_host, normalize_query, primary_
 from perf_middleware.http.headers import get_header
 
 logger = logging.getLogger("perf_middleware.cache")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 class Invalidation:

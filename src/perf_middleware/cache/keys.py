@@ -20,7 +20,16 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 @lru_cache(maxsize=1024)
 def normalize_host(host: str, scheme: str) -> str:
     """Lower-case the host and drop the scheme's default port (``Example.COM:443`` over
-    https -> ``example.com``)."""
+    https -> ``example.com``). Repeated until nothing changes, so that one step exposing
+    more to strip (``"a.\r."``, ``"a.:443"``) still yields one key for one host."""
+    while True:
+        step = _normalize_host_once(host, scheme)
+        if step == host:
+            return host
+        host = step
+
+
+def _normalize_host_once(host: str, scheme: str) -> str:
     host = host.strip().lower()
     if host.endswith(".") and ":" not in host:
         host = host[:-1]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
+from perf_middleware.asgi_types import Receive, Scope, Send
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.build import RequestFacts, shareable
 from perf_middleware.cache.config import CacheConfig
@@ -34,10 +35,6 @@ from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL, parse_cache_
 
 logger = logging.getLogger("perf_middleware.cache")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _HINT_LIMIT = 10_000

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
+from perf_middleware.asgi_types import Message, Receive, Scope, Send
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.background import Background
 from perf_middleware.cache.build import (
@@ -37,10 +38,6 @@ from perf_middleware.responder import Capture
 
 logger = logging.getLogger("perf_middleware.cache")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _CONDITIONAL = frozenset(
     {

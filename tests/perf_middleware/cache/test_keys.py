@@ -93,3 +93,12 @@ def test_different_values_give_different_secondary_keys(requests):
 def test_host_normalisation_never_raises_and_is_idempotent(host, scheme):
     once = normalize_host(host, scheme)
     assert normalize_host(once, scheme) == once
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("0\r.", "0"), ("a.:443", "a"), ("Example.COM.:443", "example.com"), ("x..", "x")],
+)
+def test_host_normalisation_reaches_a_fixed_point(host, expected):
+    # found by the property above: one step could expose more to strip
+    assert normalize_host(host, "https") == expected
