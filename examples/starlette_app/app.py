@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from examples.starlette_app.store import Deck, DeckStore
+from examples.starlette_app.store import Deck, DeckStore, Slide
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -117,14 +117,21 @@ def create_app(
     async def index(request: Request) -> Response:
         return page(request, "index.html", {"decks": await load_decks()}, "presentations")
 
-    async def slide(request: Request) -> Response:
+    async def slide_or_404(request: Request) -> tuple[Deck, int, Slide] | Response:
         deck = await deck_or_404(request)
         if isinstance(deck, Response):
             return deck
         number: int = request.path_params["number"]
         if not 1 <= number <= len(deck.slides):
             return Response("No such slide.", status_code=404, media_type="text/plain")
-        context = {"deck": deck, "number": number, "slide": deck.slides[number - 1]}
+        return deck, number, deck.slides[number - 1]
+
+    async def slide(request: Request) -> Response:
+        found = await slide_or_404(request)
+        if isinstance(found, Response):
+            return found
+        deck, number, current = found
+        context = {"deck": deck, "number": number, "slide": current}
         return page(request, "deck.html", context, f"presentation:{deck.id}")
 
     async def edit_form(request: Request) -> Response:
@@ -159,14 +166,11 @@ def create_app(
         return _json(body, "presentations")
 
     async def api_slide(request: Request) -> Response:
-        deck = await deck_or_404(request)
-        if isinstance(deck, Response):
-            return deck
-        number: int = request.path_params["number"]
-        if not 1 <= number <= len(deck.slides):
-            return Response("No such slide.", status_code=404, media_type="text/plain")
-        s = deck.slides[number - 1]
-        body = {"deck": deck.id, "number": number, "title": s.title, "body": s.body}
+        found = await slide_or_404(request)
+        if isinstance(found, Response):
+            return found
+        deck, number, current = found
+        body = {"deck": deck.id, "number": number, "title": current.title, "body": current.body}
         return _json(body, f"presentation:{deck.id}")
 
     routes = [
