@@ -200,6 +200,10 @@ class PerformanceMiddleware:
         finally:
             if not observer.done:  # the app failed or never finished its body
                 observer.finish()
+            # scope -> observer -> server send -> server's request object -> scope is a
+            # reference cycle: breaking it frees the request by refcount, not by the cyclic GC
+            # (which otherwise runs every few hundred requests and costs ~10 us a request)
+            scope.pop(OBSERVER_KEY, None)
 
     async def run_pipeline(
         self, scope: Scope, receive: Receive, send: Send, *, capture: Capture | None = None

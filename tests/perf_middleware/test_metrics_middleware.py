@@ -6,6 +6,7 @@ mounted admin API (Prometheus text parsed with prometheus-client's parser)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from urllib.parse import quote
 
@@ -291,3 +292,40 @@ async def test_incompressible_body_sent_as_identity_is_not_counted():
     assert r.content == noise
     assert metrics.to_json()["compression"] == {}
     assert metrics.requests == 1
+
+
+async def test_a_finished_request_leaves_no_reference_cycle():
+    """The per-request observer sits in the scope while the request runs; a server's send
+    usually holds that scope, so the middleware must drop it at the end or every request
+    becomes cyclic garbage (collected only by the GC's periodic passes)."""
+
+    class Connection:  # like a server's request object: its send method holds the scope
+        def __init__(self) -> None:
+            self.scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+            self.sent: list[dict] = []
+
+        async def receive(self) -> dict:
+            return {"type": "http.request", "body": b""}
+
+        async def send(self, message: dict) -> None:
+            self.sent.append(message)
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x" * 100})
+
+    middleware = PerformanceMiddleware(app, metrics=Metrics())
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            connection = Connection()
+            await middleware(connection.scope, connection.receive, connection.send)
+            assert connection.sent[-1]["body"] == b"x" * 100
+        del connection
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable == 0
+    assert middleware.metrics is not None
+    assert middleware.metrics.requests == 20
