@@ -23,6 +23,7 @@ from typing import Protocol
 import brotli
 import zstandard
 
+from perf_middleware.compression_memo import EncodedMemo
 from perf_middleware.http.cache_control import parse_cache_control
 
 CODINGS = ("zstd", "br", "gzip")
@@ -70,6 +71,9 @@ class CompressionConfig:
       and every ``+json`` / ``+xml`` suffix type.
     * ``offload_size``: bodies (or stream chunks) at least this big are compressed in a
       worker thread so the event loop is not blocked for more than a few milliseconds.
+    * ``memo_bytes``: encoded output kept per middleware for complete bodies that repeat
+      byte for byte (looked up by the blake3 digest already computed for the ETag, stored
+      on a body's second sighting, bodies up to an eighth of this size); 0 switches it off.
     """
 
     preference: tuple[str, ...] = CODINGS
@@ -79,6 +83,7 @@ class CompressionConfig:
     minimum_size: int = 512
     compressible_types: frozenset[str] = field(default=DEFAULT_COMPRESSIBLE_TYPES)
     offload_size: int = 64 * 1024
+    memo_bytes: int = 8 * 2**20
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.preference if c not in CODINGS]
@@ -96,7 +101,7 @@ class CompressionConfig:
                 raise ValueError(
                     f"CompressionConfig.{name}={value} is out of range. HINT: choose {low}..{high}."
                 )
-        if self.minimum_size < 0 or self.offload_size < 0:
+        if self.minimum_size < 0 or self.offload_size < 0 or self.memo_bytes < 0:
             raise ValueError(
                 "CompressionConfig sizes must be >= 0. HINT: use 0 to compress everything."
             )
@@ -205,10 +210,11 @@ class Codecs:
     """Compression entry points bound to one ``CompressionConfig`` with per-thread zstd
     contexts. One instance per middleware; safe to use from the loop and worker threads."""
 
-    __slots__ = ("_local", "_shapes", "config")
+    __slots__ = ("_local", "_shapes", "config", "memo")
 
     def __init__(self, config: CompressionConfig) -> None:
         self.config = config
+        self.memo = EncodedMemo(config.memo_bytes) if config.memo_bytes else None
         self._local = threading.local()
         self._shapes: dict[tuple[int, bytes | None, bytes | None, bytes | None], bool] = {}
 

@@ -97,6 +97,7 @@ class Responder:
     """Per-request ``send`` wrapper. ``request`` values are the raw request header bytes."""
 
     __slots__ = (
+        "_digest",
         "_encoder",
         "_start",
         "_state",
@@ -130,6 +131,7 @@ class Responder:
         self._start: Message | None = None
         self._state = _HOLD
         self._encoder: StreamEncoder | None = None
+        self._digest: bytes | None = None  # the ETag this pipeline hashed from the body
         # metrics/Server-Timing hook (set by PerformanceMiddleware.run_pipeline)
         self.observer: RequestObserver | None = None
 
@@ -202,6 +204,7 @@ class Responder:
             etag = etag_value.encode("latin-1") if etag_value else etag_bytes(body)
             headers.append((b"etag", etag))
             found[ETAG] = etag
+            self._digest = etag
         if self.capture is not None:
             self.capture.status = status
             self.capture.headers = list(headers)
@@ -357,10 +360,21 @@ class Responder:
         codecs = self.pipeline.codecs
         assert codecs is not None
         started = perf_counter()
-        if len(body) >= self.pipeline.offload_size:
-            out: bytes = await anyio.to_thread.run_sync(codecs.compress, body, coding)
-        else:
-            out = codecs.compress(body, coding)
+        # the ETag this pipeline hashed names these exact bytes: a repeat is encoded already
+        memo = codecs.memo
+        digest = self._digest if memo is not None and memo.accepts(len(body)) else None
+        out: bytes | None = None
+        if digest is not None:
+            assert memo is not None
+            out = memo.get(digest, coding)
+        if out is None:
+            if len(body) >= self.pipeline.offload_size:
+                out = await anyio.to_thread.run_sync(codecs.compress, body, coding)
+            else:
+                out = codecs.compress(body, coding)
+            if digest is not None:
+                assert memo is not None
+                memo.put(digest, coding, out)
         if self.observer is not None and len(out) < len(body):  # else identity is sent
             self.observer.compressed(coding, len(body), len(out), perf_counter() - started)
         return out
