@@ -7,6 +7,10 @@ and each ratio isolates the middleware. Every figure is a ratio to the raw app i
 round; bytes are the body as sent on the wire, and every decoded body is checked against the
 original. The 304 row is PerformanceMiddleware answering ``If-None-Match`` from an
 app-provided ETag, as a ratio to a bare ASGI callable returning a constant.
+
+``perf`` runs on defaults, so the repeated identical bodies of this benchmark are compressed
+once and then served from the encoded-body memo; ``perf-nomemo`` switches the memo off and
+shows what a stream of unique bodies costs.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from benchmarks.harness import (
 )
 
 AE = {"Accept-Encoding": "gzip, deflate, br, zstd"}
-VARIANTS = ("raw", "gzip", "starlette-compress", "brotli-asgi", "perf", "bare", "bare+perf")
-TABLE = VARIANTS[:5]
+VARIANTS = (
+    "raw", "gzip", "starlette-compress", "brotli-asgi", "perf", "perf-nomemo", "bare", "bare+perf",
+)  # fmt: skip
+TABLE = VARIANTS[:6]
 ETAG = '"bench-v1"'
 
 
@@ -135,6 +141,11 @@ def make_app(variant: str | None = None) -> Any:
         from perf_middleware.middleware import PerformanceMiddleware
 
         return PerformanceMiddleware(app)
+    if variant == "perf-nomemo":  # every body compressed afresh, as unique bodies would be
+        from perf_middleware.compression import CompressionConfig
+        from perf_middleware.middleware import PerformanceMiddleware
+
+        return PerformanceMiddleware(app, compression=CompressionConfig(memo_bytes=0))
     if variant != "raw":
         raise SystemExit(f"unknown variant {variant!r}. HINT: one of {VARIANTS}")
     return app
