@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.cache [--rounds 3] [--duration 3] [--skip-http] [--skip-stampede]``
 
-Method (TARGETS.md): every variant is its own uvicorn process pinned to core 0, wrk -t1 -c32
+Method (as in ``harness``): every variant is its own uvicorn process pinned to core 0, wrk -t1 -c32
 on core 1, medians of ``rounds`` rounds, ratios to the raw Starlette app measured in the same
 round.  The raw app already sends ``Cache-Control: public, max-age=3600`` so the cache can
 store it; bodies are the pre-serialised 1 KB JSON / 50 KB HTML / 500 KB JSON of

@@ -1,6 +1,6 @@
 """Reusable benchmark harness: uvicorn + wrk on pinned cores, and an in-process ASGI driver.
 
-Method (see ``/work/shared/TARGETS.md``): each server variant runs as its own uvicorn process
+Method: each server variant runs as its own uvicorn process
 (uvloop + httptools, one worker) pinned with ``taskset`` to core 0; ``wrk -t1 -c32`` runs on
 core 1. Every (variant, probe) pair is measured in each of ``rounds`` rounds, with the
 variant order reversed on odd rounds so drift on a noisy machine does not favour one side;
