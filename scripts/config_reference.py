@@ -62,6 +62,8 @@ def _load(ref: str) -> Any:
 def _default(field: dataclasses.Field[Any]) -> str:
     if field.default is not dataclasses.MISSING:
         value: Any = field.default
+    elif field.default_factory == Path.cwd:
+        return "the current directory"  # its value depends on where the script runs
     elif field.default_factory is not dataclasses.MISSING:
         value = field.default_factory()
     else:
