@@ -160,8 +160,16 @@ def _is(toks: list[_Tok], i: int, value: str) -> bool:
     return 0 <= i < len(toks) and toks[i].value == value and toks[i].type in ("punct", "name")
 
 
+# Every construct above spells one of these words; a file without any (a UMD or IIFE bundle,
+# a minified library) has no reference to find, and one regex search is far cheaper than
+# tokenizing megabytes. ``exports``/``importScripts`` do not count: whole words only.
+_MAYBE_REFERENCES = re.compile(r"\b(?:import|export)\b|sourceMappingURL")
+
+
 def find_references(text: str) -> list[RawRef]:
     """All references in ``text`` in source order (see the module docstring)."""
+    if _MAYBE_REFERENCES.search(text) is None:
+        return []
     refs: list[RawRef] = []
     toks = _scan(text, refs)
     pending = False  # inside an ``import …``/``export …`` declaration awaiting ``from``

@@ -106,3 +106,24 @@ def test_keyword_used_as_property_name_is_followed_by_division() -> None:
     assert [r.url for r in find_references(text)] == ["./after.js"]
     text2 = "function f() { return /'/.test(s) } import('./x.js');"
     assert [r.url for r in find_references(text2)] == ["./x.js"]
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        ('export*from"./m.js"', "./m.js"),  # minified: no space around the keyword
+        ('x=1;import("./lazy.js")', "./lazy.js"),
+        ("import{a}from'./a.js'", "./a.js"),
+        ("new URL('./w.js',import.meta.url)", "./w.js"),
+        ("f()\n//# sourceMappingURL=f.js.map", "f.js.map"),
+        ("/*# sourceMappingURL=g.js.map */", "g.js.map"),
+    ],
+)
+def test_the_keyword_prefilter_keeps_every_form_including_minified(text: str, url: str) -> None:
+    assert [r.url for r in find_references(text)] == [url]
+
+
+def test_bundles_without_module_keywords_have_no_references() -> None:
+    """The prefilter's other side: UMD words that merely contain the keywords."""
+    text = 'module.exports=f;self.importScripts("./x.js");var reexport="./y.js";'
+    assert find_references(text) == []
