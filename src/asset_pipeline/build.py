@@ -141,6 +141,8 @@ def build(
             if not dry_run:
                 output.swap_into_place(tmp, out)
                 state.record(cache_root, out, key, warnings)
+                pruned = cache.prune(config.cache_max_bytes)
+                stats.cache_bytes, stats.pruned = pruned.bytes, pruned.removed
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

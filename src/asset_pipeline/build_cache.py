@@ -8,6 +8,10 @@ nothing changed then runs no processor, no scanner and no compressor.
 
 Entries are written to a temp file and renamed, so a crashed build never leaves a
 half-written entry; an unreadable entry is treated as a miss.
+
+The cache would otherwise only grow (every edit adds entries): after a successful build,
+``prune`` bounds it to a byte budget by deleting the entries that build did not use, oldest
+first. Entries the build used are always kept, so the next unchanged build stays a no-op.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import json
 import os
 import sysconfig
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +93,31 @@ def processor_fingerprint(kind: str) -> str | None:
     return f"{module}:{code_fingerprint()}"
 
 
-class BuildCache:
-    """A directory of cache entries; ``BuildCache(None)`` caches nothing."""
+#: The areas holding entries; the build's own state files live beside them and are kept.
+ENTRY_AREAS = ("processed", "refs", "encoded", "blobs")
+_STALE_TEMP_SECONDS = 3600.0
 
-    __slots__ = ("_base", "root")
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What ``prune`` found and removed (sizes in bytes)."""
+
+    entries: int
+    bytes: int
+    removed: int
+    removed_bytes: int
+
+
+class BuildCache:
+    """A directory of cache entries; ``BuildCache(None)`` caches nothing. Remembers the
+    entries this build read or wrote (``used``) so ``prune`` never removes them."""
+
+    __slots__ = ("_base", "root", "used")
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self._base = str(root) if root is not None else ""
+        self.used: set[str] = set()
 
     def _path(self, area: str, key: str) -> str:
         # Plain strings: thousands of lookups per build, where pathlib's joins add up.
@@ -103,11 +126,14 @@ class BuildCache:
     def _read(self, area: str, key: str) -> bytes | None:
         if self.root is None:
             return None
+        path = self._path(area, key)
         try:
-            with open(self._path(area, key), "rb") as fh:
-                return fh.read()
+            with open(path, "rb") as fh:
+                data = fh.read()
         except OSError:
             return None
+        self.used.add(path)
+        return data
 
     def _write(self, area: str, key: str, data: bytes) -> None:
         if self.root is None:
@@ -122,6 +148,7 @@ class BuildCache:
             os.replace(tmp, target)
         except OSError:
             return  # a cache that cannot be written only costs speed
+        self.used.add(target)
 
     def _json(self, area: str, key: str) -> Any:
         raw = self._read(area, key)
@@ -135,8 +162,12 @@ class BuildCache:
     # -- blobs -------------------------------------------------------------------------
     def put_blob(self, data: bytes) -> str:
         digest: str = blake3(data).hexdigest()
-        if self.root is not None and not os.path.exists(self._path("blobs", digest)):
-            self._write("blobs", digest, data)
+        if self.root is not None:
+            path = self._path("blobs", digest)
+            if os.path.exists(path):
+                self.used.add(path)
+            else:
+                self._write("blobs", digest, data)
         return digest
 
     def get_blob(self, digest: str) -> bytes | None:
@@ -246,3 +277,62 @@ class BuildCache:
             return
         entry = {coding: self.put_blob(data) for coding, data in encoded.items()}
         self._write("encoded", key, json.dumps(entry).encode())
+
+    # -- size bound --------------------------------------------------------------------
+    def prune(self, max_bytes: int) -> PruneResult:
+        """Delete entries this build did not use, least recently written first, until the
+        entries take at most ``max_bytes`` (0: keep only what this build used). Temp files
+        left by a crashed build are removed once they are an hour old."""
+        if self.root is None:
+            return PruneResult(0, 0, 0, 0)
+        now = time.time()
+        unused: list[tuple[float, int, str]] = []
+        entries = total = removed = removed_bytes = 0
+        for area in ENTRY_AREAS:
+            for path, stat in _files(f"{self._base}/{area}"):
+                if os.path.basename(path).startswith(".tmp-"):
+                    if now - stat.st_mtime > _STALE_TEMP_SECONDS and _unlink(path):
+                        removed += 1
+                        removed_bytes += stat.st_size
+                    continue
+                entries += 1
+                total += stat.st_size
+                if path not in self.used:
+                    unused.append((stat.st_mtime, stat.st_size, path))
+        unused.sort()
+        for _, size, path in unused:
+            if total <= max_bytes:
+                break
+            if _unlink(path):
+                total -= size
+                entries -= 1
+                removed += 1
+                removed_bytes += size
+        return PruneResult(entries, total, removed, removed_bytes)
+
+
+def _files(directory: str) -> list[tuple[str, os.stat_result]]:
+    """Every file one or two levels under ``directory`` (entries live in ``xx/`` shards)."""
+    out: list[tuple[str, os.stat_result]] = []
+    try:
+        shards = list(os.scandir(directory))
+    except OSError:
+        return out
+    for shard in shards:
+        if not shard.is_dir(follow_symlinks=False):
+            continue
+        try:
+            for item in os.scandir(shard.path):
+                if item.is_file(follow_symlinks=False):
+                    out.append((item.path, item.stat(follow_symlinks=False)))
+        except OSError:
+            continue
+    return out
+
+
+def _unlink(path: str) -> bool:
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True

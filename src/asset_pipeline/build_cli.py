@@ -171,4 +171,9 @@ def summary(result: BuildResult) -> str:
         f"{stats.copied}; compressed {stats.compressed}, reused {stats.compressed_cached}; "
         f"{stats.linked} unchanged outputs linked from the previous build"
     )
+    if stats.cache_bytes or stats.pruned:
+        lines.append(
+            f"build cache {stats.cache_bytes / 2**20:.1f} MiB"
+            + (f" ({stats.pruned} unused entries pruned)" if stats.pruned else "")
+        )
     return "\n".join(lines)

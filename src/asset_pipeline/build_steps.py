@@ -56,6 +56,8 @@ class BuildStats:
     seconds: float = 0.0
     up_to_date: bool = False  # nothing changed: DIST left exactly as it was
     linked: int = 0  # files hard-linked from the previous DIST instead of written
+    cache_bytes: int = 0  # build cache size after pruning
+    pruned: int = 0  # cache entries removed to stay within cache_max_bytes
 
     def add(self, label: str, bytes_in: int, bytes_out: int) -> None:
         row = self.by_type.setdefault(label, TypeStats())

@@ -62,7 +62,9 @@ class BuildConfig:
 
     Defaults: ``url_prefix="/static/"``, hidden files ignored, ``hash_length=10``,
     ``name_pattern="{name}.{hash}{ext}"``, missing references are errors, all
-    precompression on, cache in ``.asset-cache/``, ``jobs`` = CPU count.
+    precompression on, cache in ``.asset-cache/`` bounded to ``cache_max_bytes`` (512 MiB:
+    after a build, entries it did not use are deleted oldest first beyond that; 0 keeps only
+    what the last build used), ``jobs`` = CPU count.
     """
 
     src: Path | None = None
@@ -77,6 +79,7 @@ class BuildConfig:
     missing_reference: str = "error"
     precompress: PrecompressConfig = field(default_factory=PrecompressConfig)
     cache_dir: Path | None = Path(".asset-cache")
+    cache_max_bytes: int = 512 * 2**20
     jobs: int | None = None
     manifest_formats: tuple[str, ...] = ()
     processors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -169,6 +172,10 @@ def validate(config: BuildConfig) -> BuildConfig:
         )
     if not 4 <= config.hash_length <= 64:
         raise ConfigError(f"{src}: hash_length must be 4..64. HINT: the default is 10.")
+    if config.cache_max_bytes < 0:
+        raise ConfigError(
+            f"{src}: cache_max_bytes must be >= 0. HINT: 0 keeps only what the last build used."
+        )
     if config.missing_reference not in ("error", "warn"):
         raise ConfigError(
             f'{src}: missing_reference must be "error" or "warn", not '

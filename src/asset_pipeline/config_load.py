@@ -112,6 +112,10 @@ def from_mapping(table: Mapping[str, Any], *, root: Path, source: str) -> BuildC
             value = table[key]
             _check(type(value) is int and value > 0, source, key, "a positive integer")
             kw[key] = value
+    if "cache_max_bytes" in table:
+        value = table["cache_max_bytes"]
+        _check(type(value) is int and value >= 0, source, "cache_max_bytes", "an integer >= 0")
+        kw["cache_max_bytes"] = value
     if "manifest_format" in table:
         value = table["manifest_format"]
         value = [value] if isinstance(value, str) else value
