@@ -32,6 +32,7 @@ from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.cache.stage_miss import MissHandler
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL, parse_cache_control
+from perf_middleware.observe import RequestObserver
 
 logger = logging.getLogger("perf_middleware.cache")
 
@@ -221,14 +222,22 @@ class CacheStage(MissHandler):
         ):
             await send_variant(send, method, headers, entry, chosen, extra)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": entry.status,
-                "headers": chosen.headers + extra,
-            }
-        )
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else chosen.body})
+        start = {
+            "type": "http.response.start",
+            "status": entry.status,
+            "headers": chosen.headers + extra,
+        }
+        end = {"type": "http.response.body", "body": b"" if method == "HEAD" else chosen.body}
+        if type(send) is RequestObserver and not send.server_timing:
+            # record on the request's metrics observer directly: two coroutine hops less
+            # per hit, the same figures (as the pipeline's complete responses do)
+            send.status = entry.status
+            await send.send(start)
+            await send.send(end)
+            send.finish()
+            return
+        await send(start)
+        await send(end)
 
 
 def _pragma(headers: dict[bytes, bytes]) -> bool:
