@@ -26,7 +26,6 @@ def fetch(s3: Any, key: str) -> tuple[bytes, dict[str, str]]:
         return response.read(), {k.lower(): v for k, v in response.getheaders()}
 
 
-@pytest.mark.skipif(not EXAMPLE.is_dir(), reason="example app not present")
 def test_build_then_upload_serves_every_manifest_url_with_the_right_headers(
     s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
