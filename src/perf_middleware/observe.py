@@ -204,3 +204,21 @@ class RequestObserver:
             return message
         headers.append((b"server-timing", value.encode("latin-1")))
         return {**message, "headers": headers}
+
+
+async def send_complete(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """Send a whole response. When ``send`` is the request's observer and has no
+    Server-Timing to add, record on it directly and send to the server: two coroutine hops
+    less per response, the same figures."""
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    end = {"type": "http.response.body", "body": body, "more_body": False}
+    if type(send) is RequestObserver and not send.server_timing:
+        send.status = status
+        await send.send(start)
+        await send.send(end)
+        send.finish()
+        return
+    await send(start)
+    await send(end)

@@ -32,7 +32,7 @@ from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.cache.stage_miss import MissHandler
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL, parse_cache_control
-from perf_middleware.observe import RequestObserver
+from perf_middleware.observe import send_complete
 
 logger = logging.getLogger("perf_middleware.cache")
 
@@ -222,22 +222,9 @@ class CacheStage(MissHandler):
         ):
             await send_variant(send, method, headers, entry, chosen, extra)
             return
-        start = {
-            "type": "http.response.start",
-            "status": entry.status,
-            "headers": chosen.headers + extra,
-        }
-        end = {"type": "http.response.body", "body": b"" if method == "HEAD" else chosen.body}
-        if type(send) is RequestObserver and not send.server_timing:
-            # record on the request's metrics observer directly: two coroutine hops less
-            # per hit, the same figures (as the pipeline's complete responses do)
-            send.status = entry.status
-            await send.send(start)
-            await send.send(end)
-            send.finish()
-            return
-        await send(start)
-        await send(end)
+        await send_complete(
+            send, entry.status, chosen.headers + extra, b"" if method == "HEAD" else chosen.body
+        )
 
 
 def _pragma(headers: dict[bytes, bytes]) -> bool:
