@@ -117,6 +117,7 @@ class CacheCounters:
     """Outcome counters of one cache backend (see :data:`CACHE_EVENTS`)."""
 
     __slots__ = CACHE_EVENTS
+    hit: int  # the one the cache stage adds to directly on its hit path
 
     def __init__(self) -> None:
         for event in CACHE_EVENTS:

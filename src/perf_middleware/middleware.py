@@ -149,6 +149,7 @@ class PerformanceMiddleware:
         self.cache_config = cache_config
         self.cache_stage: Any = None
         events = None
+        counters = None
         if cache is not None and metrics is not None:
             counters = metrics.cache(backend_label(cache))
             events = cache_event_hook(counters, STAGE_EVENTS)
@@ -160,7 +161,9 @@ class PerformanceMiddleware:
             # The cache stage owns lookup, single-flight and storing; on a miss it calls
             # ``self.run_pipeline(scope, receive, send, capture=Capture(limit))``.
             stage = importlib.import_module("perf_middleware.cache.stage")
-            self.cache_stage = stage.CacheStage(self, cache, cache_config, events=events)
+            self.cache_stage = stage.CacheStage(
+                self, cache, cache_config, events=events, counters=counters
+            )
         self.admin: AdminApp | None = None
         self._admin_match: Callable[[str], bool] | None = None
         if admin is not None and admin.enabled:
@@ -179,24 +182,36 @@ class PerformanceMiddleware:
             assert self.admin is not None
             await self.admin(scope, receive, send)
             return
-        # the dispatch is inlined in both branches: one coroutine frame less per request
-        if not self._observe:
-            if self._static_match is not None and self._static_match(path):
-                await self.static(scope, receive, send)
-            elif self.cache_stage is not None:
-                await self.cache_stage(scope, receive, send)
+        if self._static_match is not None and self._static_match(path):
+            await self.observed(scope, receive, send, self.static)
+        elif self.cache_stage is not None:
+            if self.server_timing:  # every response needs the observer to add its header
+                await self.observed(scope, receive, send, self.cache_stage)
             else:
-                await self.run_pipeline(scope, receive, send)
+                # the stage answers fresh hits itself (recording their metrics directly, no
+                # observer) and calls ``observed`` for everything else
+                await self.cache_stage(scope, receive, send)
+        else:
+            await self.observed(scope, receive, send, self.run_pipeline)
+
+    async def observed(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        app: ASGIApp,
+        started: float | None = None,
+    ) -> None:
+        """Run ``app`` with the request's metrics/Server-Timing observer wrapping ``send``
+        (and reachable as ``scope[OBSERVER_KEY]``); straight through when observing is off
+        or an observer is already in place. ``started``: when the request began, if earlier."""
+        if not self._observe or OBSERVER_KEY in scope:
+            await app(scope, receive, send)
             return
-        observer = RequestObserver(send, self.metrics, self.server_timing)
+        observer = RequestObserver(send, self.metrics, self.server_timing, started)
         scope[OBSERVER_KEY] = observer
         try:
-            if self._static_match is not None and self._static_match(path):
-                await self.static(scope, receive, observer)
-            elif self.cache_stage is not None:
-                await self.cache_stage(scope, receive, observer)
-            else:
-                await self.run_pipeline(scope, receive, observer)
+            await app(scope, receive, observer)
         finally:
             if not observer.done:  # the app failed or never finished its body
                 observer.finish()

@@ -121,11 +121,17 @@ class RequestObserver:
         "status",
     )
 
-    def __init__(self, send: Send, metrics: Metrics | None, server_timing: bool) -> None:
+    def __init__(
+        self,
+        send: Send,
+        metrics: Metrics | None,
+        server_timing: bool,
+        started: float | None = None,
+    ) -> None:
         self.send = send
         self.metrics = metrics
         self.server_timing = server_timing
-        self.start = perf_counter()
+        self.start = perf_counter() if started is None else started
         self.app_start = 0.0
         self.status = 0
         self.coding: str | None = None

@@ -9,9 +9,11 @@ captured, compressed once at high levels and stored.  Unsafe methods invalidate.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 from perf_middleware.asgi_types import Receive, Scope, Send
@@ -27,16 +29,22 @@ from perf_middleware.cache.keys import (
     primary_key,
     secondary_key,
 )
-from perf_middleware.cache.serve import cache_status, send_variant, variant
+from perf_middleware.cache.serve import Variant, cache_status, send_variant, variant
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.cache.stage_miss import MissHandler
 from perf_middleware.http.accept_encoding import choose_encoding
-from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL, parse_cache_control
+from perf_middleware.http.cache_control import (
+    EMPTY_CACHE_CONTROL,
+    CacheControl,
+    parse_cache_control,
+)
+from perf_middleware.metrics import CacheCounters, Metrics
 from perf_middleware.observe import send_complete
 
 logger = logging.getLogger("perf_middleware.cache")
 
 
+LookupNow = Callable[[str, str], tuple[CacheEntry | None, tuple[str, ...] | None]]
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _HINT_LIMIT = 10_000
 
@@ -52,6 +60,7 @@ class CacheStage(MissHandler):
         config: CacheConfig | None = None,
         *,
         events: Callable[[str, int], None] | None = None,
+        counters: CacheCounters | None = None,
     ) -> None:
         if not isinstance(backend, CacheBackend):
             raise TypeError(
@@ -68,6 +77,9 @@ class CacheStage(MissHandler):
         self.config = config = config or CacheConfig()
         self.clock = config.clock
         self.events = events
+        # the metrics counters of this cache: a hit adds to them directly (``events`` maps
+        # the other stage events onto them); None without metrics
+        self.hit_counters = counters
         self.counts: defaultdict[str, int] = defaultdict(int)
         self._hosts: dict[tuple[bytes | None, str], tuple[str, bool]] = {}
         self._status_prefix: dict[tuple[str, ...], bytes] = {}
@@ -80,6 +92,14 @@ class CacheStage(MissHandler):
         self.vary_hints: dict[str, tuple[str, ...]] = {}
         self.background: set[asyncio.Task[None]] = set()
         self.refreshing: set[str] = set()
+        # a hit answered by the stage records here; with Server-Timing the middleware's
+        # observer wraps every response and records instead
+        self.hit_metrics: Metrics | None = None if middleware.server_timing else middleware.metrics
+        # an in-process store answers without a coroutine (``MemoryBackend.lookup``)
+        self._hit_prefix = cache_status(config.cache_name, "hit", "ttl=")
+        self._lookup_now: LookupNow | None = (
+            getattr(backend, "lookup", None) if not shared else None
+        )
 
     def _host(self, scope: Scope, host_raw: bytes | None, scheme: str) -> tuple[str, bool]:
         """Normalised host and whether it may use the cache (memoised per Host value)."""
@@ -107,13 +127,19 @@ class CacheStage(MissHandler):
             await asyncio.gather(*list(self.background), return_exceptions=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A fresh hit without conditional request headers is answered right here: the
+        stored variant, Age and Cache-Status, its metrics recorded directly. Everything else
+        runs under the request's observer (``middleware.observed``)."""
         method: str = scope["method"]
+        observed = self.middleware.observed
         if method != "GET" and method != "HEAD":
             if method in _UNSAFE:
-                await self.forward_unsafe(scope, receive, send)
+                await observed(scope, receive, send, self.forward_unsafe)
             else:
-                await self.forward(scope, receive, send, "method")
+                await observed(scope, receive, send, functools.partial(self.forward, fwd="method"))
             return
+        metrics = self.hit_metrics
+        started = perf_counter() if metrics is not None else None
         headers: dict[bytes, bytes] = dict(scope["headers"])
         scheme: str = scope.get("scheme", "http")
         host_raw = headers.get(b"host")
@@ -121,36 +147,42 @@ class CacheStage(MissHandler):
         if known is None:
             known = self._host(scope, host_raw, scheme)
         host, allowed = known
-        config = self.config
         if not allowed:
             self.count("bypass")
-            await self.forward(scope, receive, send, "bypass")
+            forward = functools.partial(self.forward, fwd="bypass")
+            await observed(scope, receive, send, forward, started)
             return
         query: bytes = scope["query_string"]
         path: str = scope["path"]
         if query:
-            query_text = normalize_query(query.decode("latin-1"), config)
+            query_text = normalize_query(query.decode("latin-1"), self.config)
             primary = primary_key(scheme, host, path, query_text)
         else:
             primary = f"{scheme}://{host}{path}"
         cc_raw = headers.get(b"cache-control")
         request_cc = EMPTY_CACHE_CONTROL if cc_raw is None else parse_cache_control(cc_raw)
         if request_cc.no_store:
-            await self.forward(scope, receive, send, "request")
+            forward = functools.partial(self.forward, fwd="request")
+            await observed(scope, receive, send, forward, started)
             return
         vary = self.vary_hints.get(primary, ())
         secondary = secondary_key(vary, headers) if vary else ""
-        lookup = await self.backend.get(primary, secondary)
-        if lookup.vary is not None and lookup.vary != vary:
+        lookup_now = self._lookup_now
+        entry, stored_vary = (
+            lookup_now(primary, secondary)
+            if lookup_now is not None
+            else await self.backend.get(primary, secondary)
+        )
+        if stored_vary is not None and stored_vary != vary:
             if len(self.vary_hints) >= _HINT_LIMIT:
                 self.vary_hints.clear()
-            self.vary_hints[primary] = lookup.vary
-            secondary = secondary_key(lookup.vary, headers)
-            lookup = await self.backend.get(primary, secondary)
-        entry = lookup.entry
+            self.vary_hints[primary] = stored_vary
+            secondary = secondary_key(stored_vary, headers)
+            entry, stored_vary = await self.backend.get(primary, secondary)
         now = self.clock()
         if entry is not None and b"authorization" in headers and not shareable(entry):
             entry = None
+        use: Use | None = None
         if entry is not None:
             if (
                 request_cc is EMPTY_CACHE_CONTROL
@@ -164,27 +196,123 @@ class CacheStage(MissHandler):
                 use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
             if use is Use.FRESH or use is Use.STALE_ALLOWED:
                 self.counts["hit"] += 1
-                if self.events is not None:
-                    self.events("hit", 1)
-                await self.serve(send, method, headers, entry, now, "hit")
-                return
-        facts = RequestFacts(
-            request_cc, b"authorization" in headers, now, path, config.unkeyed_present(headers)
+                if self.hit_counters is not None:
+                    self.hit_counters.hit += 1
+                if not (
+                    b"if-none-match" in headers
+                    or b"if-modified-since" in headers
+                    or b"if-match" in headers
+                    or b"if-unmodified-since" in headers
+                ):
+                    # the stored variant for this Accept-Encoding, Age and Cache-Status,
+                    # straight to the server (the same answer ``serve`` builds via ``_answer``)
+                    accept = headers.get(b"accept-encoding")
+                    chosen = entry.derived.get(accept)
+                    if chosen is None:
+                        chosen = self._variant_for(entry, accept)
+                    age = entry.corrected_initial_age + max(0.0, now - entry.response_time)
+                    status = entry.status
+                    ttl = entry.freshness_lifetime - age
+                    prefix = self._hit_prefix
+                    out = [
+                        *chosen.headers,
+                        (b"age", b"%d" % age),
+                        (b"cache-status", prefix + b"%d" % ttl),
+                    ]
+                    start = {"type": "http.response.start", "status": status, "headers": out}
+                    end = {
+                        "type": "http.response.body",
+                        "body": b"" if method == "HEAD" else chosen.body,
+                    }
+                    if metrics is None or started is None:
+                        await send(start)
+                        await send(end)
+                        return
+                    metrics.in_flight += 1
+                    try:
+                        await send(start)
+                        await send(end)
+                    finally:
+                        metrics.in_flight -= 1
+                        metrics.observe_response(status, perf_counter() - started)
+                    return
+        rest = functools.partial(
+            self._route,
+            method,
+            headers,
+            request_cc,
+            primary,
+            secondary,
+            stored_vary,
+            entry,
+            use,
+            now,
         )
+        await observed(scope, receive, send, rest, started)
+
+    async def _route(
+        self,
+        method: str,
+        headers: dict[bytes, bytes],
+        request_cc: CacheControl,
+        primary: str,
+        secondary: str,
+        stored_vary: tuple[str, ...] | None,
+        entry: CacheEntry | None,
+        use: Use | None,
+        now: float,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Everything but a plain fresh hit, once the lookup is done (``send`` observed)."""
+        if entry is not None and (use is Use.FRESH or use is Use.STALE_ALLOWED):
+            await self.serve(send, method, headers, entry, now, "hit")  # conditional request
+            return
+        facts = RequestFacts(
+            request_cc, b"authorization" in headers, now, scope["path"],
+            self.config.unkeyed_present(headers),
+        )  # fmt: skip
         if entry is not None and use is Use.STALE_WHILE_REVALIDATE:
             self.count("stale")
             self.refresh_later(scope, facts, primary, entry)
             await self.serve(send, method, headers, entry, now, "hit", "fwd=stale")
             return
         if request_cc.only_if_cached:
-            await _gateway_timeout(send, config.cache_name)
+            await _gateway_timeout(send, self.config.cache_name)
             return
         if method == "HEAD" and entry is None:
             await self.forward(scope, receive, send, "uri-miss")
             return
-        fwd = "stale" if entry is not None else ("vary-miss" if lookup.vary else "uri-miss")
+        fwd = "stale" if entry is not None else ("vary-miss" if stored_vary else "uri-miss")
         self.count("miss" if entry is None else "revalidate")
         await self.fetch_shared(scope, receive, send, facts, primary, secondary, entry, fwd)
+
+    def _variant_for(self, entry: CacheEntry, accept: bytes | None) -> Variant:
+        """The stored variant best for this Accept-Encoding value, memoised on the entry
+        (bytes keys; a few dozen distinct values at most)."""
+        coding = choose_encoding(accept, entry.codings) or "identity"
+        chosen = variant(entry, coding)
+        if len(entry.derived) < 64:
+            entry.derived[accept] = chosen
+        return chosen
+
+    def _answer(
+        self, headers: dict[bytes, bytes], entry: CacheEntry, now: float, params: tuple[str, ...]
+    ) -> tuple[Variant, list[tuple[bytes, bytes]]]:
+        """The stored variant for the request's Accept-Encoding, and its Age + Cache-Status."""
+        accept = headers.get(b"accept-encoding")
+        chosen = entry.derived.get(accept)
+        if chosen is None:
+            chosen = self._variant_for(entry, accept)
+        age = entry.age(now)
+        prefix = self._status_prefix.get(params)
+        if prefix is None:
+            prefix = self._status_prefix[params] = cache_status(
+                self.config.cache_name, *params, "ttl="
+            )
+        ttl = entry.freshness_lifetime - age
+        return chosen, [(b"age", b"%d" % age), (b"cache-status", prefix + b"%d" % ttl)]
 
     async def serve(
         self,
@@ -196,24 +324,7 @@ class CacheStage(MissHandler):
         *params: str,
     ) -> None:
         """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
-        derived = entry.derived
-        accept = headers.get(b"accept-encoding")
-        chosen = derived.get(accept)  # memo per Accept-Encoding value (bytes keys)
-        if chosen is None:
-            coding = choose_encoding(accept, entry.codings) or "identity"
-            chosen = variant(entry, coding)
-            if len(derived) < 64:
-                derived[accept] = chosen
-        age = entry.age(now)
-        prefix = self._status_prefix.get(params)
-        if prefix is None:
-            prefix = self._status_prefix[params] = cache_status(
-                self.config.cache_name, *params, "ttl="
-            )
-        extra = [
-            (b"age", b"%d" % age),
-            (b"cache-status", prefix + b"%d" % (entry.freshness_lifetime - age)),
-        ]
+        chosen, extra = self._answer(headers, entry, now, params)
         if (
             b"if-none-match" in headers
             or b"if-modified-since" in headers

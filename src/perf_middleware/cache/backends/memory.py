@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from perf_middleware.cache.backends.base import (
-    MISS,
     BackendStats,
     EntryInfo,
     EventHook,
@@ -25,6 +24,8 @@ from perf_middleware.cache.backends.base import (
 from perf_middleware.cache.entry import CacheEntry
 
 __all__ = ["MemoryBackend"]
+
+_NOTHING: tuple[None, None] = (None, None)
 
 
 class _Primary:
@@ -79,10 +80,17 @@ class MemoryBackend:
             self.events(name, amount)
 
     async def get(self, primary: str, secondary: str) -> Lookup:
+        return Lookup(*self.lookup(primary, secondary))
+
+    def lookup(
+        self, primary: str, secondary: str
+    ) -> tuple[CacheEntry | None, tuple[str, ...] | None]:
+        """``get`` without the coroutine and the named tuple: the cache stage calls this on
+        its hit path (an in-process store never waits)."""
         record = self._primaries.get(primary)
         if record is None:
             self.stats.misses += 1
-            return MISS
+            return _NOTHING
         key = f"{primary}\x1f{secondary}" if secondary else primary
         entry = self._entries.get(key)
         if entry is not None and entry.expires_at <= self.clock():
@@ -91,10 +99,10 @@ class MemoryBackend:
             record = self._primaries.get(primary)
         if entry is None:
             self.stats.misses += 1
-            return Lookup(None, record.vary if record is not None else None)
+            return (None, record.vary if record is not None else None)
         self._entries.move_to_end(key)
         self.stats.hits += 1
-        return Lookup(entry, record.vary if record is not None else entry.vary)
+        return (entry, record.vary if record is not None else entry.vary)
 
     async def set(self, entry: CacheEntry, ttl: float) -> bool:
         size = entry.size
