@@ -184,17 +184,18 @@ class CacheStage(MissHandler):
             entry = None
         use: Use | None = None
         if entry is not None:
-            if (
+            # the common case without request directives, inlined (no Enum on this path)
+            answer = (
                 request_cc is EMPTY_CACHE_CONTROL
                 and not entry.no_cache
                 and b"pragma" not in headers
                 and entry.corrected_initial_age + now - entry.response_time
                 < entry.freshness_lifetime
-            ):
-                use = Use.FRESH  # the common case without request directives, inlined
-            else:
+            )
+            if not answer:
                 use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
-            if use is Use.FRESH or use is Use.STALE_ALLOWED:
+                answer = use is Use.FRESH or use is Use.STALE_ALLOWED
+            if answer:
                 self.counts["hit"] += 1
                 if self.hit_counters is not None:
                     self.hit_counters.hit += 1
@@ -210,7 +211,8 @@ class CacheStage(MissHandler):
                     chosen = entry.derived.get(accept)
                     if chosen is None:
                         chosen = self._variant_for(entry, accept)
-                    age = entry.corrected_initial_age + max(0.0, now - entry.response_time)
+                    resident = now - entry.response_time
+                    age = entry.corrected_initial_age + (resident if resident > 0.0 else 0.0)
                     status = entry.status
                     ttl = entry.freshness_lifetime - age
                     prefix = self._hit_prefix
@@ -236,6 +238,8 @@ class CacheStage(MissHandler):
                         metrics.in_flight -= 1
                         metrics.observe_response(status, perf_counter() - started)
                     return
+        if entry is not None and use is None:
+            use = Use.FRESH  # fresh, with conditional request headers
         rest = functools.partial(
             self._route,
             method,
