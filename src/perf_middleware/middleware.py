@@ -192,7 +192,7 @@ class PerformanceMiddleware:
                 # observer) and calls ``observed`` for everything else
                 await self.cache_stage(scope, receive, send)
         else:
-            await self.observed(scope, receive, send, self.run_pipeline)
+            await self.run_pipeline(scope, receive, send)  # it observes the request itself
 
     async def observed(
         self,
@@ -205,20 +205,25 @@ class PerformanceMiddleware:
         """Run ``app`` with the request's metrics/Server-Timing observer wrapping ``send``
         (and reachable as ``scope[OBSERVER_KEY]``); straight through when observing is off
         or an observer is already in place. ``started``: when the request began, if earlier."""
-        if not self._observe or OBSERVER_KEY in scope:
+        observer = self._observe_request(scope, send, started)
+        if observer is None:
             await app(scope, receive, send)
             return
-        observer = RequestObserver(send, self.metrics, self.server_timing, started)
-        scope[OBSERVER_KEY] = observer
         try:
             await app(scope, receive, observer)
         finally:
-            if not observer.done:  # the app failed or never finished its body
-                observer.finish()
-            # scope -> observer -> server send -> server's request object -> scope is a
-            # reference cycle: breaking it frees the request by refcount, not by the cyclic GC
-            # (which otherwise runs every few hundred requests and costs ~10 us a request)
-            scope.pop(OBSERVER_KEY, None)
+            _release(scope, observer)
+
+    def _observe_request(
+        self, scope: Scope, send: Send, started: float | None = None
+    ) -> RequestObserver | None:
+        """A new observer for this request (in ``scope[OBSERVER_KEY]``), or None when
+        observing is off or the request already has one."""
+        if not self._observe or OBSERVER_KEY in scope:
+            return None
+        observer = RequestObserver(send, self.metrics, self.server_timing, started)
+        scope[OBSERVER_KEY] = observer
+        return observer
 
     async def run_pipeline(
         self, scope: Scope, receive: Receive, send: Send, *, capture: Capture | None = None
@@ -248,10 +253,32 @@ class PerformanceMiddleware:
             (conditions[0], conditions[1], conditions[2], conditions[3]) if conditions else None,
             capture,
         )
+        created = self._observe_request(scope, send) if capture is None else None
         observer = scope.get(OBSERVER_KEY)
         if observer is not None:
+            if created is not None:
+                responder.send = created
             responder.observer = observer
             observer.app_called()
-        await self.app(scope, receive, responder)
-        if responder.pending:
-            await responder.finish()
+        if created is None:
+            await self.app(scope, receive, responder)
+            if responder.pending:
+                await responder.finish()
+            return
+        try:
+            await self.app(scope, receive, responder)
+            if responder.pending:
+                await responder.finish()
+        finally:
+            _release(scope, created)
+
+
+def _release(scope: Scope, observer: RequestObserver) -> None:
+    """End of an observed request: record it if the app failed or never finished its body,
+    and drop the observer from the scope."""
+    if not observer.done:
+        observer.finish()
+    # scope -> observer -> server send -> server's request object -> scope is a reference
+    # cycle: breaking it frees the request by refcount, not by the cyclic GC (which otherwise
+    # runs every few hundred requests and costs ~10 us a request)
+    scope.pop(OBSERVER_KEY, None)

@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING
 
 from perf_middleware.compression import Codecs, CompressionConfig
 from perf_middleware.policy import Policy
+from perf_middleware.response_headers import etag_bytes
 
 if TYPE_CHECKING:
     from perf_middleware.http.conditional import Precondition
+
+ETAG_MEMO_ENTRIES = 32
+ETAG_MEMO_MAX_BODY = 16 * 1024
 
 PreconditionKey = tuple[str, tuple[bytes | None, ...], bytes | None, bytes | None]
 
@@ -43,6 +47,28 @@ class Pipeline:
     preconditions: dict[PreconditionKey, Precondition] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    #: ETags of recently hashed body objects: id(body) -> (body, ETag). An app that sends
+    #: the same bytes object again (a constant, a cached render) is not hashed again; the
+    #: entry keeps its body alive, so an id is never reused while it is here. Bounded by
+    #: ``ETAG_MEMO_ENTRIES`` bodies of at most ``ETAG_MEMO_MAX_BODY`` bytes each.
+    etag_memo: dict[int, tuple[bytes, bytes]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def etag_for(self, body: bytes) -> bytes:
+        """The strong ETag (header bytes) of ``body``, from the memo when it is the very
+        object hashed before."""
+        key = id(body)
+        known = self.etag_memo.get(key)
+        if known is not None and known[0] is body:
+            return known[1]
+        etag = etag_bytes(body)
+        if len(body) <= ETAG_MEMO_MAX_BODY and type(body) is bytes:  # immutable only
+            memo = self.etag_memo
+            if len(memo) >= ETAG_MEMO_ENTRIES:
+                del memo[next(iter(memo))]  # the oldest
+            memo[key] = (body, etag)
+        return etag
 
     @classmethod
     def build(

@@ -35,7 +35,6 @@ from perf_middleware.response_headers import (
     LM,
     NOT_MODIFIED_KEEP,
     VARY,
-    etag_bytes,
     mark_encoded,
     media_type,
     not_modified_from,
@@ -202,7 +201,7 @@ class Responder:
             and self.method in _HASHED_METHODS
             and len(body) <= pipeline.etag_max_bytes
         ):
-            etag = etag_value.encode("latin-1") if etag_value else etag_bytes(body)
+            etag = etag_value.encode("latin-1") if etag_value else pipeline.etag_for(body)
             headers.append((b"etag", etag))
             found[ETAG] = etag
             self._digest = etag

@@ -8,6 +8,7 @@ Everything works on raw ASGI header lists and never raises on odd header values.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
@@ -15,7 +16,9 @@ from perf_middleware.compression import CompressionConfig, compressible_response
 from perf_middleware.http.etag import encoding_etag
 from perf_middleware.http.headers import MutableRawHeaders, content_type, get_header
 from perf_middleware.http.vary import merge_vary
-from perf_middleware.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from perf_middleware.pipeline import Pipeline
 
 # Fields a 304 carries (RFC 9110 §15.4.5): enough for a cache to refresh its stored response.
 NOT_MODIFIED_KEEP = frozenset(
