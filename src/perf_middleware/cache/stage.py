@@ -95,8 +95,8 @@ class CacheStage(MissHandler):
         # a hit answered by the stage records here; with Server-Timing the middleware's
         # observer wraps every response and records instead
         self.hit_metrics: Metrics | None = None if middleware.server_timing else middleware.metrics
-        # an in-process store answers without a coroutine (``MemoryBackend.lookup``)
         self._hit_prefix = cache_status(config.cache_name, "hit", "ttl=")
+        # an in-process store answers without a coroutine (``MemoryBackend.lookup``)
         self._lookup_now: LookupNow | None = (
             getattr(backend, "lookup", None) if not shared else None
         )
