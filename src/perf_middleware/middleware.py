@@ -253,14 +253,18 @@ class PerformanceMiddleware:
             (conditions[0], conditions[1], conditions[2], conditions[3]) if conditions else None,
             capture,
         )
-        created = self._observe_request(scope, send) if capture is None else None
-        observer = scope.get(OBSERVER_KEY)
+        observer = scope.get(OBSERVER_KEY)  # set by ``observed`` (cache and static paths)
+        own: RequestObserver | None = None
+        if observer is None and capture is None and self._observe:
+            # the plain path: only this Responder reports to the observer, so it stays out
+            # of the scope (no insert, no pop, no reference cycle through the scope)
+            observer = own = RequestObserver(send, self.metrics, self.server_timing)
+            responder.send = own
         if observer is not None:
-            if created is not None:
-                responder.send = created
             responder.observer = observer
-            observer.app_called()
-        if created is None:
+            if observer.server_timing:
+                observer.app_called()
+        if own is None:
             await self.app(scope, receive, responder)
             if responder.pending:
                 await responder.finish()
@@ -270,7 +274,8 @@ class PerformanceMiddleware:
             if responder.pending:
                 await responder.finish()
         finally:
-            _release(scope, created)
+            if not own.done:  # the app failed or never finished its body
+                own.finish()
 
 
 def _release(scope: Scope, observer: RequestObserver) -> None:
