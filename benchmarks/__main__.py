@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "upload": ([], ["--files", "100"]),
     "images": ([], []),
     "bench_metrics": ([], []),
+    "instructions": ([], ["--requests", "300", "--only", "dynamic"]),
 }
 
 #: column names that are our own variants; every other value column is a peer

@@ -1,0 +1,194 @@
+"""Instructions per request through uvicorn, counted by valgrind: a noise-free cost figure.
+
+``python -m benchmarks.instructions [--requests 1000] [--only dynamic|cache]``
+
+Throughput ratios on this machine kind move by ±0.15 from run to run (shared cores, varying
+clock), which hides changes of a few per cent. This benchmark counts CPU instructions
+instead, which do not depend on the load: each (variant, probe) runs in a child process under
+``valgrind --tool=cachegrind --cache-sim=no`` that feeds raw HTTP/1.1 requests to uvicorn's
+own ``HttpToolsProtocol`` (the parser, ASGI scope, the app, response header validation and
+framing, exactly as ``uvicorn --http httptools`` runs them) with an in-memory transport, so
+only the socket system calls are left out. The child runs twice, with ``W`` and ``W + N``
+requests; the difference divided by ``N`` is the cost of one request with warm caches.
+``PYTHONHASHSEED=0`` keeps dict layouts, and so the counts, the same from run to run
+(within ~0.1 %).
+
+Instructions are not time: a request that touches more memory stalls more per instruction,
+and the server's socket work (roughly a quarter of a raw request's time here) is left out.
+Read the ratio column as "how much more request work the server does than the raw app".
+Variants are the ones of ``benchmarks.dynamic`` and ``benchmarks.cache``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.harness import ROOT, print_table
+
+AE = b"Accept-Encoding: gzip, deflate, br, zstd\r\n"
+WARM = 300
+
+
+@dataclass(frozen=True)
+class Case:
+    """One variant of one benchmark app answering one request shape."""
+
+    group: str
+    variant: str
+    probe: str
+    factory: str  # ``module:function`` building the app from ``BENCH_VARIANT``
+    request: bytes
+
+
+def request(path: str, *extra: bytes) -> bytes:
+    return (
+        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\n"
+        + b"".join(extra) + b"\r\n"
+    )  # fmt: skip
+
+
+def cases(only: str | None) -> list[Case]:
+    dynamic = "benchmarks.dynamic:make_app"
+    cache = "benchmarks.cache:make_app"
+    out: list[Case] = []
+    if only in (None, "dynamic"):
+        for variant in ("raw", "starlette-compress", "perf", "bare"):
+            out.append(Case("dynamic", variant, "1 KB JSON, AE", dynamic, request("/json1k", AE)))
+        for variant in ("raw", "starlette-compress", "perf"):
+            out.append(Case("dynamic", variant, "1 KB JSON, no AE", dynamic, request("/json1k")))
+    if only in (None, "cache"):
+        for variant in ("raw", "ref-zstd", "perf-mem", "perf-mem-nm"):
+            out.append(Case("cache", variant, "1 KB JSON hit, AE", cache, request("/json1k", AE)))
+    return out
+
+
+# -- the child: one uvicorn protocol fed from memory --------------------------------------
+
+
+class _Transport(asyncio.Transport):
+    """Collects nothing: uvicorn only needs somewhere to write and a peer address."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(
+            name, default
+        )
+
+    def write(self, data: Any) -> None:
+        return None
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        return None
+
+    def pause_reading(self) -> None:
+        return None
+
+    def resume_reading(self) -> None:
+        return None
+
+
+def child(factory: str, raw_request: bytes, count: int) -> None:
+    """Serve ``count`` keep-alive requests on one connection, each to completion."""
+    import importlib
+
+    import uvloop
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.server import ServerState
+
+    module, _, attr = factory.partition(":")
+    app = getattr(importlib.import_module(module), attr)()
+
+    async def serve() -> None:
+        config = Config(app=app, http="httptools", lifespan="off", access_log=False)
+        config.load()
+        protocol = HttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+        protocol.connection_made(_Transport())
+        for _ in range(count):
+            protocol.data_received(raw_request)
+            for task in list(protocol.tasks):
+                await task
+        if protocol.cycle is None or not protocol.cycle.response_complete:
+            raise SystemExit("the app did not complete its response")
+
+    uvloop.run(serve())
+
+
+# -- the parent ---------------------------------------------------------------------------
+
+
+def instructions(case: Case, count: int) -> int:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed. HINT: make bench (apt-get install valgrind)")
+    env = {
+        **os.environ,
+        "BENCH_VARIANT": case.variant,
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
+    }
+    cmd = [
+        "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+        sys.executable, "-m", "benchmarks.instructions", "--child", case.factory,
+        case.request.decode("latin-1"), str(count),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"{case.variant} / {case.probe} failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def per_request(case: Case, requests: int) -> float:
+    return (instructions(case, WARM + requests) - instructions(case, WARM)) / requests
+
+
+def run(only: str | None, requests: int, jobs: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = cases(only)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        counts = list(pool.map(lambda c: per_request(c, requests), todo))
+    measured = dict(zip(todo, counts, strict=True))
+    rows = []
+    for case, value in measured.items():
+        raw = next(
+            v for c, v in measured.items()
+            if c.group == case.group and c.probe == case.probe and c.variant == "raw"
+        )  # fmt: skip
+        rows.append([case.probe, case.variant, f"{value / 1000:.1f}k", f"{raw / value:.2f}"])
+    print_table(
+        f"CPU instructions per request through uvicorn's protocol (valgrind, {requests} requests)",
+        ["probe", "variant", "instructions", "raw / variant"],
+        rows,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--only", choices=("dynamic", "cache"))
+    parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at once")
+    parser.add_argument("--child", nargs=3, metavar=("FACTORY", "REQUEST", "COUNT"),
+                        help=argparse.SUPPRESS)  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.child:
+        factory, raw_request, count = args.child
+        child(factory, raw_request.encode("latin-1"), int(count))
+        return 0
+    run(args.only, args.requests, args.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
