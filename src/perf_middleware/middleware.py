@@ -264,17 +264,12 @@ class PerformanceMiddleware:
             responder.observer = observer
             if observer.server_timing:
                 observer.app_called()
-        if own is None:
-            await self.app(scope, receive, responder)
-            if responder.pending:
-                await responder.finish()
-            return
         try:
             await self.app(scope, receive, responder)
             if responder.pending:
                 await responder.finish()
         finally:
-            if not own.done:  # the app failed or never finished its body
+            if own is not None and not own.done:  # the app failed or never finished its body
                 own.finish()
 
 

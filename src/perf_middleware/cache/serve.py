@@ -44,6 +44,16 @@ def variant(entry: CacheEntry, coding: str) -> Variant:
     return found
 
 
+_CONDITIONAL_FIELDS = frozenset(
+    {b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since"}
+)
+
+
+def has_conditional(headers: dict[bytes, bytes]) -> bool:
+    """Whether the request carries a precondition a stored response is evaluated against."""
+    return not _CONDITIONAL_FIELDS.isdisjoint(headers)
+
+
 def cache_status(name: str, *params: str) -> bytes:
     """RFC 9211 ``Cache-Status`` member: ``perf-middleware; hit; ttl=12``."""
     return "; ".join((name, *params)).encode("latin-1")
@@ -53,15 +63,7 @@ def precondition(
     method: str, headers: dict[bytes, bytes], entry: CacheEntry, chosen: Variant
 ) -> Precondition:
     """Conditional request evaluated against the stored validators (RFC 9110 §13.2.2)."""
-    if (
-        not (
-            b"if-none-match" in headers
-            or b"if-modified-since" in headers
-            or b"if-match" in headers
-            or b"if-unmodified-since" in headers
-        )
-        or not 200 <= entry.status < 300
-    ):
+    if not has_conditional(headers) or not 200 <= entry.status < 300:
         return Precondition.PROCEED
     return evaluate_conditional(
         method,

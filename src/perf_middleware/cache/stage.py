@@ -29,7 +29,13 @@ from perf_middleware.cache.keys import (
     primary_key,
     secondary_key,
 )
-from perf_middleware.cache.serve import Variant, cache_status, send_variant, variant
+from perf_middleware.cache.serve import (
+    Variant,
+    cache_status,
+    has_conditional,
+    send_variant,
+    variant,
+)
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.cache.stage_miss import MissHandler
 from perf_middleware.http.accept_encoding import choose_encoding
@@ -45,6 +51,7 @@ logger = logging.getLogger("perf_middleware.cache")
 
 
 LookupNow = Callable[[str, str], tuple[CacheEntry | None, tuple[str, ...] | None]]
+_HIT = ("hit",)
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _HINT_LIMIT = 10_000
 
@@ -95,7 +102,6 @@ class CacheStage(MissHandler):
         # a hit answered by the stage records here; with Server-Timing the middleware's
         # observer wraps every response and records instead
         self.hit_metrics: Metrics | None = None if middleware.server_timing else middleware.metrics
-        self._hit_prefix = cache_status(config.cache_name, "hit", "ttl=")
         # an in-process store answers without a coroutine (``MemoryBackend.lookup``)
         self._lookup_now: LookupNow | None = (
             getattr(backend, "lookup", None) if not shared else None
@@ -131,15 +137,16 @@ class CacheStage(MissHandler):
         stored variant, Age and Cache-Status, its metrics recorded directly. Everything else
         runs under the request's observer (``middleware.observed``)."""
         method: str = scope["method"]
-        observed = self.middleware.observed
         if method != "GET" and method != "HEAD":
             if method in _UNSAFE:
-                await observed(scope, receive, send, self.forward_unsafe)
+                await self.middleware.observed(scope, receive, send, self.forward_unsafe)
             else:
-                await observed(scope, receive, send, functools.partial(self.forward, fwd="method"))
+                await self.middleware.observed(
+                    scope, receive, send, functools.partial(self.forward, fwd="method")
+                )
             return
         metrics = self.hit_metrics
-        started = perf_counter() if metrics is not None else None
+        started = perf_counter()
         headers: dict[bytes, bytes] = dict(scope["headers"])
         scheme: str = scope.get("scheme", "http")
         host_raw = headers.get(b"host")
@@ -150,7 +157,7 @@ class CacheStage(MissHandler):
         if not allowed:
             self.count("bypass")
             forward = functools.partial(self.forward, fwd="bypass")
-            await observed(scope, receive, send, forward, started)
+            await self.middleware.observed(scope, receive, send, forward, started)
             return
         query: bytes = scope["query_string"]
         path: str = scope["path"]
@@ -163,7 +170,7 @@ class CacheStage(MissHandler):
         request_cc = EMPTY_CACHE_CONTROL if cc_raw is None else parse_cache_control(cc_raw)
         if request_cc.no_store:
             forward = functools.partial(self.forward, fwd="request")
-            await observed(scope, receive, send, forward, started)
+            await self.middleware.observed(scope, receive, send, forward, started)
             return
         vary = self.vary_hints.get(primary, ())
         secondary = secondary_key(vary, headers) if vary else ""
@@ -199,44 +206,22 @@ class CacheStage(MissHandler):
                 self.counts["hit"] += 1
                 if self.hit_counters is not None:
                     self.hit_counters.hit += 1
-                if not (
-                    b"if-none-match" in headers
-                    or b"if-modified-since" in headers
-                    or b"if-match" in headers
-                    or b"if-unmodified-since" in headers
-                ):
-                    # the stored variant for this Accept-Encoding, Age and Cache-Status,
-                    # straight to the server (the same answer ``serve`` builds via ``_answer``)
-                    accept = headers.get(b"accept-encoding")
-                    chosen = entry.derived.get(accept)
-                    if chosen is None:
-                        chosen = self._variant_for(entry, accept)
-                    resident = now - entry.response_time
-                    age = entry.corrected_initial_age + (resident if resident > 0.0 else 0.0)
+                if not has_conditional(headers):
+                    chosen, extra = self._answer(headers, entry, now, _HIT)
                     status = entry.status
-                    ttl = entry.freshness_lifetime - age
-                    prefix = self._hit_prefix
-                    out = [
-                        *chosen.headers,
-                        (b"age", b"%d" % age),
-                        (b"cache-status", prefix + b"%d" % ttl),
-                    ]
-                    start = {"type": "http.response.start", "status": status, "headers": out}
-                    end = {
-                        "type": "http.response.body",
-                        "body": b"" if method == "HEAD" else chosen.body,
-                    }
-                    if metrics is None or started is None:
-                        await send(start)
-                        await send(end)
-                        return
-                    metrics.in_flight += 1
-                    try:
-                        await send(start)
-                        await send(end)
+                    body = b"" if method == "HEAD" else chosen.body
+                    if metrics is not None:
+                        metrics.in_flight += 1
+                    try:  # straight to the server; the observer's figures, recorded here
+                        await send(
+                            {"type": "http.response.start", "status": status,
+                             "headers": chosen.headers + extra}
+                        )  # fmt: skip
+                        await send({"type": "http.response.body", "body": body})
                     finally:
-                        metrics.in_flight -= 1
-                        metrics.observe_response(status, perf_counter() - started)
+                        if metrics is not None:
+                            metrics.in_flight -= 1
+                            metrics.observe_response(status, perf_counter() - started)
                     return
         if entry is not None and use is None:
             use = Use.FRESH  # fresh, with conditional request headers
@@ -252,7 +237,7 @@ class CacheStage(MissHandler):
             use,
             now,
         )
-        await observed(scope, receive, send, rest, started)
+        await self.middleware.observed(scope, receive, send, rest, started)
 
     async def _route(
         self,
@@ -329,12 +314,7 @@ class CacheStage(MissHandler):
     ) -> None:
         """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
         chosen, extra = self._answer(headers, entry, now, params)
-        if (
-            b"if-none-match" in headers
-            or b"if-modified-since" in headers
-            or b"if-match" in headers
-            or b"if-unmodified-since" in headers
-        ):
+        if has_conditional(headers):
             await send_variant(send, method, headers, entry, chosen, extra)
             return
         await send_complete(
