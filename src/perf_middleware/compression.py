@@ -65,8 +65,12 @@ class CompressionConfig:
 
     * ``preference``: server preference among codings the client weights equally.
     * ``zstd_level`` / ``br_level`` / ``gzip_level``: on-the-fly levels (measured defaults).
-    * ``minimum_size``: bodies smaller than this (bytes) are sent as-is: below ~500 bytes the
-      framing overhead eats the saving and the CPU is wasted.
+    * ``minimum_size``: bodies smaller than this (bytes) are sent as-is (and do not vary on
+      Accept-Encoding). 1 KiB, as Express' ``compression``, Fastify and Traefik: a body this
+      small fits one TCP segment with its headers either way, so compressing saves bytes
+      but no packet, while costing CPU on every response (measured on a 982-byte JSON: zstd
+      3 saves 582 bytes for ~14 us, brotli 4 604 bytes for ~59 us, against ~90 us for the
+      whole uncompressed request through uvicorn).
     * ``compressible_types``: exact media types compressed in addition to every ``text/*``
       and every ``+json`` / ``+xml`` suffix type.
     * ``offload_size``: bodies (or stream chunks) at least this big are compressed in a
@@ -80,7 +84,7 @@ class CompressionConfig:
     zstd_level: int = 3
     br_level: int = 4
     gzip_level: int = 5
-    minimum_size: int = 512
+    minimum_size: int = 1024
     compressible_types: frozenset[str] = field(default=DEFAULT_COMPRESSIBLE_TYPES)
     offload_size: int = 64 * 1024
     memo_bytes: int = 8 * 2**20

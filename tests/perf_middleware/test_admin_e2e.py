@@ -20,7 +20,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 async def hello(request):
-    return PlainTextResponse("hello " * 100, headers={"Cache-Control": "public, max-age=60"})
+    return PlainTextResponse("hello " * 200, headers={"Cache-Control": "public, max-age=60"})
 
 
 def test_health_and_metrics_through_uvicorn_with_real_redis(private_redis):
