@@ -36,11 +36,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _DEFAULT = object()
-_CONDITIONAL = {
+_ACCEPT_ENCODING = 4
+_REQUEST_FIELDS = {
     b"if-match": 0,
     b"if-none-match": 1,
     b"if-modified-since": 2,
     b"if-unmodified-since": 3,
+    b"accept-encoding": _ACCEPT_ENCODING,
 }
 
 
@@ -191,8 +193,28 @@ class PerformanceMiddleware:
                 # the stage answers fresh hits itself (recording their metrics directly, no
                 # observer) and calls ``observed`` for everything else
                 await self.cache_stage(scope, receive, send)
-        else:
+        elif self.server_timing:
             await self.run_pipeline(scope, receive, send)  # it observes the request itself
+        else:
+            # the plain path, inline (no coroutine layer): the Responder records the metrics
+            accept_encoding, conditions = request_fields(scope)
+            responder = Responder(
+                self.pipeline,
+                send,
+                scope.get("method", "GET"),
+                path,
+                accept_encoding,
+                conditions,
+                None,
+                self.metrics,
+            )
+            try:
+                await self.app(scope, receive, responder)
+                if responder.pending:
+                    await responder.finish()
+            finally:
+                if responder.metrics is not None or responder.observer is not None:
+                    responder.settle()  # not recorded where it was sent (or not sent)
 
     async def observed(
         self,
@@ -230,40 +252,29 @@ class PerformanceMiddleware:
     ) -> None:
         """Call the app through a ``Responder`` (policy, ETag, conditional, compression).
         With ``capture``, the identity response is recorded for a cache."""
-        accept_encoding: bytes | None = None
-        conditions: list[bytes | None] | None = None
-        for key, value in scope.get("headers") or ():
-            if key == b"accept-encoding":
-                accept_encoding = (
-                    value if accept_encoding is None else accept_encoding + b"," + value
-                )
-            else:
-                index = _CONDITIONAL.get(key)
-                if index is not None:
-                    if conditions is None:
-                        conditions = [None, None, None, None]
-                    prior = conditions[index]
-                    conditions[index] = value if prior is None else prior + b"," + value
+        accept_encoding, conditions = request_fields(scope)
+        observer = scope.get(OBSERVER_KEY)  # set by ``observed`` (cache and static paths)
+        plain = observer is None and capture is None  # only this Responder reports
         responder = Responder(
             self.pipeline,
             send,
             scope.get("method", "GET"),
             scope.get("path", ""),
             accept_encoding,
-            (conditions[0], conditions[1], conditions[2], conditions[3]) if conditions else None,
+            conditions,
             capture,
+            # without Server-Timing the plain path's Responder records the request itself
+            self.metrics if plain and not self.server_timing else None,
         )
-        observer = scope.get(OBSERVER_KEY)  # set by ``observed`` (cache and static paths)
         own: RequestObserver | None = None
-        if observer is None and capture is None and self._observe:
-            # the plain path: only this Responder reports to the observer, so it stays out
-            # of the scope (no insert, no pop, no reference cycle through the scope)
-            observer = own = RequestObserver(send, self.metrics, self.server_timing)
-            responder.send = own
         if observer is not None:
             responder.observer = observer
             if observer.server_timing:
                 observer.app_called()
+        elif plain and self.server_timing:  # its observer stays out of the scope
+            own = responder.observer = RequestObserver(send, self.metrics, True)
+            responder.send = own
+            own.app_called()
         try:
             await self.app(scope, receive, responder)
             if responder.pending:
@@ -271,6 +282,29 @@ class PerformanceMiddleware:
         finally:
             if own is not None and not own.done:  # the app failed or never finished its body
                 own.finish()
+            elif observer is None:
+                responder.settle()  # it counted the request (or has no metrics: a no-op)
+
+
+def request_fields(
+    scope: Scope,
+) -> tuple[bytes | None, tuple[bytes | None, bytes | None, bytes | None, bytes | None] | None]:
+    """Accept-Encoding and the four precondition fields (If-Match, If-None-Match,
+    If-Modified-Since, If-Unmodified-Since; None when all are absent) of a request: one dict
+    lookup per header, repeated fields joined (RFC 9110 §5.3)."""
+    fields: list[bytes | None] | None = None
+    for key, value in scope.get("headers") or ():
+        index = _REQUEST_FIELDS.get(key)
+        if index is not None:
+            if fields is None:
+                fields = [None, None, None, None, None]
+            prior = fields[index]
+            fields[index] = value if prior is None else prior + b"," + value
+    if fields is None:
+        return None, None
+    if fields[0] is fields[1] is fields[2] is fields[3] is None:
+        return fields[_ACCEPT_ENCODING], None
+    return fields[_ACCEPT_ENCODING], (fields[0], fields[1], fields[2], fields[3])
 
 
 def _release(scope: Scope, observer: RequestObserver) -> None:

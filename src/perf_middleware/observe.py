@@ -127,7 +127,10 @@ class RequestObserver:
         metrics: Metrics | None,
         server_timing: bool,
         started: float | None = None,
+        *,
+        counted: bool = False,
     ) -> None:
+        """``counted``: the request is already in ``metrics.in_flight``."""
         self.send = send
         self.metrics = metrics
         self.server_timing = server_timing
@@ -139,7 +142,7 @@ class RequestObserver:
         self.bytes_out = 0
         self.compress_seconds = 0.0
         self.done = False
-        if metrics is not None:
+        if metrics is not None and not counted:
             metrics.in_flight += 1
 
     def app_called(self) -> None:

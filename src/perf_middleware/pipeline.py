@@ -19,8 +19,14 @@ if TYPE_CHECKING:
 
 ETAG_MEMO_ENTRIES = 32
 ETAG_MEMO_MAX_BODY = 16 * 1024
+PLAN_ENTRIES = 512
 
 PreconditionKey = tuple[str, tuple[bytes | None, ...], bytes | None, bytes | None]
+#: (path, Accept-Encoding)
+PlanKey = tuple[str, bytes | None]
+#: (the app's status, the app's raw headers, the body length: what the plan was made from;
+#: the status sent, the headers sent, the index of the generated ETag in them or -1)
+Plan = tuple[object, object, int, int, tuple[tuple[bytes, bytes], ...], int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +60,21 @@ class Pipeline:
     etag_memo: dict[int, tuple[bytes, bytes]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+
+    #: Identity responses already worked out, one per (path, Accept-Encoding): a plain GET
+    #: (no preconditions, no cache capture) whose app answer has the same status, raw
+    #: headers and body length as the one the plan was made from gets the same headers
+    #: again, with only the ETag recomputed from its body: policy, ETag eligibility,
+    #: negotiation and Content-Length depend on nothing else. The check compares (no
+    #: hashing of header bytes). Responses that were compressed are never planned (the
+    #: outcome depends on the bytes). Bounded by ``PLAN_ENTRIES`` (cleared when full).
+    plans: dict[PlanKey, Plan] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def remember_plan(self, key: PlanKey, plan: Plan) -> None:
+        plans = self.plans
+        if len(plans) >= PLAN_ENTRIES and key not in plans:
+            plans.clear()  # a stream of distinct paths: stay bounded
+        plans[key] = plan
 
     def etag_for(self, body: bytes) -> bytes:
         """The strong ETag (header bytes) of ``body``, from the memo when it is the very

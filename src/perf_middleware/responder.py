@@ -24,8 +24,8 @@ from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.dates import parse_http_date
 from perf_middleware.http.etag import make_etag
 from perf_middleware.http.headers import MutableRawHeaders, content_length
-from perf_middleware.observe import send_complete
-from perf_middleware.pipeline import Pipeline
+from perf_middleware.observe import RequestObserver, send_complete
+from perf_middleware.pipeline import Pipeline, PlanKey
 from perf_middleware.response_headers import (
     CC,
     CE,
@@ -45,7 +45,7 @@ from perf_middleware.response_headers import (
 )
 
 if TYPE_CHECKING:
-    from perf_middleware.observe import RequestObserver
+    from perf_middleware.metrics import Metrics
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -99,16 +99,19 @@ class Responder:
     __slots__ = (
         "_digest",
         "_encoder",
+        "_plannable",
         "_start",
         "_state",
         "accept_encoding",
         "capture",
         "conditions",
         "method",
+        "metrics",
         "observer",
         "path",
         "pipeline",
         "send",
+        "started",
     )
 
     def __init__(
@@ -120,7 +123,11 @@ class Responder:
         accept_encoding: bytes | None,
         conditions: tuple[bytes | None, bytes | None, bytes | None, bytes | None] | None,
         capture: Capture | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """``metrics``: record the request there without an observer wrapping ``send``: a
+        planned response is recorded where it is sent, any other path attaches a
+        ``RequestObserver`` when it starts (``_observe``), ``settle`` covers the rest."""
         self.pipeline = pipeline
         self.send = send
         self.method = method
@@ -134,6 +141,28 @@ class Responder:
         self._digest: bytes | None = None  # the ETag this pipeline hashed from the body
         # metrics/Server-Timing hook (set by PerformanceMiddleware.run_pipeline)
         self.observer: RequestObserver | None = None
+        # the metrics this Responder records itself: None when off or once recorded
+        self.metrics = metrics
+        self.started = 0.0
+        if metrics is not None:
+            metrics.in_flight += 1
+            self.started = perf_counter()
+        self._plannable = conditions is None and capture is None and method == "GET"
+
+    def settle(self) -> None:
+        """After the app returned or failed: record the request if nothing did yet."""
+        metrics = self.metrics
+        if metrics is not None:  # nothing was recorded: the app failed before its response
+            self.metrics = None
+            metrics.in_flight -= 1
+            metrics.observe_response(500, perf_counter() - self.started)
+        elif self.observer is not None and not self.observer.done:
+            self.observer.finish()
+
+    def _observe(self, metrics: Metrics) -> None:
+        self.metrics = None
+        observer = RequestObserver(self.send, metrics, False, self.started, counted=True)
+        self.send = self.observer = observer
 
     async def __call__(self, message: Message) -> None:
         state = self._state
@@ -141,6 +170,45 @@ class Responder:
         if kind == "http.response.start" and state == _HOLD:
             self._start = message
             return
+        if (
+            self._plannable
+            and state == _HOLD
+            and kind == "http.response.body"
+            and not message.get("more_body", False)
+        ):
+            # an identity response shaped like an earlier one: its plan, sent in place
+            start = self._start
+            body = message.get("body", b"")
+            if start is not None and len(body) < _HASH_OFFLOAD_SIZE:
+                key = (self.path, self.accept_encoding)
+                plan = self.pipeline.plans.get(key)
+                if (
+                    plan is not None
+                    and plan[2] == len(body)
+                    and plan[1] == start.get("headers")
+                    and plan[0] == start.get("status", 200)
+                ):
+                    self._state = _DONE
+                    headers = list(plan[4])
+                    if plan[5] >= 0:
+                        headers[plan[5]] = (b"etag", self.pipeline.etag_for(body))
+                    send = self.send
+                    await send(
+                        {"type": "http.response.start", "status": plan[3], "headers": headers}
+                    )
+                    await send(message)  # the app's own: its body goes out unchanged
+                    metrics = self.metrics
+                    if metrics is not None:
+                        self.metrics = None
+                        metrics.in_flight -= 1
+                        metrics.observe_response(plan[3], perf_counter() - self.started)
+                    return
+                if self.metrics is not None:
+                    self._observe(self.metrics)
+                await self._complete(body, key)
+                return
+        if self.metrics is not None:
+            self._observe(self.metrics)
         if kind != "http.response.body":
             if state == _HOLD and self._start is not None:
                 await self._begin_passthrough()
@@ -286,7 +354,8 @@ class Responder:
 
     # -- complete bodies ------------------------------------------------------------------
 
-    async def _complete(self, body: bytes) -> None:
+    async def _complete(self, body: bytes, plan_key: PlanKey | None = None) -> None:
+        """A whole body. ``plan_key``: this response may be planned (see ``__call__``)."""
         start = self._start
         assert start is not None
         head = self.method == "HEAD"
@@ -320,6 +389,7 @@ class Responder:
         ):
             coding = choose_encoding(self.accept_encoding, config.preference)
             if not head and coding is not None and coding != "identity":
+                plan_key = None  # the outcome depends on the bytes: never planned
                 encoded = await self._compress(body, coding)
                 if len(encoded) >= len(body):
                     encoded = None
@@ -338,7 +408,27 @@ class Responder:
             if found[CL] is not None:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             headers.append((b"content-length", b"%d" % len(body)))
+        if plan_key is not None:
+            self._remember(plan_key, start, len(body), status, headers)
         await send_complete(self.send, status, headers, b"" if head else body)
+
+    def _remember(
+        self, key: PlanKey, start: Message, size: int, status: int, headers: MutableRawHeaders
+    ) -> None:
+        digest = self._digest
+        at = -1
+        if digest is not None:
+            for index, (_, value) in enumerate(headers):
+                if value is digest:
+                    at = index
+                    break
+            else:
+                return  # the generated ETag was rewritten: nothing to substitute, no plan
+        raw = start.get("headers")
+        raw = list(raw) if type(raw) is list else tuple(raw or ())  # compared as given
+        self.pipeline.remember_plan(
+            key, (start.get("status", 200), raw, size, status, tuple(headers), at)
+        )
 
     async def _compress(self, body: bytes, coding: str) -> bytes:
         codecs = self.pipeline.codecs
