@@ -1,12 +1,18 @@
 """Dynamic responses: raw Starlette vs compression middlewares vs PerformanceMiddleware.
 
 ``python -m benchmarks.dynamic [--rounds 3] [--duration 3] [--inprocess-only|--http-only]``
+``python -m benchmarks.dynamic --paired 7 [--duration 2] [--probe json1k]``
 
 Bodies are pre-serialised (1 KB JSON, 50 KB HTML, 500 KB JSON) so the handler costs nothing
 and each ratio isolates the middleware. Every figure is a ratio to the raw app in the same
 round; bytes are the body as sent on the wire, and every decoded body is checked against the
 original. The 304 row is PerformanceMiddleware answering ``If-None-Match`` from an
 app-provided ETag, as a ratio to a bare ASGI callable returning a constant.
+
+``--paired N`` measures instead N back-to-back (raw, variant) pairs per probe and reports the
+median ratio with its interquartile range: on this machine kind whole rounds drift by tens of
+per cent (the raw app read 7.7k and 14.7k req/s in one run), and a ratio of two runs taken
+seconds apart is what that drift cannot move.
 
 ``perf`` runs on defaults, so the repeated identical bodies of this benchmark are compressed
 once and then served from the encoded-body memo; ``perf-nomemo`` switches the memo off and
@@ -33,8 +39,10 @@ from benchmarks.harness import (
     human_bytes,
     measure_http,
     measure_inprocess,
+    measure_paired,
     median,
     print_table,
+    quartiles,
     warm_up,
 )
 
@@ -242,6 +250,37 @@ def run_http(rounds: int, duration: float) -> None:
     print(f"wrk errors (non-2xx/3xx + socket): {errors}")
 
 
+def run_paired(pairs: int, duration: float, only: str | None) -> None:
+    names = ("raw", "gzip", "starlette-compress", "brotli-asgi", "perf")
+    servers = [Server(v, "benchmarks.dynamic:make_app", {"BENCH_VARIANT": v}, factory=True)
+               for v in names]  # fmt: skip
+    probe_list = [p for p in probes() if p.path != "/etag" and (not only or only in p.name)]
+    try:
+        for server in servers:
+            server.start()
+        check_bodies(servers, probe_list)
+        warm_up(servers, probe_list[:1])
+        ratios = measure_paired(servers[0], servers[1:], probe_list, pairs=pairs,
+                                duration=duration)  # fmt: skip
+    finally:
+        for server in servers:
+            server.stop()
+    rows = []
+    for probe in probe_list:
+        row: list[object] = [probe.name]
+        for name in names[1:]:
+            values = ratios[(name, probe.name)]
+            low, high = quartiles(values)
+            row.append(f"{median(values):.2f} ({low:.2f}-{high:.2f})")
+        rows.append(row)
+    print_table(
+        f"uvicorn+wrk, variant / raw from {pairs} back-to-back pairs per cell ({duration:g}s "
+        "runs): median (interquartile range)",
+        ["probe", *names[1:]],
+        rows,
+    )
+
+
 def run_inprocess(rounds: int, n: int) -> None:
     apps = {v: make_app(v) for v in TABLE}
     probe_list = [p for p in probes() if "304" not in p.name]
@@ -270,9 +309,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help="in-process calls per round")
     parser.add_argument("--inprocess-only", action="store_true")
     parser.add_argument("--http-only", action="store_true")
+    parser.add_argument("--paired", type=int, default=0, metavar="N",
+                        help="instead: N back-to-back (raw, variant) pairs per probe")  # fmt: skip
+    parser.add_argument("--probe", help="with --paired: only probes whose name contains this")
     args = parser.parse_args(argv)
     for name, (body, _) in BODIES.items():
         print(f"{name}: {len(body)} bytes", file=sys.stderr)
+    if args.paired:
+        run_paired(args.paired, args.duration, args.probe)
+        return 0
     if not args.http_only:
         run_inprocess(args.rounds, args.n)
     if not args.inprocess_only:

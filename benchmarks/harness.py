@@ -173,6 +173,38 @@ def measure_http(servers: Sequence[Server], probes: Sequence[Probe], *, rounds: 
     return results
 
 
+def measure_paired(base: Server, others: Sequence[Server], probes: Sequence[Probe], *,
+                   pairs: int = 5, duration: float = 2.0, progress: bool = True,
+                   ) -> dict[tuple[str, str], list[float]]:  # fmt: skip
+    """Ratios ``other / base`` from back-to-back runs: each pair measures the base and one
+    other server within ``2 * duration`` seconds (which of the two goes first alternates),
+    so the machine's slow drift, which moves whole rounds by tens of per cent here, cancels
+    out of each ratio. Returns every pair's ratio per (server, probe)."""
+    ratios: dict[tuple[str, str], list[float]] = {}
+    for index in range(pairs):
+        for probe in probes:
+            for other in others:
+                first, second = (base, other) if index % 2 == 0 else (other, base)
+                runs = {
+                    s.name: run_wrk(s.url + probe.path, probe.headers, duration=duration).rps
+                    for s in (first, second)
+                }
+                ratio = runs[other.name] / runs[base.name]
+                ratios.setdefault((other.name, probe.name), []).append(ratio)
+                if progress:
+                    print(f"  pair {index + 1}/{pairs} {probe.name:<24} {other.name:<22}"
+                          f" {ratio:>6.2f}", file=sys.stderr, flush=True)  # fmt: skip
+    return ratios
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float]:
+    """The lower and upper quartile (``statistics.quantiles``, inclusive method)."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], q[2]
+
+
 def warm_up(servers: Iterable[Server], probes: Sequence[Probe], duration: float = 0.5) -> None:
     for server in servers:
         for probe in probes:
