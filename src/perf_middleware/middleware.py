@@ -174,10 +174,38 @@ class PerformanceMiddleware:
                 url_key = functools.partial(cache_url_key, config=self.cache_stage.config)
             self.admin = AdminApp(admin, metrics=metrics, cache=cache, url_key=url_key)
             self._admin_match = self.admin.matches
+        self._plain = (
+            self._admin_match is None
+            and self._static_match is None
+            and self.cache_stage is None
+            and not self.server_timing
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self._plain:
+            # no mounts, no cache, no Server-Timing: the pipeline inline (no coroutine layer);
+            # the Responder records the metrics itself
+            accept_encoding, conditions = request_fields(scope)
+            responder = Responder(
+                self.pipeline,
+                send,
+                scope.get("method", "GET"),
+                scope.get("path", ""),
+                accept_encoding,
+                conditions,
+                None,
+                self.metrics,
+            )
+            try:
+                await self.app(scope, receive, responder)
+                if responder.pending:
+                    await responder.finish()
+            finally:
+                if responder.metrics is not None or responder.observer is not None:
+                    responder.settle()  # not recorded where it was sent (or not sent)
             return
         path: str = scope.get("path", "")
         if self._admin_match is not None and self._admin_match(path):
@@ -193,28 +221,8 @@ class PerformanceMiddleware:
                 # the stage answers fresh hits itself (recording their metrics directly, no
                 # observer) and calls ``observed`` for everything else
                 await self.cache_stage(scope, receive, send)
-        elif self.server_timing:
-            await self.run_pipeline(scope, receive, send)  # it observes the request itself
         else:
-            # the plain path, inline (no coroutine layer): the Responder records the metrics
-            accept_encoding, conditions = request_fields(scope)
-            responder = Responder(
-                self.pipeline,
-                send,
-                scope.get("method", "GET"),
-                path,
-                accept_encoding,
-                conditions,
-                None,
-                self.metrics,
-            )
-            try:
-                await self.app(scope, receive, responder)
-                if responder.pending:
-                    await responder.finish()
-            finally:
-                if responder.metrics is not None or responder.observer is not None:
-                    responder.settle()  # not recorded where it was sent (or not sent)
+            await self.run_pipeline(scope, receive, send)  # it observes the request itself
 
     async def observed(
         self,
