@@ -36,14 +36,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _DEFAULT = object()
-_ACCEPT_ENCODING = 4
-_REQUEST_FIELDS = {
-    b"if-match": 0,
-    b"if-none-match": 1,
-    b"if-modified-since": 2,
-    b"if-unmodified-since": 3,
-    b"accept-encoding": _ACCEPT_ENCODING,
-}
 
 
 def _mount_matcher(app: Any, what: str) -> Callable[[str], bool]:
@@ -188,17 +180,7 @@ class PerformanceMiddleware:
         if self._plain:
             # no mounts, no cache, no Server-Timing: the pipeline inline (no coroutine layer);
             # the Responder records the metrics itself
-            accept_encoding, conditions = request_fields(scope)
-            responder = Responder(
-                self.pipeline,
-                send,
-                scope.get("method", "GET"),
-                scope.get("path", ""),
-                accept_encoding,
-                conditions,
-                None,
-                self.metrics,
-            )
+            responder = Responder(self.pipeline, send, scope, None, self.metrics)
             try:
                 await self.app(scope, receive, responder)
                 if responder.pending:
@@ -260,20 +242,11 @@ class PerformanceMiddleware:
     ) -> None:
         """Call the app through a ``Responder`` (policy, ETag, conditional, compression).
         With ``capture``, the identity response is recorded for a cache."""
-        accept_encoding, conditions = request_fields(scope)
         observer = scope.get(OBSERVER_KEY)  # set by ``observed`` (cache and static paths)
         plain = observer is None and capture is None  # only this Responder reports
-        responder = Responder(
-            self.pipeline,
-            send,
-            scope.get("method", "GET"),
-            scope.get("path", ""),
-            accept_encoding,
-            conditions,
-            capture,
-            # without Server-Timing the plain path's Responder records the request itself
-            self.metrics if plain and not self.server_timing else None,
-        )
+        # without Server-Timing the plain path's Responder records the request itself
+        metrics = self.metrics if plain and not self.server_timing else None
+        responder = Responder(self.pipeline, send, scope, capture, metrics)
         own: RequestObserver | None = None
         if observer is not None:
             responder.observer = observer
@@ -292,27 +265,6 @@ class PerformanceMiddleware:
                 own.finish()
             elif observer is None:
                 responder.settle()  # it counted the request (or has no metrics: a no-op)
-
-
-def request_fields(
-    scope: Scope,
-) -> tuple[bytes | None, tuple[bytes | None, bytes | None, bytes | None, bytes | None] | None]:
-    """Accept-Encoding and the four precondition fields (If-Match, If-None-Match,
-    If-Modified-Since, If-Unmodified-Since; None when all are absent) of a request: one dict
-    lookup per header, repeated fields joined (RFC 9110 §5.3)."""
-    fields: list[bytes | None] | None = None
-    for key, value in scope.get("headers") or ():
-        index = _REQUEST_FIELDS.get(key)
-        if index is not None:
-            if fields is None:
-                fields = [None, None, None, None, None]
-            prior = fields[index]
-            fields[index] = value if prior is None else prior + b"," + value
-    if fields is None:
-        return None, None
-    if fields[0] is fields[1] is fields[2] is fields[3] is None:
-        return fields[_ACCEPT_ENCODING], None
-    return fields[_ACCEPT_ENCODING], (fields[0], fields[1], fields[2], fields[3])
 
 
 def _release(scope: Scope, observer: RequestObserver) -> None:

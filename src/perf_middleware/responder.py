@@ -93,6 +93,37 @@ class Capture:
             self.body += chunk
 
 
+_ACCEPT_ENCODING = 4
+_REQUEST_FIELDS = {
+    b"if-match": 0,
+    b"if-none-match": 1,
+    b"if-modified-since": 2,
+    b"if-unmodified-since": 3,
+    b"accept-encoding": _ACCEPT_ENCODING,
+}
+
+
+def request_fields(
+    scope: MutableMapping[str, Any],
+) -> tuple[bytes | None, tuple[bytes | None, bytes | None, bytes | None, bytes | None] | None]:
+    """Accept-Encoding and the four precondition fields (If-Match, If-None-Match,
+    If-Modified-Since, If-Unmodified-Since; None when all are absent) of a request: one dict
+    lookup per header, repeated fields joined (RFC 9110 §5.3)."""
+    fields: list[bytes | None] | None = None
+    for key, value in scope.get("headers") or ():
+        index = _REQUEST_FIELDS.get(key)
+        if index is not None:
+            if fields is None:
+                fields = [None, None, None, None, None]
+            prior = fields[index]
+            fields[index] = value if prior is None else prior + b"," + value
+    if fields is None:
+        return None, None
+    if fields[0] is fields[1] is fields[2] is fields[3] is None:
+        return fields[_ACCEPT_ENCODING], None
+    return fields[_ACCEPT_ENCODING], (fields[0], fields[1], fields[2], fields[3])
+
+
 class Responder:
     """Per-request ``send`` wrapper. ``request`` values are the raw request header bytes."""
 
@@ -118,10 +149,7 @@ class Responder:
         self,
         pipeline: Pipeline,
         send: Send,
-        method: str,
-        path: str,
-        accept_encoding: bytes | None,
-        conditions: tuple[bytes | None, bytes | None, bytes | None, bytes | None] | None,
+        scope: MutableMapping[str, Any],
         capture: Capture | None = None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -130,8 +158,9 @@ class Responder:
         ``RequestObserver`` when it starts (``_observe``), ``settle`` covers the rest."""
         self.pipeline = pipeline
         self.send = send
-        self.method = method
-        self.path = path
+        self.method: str = scope.get("method", "GET")
+        self.path: str = scope.get("path", "")
+        accept_encoding, conditions = request_fields(scope)
         self.accept_encoding = accept_encoding
         self.conditions = conditions  # If-Match, If-None-Match, If-Modified-Since, If-Unm-Since
         self.capture = capture
@@ -147,7 +176,7 @@ class Responder:
         if metrics is not None:
             metrics.in_flight += 1
             self.started = perf_counter()
-        self._plannable = conditions is None and capture is None and method == "GET"
+        self._plannable = conditions is None and capture is None and self.method == "GET"
 
     def settle(self) -> None:
         """After the app returned or failed: record the request if nothing did yet."""
