@@ -1,7 +1,7 @@
 """Dynamic responses: raw Starlette vs compression middlewares vs PerformanceMiddleware.
 
 ``python -m benchmarks.dynamic [--rounds 3] [--duration 3] [--inprocess-only|--http-only]``
-``python -m benchmarks.dynamic --paired 7 [--duration 2] [--probe json1k]``
+``python -m benchmarks.dynamic --paired 15 [--duration 2] [--probe json1k] [--variants perf]``
 
 Bodies are pre-serialised (1 KB JSON, 50 KB HTML, 500 KB JSON) so the handler costs nothing
 and each ratio isolates the middleware. Every figure is a ratio to the raw app in the same
@@ -250,8 +250,15 @@ def run_http(rounds: int, duration: float) -> None:
     print(f"wrk errors (non-2xx/3xx + socket): {errors}")
 
 
-def run_paired(pairs: int, duration: float, only: str | None) -> None:
-    names = ("raw", "gzip", "starlette-compress", "brotli-asgi", "perf")
+PAIRED = ("gzip", "starlette-compress", "brotli-asgi", "perf")
+
+
+def run_paired(pairs: int, duration: float, only: str | None, variants: str | None) -> None:
+    chosen = variants.split(",") if variants else PAIRED
+    unknown = [v for v in chosen if v not in VARIANTS or v == "raw"]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}. HINT: choose from {VARIANTS[1:]}")
+    names = ("raw", *chosen)
     servers = [Server(v, "benchmarks.dynamic:make_app", {"BENCH_VARIANT": v}, factory=True)
                for v in names]  # fmt: skip
     probe_list = [p for p in probes() if p.path != "/etag" and (not only or only in p.name)]
@@ -312,11 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paired", type=int, default=0, metavar="N",
                         help="instead: N back-to-back (raw, variant) pairs per probe")  # fmt: skip
     parser.add_argument("--probe", help="with --paired: only probes whose name contains this")
+    parser.add_argument("--variants", help="with --paired: comma-separated (default: peers, perf)")
     args = parser.parse_args(argv)
     for name, (body, _) in BODIES.items():
         print(f"{name}: {len(body)} bytes", file=sys.stderr)
     if args.paired:
-        run_paired(args.paired, args.duration, args.probe)
+        run_paired(args.paired, args.duration, args.probe, args.variants)
         return 0
     if not args.http_only:
         run_inprocess(args.rounds, args.n)
