@@ -124,6 +124,22 @@ def request_fields(
     return fields[_ACCEPT_ENCODING], (fields[0], fields[1], fields[2], fields[3])
 
 
+def _snapshot(raw: object) -> list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] | None:
+    """A copy of the app's raw headers, in the container it used (so the plan check compares
+    like with like), that later changes to the app's objects cannot reach; None (no plan) for
+    anything but a list or tuple of ``(bytes, bytes)`` tuples."""
+    if type(raw) is not list and type(raw) is not tuple:
+        return None
+    pairs: list[tuple[bytes, bytes]] = []
+    for pair in raw:
+        if type(pair) is not tuple or len(pair) != 2:
+            return None
+        if type(pair[0]) is not bytes or type(pair[1]) is not bytes:
+            return None
+        pairs.append(pair)
+    return pairs if type(raw) is list else tuple(pairs)
+
+
 class Responder:
     """Per-request ``send`` wrapper. ``request`` values are the raw request header bytes."""
 
@@ -453,11 +469,11 @@ class Responder:
                     break
             else:
                 return  # the generated ETag was rewritten: nothing to substitute, no plan
-        raw = start.get("headers")
-        raw = list(raw) if type(raw) is list else tuple(raw or ())  # compared as given
-        self.pipeline.remember_plan(
-            key, (start.get("status", 200), raw, size, status, tuple(headers), at)
-        )
+        raw = _snapshot(start.get("headers"))
+        if raw is not None:
+            self.pipeline.remember_plan(
+                key, (start.get("status", 200), raw, size, status, tuple(headers), at)
+            )
 
     async def _compress(self, body: bytes, coding: str) -> bytes:
         codecs = self.pipeline.codecs

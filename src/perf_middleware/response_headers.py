@@ -55,6 +55,8 @@ def scan(headers: MutableRawHeaders) -> list[bytes | None]:
             index = _FIELDS.get(key.lower())
             if index is None:
                 continue
+        if type(value) is not bytes:  # a bytearray/memoryview the server would accept
+            value = bytes(value)
         prior = found[index]
         if prior is None:
             found[index] = value
