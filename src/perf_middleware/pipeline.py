@@ -20,13 +20,20 @@ if TYPE_CHECKING:
 ETAG_MEMO_ENTRIES = 32
 ETAG_MEMO_MAX_BODY = 16 * 1024
 PLAN_ENTRIES = 512
+#: A (path, Accept-Encoding) whose answer changed shape this many times is not planned again
+#: (until the plans are cleared): per-response headers such as request ids never repeat.
+PLAN_RETRIES = 2
 
 PreconditionKey = tuple[str, tuple[bytes | None, ...], bytes | None, bytes | None]
 #: (path, Accept-Encoding)
 PlanKey = tuple[str, bytes | None]
 #: (the app's status, the app's raw headers, the body length: what the plan was made from;
-#: the status sent, the headers sent, the index of the generated ETag in them or -1)
-Plan = tuple[object, object, int, int, tuple[tuple[bytes, bytes], ...], int]
+#: the status sent, the headers sent, the index of the generated ETag in them or -1; how
+#: many plans this key had before)
+Plan = tuple[object, object, int, int, tuple[tuple[bytes, bytes], ...], int, int]
+#: Stored for a key whose shape keeps changing: matches no body (length -1), so its requests
+#: go through the pipeline and skip the work of planning.
+UNSTABLE: Plan = (None, None, -1, 0, (), -1, PLAN_RETRIES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +74,8 @@ class Pipeline:
     #: again, with only the ETag recomputed from its body: policy, ETag eligibility,
     #: negotiation and Content-Length depend on nothing else. The check compares (no
     #: hashing of header bytes). Responses that were compressed are never planned (the
-    #: outcome depends on the bytes). Bounded by ``PLAN_ENTRIES`` (cleared when full).
+    #: outcome depends on the bytes). A key whose answer changed shape ``PLAN_RETRIES``
+    #: times gets ``UNSTABLE``. Bounded by ``PLAN_ENTRIES`` (cleared when full).
     plans: dict[PlanKey, Plan] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def remember_plan(self, key: PlanKey, plan: Plan) -> None:

@@ -25,7 +25,7 @@ from perf_middleware.http.dates import parse_http_date
 from perf_middleware.http.etag import make_etag
 from perf_middleware.http.headers import MutableRawHeaders, content_length
 from perf_middleware.observe import RequestObserver, send_complete
-from perf_middleware.pipeline import Pipeline, PlanKey
+from perf_middleware.pipeline import PLAN_RETRIES, UNSTABLE, Pipeline, PlanKey
 from perf_middleware.response_headers import (
     CC,
     CE,
@@ -460,6 +460,13 @@ class Responder:
     def _remember(
         self, key: PlanKey, start: Message, size: int, status: int, headers: MutableRawHeaders
     ) -> None:
+        pipeline = self.pipeline
+        before = pipeline.plans.get(key)
+        retries = 0 if before is None else before[6] + 1
+        if retries >= PLAN_RETRIES:  # this answer keeps changing shape: stop planning it
+            if before is not UNSTABLE:
+                pipeline.remember_plan(key, UNSTABLE)
+            return
         digest = self._digest
         at = -1
         if digest is not None:
@@ -471,9 +478,8 @@ class Responder:
                 return  # the generated ETag was rewritten: nothing to substitute, no plan
         raw = _snapshot(start.get("headers"))
         if raw is not None:
-            self.pipeline.remember_plan(
-                key, (start.get("status", 200), raw, size, status, tuple(headers), at)
-            )
+            plan = (start.get("status", 200), raw, size, status, tuple(headers), at, retries)
+            pipeline.remember_plan(key, plan)
 
     async def _compress(self, body: bytes, coding: str) -> bytes:
         codecs = self.pipeline.codecs

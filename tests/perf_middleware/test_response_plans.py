@@ -12,7 +12,7 @@ from perf_middleware.compression import CompressionConfig
 from perf_middleware.http.etag import make_etag
 from perf_middleware.metrics import Metrics
 from perf_middleware.middleware import PerformanceMiddleware
-from perf_middleware.pipeline import PLAN_ENTRIES
+from perf_middleware.pipeline import PLAN_ENTRIES, PLAN_RETRIES, UNSTABLE
 from perf_middleware.policy import Policy, Rule
 from tests.perf_middleware.asgi_driver import Result, call
 
@@ -187,6 +187,29 @@ async def test_the_app_etag_and_policy_override_are_kept() -> None:
         assert result.header("etag") == '"app-tag"'
         assert result.header("cache-control") == "no-store"
     assert app.pipeline.plans[("/o", None)][5] == -1  # nothing to recompute
+
+
+async def test_a_path_whose_headers_never_repeat_stops_being_planned(
+    policy: CountingPolicy,
+) -> None:
+    calls = 0
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal calls
+        calls += 1
+        headers = [*JSON, (b"x-request-id", b"%d" % calls)]  # unique per response
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"r" * 700})
+
+    middleware = PerformanceMiddleware(app, policy=policy)
+    for index in range(1, 7):
+        result = await call(middleware, "/r")
+        assert result.header("x-request-id") == str(index)
+        assert result.header("etag") == make_etag(b"r" * 700)
+        if index <= PLAN_RETRIES:
+            assert middleware.pipeline.plans[("/r", None)][6] == index - 1
+    assert middleware.pipeline.plans[("/r", None)] is UNSTABLE
+    assert policy.applied == 6  # every response went through the pipeline
 
 
 async def test_plans_are_bounded() -> None:

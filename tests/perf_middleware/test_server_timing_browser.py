@@ -60,7 +60,9 @@ def test_chromium_reads_server_timing_entries():
         visits = pool.submit(visit_twice, server.url + "/").result(timeout=120)
     first, second = visits
     assert first["cache"]["desc"] == "miss"
-    assert first["app"]["dur"] >= 20  # the handler slept 20 ms
+    # the handler slept 20 ms; uvloop schedules timers from its per-iteration cached clock,
+    # so by perf_counter a sleep can end a fraction of a millisecond early (seen: 19.83)
+    assert first["app"]["dur"] >= 19
     assert first["compress"]["dur"] > 0
     assert second["cache"]["desc"] == "hit"
     assert "app" not in second
