@@ -257,6 +257,12 @@ class Metrics:
         if len(statuses) >= FOLD_EVERY or self._multiprocess:
             self._after_response()
 
+    def response_done(self, status: int, started: float) -> None:
+        """A response counted in ``in_flight`` finished: take it out and record it
+        (``started``: its ``time.perf_counter()`` when it began)."""
+        self.in_flight -= 1
+        self.observe_response(status, time.perf_counter() - started)
+
     def _after_response(self) -> None:
         if len(self._statuses) >= FOLD_EVERY:
             self._fold()

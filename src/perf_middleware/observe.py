@@ -178,14 +178,13 @@ class RequestObserver:
         metrics = self.metrics
         if metrics is None:
             return
-        metrics.in_flight -= 1
         if self.coding is not None:
             metrics.observe_compression(
                 self.coding, self.bytes_in, self.bytes_out, self.compress_seconds
             )
         if status is None:
             status = self.status or 500
-        metrics.observe_response(status, perf_counter() - self.start)
+        metrics.response_done(status, self.start)
 
     def _with_server_timing(self, message: Message) -> Message:
         """A copy of the start message with ``Server-Timing`` (messages may be shared)."""

@@ -199,8 +199,7 @@ class Responder:
         metrics = self.metrics
         if metrics is not None:  # nothing was recorded: the app failed before its response
             self.metrics = None
-            metrics.in_flight -= 1
-            metrics.observe_response(500, perf_counter() - self.started)
+            metrics.response_done(500, self.started)
         elif self.observer is not None and not self.observer.done:
             self.observer.finish()
 
@@ -215,6 +214,7 @@ class Responder:
         if kind == "http.response.start" and state == _HOLD:
             self._start = message
             return
+        plan_key: PlanKey | None = None
         if (
             self._plannable
             and state == _HOLD
@@ -225,8 +225,8 @@ class Responder:
             start = self._start
             body = message.get("body", b"")
             if start is not None and len(body) < _HASH_OFFLOAD_SIZE:
-                key = (self.path, self.accept_encoding)
-                plan = self.pipeline.plans.get(key)
+                plan_key = (self.path, self.accept_encoding)
+                plan = self.pipeline.plans.get(plan_key)
                 if (
                     plan is not None
                     and plan[2] == len(body)
@@ -245,13 +245,8 @@ class Responder:
                     metrics = self.metrics
                     if metrics is not None:
                         self.metrics = None
-                        metrics.in_flight -= 1
-                        metrics.observe_response(plan[3], perf_counter() - self.started)
+                        metrics.response_done(plan[3], self.started)
                     return
-                if self.metrics is not None:
-                    self._observe(self.metrics)
-                await self._complete(body, key)
-                return
         if self.metrics is not None:
             self._observe(self.metrics)
         if kind != "http.response.body":
@@ -272,7 +267,7 @@ class Responder:
             if more and self.method != "HEAD":
                 await self._begin_stream(body)
             else:
-                await self._complete(body)
+                await self._complete(body, plan_key)  # a plan key: this one may be planned
         elif state == _HOLD:
             await self.send(message)  # body before start: protocol error, let the server say so
 

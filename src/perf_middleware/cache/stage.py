@@ -220,8 +220,7 @@ class CacheStage(MissHandler):
                         await send({"type": "http.response.body", "body": body})
                     finally:
                         if metrics is not None:
-                            metrics.in_flight -= 1
-                            metrics.observe_response(status, perf_counter() - started)
+                            metrics.response_done(status, started)
                     return
         if entry is not None and use is None:
             use = Use.FRESH  # fresh, with conditional request headers
