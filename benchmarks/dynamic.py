@@ -267,25 +267,27 @@ def run_paired(pairs: int, duration: float, only: str | None, variants: str | No
             server.start()
         check_bodies(servers, probe_list)
         warm_up(servers, probe_list[:1])
-        ratios = measure_paired(servers[0], servers[1:], probe_list, pairs=pairs,
-                                duration=duration)  # fmt: skip
+        ratios, cpu_ratios = measure_paired(servers[0], servers[1:], probe_list, pairs=pairs,
+                                            duration=duration)  # fmt: skip
     finally:
         for server in servers:
             server.stop()
-    rows = []
-    for probe in probe_list:
-        row: list[object] = [probe.name]
-        for name in names[1:]:
-            values = ratios[(name, probe.name)]
-            low, high = quartiles(values)
-            row.append(f"{median(values):.2f} ({low:.2f}-{high:.2f})")
-        rows.append(row)
-    print_table(
-        f"uvicorn+wrk, variant / raw from {pairs} back-to-back pairs per cell ({duration:g}s "
-        "runs): median (interquartile range)",
-        ["probe", *names[1:]],
-        rows,
-    )
+    for title, table in (("requests per second", ratios),
+                         ("requests per server CPU second", cpu_ratios)):  # fmt: skip
+        rows = []
+        for probe in probe_list:
+            row: list[object] = [probe.name]
+            for name in names[1:]:
+                values = table[(name, probe.name)]
+                low, high = quartiles(values)
+                row.append(f"{median(values):.2f} ({low:.2f}-{high:.2f})")
+            rows.append(row)
+        print_table(
+            f"uvicorn+wrk, {title}, variant / raw from {pairs} back-to-back pairs per cell "
+            f"({duration:g}s runs): median (interquartile range)",
+            ["probe", *names[1:]],
+            rows,
+        )
 
 
 def run_inprocess(rounds: int, n: int) -> None:

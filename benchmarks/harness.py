@@ -109,6 +109,7 @@ class WrkResult:
     rps: float
     bytes_per_response: float
     errors: int
+    requests: int = 0
 
 
 _UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
@@ -137,7 +138,9 @@ def run_wrk(url: str, headers: Mapping[str, str], *, duration: float = 3.0,
     errors = int(err_m.group(1)) if err_m else 0
     if sock_m:
         errors += sum(int(x) for x in sock_m.groups())
-    return WrkResult(rps, transfer / rps if rps else 0.0, errors)
+    count_m = re.search(r"(\d+) requests in", out)
+    requests = int(count_m.group(1)) if count_m else 0
+    return WrkResult(rps, transfer / rps if rps else 0.0, errors, requests)
 
 
 def fetch_raw(url: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -173,28 +176,47 @@ def measure_http(servers: Sequence[Server], probes: Sequence[Probe], *, rounds: 
     return results
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_paired(base: Server, others: Sequence[Server], probes: Sequence[Probe], *,
                    pairs: int = 5, duration: float = 2.0, progress: bool = True,
-                   ) -> dict[tuple[str, str], list[float]]:  # fmt: skip
+                   ) -> tuple[dict[tuple[str, str], list[float]],
+                              dict[tuple[str, str], list[float]]]:  # fmt: skip
     """Ratios ``other / base`` from back-to-back runs: each pair measures the base and one
     other server within ``2 * duration`` seconds (which of the two goes first alternates),
     so the machine's slow drift, which moves whole rounds by tens of per cent here, cancels
-    out of each ratio. Returns every pair's ratio per (server, probe)."""
+    out of each ratio. Returns every pair's ratio per (server, probe): requests per second,
+    and requests per *server CPU second* (user + system time of the uvicorn process, so CPU
+    taken by the machine's other tenants — steal — does not count; on a server that is
+    CPU-bound, as uvicorn with one worker is here, the two estimate the same ratio)."""
     ratios: dict[tuple[str, str], list[float]] = {}
+    cpu_ratios: dict[tuple[str, str], list[float]] = {}
     for index in range(pairs):
         for probe in probes:
             for other in others:
                 first, second = (base, other) if index % 2 == 0 else (other, base)
-                runs = {
-                    s.name: run_wrk(s.url + probe.path, probe.headers, duration=duration).rps
-                    for s in (first, second)
-                }
-                ratio = runs[other.name] / runs[base.name]
+                rps: dict[str, float] = {}
+                per_cpu: dict[str, float] = {}
+                for server in (first, second):
+                    assert server.process is not None
+                    before = cpu_seconds(server.process.pid)
+                    result = run_wrk(server.url + probe.path, probe.headers, duration=duration)
+                    spent = cpu_seconds(server.process.pid) - before
+                    rps[server.name] = result.rps
+                    per_cpu[server.name] = result.requests / spent if spent else 0.0
+                ratio = rps[other.name] / rps[base.name]
                 ratios.setdefault((other.name, probe.name), []).append(ratio)
+                cpu_ratio = per_cpu[other.name] / per_cpu[base.name] if per_cpu[base.name] else 0
+                cpu_ratios.setdefault((other.name, probe.name), []).append(cpu_ratio)
                 if progress:
                     print(f"  pair {index + 1}/{pairs} {probe.name:<24} {other.name:<22}"
-                          f" {ratio:>6.2f}", file=sys.stderr, flush=True)  # fmt: skip
-    return ratios
+                          f" {ratio:>6.2f}  per CPU s {cpu_ratio:>6.2f}",
+                          file=sys.stderr, flush=True)  # fmt: skip
+    return ratios, cpu_ratios
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float]:

@@ -23,6 +23,7 @@ from typing import Any, Final
 from perf_middleware.metrics_state import (
     CACHE_EVENTS,
     STATE_VERSION,
+    CacheCounters,
     merge_states,
     read_states,
     state_to_json,
@@ -129,27 +130,6 @@ class Histogram:
         return {"bounds": list(self.bounds), "counts": list(self.counts), "sum": self.sum}
 
 
-class CacheCounters:
-    """Outcome counters of one cache backend (see :data:`CACHE_EVENTS`)."""
-
-    __slots__ = CACHE_EVENTS
-    hit: int  # the one the cache stage adds to directly on its hit path
-
-    def __init__(self) -> None:
-        for event in CACHE_EVENTS:
-            setattr(self, event, 0)
-
-    def add(self, event: str, count: int = 1) -> None:
-        if event not in CACHE_EVENTS:
-            raise ValueError(
-                f"unknown cache event {event!r}. HINT: use one of {', '.join(CACHE_EVENTS)}."
-            )
-        setattr(self, event, getattr(self, event) + count)
-
-    def state(self) -> dict[str, int]:
-        return {event: int(getattr(self, event)) for event in CACHE_EVENTS}
-
-
 class CompressionCounters:
     """Bytes before/after and encoder time of one content coding."""
 
@@ -206,7 +186,7 @@ class Metrics:
         self._status_classes = [0, 0, 0, 0, 0]  # 1xx .. 5xx
         self._response_time = Histogram(config.latency_buckets)
         # responses recorded but not yet folded into the four above (see observe_response)
-        self._statuses: list[int] = []
+        self._statuses: list[object] = []
         self._durations: list[float] = []
         self._cache: dict[str, CacheCounters] = {}
         self._sizes: dict[str, Any] = {}
@@ -245,8 +225,9 @@ class Metrics:
         counters.bytes_out += bytes_out
         counters.seconds.observe(seconds)
 
-    def observe_response(self, status: int, seconds: float) -> None:
-        """Record one finished HTTP response: its status and the time to its last byte.
+    def observe_response(self, status: object, seconds: float) -> None:
+        """Record one finished HTTP response: its status and the time to its last byte (a
+        status that is not an int, from a buggy app, is counted without a class).
 
         Two list appends, the cheapest record Python has: the responses are folded into the
         counters and the histogram in bulk (a C-level count, sort and bisect per bound)
@@ -257,7 +238,7 @@ class Metrics:
         if len(statuses) >= FOLD_EVERY or self._multiprocess:
             self._after_response()
 
-    def response_done(self, status: int, started: float) -> None:
+    def response_done(self, status: object, started: float) -> None:
         """A response counted in ``in_flight`` finished: take it out and record it
         (``started``: its ``time.perf_counter()`` when it began)."""
         self.in_flight -= 1
@@ -282,7 +263,7 @@ class Metrics:
         self._requests += len(statuses)
         classes = self._status_classes
         for status, count in Counter(statuses).items():
-            if type(status) is int and 100 <= status < 600:
+            if isinstance(status, int) and 100 <= status < 600:
                 classes[status // 100 - 1] += count
                 if status == 304:
                     self._not_modified += count

@@ -17,6 +17,7 @@ from typing import Any, Final
 __all__ = [
     "CACHE_EVENTS",
     "STATE_VERSION",
+    "CacheCounters",
     "hit_ratio",
     "merge_states",
     "read_states",
@@ -44,6 +45,31 @@ CACHE_EVENTS: Final = (
     "invalidation",
     "breaker_open",
 )
+
+
+class CacheCounters:
+    """Outcome counters of one cache backend (see :data:`CACHE_EVENTS`).
+
+    Here rather than in :mod:`perf_middleware.metrics` because its attributes are made from
+    ``CACHE_EVENTS`` at run time, which a compiled (mypyc) class cannot have."""
+
+    __slots__ = CACHE_EVENTS
+    hit: int  # the one the cache stage adds to directly on its hit path
+
+    def __init__(self) -> None:
+        for event in CACHE_EVENTS:
+            setattr(self, event, 0)
+
+    def add(self, event: str, count: int = 1) -> None:
+        if event not in CACHE_EVENTS:
+            raise ValueError(
+                f"unknown cache event {event!r}. HINT: use one of {', '.join(CACHE_EVENTS)}."
+            )
+        setattr(self, event, getattr(self, event) + count)
+
+    def state(self) -> dict[str, int]:
+        return {event: int(getattr(self, event)) for event in CACHE_EVENTS}
+
 
 STATE_VERSION: Final = 1
 _STATE_PREFIX: Final = "perf_middleware."

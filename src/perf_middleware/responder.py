@@ -35,6 +35,7 @@ from perf_middleware.response_headers import (
     LM,
     NOT_MODIFIED_KEEP,
     VARY,
+    app_headers,
     mark_encoded,
     media_type,
     not_modified_from,
@@ -140,6 +141,12 @@ def _snapshot(raw: object) -> list[tuple[bytes, bytes]] | tuple[tuple[bytes, byt
     return pairs if type(raw) is list else tuple(pairs)
 
 
+def _as_bytes(body: Any) -> bytes:
+    """A body message's bytes: ASGI apps may send a bytearray or memoryview, which the
+    compiled pipeline (typed ``bytes``) would refuse; a copy is taken only then."""
+    return body if type(body) is bytes else bytes(body)
+
+
 class Responder:
     """Per-request ``send`` wrapper. ``request`` values are the raw request header bytes."""
 
@@ -223,7 +230,7 @@ class Responder:
         ):
             # an identity response shaped like an earlier one: its plan, sent in place
             start = self._start
-            body = message.get("body", b"")
+            body = _as_bytes(message.get("body", b""))
             if start is not None and len(body) < _HASH_OFFLOAD_SIZE:
                 plan_key = (self.path, self.accept_encoding)
                 plan = self.pipeline.plans.get(plan_key)
@@ -255,7 +262,7 @@ class Responder:
             if self._state != _DROP:
                 await self.send(message)
             return
-        body = message.get("body", b"")
+        body = _as_bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
         if state == _STREAM:
             await self._stream_chunk(body, more)
@@ -294,7 +301,7 @@ class Responder:
         """``_prepare`` plus the one-pass ``scan`` of the resulting headers. ``etag_value`` is
         ``make_etag(body)`` when the caller already computed it (off the loop)."""
         status = int(start.get("status", 200))
-        headers: MutableRawHeaders = list(start.get("headers") or ())
+        headers = app_headers(start.get("headers"))
         found = scan(headers)
         pipeline = self.pipeline
         if pipeline.policy is not None and pipeline.policy.apply(
@@ -325,7 +332,7 @@ class Responder:
             and self.method in _HASHED_METHODS
             and start.get("status", 200) == 200
             and len(body) <= pipeline.etag_max_bytes
-            and scan(list(start.get("headers") or ()))[ETAG] is None
+            and scan(app_headers(start.get("headers")))[ETAG] is None
         )
 
     def _precondition(
@@ -459,7 +466,7 @@ class Responder:
         before = pipeline.plans.get(key)
         retries = 0 if before is None else before[6] + 1
         if retries >= PLAN_RETRIES:  # this answer keeps changing shape: stop planning it
-            if before is not UNSTABLE:
+            if before != UNSTABLE:  # equal, not identical: compiled code re-boxes tuples
                 pipeline.remember_plan(key, UNSTABLE)
             return
         digest = self._digest

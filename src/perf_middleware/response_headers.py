@@ -8,7 +8,7 @@ Everything works on raw ASGI header lists and never raises on odd header values.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from blake3 import blake3
 
@@ -41,6 +41,25 @@ _FIELDS = {
     b"vary": 6,
 }
 CT, CE, CC, ETAG, LM, CL, VARY = range(7)
+
+
+def app_headers(raw: Any) -> MutableRawHeaders:
+    """A new list of the app's raw response headers as ``(bytes, bytes)`` tuples. ASGI lets
+    an app send any iterable of two-item iterables of byte strings (``[name, value]`` lists,
+    bytearray values); the pipeline's helpers, compiled, insist on the declared type."""
+    headers: MutableRawHeaders = []
+    for pair in raw or ():
+        if (
+            type(pair) is tuple
+            and len(pair) == 2
+            and type(pair[0]) is bytes
+            and type(pair[1]) is bytes
+        ):
+            headers.append(pair)
+        else:
+            name, value = pair
+            headers.append((bytes(name), bytes(value)))
+    return headers
 
 
 def scan(headers: MutableRawHeaders) -> list[bytes | None]:
