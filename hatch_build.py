@@ -64,6 +64,9 @@ def compile_hot_modules(build_dir: Path, *, inplace: bool) -> list[Path]:
             target_dir=str(build_dir / "c"),
         )
         dist = Distribution({"name": "perf-middleware-extensions", "ext_modules": extensions})
+        # build_ext used as a library, not through setup.py: its "setup.py install is
+        # deprecated" notice does not apply
+        warnings.filterwarnings("ignore", message="setup.py install is deprecated")
         command: Any = dist.get_command_obj("build_ext")
         command.inplace = inplace
         command.build_lib = str(build_dir / "lib")
