@@ -35,10 +35,18 @@ def _box(width: int) -> object:
     return pen.glyph()
 
 
+#: head.created/modified of the test fonts (seconds since 1904-01-01)
+FONT_TIMESTAMP = 3_800_000_000
+
+
 def build_font(chars: list[int] = CHARS, *, kern: bool = True) -> bytes:
     """A tiny TrueType font: one box glyph per character, a kern pair and a liga."""
     names = [".notdef"] + [f"uni{cp:04X}" for cp in chars] + ["f_i"]
     fb = FontBuilder(1000, isTTF=True)
+    # fixed timestamps: two calls must give the same bytes (FontBuilder stamps "now", and
+    # saving would restamp it), or builds compared byte for byte differ across a second
+    fb.updateHead(created=FONT_TIMESTAMP, modified=FONT_TIMESTAMP)
+    fb.font.recalcTimestamp = False
     fb.setupGlyphOrder(names)
     fb.setupCharacterMap({cp: f"uni{cp:04X}" for cp in chars})
     fb.setupGlyf({n: _box(300 + i % 200) for i, n in enumerate(names)})
