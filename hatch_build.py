@@ -72,23 +72,22 @@ def compile_hot_modules(build_dir: Path, *, inplace: bool) -> list[Path]:
         command.build_lib = str(build_dir / "lib")
         command.build_temp = str(build_dir / "temp")
         dist.run_command("build_ext")
-        return [Path(SRC if inplace else ".", output).resolve() for output in command.get_outputs()]
+        return [Path(output).resolve() for output in command.get_outputs()]
 
 
 def compile_in_place() -> int:
     extensions = _extensions_module()
     record_path = PACKAGE_DIR / extensions.BUILD_RECORD
-    digests = extensions.source_digests(PACKAGE_DIR)
     if (
         record_path.is_file()
-        and json.loads(record_path.read_text()) == digests
+        and not extensions.stale_modules(PACKAGE_DIR)  # a damaged record: all stale
         and extensions.extensions_present(PACKAGE_DIR)
     ):
         print("compiled extensions are up to date")
         return 0
     record_path.unlink(missing_ok=True)  # no record while the build is half done
     outputs = compile_hot_modules(ROOT / "build" / "mypyc", inplace=True)
-    record_path.write_text(json.dumps(digests, indent=1) + "\n")
+    record_path.write_text(json.dumps(extensions.source_digests(PACKAGE_DIR), indent=1) + "\n")
     print("compiled:", ", ".join(path.name for path in outputs))
     return 0
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perf_middleware.extensions import loaded_build
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
@@ -291,26 +293,14 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(data) if data else float("nan")
 
 
-def build_label() -> str:
-    """Which build of the per-request modules this process and the servers it starts load."""
-    from perf_middleware import extensions
-
-    if extensions.switched_off():
-        return f"Python sources ({extensions.SWITCH}=1)"
-    if not extensions.extensions_present():
-        return "Python sources (not compiled: make compile)"
-    if extensions.stale_modules():
-        return "Python sources (the compiled build is stale: make compile)"
-    return "compiled (mypyc)"
-
-
 def print_table(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """Print an aligned table; with ``BENCH_RESULTS`` set, also append it there as a JSON
     line, so ``python -m benchmarks`` can summarise and plot every benchmark's tables."""
     rows = [[str(c) for c in row] for row in rows]
     record_table(title, header, rows)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}\n(perf_middleware per-request modules: {build_label()})")
+    # the servers it starts load what this process does (same files, same environment)
+    print(f"\n{title}\n(perf_middleware per-request modules: {loaded_build()})")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in rows:

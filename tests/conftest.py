@@ -19,14 +19,9 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 def pytest_report_header() -> str:
     """Which build of the per-request modules this run tests (see perf_middleware.extensions)."""
-    import importlib
+    from perf_middleware.extensions import loaded_build
 
-    from perf_middleware import extensions
-
-    for name in extensions.HOT_MODULES:
-        importlib.import_module(f"perf_middleware.{name}")
-    build = "compiled (mypyc)" if extensions.compiled_modules() else "Python sources"
-    return f"perf_middleware per-request modules: {build}"
+    return f"perf_middleware per-request modules: {loaded_build()}"
 
 
 @pytest.fixture(scope="session")

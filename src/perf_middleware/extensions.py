@@ -122,6 +122,16 @@ def extensions_present(package_dir: Path = PACKAGE_DIR) -> bool:
     )
 
 
+def loaded_build() -> str:
+    """Which build of the hot modules this process runs (importing them): for the headers
+    of test and benchmark reports."""
+    for name in HOT_MODULES:
+        importlib.import_module(f"{PACKAGE}.{name}")
+    if compiled_modules() == list(HOT_MODULES):
+        return "compiled (mypyc)"
+    return f"Python sources ({SWITCH}=1)" if switched_off() else "Python sources"
+
+
 def compiled_modules() -> list[str]:
     """The hot modules loaded so far from a compiled extension (for reports and tests)."""
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)

@@ -36,6 +36,7 @@ from perf_middleware.response_headers import (
     NOT_MODIFIED_KEEP,
     VARY,
     app_headers,
+    bytes_pair,
     mark_encoded,
     media_type,
     not_modified_from,
@@ -133,9 +134,7 @@ def _snapshot(raw: object) -> list[tuple[bytes, bytes]] | tuple[tuple[bytes, byt
         return None
     pairs: list[tuple[bytes, bytes]] = []
     for pair in raw:
-        if type(pair) is not tuple or len(pair) != 2:
-            return None
-        if type(pair[0]) is not bytes or type(pair[1]) is not bytes:
+        if not bytes_pair(pair):
             return None
         pairs.append(pair)
     return pairs if type(raw) is list else tuple(pairs)

@@ -43,18 +43,21 @@ _FIELDS = {
 CT, CE, CC, ETAG, LM, CL, VARY = range(7)
 
 
+def bytes_pair(pair: Any) -> bool:
+    """Whether ``pair`` is a ``(bytes, bytes)`` tuple: the one header shape the pipeline's
+    helpers take as it is (ASGI allows others)."""
+    return (
+        type(pair) is tuple and len(pair) == 2 and type(pair[0]) is bytes and type(pair[1]) is bytes
+    )
+
+
 def app_headers(raw: Any) -> MutableRawHeaders:
     """A new list of the app's raw response headers as ``(bytes, bytes)`` tuples. ASGI lets
     an app send any iterable of two-item iterables of byte strings (``[name, value]`` lists,
     bytearray values); the pipeline's helpers, compiled, insist on the declared type."""
     headers: MutableRawHeaders = []
     for pair in raw or ():
-        if (
-            type(pair) is tuple
-            and len(pair) == 2
-            and type(pair[0]) is bytes
-            and type(pair[1]) is bytes
-        ):
+        if bytes_pair(pair):
             headers.append(pair)
         else:
             name, value = pair
@@ -63,8 +66,8 @@ def app_headers(raw: Any) -> MutableRawHeaders:
 
 
 def scan(headers: MutableRawHeaders) -> list[bytes | None]:
-    """One pass over response headers: the first value of each field the pipeline reads
-    (Vary values joined). Indexes: ``CT CE CC ETAG LM CL VARY``."""
+    """One pass over response headers (an app's, through ``app_headers``): the first value of
+    each field the pipeline reads (Vary values joined). Indexes: ``CT CE CC ETAG LM CL VARY``."""
     found: list[bytes | None] = [None, None, None, None, None, None, None]
     for key, value in headers:
         index = _FIELDS.get(key)
@@ -74,8 +77,6 @@ def scan(headers: MutableRawHeaders) -> list[bytes | None]:
             index = _FIELDS.get(key.lower())
             if index is None:
                 continue
-        if type(value) is not bytes:  # a bytearray/memoryview the server would accept
-            value = bytes(value)
         prior = found[index]
         if prior is None:
             found[index] = value
