@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from perf_middleware.metrics import CACHE_EVENTS, FOLD_EVERY, Histogram, Metrics, MetricsConfig
+from perf_middleware.metrics import CACHE_EVENTS, Histogram, Metrics, MetricsConfig
 from perf_middleware.metrics_prometheus import CONTENT_TYPE, prometheus_text
 from perf_middleware.metrics_state import hit_ratio, merge_states
 
@@ -244,36 +244,30 @@ def test_tracked_sizes_are_gauges_read_at_scrape_time():
         st.tuples(
             st.sampled_from([100, 200, 204, 301, 304, 404, 500, 503, 0, 99, 600, 999]),
             st.one_of(
-                st.sampled_from([0.0, 0.0005, 0.001, 0.0025, 10.0]),  # on the bounds
+                st.sampled_from([0.0, 0.0005, 0.001, 0.0025, 10.0, 11.0]),  # on/past the bounds
                 st.floats(min_value=0.0, max_value=30.0),
             ),
         ),
-        max_size=2500,  # past FOLD_EVERY: folds on the way and on the read
+        max_size=300,
     )
 )
-def test_batched_recording_counts_as_one_by_one(responses: list[tuple[int, float]]) -> None:
+def test_recorded_responses_are_counted_by_class_and_le_bucket(
+    responses: list[tuple[int, float]],
+) -> None:
     metrics = Metrics()
-    expected = Histogram(metrics.config.latency_buckets)
+    bounds = metrics.config.latency_buckets
+    counts = [0] * (len(bounds) + 1)
     classes = [0, 0, 0, 0, 0]
     for status, seconds in responses:
         metrics.observe_response(status, seconds)
-        expected.observe(seconds)
+        counts[bisect_left(bounds, seconds)] += 1  # the first bound >= the value
         if 100 <= status < 600:
             classes[status // 100 - 1] += 1
     assert metrics.requests == len(responses)
     assert metrics.status_classes == classes
     assert metrics.not_modified == sum(1 for status, _ in responses if status == 304)
-    assert metrics.response_time.counts == expected.counts
-    assert metrics.response_time.sum == pytest.approx(expected.sum)
-
-
-def test_recorded_responses_are_folded_every_batch() -> None:
-    metrics = Metrics()
-    for _ in range(FOLD_EVERY * 3 + 7):
-        metrics.observe_response(200, 0.002)
-        assert len(metrics._statuses) < FOLD_EVERY  # the pending batch stays bounded
-    assert metrics.state()["requests"] == FOLD_EVERY * 3 + 7
-    assert metrics.state()["status_classes"] == [0, FOLD_EVERY * 3 + 7, 0, 0, 0]
+    assert metrics.response_time.counts == counts
+    assert metrics.response_time.sum == pytest.approx(sum(seconds for _, seconds in responses))
 
 
 def test_a_status_that_is_not_an_int_is_counted_without_a_class() -> None:
