@@ -17,6 +17,7 @@ accepted as the opaque tag ``abc``, so the client echoing it back still matches.
 
 from __future__ import annotations
 
+from binascii import b2a_base64
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -49,8 +50,12 @@ EMPTY_ETAG_LIST = ETagList()
 
 def make_etag(body: bytes) -> str:
     """A strong validator from the body's blake3 hash: identical across processes and
-    restarts (unlike Python's salted ``hash()``), 128 bits so collisions are not a concern."""
-    return '"' + blake3(body).hexdigest(length=16) + '"'
+    restarts (unlike Python's salted ``hash()``), 128 bits so collisions are not a concern.
+
+    Base64 without padding (22 characters; ``+`` and ``/`` are valid in an entity tag), not
+    hex (32): every response carries it and servers scan each header byte for forbidden
+    characters. No ``-``, so a tag never looks like one with an encoding suffix."""
+    return '"' + b2a_base64(blake3(body).digest(16), newline=False)[:22].decode("ascii") + '"'
 
 
 def _valid_opaque(opaque: str) -> bool:
