@@ -8,7 +8,7 @@ stage can run the very same pipeline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from perf_middleware.compression import Codecs, CompressionConfig
 from perf_middleware.policy import Policy
@@ -17,23 +17,22 @@ from perf_middleware.response_headers import etag_bytes
 if TYPE_CHECKING:
     from perf_middleware.http.conditional import Precondition
 
-ETAG_MEMO_ENTRIES = 32
-ETAG_MEMO_MAX_BODY = 16 * 1024
-PLAN_ENTRIES = 512
+ETAG_MEMO_ENTRIES: Final = 32
+ETAG_MEMO_MAX_BODY: Final = 16 * 1024
+PLAN_ENTRIES: Final = 512  # paths
+PLAN_ENCODINGS: Final = 8  # Accept-Encoding values per path
 #: A (path, Accept-Encoding) whose answer changed shape this many times is not planned again
 #: (until the plans are cleared): per-response headers such as request ids never repeat.
-PLAN_RETRIES = 2
+PLAN_RETRIES: Final = 2
 
 PreconditionKey = tuple[str, tuple[bytes | None, ...], bytes | None, bytes | None]
-#: (path, Accept-Encoding)
-PlanKey = tuple[str, bytes | None]
 #: (the app's status, the app's raw headers, the body length: what the plan was made from;
 #: the status sent, the headers sent, the index of the generated ETag in them or -1; how
 #: many plans this key had before)
 Plan = tuple[object, object, int, int, tuple[tuple[bytes, bytes], ...], int, int]
 #: Stored for a key whose shape keeps changing: matches no body (length -1), so its requests
 #: go through the pipeline and skip the work of planning.
-UNSTABLE: Plan = (None, None, -1, 0, (), -1, PLAN_RETRIES)
+UNSTABLE: Final[Plan] = (None, None, -1, 0, (), -1, PLAN_RETRIES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,21 +67,34 @@ class Pipeline:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    #: Identity responses already worked out, one per (path, Accept-Encoding): a plain GET
+    #: Identity responses already worked out, path -> Accept-Encoding -> plan (two lookups
+    #: of values the request already has, no key tuple to build and hash): a plain GET
     #: (no preconditions, no cache capture) whose app answer has the same status, raw
     #: headers and body length as the one the plan was made from gets the same headers
     #: again, with only the ETag recomputed from its body: policy, ETag eligibility,
     #: negotiation and Content-Length depend on nothing else. The check compares (no
     #: hashing of header bytes). Responses that were compressed are never planned (the
     #: outcome depends on the bytes). A key whose answer changed shape ``PLAN_RETRIES``
-    #: times gets ``UNSTABLE``. Bounded by ``PLAN_ENTRIES`` (cleared when full).
-    plans: dict[PlanKey, Plan] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: times gets ``UNSTABLE``. Bounded by ``PLAN_ENTRIES`` paths of ``PLAN_ENCODINGS``
+    #: plans each (a level is cleared when full).
+    plans: dict[str, dict[bytes | None, Plan]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
-    def remember_plan(self, key: PlanKey, plan: Plan) -> None:
+    def plan(self, path: str, accept_encoding: bytes | None) -> Plan | None:
+        by_encoding = self.plans.get(path)
+        return None if by_encoding is None else by_encoding.get(accept_encoding)
+
+    def remember_plan(self, path: str, accept_encoding: bytes | None, plan: Plan) -> None:
         plans = self.plans
-        if len(plans) >= PLAN_ENTRIES and key not in plans:
-            plans.clear()  # a stream of distinct paths: stay bounded
-        plans[key] = plan
+        by_encoding = plans.get(path)
+        if by_encoding is None:
+            if len(plans) >= PLAN_ENTRIES:
+                plans.clear()  # a stream of distinct paths: stay bounded
+            by_encoding = plans[path] = {}
+        elif len(by_encoding) >= PLAN_ENCODINGS and accept_encoding not in by_encoding:
+            by_encoding.clear()  # clients cycling through Accept-Encoding values
+        by_encoding[accept_encoding] = plan
 
     def etag_for(self, body: bytes) -> bytes:
         """The strong ETag (header bytes) of ``body``, from the memo when it is the very

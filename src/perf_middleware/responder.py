@@ -12,9 +12,9 @@ ETag (before conditional evaluation and compression), and the header helpers of
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio.to_thread
 
@@ -25,7 +25,7 @@ from perf_middleware.http.dates import parse_http_date
 from perf_middleware.http.etag import make_etag
 from perf_middleware.http.headers import MutableRawHeaders, content_length
 from perf_middleware.observe import RequestObserver, send_complete
-from perf_middleware.pipeline import PLAN_RETRIES, UNSTABLE, Pipeline, PlanKey
+from perf_middleware.pipeline import PLAN_RETRIES, UNSTABLE, Pipeline
 from perf_middleware.response_headers import (
     CC,
     CE,
@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from perf_middleware.metrics import Metrics
 
 Message = MutableMapping[str, Any]
+#: A message or scope as the dict ASGI servers pass (another mapping is copied into one):
+#: compiled code reads a dict directly instead of calling methods of a mapping.
+Fields = dict[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 
 # re-exported: the cache stage imports these from here
@@ -64,10 +67,17 @@ __all__ = [
     "would_compress",
 ]
 
-_HOLD, _STREAM, _PASS, _DROP, _DONE = range(5)
-_HASHED_METHODS = frozenset({"GET", "HEAD"})
-_HASH_OFFLOAD_SIZE = 1 << 20
-_MEMO_LIMIT = 4096  # bodies this big are hashed in a worker thread
+# states of a Responder (Final, like every constant here: compiled code inlines them or
+# keeps them in a C static instead of looking them up in the module dict per request)
+_HOLD: Final = 0
+_STREAM: Final = 1
+_PASS: Final = 2
+_DROP: Final = 3
+_DONE: Final = 4
+_clock: Final = time.perf_counter  # a C static when compiled, not a global lookup
+_HASHED_METHODS: Final = frozenset({"GET", "HEAD"})
+_HASH_OFFLOAD_SIZE: Final = 1 << 20  # bodies this big are hashed in a worker thread
+_MEMO_LIMIT: Final = 4096  # entries of the precondition memo
 
 
 class Capture:
@@ -95,8 +105,8 @@ class Capture:
             self.body += chunk
 
 
-_ACCEPT_ENCODING = 4
-_REQUEST_FIELDS = {
+_ACCEPT_ENCODING: Final = 4
+_REQUEST_FIELDS: Final = {
     b"if-match": 0,
     b"if-none-match": 1,
     b"if-modified-since": 2,
@@ -106,17 +116,20 @@ _REQUEST_FIELDS = {
 
 
 def request_fields(
-    scope: MutableMapping[str, Any],
+    scope: Fields,
 ) -> tuple[bytes | None, tuple[bytes | None, bytes | None, bytes | None, bytes | None] | None]:
     """Accept-Encoding and the four precondition fields (If-Match, If-None-Match,
     If-Modified-Since, If-Unmodified-Since; None when all are absent) of a request: one dict
     lookup per header, repeated fields joined (RFC 9110 §5.3)."""
     fields: list[bytes | None] | None = None
-    for key, value in scope.get("headers") or ():
-        index = _REQUEST_FIELDS.get(key)
+    headers = scope.get("headers")
+    pairs: list[Any] = headers if type(headers) is list else list(headers or ())
+    for pair in pairs:
+        index = _REQUEST_FIELDS.get(pair[0])  # indexing, not unpacking: no iterator per pair
         if index is not None:
             if fields is None:
                 fields = [None, None, None, None, None]
+            value = pair[1]
             prior = fields[index]
             fields[index] = value if prior is None else prior + b"," + value
     if fields is None:
@@ -180,13 +193,14 @@ class Responder:
         ``RequestObserver`` when it starts (``_observe``), ``settle`` covers the rest."""
         self.pipeline = pipeline
         self.send = send
-        self.method: str = scope.get("method", "GET")
-        self.path: str = scope.get("path", "")
-        accept_encoding, conditions = request_fields(scope)
+        fields: Fields = scope if type(scope) is dict else dict(scope)
+        self.method: str = fields.get("method", "GET")
+        self.path: str = fields.get("path", "")
+        accept_encoding, conditions = request_fields(fields)
         self.accept_encoding = accept_encoding
         self.conditions = conditions  # If-Match, If-None-Match, If-Modified-Since, If-Unm-Since
         self.capture = capture
-        self._start: Message | None = None
+        self._start: Fields | None = None
         self._state = _HOLD
         self._encoder: StreamEncoder | None = None
         self._digest: bytes | None = None  # the ETag this pipeline hashed from the body
@@ -197,7 +211,7 @@ class Responder:
         self.started = 0.0
         if metrics is not None:
             metrics.in_flight += 1
-            self.started = perf_counter()
+            self.started = _clock()
         self._plannable = conditions is None and capture is None and self.method == "GET"
 
     def settle(self) -> None:
@@ -215,24 +229,26 @@ class Responder:
         self.send = self.observer = observer
 
     async def __call__(self, message: Message) -> None:
+        msg: Fields = message if type(message) is dict else dict(message)
         state = self._state
-        kind = message["type"]
+        kind = msg["type"]
         if kind == "http.response.start" and state == _HOLD:
-            self._start = message
+            self._start = msg
             return
-        plan_key: PlanKey | None = None
+        plannable = False
         if (
             self._plannable
             and state == _HOLD
             and kind == "http.response.body"
-            and not message.get("more_body", False)
+            and not msg.get("more_body", False)
         ):
             # an identity response shaped like an earlier one: its plan, sent in place
             start = self._start
-            body = _as_bytes(message.get("body", b""))
+            body = _as_bytes(msg.get("body", b""))
             if start is not None and len(body) < _HASH_OFFLOAD_SIZE:
-                plan_key = (self.path, self.accept_encoding)
-                plan = self.pipeline.plans.get(plan_key)
+                plannable = True
+                by_encoding = self.pipeline.plans.get(self.path)
+                plan = None if by_encoding is None else by_encoding.get(self.accept_encoding)
                 if (
                     plan is not None
                     and plan[2] == len(body)
@@ -273,7 +289,7 @@ class Responder:
             if more and self.method != "HEAD":
                 await self._begin_stream(body)
             else:
-                await self._complete(body, plan_key)  # a plan key: this one may be planned
+                await self._complete(body, plannable)
         elif state == _HOLD:
             await self.send(message)  # body before start: protocol error, let the server say so
 
@@ -289,13 +305,13 @@ class Responder:
 
     # -- shared steps ---------------------------------------------------------------------
 
-    def _prepare(self, start: Message, body: bytes | None) -> tuple[int, MutableRawHeaders]:
+    def _prepare(self, start: Fields, body: bytes | None) -> tuple[int, MutableRawHeaders]:
         """Policy and ETag; then hand the identity response to the capture."""
         status, headers, _ = self._prepare_scan(start, body)
         return status, headers
 
     def _prepare_scan(
-        self, start: Message, body: bytes | None, etag_value: str | None = None
+        self, start: Fields, body: bytes | None, etag_value: str | None = None
     ) -> tuple[int, MutableRawHeaders, list[bytes | None]]:
         """``_prepare`` plus the one-pass ``scan`` of the resulting headers. ``etag_value`` is
         ``make_etag(body)`` when the caller already computed it (off the loop)."""
@@ -324,7 +340,7 @@ class Responder:
             self.capture.headers = list(headers)
         return status, headers, found
 
-    def _will_hash(self, start: Message, body: bytes) -> bool:
+    def _will_hash(self, start: Fields, body: bytes) -> bool:
         pipeline = self.pipeline
         return (
             pipeline.etag
@@ -400,8 +416,8 @@ class Responder:
 
     # -- complete bodies ------------------------------------------------------------------
 
-    async def _complete(self, body: bytes, plan_key: PlanKey | None = None) -> None:
-        """A whole body. ``plan_key``: this response may be planned (see ``__call__``)."""
+    async def _complete(self, body: bytes, plannable: bool = False) -> None:
+        """A whole body. ``plannable``: this response may be planned (see ``__call__``)."""
         start = self._start
         assert start is not None
         head = self.method == "HEAD"
@@ -435,7 +451,7 @@ class Responder:
         ):
             coding = choose_encoding(self.accept_encoding, config.preference)
             if not head and coding is not None and coding != "identity":
-                plan_key = None  # the outcome depends on the bytes: never planned
+                plannable = False  # the outcome depends on the bytes: never planned
                 encoded = await self._compress(body, coding)
                 if len(encoded) >= len(body):
                     encoded = None
@@ -454,19 +470,17 @@ class Responder:
             if found[CL] is not None:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             headers.append((b"content-length", b"%d" % len(body)))
-        if plan_key is not None:
-            self._remember(plan_key, start, len(body), status, headers)
+        if plannable:
+            self._remember(start, len(body), status, headers)
         await send_complete(self.send, status, headers, b"" if head else body)
 
-    def _remember(
-        self, key: PlanKey, start: Message, size: int, status: int, headers: MutableRawHeaders
-    ) -> None:
+    def _remember(self, start: Fields, size: int, status: int, headers: MutableRawHeaders) -> None:
         pipeline = self.pipeline
-        before = pipeline.plans.get(key)
+        before = pipeline.plan(self.path, self.accept_encoding)
         retries = 0 if before is None else before[6] + 1
         if retries >= PLAN_RETRIES:  # this answer keeps changing shape: stop planning it
             if before != UNSTABLE:  # equal, not identical: compiled code re-boxes tuples
-                pipeline.remember_plan(key, UNSTABLE)
+                pipeline.remember_plan(self.path, self.accept_encoding, UNSTABLE)
             return
         digest = self._digest
         at = -1
@@ -480,12 +494,12 @@ class Responder:
         raw = _snapshot(start.get("headers"))
         if raw is not None:
             plan = (start.get("status", 200), raw, size, status, tuple(headers), at, retries)
-            pipeline.remember_plan(key, plan)
+            pipeline.remember_plan(self.path, self.accept_encoding, plan)
 
     async def _compress(self, body: bytes, coding: str) -> bytes:
         codecs = self.pipeline.codecs
         assert codecs is not None
-        started = perf_counter()
+        started = _clock()
         # the ETag this pipeline hashed names these exact bytes: a repeat is encoded already
         memo = codecs.memo
         digest = self._digest if memo is not None and memo.accepts(len(body)) else None
@@ -502,7 +516,7 @@ class Responder:
                 assert memo is not None
                 memo.put(digest, coding, out)
         if self.observer is not None and len(out) < len(body):  # else identity is sent
-            self.observer.compressed(coding, len(body), len(out), perf_counter() - started)
+            self.observer.compressed(coding, len(body), len(out), _clock() - started)
         return out
 
     # -- streams --------------------------------------------------------------------------
@@ -557,7 +571,7 @@ class Responder:
         assert encoder is not None
         if capture and self.capture is not None:
             self._capture_chunk(body, more)
-        started = perf_counter()
+        started = _clock()
         if body:
             if len(body) >= self.pipeline.offload_size:
                 data = await anyio.to_thread.run_sync(encoder.compress, body)
@@ -570,7 +584,7 @@ class Responder:
             self._state = _DONE
         observer = self.observer
         if observer is not None and observer.coding is not None:
-            seconds = perf_counter() - started
+            seconds = _clock() - started
             observer.compressed(observer.coding, len(body), len(data), seconds)
         if data or not more:
             await self.send({"type": "http.response.body", "body": data, "more_body": more})

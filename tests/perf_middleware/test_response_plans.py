@@ -12,7 +12,7 @@ from perf_middleware.compression import CompressionConfig
 from perf_middleware.http.etag import make_etag
 from perf_middleware.metrics import Metrics
 from perf_middleware.middleware import PerformanceMiddleware
-from perf_middleware.pipeline import PLAN_ENTRIES, PLAN_RETRIES, UNSTABLE
+from perf_middleware.pipeline import PLAN_ENCODINGS, PLAN_ENTRIES, PLAN_RETRIES, UNSTABLE, Plan
 from perf_middleware.policy import Policy, Rule
 from tests.perf_middleware.asgi_driver import Result, call
 
@@ -45,6 +45,15 @@ class CountingPolicy(Policy):
 def policy() -> CountingPolicy:
     CountingPolicy.applied = 0
     return CountingPolicy(rules=Policy.default().rules)
+
+
+def planned(app: PerformanceMiddleware) -> dict[tuple[str, bytes | None], Plan]:
+    """The plans of ``app`` by (path, Accept-Encoding)."""
+    return {
+        (path, coding): plan
+        for path, by_encoding in app.pipeline.plans.items()
+        for coding, plan in by_encoding.items()
+    }
 
 
 def sent(result: Result) -> list[tuple[bytes, bytes]]:
@@ -113,7 +122,7 @@ async def test_per_path_and_per_accept_encoding(policy: CountingPolicy) -> None:
         assert result.header("etag") == make_etag(body)
         assert result.header("content-encoding") is None
     assert policy.applied == 3  # /a, /b, /a with gzip
-    assert set(app.pipeline.plans) == {("/a", None), ("/b", None), ("/a", b"gzip")}
+    assert set(planned(app)) == {("/a", None), ("/b", None), ("/a", b"gzip")}
 
 
 @pytest.mark.parametrize("etag", [True, False])
@@ -142,7 +151,7 @@ async def test_preconditions_head_and_other_methods_skip_plans() -> None:
     assert head.body == b""
     post = await call(app, "/v", method="POST")
     assert post.header("etag") is None  # only GET/HEAD are hashed
-    assert list(app.pipeline.plans) == [("/v", None)]
+    assert list(planned(app)) == [("/v", None)]
 
 
 @pytest.mark.parametrize(
@@ -174,7 +183,7 @@ async def test_a_tuple_of_header_pairs_is_planned_and_compared_as_a_tuple(
         result = await call(app, "/t")
         assert result.header("etag") == make_etag(body)
     assert policy.applied == 1
-    assert app.pipeline.plans[("/t", None)][1] == headers
+    assert planned(app)[("/t", None)][1] == headers
 
 
 async def test_the_app_etag_and_policy_override_are_kept() -> None:
@@ -186,7 +195,7 @@ async def test_the_app_etag_and_policy_override_are_kept() -> None:
         result = await call(app, "/o")
         assert result.header("etag") == '"app-tag"'
         assert result.header("cache-control") == "no-store"
-    assert app.pipeline.plans[("/o", None)][5] == -1  # nothing to recompute
+    assert planned(app)[("/o", None)][5] == -1  # nothing to recompute
 
 
 async def test_a_path_whose_headers_never_repeat_stops_being_planned(
@@ -207,8 +216,8 @@ async def test_a_path_whose_headers_never_repeat_stops_being_planned(
         assert result.header("x-request-id") == str(index)
         assert result.header("etag") == make_etag(b"r" * 700)
         if index <= PLAN_RETRIES:
-            assert middleware.pipeline.plans[("/r", None)][6] == index - 1
-    assert middleware.pipeline.plans[("/r", None)] == UNSTABLE
+            assert planned(middleware)[("/r", None)][6] == index - 1
+    assert planned(middleware)[("/r", None)] == UNSTABLE
     assert policy.applied == 6  # every response went through the pipeline
 
 
@@ -217,6 +226,17 @@ async def test_plans_are_bounded() -> None:
     for index in range(PLAN_ENTRIES + 5):
         assert (await call(app, f"/n/{index}")).status == 200
     assert 0 < len(app.pipeline.plans) <= PLAN_ENTRIES
+
+
+async def test_plans_per_path_are_bounded_by_accept_encoding_values() -> None:
+    count = PLAN_ENCODINGS * 2 + 3
+    app = PerformanceMiddleware(answering([(200, JSON, b"b" * 10)] * count))
+    for index in range(count):
+        headers = [("accept-encoding", f"x-{index}")]  # no coding we know: identity, planned
+        assert (await call(app, "/one", headers=headers)).status == 200
+    assert list(app.pipeline.plans) == ["/one"]
+    assert 0 < len(app.pipeline.plans["/one"]) <= PLAN_ENCODINGS
+    assert ("/one", f"x-{count - 1}".encode()) in planned(app)  # the newest is kept
 
 
 async def test_planned_responses_are_counted_and_failures_still_recorded() -> None:
