@@ -4,6 +4,7 @@ it, with only the ETag recomputed; any difference in shape goes through the whol
 from __future__ import annotations
 
 import gzip
+from collections import UserDict
 from typing import Any
 
 import pytest
@@ -261,3 +262,36 @@ async def test_planned_responses_are_counted_and_failures_still_recorded() -> No
     assert metrics.requests == 4
     assert metrics.status_classes == [0, 3, 0, 0, 1]
     assert metrics.in_flight == 0
+
+
+async def test_messages_and_a_scope_that_are_mappings_but_not_dicts(
+    policy: CountingPolicy,
+) -> None:
+    """ASGI names dicts, but an app may send another mapping (and a wrapper may pass one as
+    the scope): the pipeline reads a copy and still plans, hashes and forwards."""
+    body = b"u" * 700
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        start = {"type": "http.response.start", "status": 200, "headers": list(JSON)}
+        await send(UserDict(start))
+        await send(UserDict({"type": "http.response.body", "body": body}))
+
+    sent_messages: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent_messages.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    middleware = PerformanceMiddleware(app, policy=policy)
+    for _ in range(3):
+        sent_messages.clear()
+        scope = UserDict({"type": "http", "method": "GET", "path": "/u", "headers": []})
+        await middleware(scope, receive, send)  # type: ignore[arg-type]
+        start, sent_body = sent_messages
+        assert start["status"] == 200
+        assert (b"etag", make_etag(body).encode()) in start["headers"]
+        assert sent_body["body"] == body
+    assert list(planned(middleware)) == [("/u", None)]
+    assert policy.applied == 1  # the second and third answers were planned
