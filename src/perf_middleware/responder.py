@@ -277,8 +277,8 @@ class Responder:
             if self._state != _DROP:
                 await self.send(message)
             return
-        body = _as_bytes(message.get("body", b""))
-        more = bool(message.get("more_body", False))
+        body = _as_bytes(msg.get("body", b""))
+        more = bool(msg.get("more_body", False))
         if state == _STREAM:
             await self._stream_chunk(body, more)
         elif state == _PASS:
