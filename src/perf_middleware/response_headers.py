@@ -34,15 +34,6 @@ def not_modified_headers(headers: MutableRawHeaders) -> MutableRawHeaders:
     return [(k, v) for k, v in headers if k.lower() in NOT_MODIFIED_KEEP]
 
 
-_FIELDS: Final = {
-    b"content-type": 0,
-    b"content-encoding": 1,
-    b"cache-control": 2,
-    b"etag": 3,
-    b"last-modified": 4,
-    b"content-length": 5,
-    b"vary": 6,
-}
 # indexes into what ``scan`` returns (Final: compiled code inlines them)
 CT: Final = 0
 CE: Final = 1
@@ -51,6 +42,15 @@ ETAG: Final = 3
 LM: Final = 4
 CL: Final = 5
 VARY: Final = 6
+_FIELDS: Final = {
+    b"content-type": CT,
+    b"content-encoding": CE,
+    b"cache-control": CC,
+    b"etag": ETAG,
+    b"last-modified": LM,
+    b"content-length": CL,
+    b"vary": VARY,
+}
 
 
 def bytes_pair(pair: Any) -> bool:
