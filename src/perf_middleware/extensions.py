@@ -2,7 +2,9 @@
 
 The modules every request runs through (:data:`HOT_MODULES`) are compiled with mypyc when a
 wheel is built, or in place by ``make compile``: the same typed sources, turned into C
-extension modules, run about a third fewer CPU instructions per request. The sources ship
+extension modules, add about half the instructions per request that the interpreted
+sources add to the app (a 1 KB response through uvicorn: 179k for the app alone, 214k with
+the sources, 197k compiled). The sources ship
 beside the extensions, and Python runs them instead when
 
 * ``PERF_MIDDLEWARE_NO_EXTENSIONS=1`` is set (for debuggers, coverage, line tracing), or

@@ -9,11 +9,10 @@ callbacks into counter updates.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
-from perf_middleware.metrics import CacheCounters, Metrics
+from perf_middleware.metrics import CacheCounters, Metrics, clock
 from perf_middleware.server_timing import server_timing_value
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "cache_outcome",
 ]
 
-_clock: Final = time.perf_counter  # a C static when compiled, not a global lookup
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -136,7 +134,7 @@ class RequestObserver:
         self.send = send
         self.metrics = metrics
         self.server_timing = server_timing
-        self.start = _clock() if started is None else started
+        self.start = clock() if started is None else started
         self.app_start = 0.0
         self.status = 0
         self.coding: str | None = None
@@ -150,7 +148,7 @@ class RequestObserver:
     def app_called(self) -> None:
         """The pipeline is about to call the application (a cache miss or no cache)."""
         if self.server_timing and not self.done and not self.app_start:  # only it reads it
-            self.app_start = _clock()
+            self.app_start = clock()
 
     def compressed(self, coding: str, bytes_in: int, bytes_out: int, seconds: float) -> None:
         """The Responder encoded (part of) the body; streams report once per chunk."""
@@ -190,7 +188,7 @@ class RequestObserver:
 
     def _with_server_timing(self, message: Message) -> Message:
         """A copy of the start message with ``Server-Timing`` (messages may be shared)."""
-        now = _clock()
+        now = clock()
         headers = list(message.get("headers") or ())
         outcome = None
         for name, value in headers:

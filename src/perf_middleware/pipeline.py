@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from perf_middleware.compression import Codecs, CompressionConfig
+from perf_middleware.http.etag import etag_bytes
 from perf_middleware.policy import Policy
-from perf_middleware.response_headers import etag_bytes
 
 if TYPE_CHECKING:
     from perf_middleware.http.conditional import Precondition

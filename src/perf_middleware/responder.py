@@ -12,7 +12,6 @@ ETag (before conditional evaluation and compression), and the header helpers of
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -22,8 +21,9 @@ from perf_middleware.compression import StreamEncoder
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.dates import parse_http_date
-from perf_middleware.http.etag import make_etag
+from perf_middleware.http.etag import etag_bytes
 from perf_middleware.http.headers import MutableRawHeaders, content_length
+from perf_middleware.metrics import clock
 from perf_middleware.observe import RequestObserver, send_complete
 from perf_middleware.pipeline import PLAN_RETRIES, UNSTABLE, Pipeline
 from perf_middleware.response_headers import (
@@ -74,7 +74,6 @@ _STREAM: Final = 1
 _PASS: Final = 2
 _DROP: Final = 3
 _DONE: Final = 4
-_clock: Final = time.perf_counter  # a C static when compiled, not a global lookup
 _HASHED_METHODS: Final = frozenset({"GET", "HEAD"})
 _HASH_OFFLOAD_SIZE: Final = 1 << 20  # bodies this big are hashed in a worker thread
 _MEMO_LIMIT: Final = 4096  # entries of the precondition memo
@@ -211,7 +210,7 @@ class Responder:
         self.started = 0.0
         if metrics is not None:
             metrics.in_flight += 1
-            self.started = _clock()
+            self.started = clock()
         self._plannable = conditions is None and capture is None and self.method == "GET"
 
     def settle(self) -> None:
@@ -247,8 +246,7 @@ class Responder:
             body = _as_bytes(msg.get("body", b""))
             if start is not None and len(body) < _HASH_OFFLOAD_SIZE:
                 plannable = True
-                by_encoding = self.pipeline.plans.get(self.path)
-                plan = None if by_encoding is None else by_encoding.get(self.accept_encoding)
+                plan = self.pipeline.plan(self.path, self.accept_encoding)
                 if (
                     plan is not None
                     and plan[2] == len(body)
@@ -311,10 +309,10 @@ class Responder:
         return status, headers
 
     def _prepare_scan(
-        self, start: Fields, body: bytes | None, etag_value: str | None = None
+        self, start: Fields, body: bytes | None, etag: bytes | None = None
     ) -> tuple[int, MutableRawHeaders, list[bytes | None]]:
-        """``_prepare`` plus the one-pass ``scan`` of the resulting headers. ``etag_value`` is
-        ``make_etag(body)`` when the caller already computed it (off the loop)."""
+        """``_prepare`` plus the one-pass ``scan`` of the resulting headers. ``etag`` is
+        ``etag_bytes(body)`` when the caller already computed it (off the loop)."""
         status = int(start.get("status", 200))
         headers = app_headers(start.get("headers"))
         found = scan(headers)
@@ -331,7 +329,8 @@ class Responder:
             and self.method in _HASHED_METHODS
             and len(body) <= pipeline.etag_max_bytes
         ):
-            etag = etag_value.encode("latin-1") if etag_value else pipeline.etag_for(body)
+            if etag is None:
+                etag = pipeline.etag_for(body)
             headers.append((b"etag", etag))
             found[ETAG] = etag
             self._digest = etag
@@ -421,14 +420,14 @@ class Responder:
         start = self._start
         assert start is not None
         head = self.method == "HEAD"
-        etag_value = None
+        etag = None
         if len(body) >= _HASH_OFFLOAD_SIZE and self._will_hash(start, body):
             # hashing ~1 GB/s: a multi-megabyte body would hold the loop for milliseconds
-            etag_value = await anyio.to_thread.run_sync(make_etag, body)
+            etag = await anyio.to_thread.run_sync(etag_bytes, body)
         # HEAD: Starlette sends the GET body (the server drops it); hash it like GET so the
         # HEAD headers match. An app that sends nothing on HEAD gets no ETag (b"" would lie).
         status, headers, found = self._prepare_scan(
-            start, None if head and not body else body, etag_value
+            start, None if head and not body else body, etag
         )
         if self.capture is not None:
             self.capture.body = bytearray(body)
@@ -499,7 +498,7 @@ class Responder:
     async def _compress(self, body: bytes, coding: str) -> bytes:
         codecs = self.pipeline.codecs
         assert codecs is not None
-        started = _clock()
+        started = clock()
         # the ETag this pipeline hashed names these exact bytes: a repeat is encoded already
         memo = codecs.memo
         digest = self._digest if memo is not None and memo.accepts(len(body)) else None
@@ -516,7 +515,7 @@ class Responder:
                 assert memo is not None
                 memo.put(digest, coding, out)
         if self.observer is not None and len(out) < len(body):  # else identity is sent
-            self.observer.compressed(coding, len(body), len(out), _clock() - started)
+            self.observer.compressed(coding, len(body), len(out), clock() - started)
         return out
 
     # -- streams --------------------------------------------------------------------------
@@ -571,7 +570,7 @@ class Responder:
         assert encoder is not None
         if capture and self.capture is not None:
             self._capture_chunk(body, more)
-        started = _clock()
+        started = clock()
         if body:
             if len(body) >= self.pipeline.offload_size:
                 data = await anyio.to_thread.run_sync(encoder.compress, body)
@@ -584,7 +583,7 @@ class Responder:
             self._state = _DONE
         observer = self.observer
         if observer is not None and observer.coding is not None:
-            seconds = _clock() - started
+            seconds = clock() - started
             observer.compressed(observer.coding, len(body), len(data), seconds)
         if data or not more:
             await self.send({"type": "http.response.body", "body": data, "more_body": more})

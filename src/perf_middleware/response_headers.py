@@ -7,11 +7,8 @@ Everything works on raw ASGI header lists and never raises on odd header values.
 
 from __future__ import annotations
 
-from binascii import b2a_base64
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
-
-from blake3 import blake3
 
 from perf_middleware.compression import CompressionConfig, compressible_response
 from perf_middleware.http.etag import encoding_etag
@@ -20,8 +17,6 @@ from perf_middleware.http.vary import merge_vary
 
 if TYPE_CHECKING:
     from perf_middleware.pipeline import Pipeline
-
-_b64: Final = b2a_base64  # a C static when compiled, not a global lookup
 
 # Fields a 304 carries (RFC 9110 §15.4.5): enough for a cache to refresh its stored response.
 NOT_MODIFIED_KEEP: Final = frozenset(
@@ -107,12 +102,6 @@ def parse_length(value: bytes | None) -> int | None:
     if value is None or not value.isdigit() or len(value) > 18:
         return None
     return int(value)
-
-
-def etag_bytes(body: bytes) -> bytes:
-    """``make_etag(body)`` as header bytes, without the str round trip (hot path; a test
-    keeps the two identical)."""
-    return b'"' + _b64(blake3(body).digest(16), newline=False)[:22] + b'"'
 
 
 def compressible(config: CompressionConfig, status: int, found: list[bytes | None]) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from perf_middleware import response_headers
+from perf_middleware import pipeline
 from perf_middleware.http.etag import make_etag
 from perf_middleware.middleware import PerformanceMiddleware
 from perf_middleware.pipeline import ETAG_MEMO_ENTRIES, ETAG_MEMO_MAX_BODY
@@ -28,17 +28,17 @@ def sending(bodies: list[Any]) -> Any:
 
 @pytest.fixture
 def hashed(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every body the pipeline actually hashes: the hash function itself is wrapped (a
-    module global, looked up at call time by the sources and by the compiled build alike;
-    the function calling it is bound directly in the compiled build)."""
+    """Every body the pipeline actually hashes: its ETag function is wrapped (a global of
+    the pipeline module, from the uncompiled ETag module, so looked up at call time by the
+    sources and by the compiled build alike)."""
     seen: list[bytes] = []
-    real = response_headers.blake3
+    real = pipeline.etag_bytes
 
-    def counting(body: bytes) -> Any:
+    def counting(body: bytes) -> bytes:
         seen.append(bytes(body))
         return real(body)
 
-    monkeypatch.setattr(response_headers, "blake3", counting)
+    monkeypatch.setattr(pipeline, "etag_bytes", counting)
     return seen
 
 

@@ -91,8 +91,7 @@ def test_capture_is_bounded() -> None:
 
 
 def test_etag_bytes_is_make_etag_as_header_bytes() -> None:
-    from perf_middleware.http.etag import make_etag
-    from perf_middleware.response_headers import etag_bytes
+    from perf_middleware.http.etag import etag_bytes, make_etag
 
     for body in (b"", b"x", b"{}" * 512, bytes(range(256)) * 40):
         assert etag_bytes(body) == make_etag(body).encode("latin-1")

@@ -48,14 +48,20 @@ class ETagList:
 EMPTY_ETAG_LIST = ETagList()
 
 
-def make_etag(body: bytes) -> str:
-    """A strong validator from the body's blake3 hash: identical across processes and
-    restarts (unlike Python's salted ``hash()``), 128 bits so collisions are not a concern.
+def etag_bytes(body: bytes) -> bytes:
+    """A strong validator (header bytes) from the body's blake3 hash: identical across
+    processes and restarts (unlike Python's salted ``hash()``), 128 bits so collisions are
+    not a concern.
 
     Base64 without padding (22 characters; ``+`` and ``/`` are valid in an entity tag), not
     hex (32): every response carries it and servers scan each header byte for forbidden
     characters. No ``-``, so a tag never looks like one with an encoding suffix."""
-    return '"' + b2a_base64(blake3(body).digest(16), newline=False)[:22].decode("ascii") + '"'
+    return b'"' + b2a_base64(blake3(body).digest(16), newline=False)[:22] + b'"'
+
+
+def make_etag(body: bytes) -> str:
+    """``etag_bytes(body)`` as text."""
+    return etag_bytes(body).decode("ascii")
 
 
 def _valid_opaque(opaque: str) -> bool:
