@@ -26,13 +26,45 @@ PLAN_ENCODINGS: Final = 8  # Accept-Encoding values per path
 PLAN_RETRIES: Final = 2
 
 PreconditionKey = tuple[str, tuple[bytes | None, ...], bytes | None, bytes | None]
-#: (the app's status, the app's raw headers, the body length: what the plan was made from;
-#: the status sent, the headers sent, the index of the generated ETag in them or -1; how
-#: many plans this key had before)
-Plan = tuple[object, object, int, int, tuple[tuple[bytes, bytes], ...], int, int]
-#: Stored for a key whose shape keeps changing: matches no body (length -1), so its requests
+
+
+class Plan:
+    """An identity response already worked out. Made from the app's ``app_status``, raw
+    ``app_headers`` and body ``size``; sends ``status`` and ``headers``, with the generated
+    ETag at ``etag_at`` (-1: none to recompute). ``retries``: how many plans its key had
+    before. A class, not a tuple: compiled code reads its fields in place instead of
+    unpacking seven items (and checking three ints) per request."""
+
+    __slots__ = ("app_headers", "app_status", "etag_at", "headers", "retries", "size", "status")
+
+    def __init__(
+        self,
+        app_status: object,
+        app_headers: object,
+        size: int,
+        status: int,
+        headers: tuple[tuple[bytes, bytes], ...],
+        etag_at: int,
+        retries: int,
+    ) -> None:
+        self.app_status = app_status
+        self.app_headers = app_headers
+        self.size = size
+        self.status = status
+        self.headers = headers
+        self.etag_at = etag_at
+        self.retries = retries
+
+    def __repr__(self) -> str:
+        return (
+            f"Plan(app_status={self.app_status!r}, size={self.size}, status={self.status}, "
+            f"etag_at={self.etag_at}, retries={self.retries})"
+        )
+
+
+#: Stored for a key whose shape keeps changing: matches no body (size -1), so its requests
 #: go through the pipeline and skip the work of planning.
-UNSTABLE: Final[Plan] = (None, None, -1, 0, (), -1, PLAN_RETRIES)
+UNSTABLE: Final = Plan(None, None, -1, 0, (), -1, PLAN_RETRIES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,7 +25,7 @@ from perf_middleware.http.etag import etag_bytes
 from perf_middleware.http.headers import MutableRawHeaders, content_length
 from perf_middleware.metrics import clock
 from perf_middleware.observe import RequestObserver, send_complete
-from perf_middleware.pipeline import PLAN_RETRIES, UNSTABLE, Pipeline
+from perf_middleware.pipeline import PLAN_RETRIES, UNSTABLE, Pipeline, Plan
 from perf_middleware.response_headers import (
     CC,
     CE,
@@ -229,44 +229,21 @@ class Responder:
 
     async def __call__(self, message: Message) -> None:
         msg: Fields = message if type(message) is dict else dict(message)
-        state = self._state
-        kind = msg["type"]
-        if kind == "http.response.start" and state == _HOLD:
+        if self._state == _HOLD and msg["type"] == "http.response.start":
             self._start = msg
             return
-        plannable = False
-        if (
-            self._plannable
-            and state == _HOLD
-            and kind == "http.response.body"
-            and not msg.get("more_body", False)
-        ):
-            # an identity response shaped like an earlier one: its plan, sent in place
-            start = self._start
-            body = _as_bytes(msg.get("body", b""))
-            if start is not None and len(body) < _HASH_OFFLOAD_SIZE:
-                plannable = True
-                plan = self.pipeline.plan(self.path, self.accept_encoding)
-                if (
-                    plan is not None
-                    and plan[2] == len(body)
-                    and plan[1] == start.get("headers")
-                    and plan[0] == start.get("status", 200)
-                ):
-                    self._state = _DONE
-                    headers = list(plan[4])
-                    if plan[5] >= 0:
-                        headers[plan[5]] = (b"etag", self.pipeline.etag_for(body))
-                    send = self.send
-                    await send(
-                        {"type": "http.response.start", "status": plan[3], "headers": headers}
-                    )
-                    await send(message)  # the app's own: its body goes out unchanged
-                    metrics = self.metrics
-                    if metrics is not None:
-                        self.metrics = None
-                        metrics.response_done(plan[3], self.started)
-                    return
+        start = self._planned(msg) if self._plannable else None
+        if start is not None:
+            send = self.send
+            await send(start)
+            await send(message)  # the app's own: its body goes out unchanged
+            metrics = self.metrics
+            if metrics is not None:
+                self.metrics = None
+                metrics.response_done(start["status"], self.started)
+            return
+        state = self._state
+        kind = msg["type"]
         if self.metrics is not None:
             self._observe(self.metrics)
         if kind != "http.response.body":
@@ -287,9 +264,42 @@ class Responder:
             if more and self.method != "HEAD":
                 await self._begin_stream(body)
             else:
-                await self._complete(body, plannable)
+                await self._complete(body, self._plannable)
         elif state == _HOLD:
             await self.send(message)  # body before start: protocol error, let the server say so
+
+    def _planned(self, msg: Fields) -> Fields | None:
+        """The start message to send for an identity response shaped like an earlier one
+        (its plan, with the ETag of this body), or None: then ``_plannable`` still says
+        whether ``_complete`` may make a plan of it. Not a coroutine: its locals stay C
+        locals in the compiled build instead of fields of the coroutine object."""
+        start = self._start
+        if (
+            self._state != _HOLD
+            or start is None
+            or msg["type"] != "http.response.body"
+            or msg.get("more_body", False)
+        ):
+            self._plannable = False
+            return None
+        body = _as_bytes(msg.get("body", b""))
+        if len(body) >= _HASH_OFFLOAD_SIZE:
+            self._plannable = False  # hashed off the loop: never planned
+            return None
+        pipeline = self.pipeline
+        plan = pipeline.plan(self.path, self.accept_encoding)
+        if (
+            plan is None
+            or plan.size != len(body)
+            or plan.app_headers != start.get("headers")
+            or plan.app_status != start.get("status", 200)
+        ):
+            return None
+        self._state = _DONE
+        headers = list(plan.headers)
+        if plan.etag_at >= 0:
+            headers[plan.etag_at] = (b"etag", pipeline.etag_for(body))
+        return {"type": "http.response.start", "status": plan.status, "headers": headers}
 
     @property
     def pending(self) -> bool:
@@ -476,9 +486,9 @@ class Responder:
     def _remember(self, start: Fields, size: int, status: int, headers: MutableRawHeaders) -> None:
         pipeline = self.pipeline
         before = pipeline.plan(self.path, self.accept_encoding)
-        retries = 0 if before is None else before[6] + 1
+        retries = 0 if before is None else before.retries + 1
         if retries >= PLAN_RETRIES:  # this answer keeps changing shape: stop planning it
-            if before != UNSTABLE:  # equal, not identical: compiled code re-boxes tuples
+            if before is not UNSTABLE:
                 pipeline.remember_plan(self.path, self.accept_encoding, UNSTABLE)
             return
         digest = self._digest
@@ -492,7 +502,7 @@ class Responder:
                 return  # the generated ETag was rewritten: nothing to substitute, no plan
         raw = _snapshot(start.get("headers"))
         if raw is not None:
-            plan = (start.get("status", 200), raw, size, status, tuple(headers), at, retries)
+            plan = Plan(start.get("status", 200), raw, size, status, tuple(headers), at, retries)
             pipeline.remember_plan(self.path, self.accept_encoding, plan)
 
     async def _compress(self, body: bytes, coding: str) -> bytes:
