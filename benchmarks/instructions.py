@@ -16,7 +16,11 @@ requests; the difference divided by ``N`` is the cost of one request with warm c
 Instructions are not time: a request that touches more memory stalls more per instruction,
 and the server's socket work (roughly a quarter of a raw request's time here) is left out.
 Read the ratio column as "how much more request work the server does than the raw app".
-Variants are the ones of ``benchmarks.dynamic`` and ``benchmarks.cache``.
+``--cache-sim`` adds valgrind's simulated level-1 cache misses per request (instruction and
+data; this machine's cache sizes): a layer of compiled code that runs once per request
+executes little code many times over, so much of its cost is fetching that code, which
+the instruction count does not show. Variants are the ones of ``benchmarks.dynamic`` and
+``benchmarks.cache``.
 """
 
 from __future__ import annotations
@@ -128,7 +132,31 @@ def child(factory: str, raw_request: bytes, count: int) -> None:
 # -- the parent ---------------------------------------------------------------------------
 
 
-def instructions(case: Case, count: int) -> int:
+@dataclass(frozen=True)
+class Counts:
+    """valgrind's totals for one child run (cache misses 0 without the cache simulation)."""
+
+    instructions: float
+    l1i_misses: float = 0.0
+    l1d_misses: float = 0.0
+
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(
+            self.instructions - other.instructions,
+            self.l1i_misses - other.l1i_misses,
+            self.l1d_misses - other.l1d_misses,
+        )
+
+    def __truediv__(self, n: int) -> Counts:
+        return Counts(self.instructions / n, self.l1i_misses / n, self.l1d_misses / n)
+
+
+def _total(label: str, text: str) -> float:
+    found = re.search(label + r":\s+([\d,]+)", text)
+    return float(found.group(1).replace(",", "")) if found else 0.0
+
+
+def instructions(case: Case, count: int, cache_sim: bool = False) -> Counts:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed. HINT: make bench (apt-get install valgrind)")
     env = {
@@ -138,7 +166,8 @@ def instructions(case: Case, count: int) -> int:
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
     }
     cmd = [
-        "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+        "valgrind", "--tool=cachegrind", f"--cache-sim={'yes' if cache_sim else 'no'}",
+        "--cachegrind-out-file=/dev/null",
         sys.executable, "-m", "benchmarks.instructions", "--child", case.factory,
         case.request.decode("latin-1"), str(count),
     ]  # fmt: skip
@@ -146,19 +175,24 @@ def instructions(case: Case, count: int) -> int:
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"{case.variant} / {case.probe} failed:\n{done.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    return Counts(
+        float(found.group(1).replace(",", "")),
+        _total(r"I1\s+misses", done.stderr),
+        _total(r"D1\s+misses", done.stderr),
+    )
 
 
-def per_request(case: Case, requests: int) -> float:
-    return (instructions(case, WARM + requests) - instructions(case, WARM)) / requests
+def per_request(case: Case, requests: int, cache_sim: bool = False) -> Counts:
+    warm = instructions(case, WARM, cache_sim)
+    return (instructions(case, WARM + requests, cache_sim) - warm) / requests
 
 
-def run(only: str | None, requests: int, jobs: int) -> None:
+def run(only: str | None, requests: int, jobs: int, cache_sim: bool = False) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     todo = cases(only)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        counts = list(pool.map(lambda c: per_request(c, requests), todo))
+        counts = list(pool.map(lambda c: per_request(c, requests, cache_sim), todo))
     measured = dict(zip(todo, counts, strict=True))
     rows = []
     for case, value in measured.items():
@@ -166,10 +200,18 @@ def run(only: str | None, requests: int, jobs: int) -> None:
             v for c, v in measured.items()
             if c.group == case.group and c.probe == case.probe and c.variant == "raw"
         )  # fmt: skip
-        rows.append([case.probe, case.variant, f"{value / 1000:.1f}k", f"{raw / value:.2f}"])
+        row = [case.probe, case.variant, f"{value.instructions / 1000:.1f}k",
+               f"{raw.instructions / value.instructions:.2f}"]  # fmt: skip
+        if cache_sim:
+            row.append(f"{value.l1i_misses:,.0f} ({value.l1i_misses - raw.l1i_misses:+,.0f})")
+            row.append(f"{value.l1d_misses:,.0f} ({value.l1d_misses - raw.l1d_misses:+,.0f})")
+        rows.append(row)
+    header = ["probe", "variant", "instructions", "raw / variant"]
+    if cache_sim:
+        header += ["L1i misses (vs raw)", "L1d misses (vs raw)"]
     print_table(
         f"CPU instructions per request through uvicorn's protocol (valgrind, {requests} requests)",
-        ["probe", "variant", "instructions", "raw / variant"],
+        header,
         rows,
     )
 
@@ -179,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--only", choices=("dynamic", "cache"))
     parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at once")
+    parser.add_argument("--cache-sim", action="store_true",
+                        help="also simulated L1 cache misses per request (slower)")  # fmt: skip
     parser.add_argument("--child", nargs=3, metavar=("FACTORY", "REQUEST", "COUNT"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args(argv)
@@ -186,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         factory, raw_request, count = args.child
         child(factory, raw_request.encode("latin-1"), int(count))
         return 0
-    run(args.only, args.requests, args.jobs)
+    run(args.only, args.requests, args.jobs, args.cache_sim)
     return 0
 
 
