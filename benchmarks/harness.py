@@ -296,14 +296,14 @@ def median(values: Iterable[float]) -> float:
 def print_table(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """Print an aligned table; with ``BENCH_RESULTS`` set, also append it there as a JSON
     line, so ``python -m benchmarks`` can summarise and plot every benchmark's tables."""
-    rows = [[str(c) for c in row] for row in rows]
-    record_table(title, header, rows)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    cells = [[str(c) for c in row] for row in rows]
+    record_table(title, header, cells)
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
     # the servers it starts load what this process does (same files, same environment)
     print(f"\n{title}\n(perf_middleware per-request modules: {loaded_build()})")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
-    for row in rows:
+    for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
