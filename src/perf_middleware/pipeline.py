@@ -33,7 +33,8 @@ class Plan:
     ``app_headers`` and body ``size``; sends ``status`` and ``headers``, with the generated
     ETag at ``etag_at`` (-1: none to recompute). ``retries``: how many plans its key had
     before. A class, not a tuple: compiled code reads its fields in place instead of
-    unpacking seven items (and checking three ints) per request."""
+    unpacking seven items (and checking three ints) per request. Not a dataclass: mypyc's
+    dataclass support fails at import on the ``object`` fields (KeyError: 'object')."""
 
     __slots__ = ("app_headers", "app_status", "etag_at", "headers", "retries", "size", "status")
 

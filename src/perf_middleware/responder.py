@@ -211,6 +211,8 @@ class Responder:
         if metrics is not None:
             metrics.in_flight += 1
             self.started = clock()
+        # a request whose response may follow or make a plan; ``_planned`` clears it once the
+        # response turns out not to be one complete body (a stream, a large body, no start)
         self._plannable = conditions is None and capture is None and self.method == "GET"
 
     def settle(self) -> None:
