@@ -138,6 +138,25 @@ def test_a_damaged_build_record_means_every_module_is_stale(tmp_path: Path) -> N
     assert extensions.stale_modules(package) == list(extensions.HOT_MODULES)
 
 
+def test_the_compiled_library_exports_only_its_init_and_calls_without_plt_stubs() -> None:
+    """The build's ``-fvisibility=hidden -fno-plt`` (``hatch_build.compiler_flags``): the
+    extension's own functions are not exported, so calls between them are direct, and no
+    call goes through a PLT stub (each one an extra cache line touched per request)."""
+    (library,) = SRC.glob("perf_middleware__mypyc*.so")
+    exported = subprocess.run(
+        ["nm", "-D", "--defined-only", str(library)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert [name for name in exported if name.startswith("PyInit_")] == [
+        "PyInit_perf_middleware__mypyc"
+    ]
+    assert not [name for name in exported if name.startswith("CPy")]
+    relocations = subprocess.run(
+        ["readelf", "--relocs", "--wide", str(library)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "JUMP_SLOT" not in relocations
+    assert "PyObject_GetAttr" in relocations  # libpython is still called, through the GOT
+
+
 def build_wheel(out: Path, **env: str) -> Path:
     uv = shutil.which("uv")
     command = [uv] if uv else ["python3", "-m", "uv"]
