@@ -230,20 +230,30 @@ class Responder:
         self.send = self.observer = observer
 
     async def __call__(self, message: Message) -> None:
+        # Only the hold and the planned path here; everything else in ``_unplanned``: a
+        # compiled coroutine keeps every local as a field of its object, set up, cleared and
+        # freed per call, and its code is one function, so the common path stays small.
         msg: Fields = message if type(message) is dict else dict(message)
         if self._state == _HOLD and msg["type"] == "http.response.start":
             self._start = msg
             return
         start = self._planned(msg) if self._plannable else None
-        if start is not None:
-            send = self.send
-            await send(start)
-            await send(message)  # the app's own: its body goes out unchanged
-            metrics = self.metrics
-            if metrics is not None:
-                self.metrics = None
-                metrics.response_done(start["status"], self.started)
+        if start is None:
+            await self._unplanned(message, msg)
             return
+        await self.send(start)
+        await self.send(message)  # the app's own: its body goes out unchanged
+        self._record(start)
+
+    def _record(self, start: Fields) -> None:
+        """A planned response was sent: record it (when this Responder records metrics)."""
+        metrics = self.metrics
+        if metrics is not None:
+            self.metrics = None
+            metrics.response_done(start["status"], self.started)
+
+    async def _unplanned(self, message: Message, msg: Fields) -> None:
+        """Every message that is neither held nor planned: the pipeline proper."""
         state = self._state
         kind = msg["type"]
         if self.metrics is not None:
