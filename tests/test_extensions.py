@@ -138,11 +138,10 @@ def test_a_damaged_build_record_means_every_module_is_stale(tmp_path: Path) -> N
     assert extensions.stale_modules(package) == list(extensions.HOT_MODULES)
 
 
-def test_the_compiled_library_exports_only_its_init_and_calls_without_plt_stubs() -> None:
+def assert_lean_linkage(library: Path) -> None:
     """The build's ``-fvisibility=hidden -fno-plt`` (``hatch_build.compiler_flags``): the
     extension's own functions are not exported, so calls between them are direct, and no
     call goes through a PLT stub (each one an extra cache line touched per request)."""
-    (library,) = SRC.glob("perf_middleware__mypyc*.so")
     exported = subprocess.run(
         ["nm", "-D", "--defined-only", str(library)], capture_output=True, text=True, check=True
     ).stdout.split()
@@ -155,6 +154,11 @@ def test_the_compiled_library_exports_only_its_init_and_calls_without_plt_stubs(
     ).stdout
     assert "JUMP_SLOT" not in relocations
     assert "PyObject_GetAttr" in relocations  # libpython is still called, through the GOT
+
+
+def test_the_compiled_library_exports_only_its_init_and_calls_without_plt_stubs() -> None:
+    (library,) = SRC.glob("perf_middleware__mypyc*.so")
+    assert_lean_linkage(library)
 
 
 def build_wheel(out: Path, **env: str) -> Path:
@@ -184,6 +188,8 @@ def test_the_wheel_ships_the_compiled_modules_and_they_serve(tmp_path: Path) -> 
         assert any(n.startswith(f"perf_middleware/{name}.cpython-") for n in names), name
         assert f"perf_middleware/{name}.py" in names  # the sources ship beside them
     assert any(n.startswith("perf_middleware__mypyc.") for n in names)
+    (library,) = (tmp_path / "site").glob("perf_middleware__mypyc*.so")
+    assert_lean_linkage(library)
     assert not any("compiled-sources" in n for n in names)  # in-place builds only
     served = report(run_python(SERVE, tmp_path / "site"))
     assert served["compiled"] == list(extensions.HOT_MODULES)
