@@ -151,9 +151,10 @@ class Counts:
         return Counts(self.instructions / n, self.l1i_misses / n, self.l1d_misses / n)
 
 
-def _total(label: str, text: str) -> float:
+def _total(label: str, text: str) -> float | None:
+    """One of valgrind's summary totals (``I refs``, ``I1 misses``, ...), None when absent."""
     found = re.search(label + r":\s+([\d,]+)", text)
-    return float(found.group(1).replace(",", "")) if found else 0.0
+    return float(found.group(1).replace(",", "")) if found else None
 
 
 def instructions(case: Case, count: int, cache_sim: bool = False) -> Counts:
@@ -172,13 +173,14 @@ def instructions(case: Case, count: int, cache_sim: bool = False) -> Counts:
         case.request.decode("latin-1"), str(count),
     ]  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if done.returncode != 0 or found is None:
+    refs = _total(r"I\s+refs", done.stderr)
+    if done.returncode != 0 or refs is None:
         raise SystemExit(f"{case.variant} / {case.probe} failed:\n{done.stderr[-2000:]}")
+    # no cache totals without the cache simulation
     return Counts(
-        float(found.group(1).replace(",", "")),
-        _total(r"I1\s+misses", done.stderr),
-        _total(r"D1\s+misses", done.stderr),
+        refs,
+        _total(r"I1\s+misses", done.stderr) or 0.0,
+        _total(r"D1\s+misses", done.stderr) or 0.0,
     )
 
 
