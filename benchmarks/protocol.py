@@ -1,0 +1,171 @@
+"""Time per request through uvicorn's protocol, every variant in one process: a low-noise
+throughput figure.
+
+``python -m benchmarks.protocol [--batches 100] [--batch 400] [--probe json1k]
+[--variants gzip,starlette-compress,brotli-asgi,perf]``
+
+``benchmarks.dynamic`` measures what the targets are stated in (uvicorn and wrk over loopback),
+but on this machine kind its ratios move by ±0.15 from one run to the next, and a paired run
+of forty pairs still cannot tell 0.87 from 0.90. Here each variant of ``benchmarks.dynamic``
+gets its own ``HttpToolsProtocol`` fed from memory (uvicorn's own parser, ASGI cycle, header
+validation and framing, as in ``benchmarks.instructions``), all of them in this process on
+one core. Batches of requests alternate between the variants, in reversed order every other
+round, so the machine's drift hits them alike; each ratio is raw's time per request over the
+variant's in the same round, and the table gives their median (interquartile range).
+
+What it leaves out is the socket work: on this machine about 60 % of a raw 1 KB request's
+server CPU under wrk (8,054 req/s, 123 us of CPU each, against ~47 us here). That work costs
+every variant about the same time, but it also evicts code from the CPU caches, so under
+wrk each instruction-cache miss a variant adds costs more than it does here. Adding raw's
+socket time to both sides of a ratio here therefore overestimates the wrk ratio (0.85 here
+predicts 0.92; paired wrk runs read 0.87-0.90). Use it for what wrk cannot resolve: ranking
+variants and comparing builds by a few per cent. Times are wall time of this process; the
+large-body codecs of some variants run in worker threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.dynamic import make_app, probes
+from benchmarks.harness import Probe, print_table, quartiles
+from benchmarks.instructions import MemoryTransport
+
+DEFAULT_VARIANTS = ("gzip", "starlette-compress", "brotli-asgi", "perf")
+
+
+def raw_request(probe: Probe) -> bytes:
+    """The HTTP/1.1 request wrk would send for ``probe``."""
+    head = f"GET {probe.path} HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in probe.headers.items())
+    return (head + "\r\n").encode("latin-1")
+
+
+class Connection:
+    """One keep-alive connection of uvicorn's httptools protocol to one app, fed from memory."""
+
+    def __init__(self, app: Any) -> None:
+        from uvicorn.config import Config
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        from uvicorn.server import ServerState
+
+        config = Config(app=app, http="httptools", lifespan="off", access_log=False)
+        config.load()
+        self.transport = MemoryTransport()
+        self.protocol = HttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+        self.protocol.connection_made(self.transport)
+
+    async def serve(self, request: bytes, count: int) -> float:
+        """Answer ``request`` ``count`` times, one after the other; wall seconds per request."""
+        protocol = self.protocol
+        started = time.perf_counter()
+        for _ in range(count):
+            protocol.data_received(request)
+            for task in list(protocol.tasks):
+                await task
+        return (time.perf_counter() - started) / count
+
+    async def status_line(self, request: bytes) -> bytes:
+        """The status line of one answer (checks the variant answers at all)."""
+        self.transport.written = []
+        await self.serve(request, 1)
+        written, self.transport.written = self.transport.written, None
+        return b"".join(written).split(b"\r\n", 1)[0]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One probe, one variant: per-round ratios to raw and the fastest batch of each."""
+
+    ratios: list[float]
+    best: float  # seconds per request, fastest batch
+    raw_best: float
+
+
+async def measure(
+    probe: Probe, variants: Sequence[str], batches: int, batch: int, warm: int
+) -> dict[str, Timing]:
+    request = raw_request(probe)
+    names = ["raw", *variants]
+    connections = {name: Connection(make_app(name)) for name in names}
+    expected = b"HTTP/1.1 304" if "If-None-Match" in probe.headers else b"HTTP/1.1 200"
+    for name, connection in connections.items():
+        line = await connection.status_line(request)
+        if not line.startswith(expected):
+            raise SystemExit(f"{name} answered {probe.name} with {line!r}, not {expected!r}")
+        await connection.serve(request, warm)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(batches):
+        for name in names if index % 2 == 0 else reversed(names):
+            times[name].append(await connections[name].serve(request, batch))
+    raw = times["raw"]
+    return {
+        name: Timing(
+            [base / own for base, own in zip(raw, times[name], strict=True)],
+            min(times[name]),
+            min(raw),
+        )
+        for name in variants
+    }
+
+
+def run(probe_filter: str, variants: Sequence[str], batches: int, batch: int, warm: int) -> None:
+    import uvloop
+
+    chosen = [p for p in probes() if probe_filter in p.name]
+    if not chosen:
+        raise SystemExit(f"no probe matches {probe_filter!r}")
+    results: dict[str, dict[str, Timing]] = {}
+    for probe in chosen:
+        print(f"  {probe.name}: {batches} rounds of {batch} requests", file=sys.stderr, flush=True)
+        results[probe.name] = uvloop.run(measure(probe, variants, batches, batch, warm))
+    print_table(
+        f"uvicorn's protocol in one process, ratio to raw (median of {batches} alternating "
+        f"batches of {batch} requests; socket work left out)",
+        ["probe", *variants],
+        [
+            [name, *(f"{statistics.median(by[v].ratios):.2f}" for v in variants)]
+            for name, by in results.items()
+        ],
+    )
+    rows = []
+    for name, by in results.items():
+        for variant in variants:
+            timing = by[variant]
+            low, high = quartiles(timing.ratios)
+            rows.append([
+                name, variant,
+                f"{statistics.median(timing.ratios):.3f} ({low:.3f}-{high:.3f})",
+                f"{timing.best * 1e6:.1f}", f"{timing.raw_best * 1e6:.1f}",
+            ])  # fmt: skip
+    print_table(
+        "the same in detail: median (interquartile range) of the per-round ratios, and the "
+        "fastest batch's microseconds per request",
+        ["probe", "variant", "median (IQR)", "us/request", "raw us/request"],
+        rows,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=100, help="rounds over the variants")
+    parser.add_argument("--batch", type=int, default=400, help="requests per batch")
+    parser.add_argument("--warm", type=int, default=2000, help="requests before timing")
+    parser.add_argument("--probe", default="json1k", help="probes whose name contains this")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                        help="comma-separated variants of benchmarks.dynamic")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.batches < 2 or args.batch < 1:
+        parser.error("--batches must be at least 2 and --batch at least 1")
+    run(args.probe, args.variants.split(","), args.batches, args.batch, args.warm)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
