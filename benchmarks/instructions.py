@@ -32,6 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,28 +107,58 @@ class MemoryTransport(asyncio.Transport):
         return None
 
 
+class Connection:
+    """One keep-alive connection of uvicorn's httptools protocol to one app, fed from memory."""
+
+    def __init__(self, app: Any) -> None:
+        from uvicorn.config import Config
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        from uvicorn.server import ServerState
+
+        config = Config(app=app, http="httptools", lifespan="off", access_log=False)
+        config.load()
+        self.transport = MemoryTransport()
+        self.protocol = HttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+        self.protocol.connection_made(self.transport)
+
+    async def serve(self, payload: bytes, count: int) -> float:
+        """Answer ``payload`` (one request) ``count`` times, one after the other; wall seconds
+        per request."""
+        protocol = self.protocol
+        started = time.perf_counter()
+        for _ in range(count):
+            protocol.data_received(payload)
+            for task in list(protocol.tasks):
+                await task
+        return (time.perf_counter() - started) / count
+
+    async def status_line(self, payload: bytes) -> bytes:
+        """The status line of one answer (checks the variant answers at all)."""
+        self.transport.written = []
+        await self.serve(payload, 1)
+        written, self.transport.written = self.transport.written, None
+        return b"".join(written).split(b"\r\n", 1)[0]
+
+    @property
+    def completed(self) -> bool:
+        """Whether the last request's response was sent completely."""
+        cycle = self.protocol.cycle
+        return cycle is not None and cycle.response_complete
+
+
 def child(factory: str, raw_request: bytes, count: int) -> None:
     """Serve ``count`` keep-alive requests on one connection, each to completion."""
     import importlib
 
     import uvloop
-    from uvicorn.config import Config
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    from uvicorn.server import ServerState
 
     module, _, attr = factory.partition(":")
     app = getattr(importlib.import_module(module), attr)()
 
     async def serve() -> None:
-        config = Config(app=app, http="httptools", lifespan="off", access_log=False)
-        config.load()
-        protocol = HttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
-        protocol.connection_made(MemoryTransport())
-        for _ in range(count):
-            protocol.data_received(raw_request)
-            for task in list(protocol.tasks):
-                await task
-        if protocol.cycle is None or not protocol.cycle.response_complete:
+        connection = Connection(app)
+        await connection.serve(raw_request, count)
+        if not connection.completed:
             raise SystemExit("the app did not complete its response")
 
     uvloop.run(serve())

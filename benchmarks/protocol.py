@@ -28,14 +28,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from benchmarks.dynamic import make_app, probes
 from benchmarks.harness import Probe, print_table, quartiles
-from benchmarks.instructions import MemoryTransport, request
+from benchmarks.instructions import Connection, request
 
 DEFAULT_VARIANTS = ("gzip", "starlette-compress", "brotli-asgi", "perf")
 
@@ -44,39 +42,6 @@ def raw_request(probe: Probe) -> bytes:
     """The HTTP/1.1 request wrk would send for ``probe``."""
     fields = (f"{name}: {value}\r\n".encode("latin-1") for name, value in probe.headers.items())
     return request(probe.path, *fields)
-
-
-class Connection:
-    """One keep-alive connection of uvicorn's httptools protocol to one app, fed from memory."""
-
-    def __init__(self, app: Any) -> None:
-        from uvicorn.config import Config
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-        from uvicorn.server import ServerState
-
-        config = Config(app=app, http="httptools", lifespan="off", access_log=False)
-        config.load()
-        self.transport = MemoryTransport()
-        self.protocol = HttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
-        self.protocol.connection_made(self.transport)
-
-    async def serve(self, payload: bytes, count: int) -> float:
-        """Answer ``payload`` (one request) ``count`` times, one after the other; wall seconds
-        per request."""
-        protocol = self.protocol
-        started = time.perf_counter()
-        for _ in range(count):
-            protocol.data_received(payload)
-            for task in list(protocol.tasks):
-                await task
-        return (time.perf_counter() - started) / count
-
-    async def status_line(self, payload: bytes) -> bytes:
-        """The status line of one answer (checks the variant answers at all)."""
-        self.transport.written = []
-        await self.serve(payload, 1)
-        written, self.transport.written = self.transport.written, None
-        return b"".join(written).split(b"\r\n", 1)[0]
 
 
 @dataclass(frozen=True)
