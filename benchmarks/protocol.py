@@ -13,14 +13,14 @@ one core. Batches of requests alternate between the variants, in reversed order 
 round, so the machine's drift hits them alike; each ratio is raw's time per request over the
 variant's in the same round, and the table gives their median (interquartile range).
 
-What it leaves out is the socket work: on this machine about 60 % of a raw 1 KB request's
-server CPU under wrk (8,054 req/s, 123 us of CPU each, against ~47 us here). That work costs
-every variant about the same time, but it also evicts code from the CPU caches, so under
-wrk each instruction-cache miss a variant adds costs more than it does here. Adding raw's
-socket time to both sides of a ratio here therefore overestimates the wrk ratio (0.85 here
-predicts 0.92; paired wrk runs read 0.87-0.90). Use it for what wrk cannot resolve: ranking
-variants and comparing builds by a few per cent. Times are wall time of this process; the
-large-body codecs of some variants run in worker threads.
+What it leaves out is the socket work, which costs every variant about the same time but
+also changes what stays in the CPU caches and how many requests one loop iteration serves.
+So a ratio here does not convert into a wrk ratio by adding raw's socket time to both sides,
+and the error has no fixed sign: on one machine 0.85 here predicted 0.92 and paired wrk runs
+read 0.87-0.90; on another 0.89 predicted ~0.91 and they read 0.96-0.99. Use it for what wrk
+cannot resolve: ranking variants and comparing builds by a few per cent on one machine.
+Times are wall time of this process; the large-body codecs of some variants run in worker
+threads.
 """
 
 from __future__ import annotations
