@@ -49,6 +49,9 @@ class RequestFacts:
     unkeyed: tuple[str, ...] = ()
     """Risky request fields present (X-Forwarded-Host ...): the response is stored only if
     it declares Vary on each of them, so they cannot poison what other clients get."""
+    ambiguous: frozenset[bytes] = frozenset()
+    """Fields that came on several lines though their grammar has no list: a response
+    selected by one of them (Vary) is not stored, the app may have read any of the lines."""
 
 
 def parse_tags(value: bytes | None) -> tuple[str, ...]:
@@ -76,6 +79,11 @@ def response_reason(
 ) -> str | None:
     """Why a response with these headers may not be stored (None when it may)."""
     cc = parse_cache_control(get_joined(headers, b"cache-control"))
+    if request.ambiguous:
+        vary = parse_vary(get_joined(headers, b"vary"))
+        field = selected_by(vary, request.ambiguous)
+        if field is not None:
+            return f"ambiguous-request-field:{field}"
     if request.unkeyed:
         vary = parse_vary(get_joined(headers, b"vary"))
         missing = [name for name in request.unkeyed if name not in vary]
@@ -93,6 +101,14 @@ def response_reason(
         has_validator=get_header(headers, b"etag") is not None
         or get_header(headers, b"last-modified") is not None,
     )
+
+
+def selected_by(vary: tuple[str, ...], fields: frozenset[bytes]) -> str | None:
+    """The first of ``fields`` that ``vary`` names, or None."""
+    for name in vary:
+        if name.encode("latin-1") in fields:
+            return name
+    return None
 
 
 def _lifetime(

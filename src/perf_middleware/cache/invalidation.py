@@ -14,7 +14,7 @@ from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.fetch import ClientSend
 from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key
-from perf_middleware.http.headers import get_header
+from perf_middleware.http.headers import combine_fields, get_header
 
 logger = logging.getLogger("perf_middleware.cache")
 
@@ -42,7 +42,7 @@ class Invalidation:
 
     async def invalidate_for(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
         scheme = scope.get("scheme", "http")
-        host_raw = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+        host_raw = combine_fields(scope.get("headers") or ())[0].get(b"host", b"").decode("latin-1")
         host = normalize_host(host_raw, scheme)
         query = normalize_query(scope.get("query_string", b"").decode("latin-1"), self.config)
         target = primary_key(scheme, host, scope.get("path", "/"), query)

@@ -96,13 +96,3 @@ def secondary_key(vary: tuple[str, ...], headers: Mapping[bytes, bytes]) -> str:
         value = headers.get(name.encode("latin-1"))
         parts.append("\x00" if value is None else _field_value(value))
     return "\x1e".join(parts)
-
-
-def request_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    """Lower-case header map; repeated fields are joined with ", " as RFC 9110 §5.3 allows."""
-    out: dict[bytes, bytes] = {}
-    for name, value in raw:
-        name = name.lower()
-        previous = out.get(name)
-        out[name] = value if previous is None else previous + b", " + value
-    return out

@@ -18,7 +18,7 @@ from typing import Any
 
 from perf_middleware.asgi_types import Receive, Scope, Send
 from perf_middleware.cache.backends.base import CacheBackend
-from perf_middleware.cache.build import RequestFacts, shareable
+from perf_middleware.cache.build import RequestFacts, selected_by, shareable
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.freshness import Use, usable
@@ -44,6 +44,7 @@ from perf_middleware.http.cache_control import (
     CacheControl,
     parse_cache_control,
 )
+from perf_middleware.http.headers import combine_fields
 from perf_middleware.metrics import CacheCounters, Metrics
 from perf_middleware.observe import send_complete
 
@@ -54,6 +55,7 @@ LookupNow = Callable[[str, str], tuple[CacheEntry | None, tuple[str, ...] | None
 _HIT = ("hit",)
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _HINT_LIMIT = 10_000
+_NO_FIELDS: frozenset[bytes] = frozenset()
 
 
 class CacheStage(MissHandler):
@@ -147,7 +149,11 @@ class CacheStage(MissHandler):
             return
         metrics = self.hit_metrics
         started = perf_counter()
-        headers: dict[bytes, bytes] = dict(scope["headers"])
+        raw = scope["headers"]
+        headers: dict[bytes, bytes] = dict(raw)
+        ambiguous = _NO_FIELDS
+        if len(headers) != len(raw):  # a field on several lines: combine them (RFC 9110 §5.3)
+            headers, ambiguous = combine_fields(raw)
         scheme: str = scope.get("scheme", "http")
         host_raw = headers.get(b"host")
         known = self._hosts.get((host_raw, scheme))
@@ -189,6 +195,8 @@ class CacheStage(MissHandler):
         now = self.clock()
         if entry is not None and b"authorization" in headers and not shareable(entry):
             entry = None
+        if ambiguous and entry is not None and selected_by(entry.vary, ambiguous) is not None:
+            entry = None  # the app may have read another line than the stored variant's
         use: Use | None = None
         if entry is not None:
             # the common case without request directives, inlined (no Enum on this path)
@@ -235,6 +243,7 @@ class CacheStage(MissHandler):
             entry,
             use,
             now,
+            ambiguous,
         )
         await self.middleware.observed(scope, receive, send, rest, started)
 
@@ -249,6 +258,7 @@ class CacheStage(MissHandler):
         entry: CacheEntry | None,
         use: Use | None,
         now: float,
+        ambiguous: frozenset[bytes],
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -259,7 +269,7 @@ class CacheStage(MissHandler):
             return
         facts = RequestFacts(
             request_cc, b"authorization" in headers, now, scope["path"],
-            self.config.unkeyed_present(headers),
+            self.config.unkeyed_present(headers), ambiguous,
         )  # fmt: skip
         if entry is not None and use is Use.STALE_WHILE_REVALIDATE:
             self.count("stale")

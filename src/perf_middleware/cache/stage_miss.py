@@ -17,6 +17,7 @@ from perf_middleware.cache.build import (
     apply_response,
     refresh_headers,
     response_reason,
+    selected_by,
     shareable,
     storage_ttl,
 )
@@ -33,7 +34,7 @@ from perf_middleware.cache.invalidation import Invalidation
 from perf_middleware.cache.keys import secondary_key
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.http.dates import format_http_date
-from perf_middleware.http.headers import get_header
+from perf_middleware.http.headers import combine_fields, get_header
 from perf_middleware.responder import Capture
 
 logger = logging.getLogger("perf_middleware.cache")
@@ -98,7 +99,7 @@ class MissHandler(Background, Invalidation):
         fwd: str,
     ) -> None:
         """Single-flight fetch: one app call per key; the others reuse its stored entry."""
-        headers: dict[bytes, bytes] = dict(scope.get("headers") or ())
+        headers, _ = combine_fields(scope.get("headers") or ())
         method = scope.get("method", "GET")
 
         async def work() -> CacheEntry | None:
@@ -119,6 +120,8 @@ class MissHandler(Background, Invalidation):
             vary = entry.vary
             if vary and secondary_key(vary, headers) != entry.secondary:
                 entry = None  # the stored response varies and does not fit this request
+            elif selected_by(vary, facts.ambiguous) is not None:
+                entry = None  # the app may read another line of this request's field
             elif facts.has_authorization and not shareable(entry):
                 entry = None
         if entry is not None:
@@ -162,7 +165,7 @@ class MissHandler(Background, Invalidation):
             revalidating=revalidating,
             hold_errors=may_use_stale,
         )
-        headers: dict[bytes, bytes] = dict(scope.get("headers") or ())
+        headers, _ = combine_fields(scope.get("headers") or ())
         method = scope.get("method", "GET")
         try:
             await self.middleware.run_pipeline(inner, receive, client, capture=capture)
