@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from perf_middleware.asgi_types import Message, Receive, Scope, Send
 from perf_middleware.cache.backends.base import compile_pattern
 from perf_middleware.cache.config import CacheConfig
-from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key
+from perf_middleware.cache.keys import (
+    key_path,
+    key_query,
+    normalize_host,
+    normalize_query,
+    primary_key,
+)
 
 __all__ = [
     "BodyError",
@@ -69,8 +75,9 @@ def cache_url_key(url: str, config: CacheConfig) -> str:
         return url
     scheme = parts.scheme.lower()
     host = normalize_host(parts.netloc.rsplit("@", 1)[-1], scheme)
+    path = key_path(parts.path.encode("utf-8") or b"/", "")
     return primary_key(
-        scheme, host, unquote(parts.path) or "/", normalize_query(parts.query, config)
+        scheme, host, path, normalize_query(key_query(parts.query.encode("utf-8")), config)
     )
 
 

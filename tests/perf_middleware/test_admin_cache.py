@@ -207,7 +207,10 @@ def test_cache_url_key_matches_the_stage_key():
 
     config = CacheConfig(normalize_query=True)
     assert cache_url_key("https://Example.COM:443/a%20b?b=2&a=1", config) == (
-        "https://example.com/a b?a=1&b=2"
+        "https://example.com/a%20b?a=1&b=2"
+    )
+    assert cache_url_key("http://example.com/café x", config) == (
+        "http://example.com/caf%C3%A9%20x"  # as a browser sends it
     )
     assert cache_url_key("http://example.com", config) == "http://example.com/"
     assert cache_url_key("http://[::1", config) == "http://[::1"  # unparsable: unchanged

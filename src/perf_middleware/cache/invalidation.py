@@ -13,7 +13,14 @@ from perf_middleware.asgi_types import Message, Receive, Scope, Send
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.fetch import ClientSend
-from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key
+from perf_middleware.cache.keys import (
+    key_path,
+    key_query,
+    normalize_host,
+    normalize_query,
+    primary_key,
+    valid_host,
+)
 from perf_middleware.http.headers import combine_fields, get_header
 
 logger = logging.getLogger("perf_middleware.cache")
@@ -44,8 +51,11 @@ class Invalidation:
         scheme = scope.get("scheme", "http")
         host_raw = combine_fields(scope.get("headers") or ())[0].get(b"host", b"").decode("latin-1")
         host = normalize_host(host_raw, scheme)
-        query = normalize_query(scope.get("query_string", b"").decode("latin-1"), self.config)
-        target = primary_key(scheme, host, scope.get("path", "/"), query)
+        if not valid_host(host):
+            return  # no key was ever made for it
+        path = key_path(scope.get("raw_path"), scope.get("path", "/"))
+        query = normalize_query(key_query(scope.get("query_string", b"")), self.config)
+        target = primary_key(scheme, host, path, query)
         urls = {target}
         for name in (b"location", b"content-location"):
             value = get_header(headers, name)
@@ -53,8 +63,9 @@ class Invalidation:
                 continue
             parts = urlsplit(urljoin(target, value.decode("latin-1")))
             if parts.scheme == scheme and normalize_host(parts.netloc, scheme) == host:
-                q = normalize_query(parts.query, self.config)
-                urls.add(primary_key(scheme, host, parts.path or "/", q))
+                p = key_path(parts.path.encode("latin-1") or b"/", "")
+                q = normalize_query(key_query(parts.query.encode("latin-1")), self.config)
+                urls.add(primary_key(scheme, host, p, q))
         for url in urls:
             try:
                 removed = await self.backend.invalidate_url(url)

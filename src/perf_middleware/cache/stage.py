@@ -24,10 +24,13 @@ from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.freshness import Use, usable
 from perf_middleware.cache.keys import (
     host_allowed,
+    key_path,
+    key_query,
     normalize_host,
     normalize_query,
     primary_key,
     secondary_key,
+    valid_host,
 )
 from perf_middleware.cache.serve import (
     Variant,
@@ -117,7 +120,7 @@ class CacheStage(MissHandler):
         else:
             text = host_raw.decode("latin-1")
         host = normalize_host(text, scheme)
-        known = (host, host_allowed(host, self.config.allowed_hosts))
+        known = (host, valid_host(host) and host_allowed(host, self.config.allowed_hosts))
         if len(self._hosts) >= _HINT_LIMIT:
             self._hosts.clear()  # bounded: forged Host values cannot grow it without limit
         if host_raw is not None:
@@ -166,9 +169,9 @@ class CacheStage(MissHandler):
             await self.middleware.observed(scope, receive, send, forward, started)
             return
         query: bytes = scope["query_string"]
-        path: str = scope["path"]
+        path = key_path(scope.get("raw_path"), scope["path"])
         if query:
-            query_text = normalize_query(query.decode("latin-1"), self.config)
+            query_text = normalize_query(key_query(query), self.config)
             primary = primary_key(scheme, host, path, query_text)
         else:
             primary = f"{scheme}://{host}{path}"

@@ -138,3 +138,65 @@ def test_vary_field_without_list_on_two_lines_is_neither_stored_nor_served(
         again = raw_request(server.port, "/page", two_lines)
         assert again.body == b"page of tenant a"  # not the stored single-line variant
         assert calls.count == 3
+
+
+def echo_app(calls: Calls) -> Starlette:
+    """Every path is a cacheable page naming the host and the path the app saw; ``/x``
+    varies on Accept-Language."""
+
+    async def page(request: Request) -> Response:
+        calls.count += 1
+        host = request.headers.get("host")
+        headers = {"cache-control": "public, max-age=600"}
+        if request.scope["path"] == "/x":
+            headers["vary"] = "Accept-Language"
+        return PlainTextResponse(f"{host} {request.scope['path']!r}", headers=headers)
+
+    return Starlette(routes=[Route("/{rest:path}", page)])
+
+
+def test_host_with_a_path_is_not_a_key_of_another_url(make_backend: Any) -> None:
+    """``Host: 127.0.0.1/page`` + ``GET /other`` used to be stored under the key of
+    ``GET /page/other``; a Host that is not host[:port] bypasses the cache."""
+    calls = Calls()
+    with serve(echo_app(calls), make_backend()) as server:
+        forged = raw_request(server.port, "/other", [("Host", "127.0.0.1/page")])
+        assert "stored" not in (forged.header("cache-status") or "")
+        real = raw_request(server.port, "/page/other", [("Host", "127.0.0.1")])
+        assert real.body == b"127.0.0.1 '/page/other'"
+
+
+@pytest.mark.parametrize("host", ["a.test, b.test", "a.test@b.test", "a.test\tx", "[::1"])
+def test_invalid_host_values_bypass_the_cache(make_backend: Any, host: str) -> None:
+    calls = Calls()
+    with serve(echo_app(calls), make_backend()) as server:
+        for _ in range(2):
+            answer = raw_request(server.port, "/x", [("Host", host)])
+            if answer.status == 200:
+                assert "fwd=bypass" in (answer.header("cache-status") or ""), host
+
+
+def test_percent_encoded_question_mark_is_not_the_query(make_backend: Any) -> None:
+    """``/page/about%3Fx=1`` is the path ``/page/about?x=1``; it used to share the key of
+    ``/page/about`` with the query ``x=1``."""
+    calls = Calls()
+    with serve(echo_app(calls), make_backend()) as server:
+        encoded = raw_request(server.port, "/page/about%3Fx=1", [("Host", "site.test")])
+        assert encoded.body == b"site.test '/page/about?x=1'"
+        query = raw_request(server.port, "/page/about?x=1", [("Host", "site.test")])
+        assert query.body == b"site.test '/page/about'"
+        assert calls.count == 2
+
+
+def test_control_character_in_path_cannot_reach_a_vary_variant(make_backend: Any) -> None:
+    """``%1F`` decodes to the separator of primary and secondary keys: ``/x%1F=en`` used to
+    address the ``Accept-Language: en`` variant of ``/x`` (memory backend)."""
+    calls = Calls()
+    with serve(echo_app(calls), make_backend()) as server:
+        victim = [("Host", "site.test"), ("Accept-Language", "en")]
+        assert raw_request(server.port, "/x", victim).body == b"site.test '/x'"
+        other = raw_request(server.port, "/x%1F=en", [("Host", "site.test")])
+        assert other.body == b"site.test '/x\\x1f=en'"
+        again = raw_request(server.port, "/x", victim)
+        assert again.body == b"site.test '/x'"
+        assert "hit" in (again.header("cache-status") or "")
