@@ -21,7 +21,7 @@ from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.build import RequestFacts, selected_by, shareable
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
-from perf_middleware.cache.freshness import Use, usable
+from perf_middleware.cache.freshness import Use, client_limits, usable
 from perf_middleware.cache.keys import (
     host_allowed,
     key_path,
@@ -176,11 +176,17 @@ class CacheStage(MissHandler):
         else:
             primary = f"{scheme}://{host}{path}"
         cc_raw = headers.get(b"cache-control")
-        request_cc = EMPTY_CACHE_CONTROL if cc_raw is None else parse_cache_control(cc_raw)
-        if request_cc.no_store:
-            forward = functools.partial(self.forward, fwd="request")
-            await self.middleware.observed(scope, receive, send, forward, started)
-            return
+        request_cc = lookup_cc = EMPTY_CACHE_CONTROL
+        if cc_raw is not None:
+            request_cc = parse_cache_control(cc_raw)
+            if not self.config.honor_request_no_cache:
+                lookup_cc = client_limits(request_cc)
+            elif request_cc.no_store:
+                forward = functools.partial(self.forward, fwd="request")
+                await self.middleware.observed(scope, receive, send, forward, started)
+                return
+            else:
+                lookup_cc = request_cc
         vary = self.vary_hints.get(primary, ())
         secondary = secondary_key(vary, headers) if vary else ""
         lookup_now = self._lookup_now
@@ -204,14 +210,15 @@ class CacheStage(MissHandler):
         if entry is not None:
             # the common case without request directives, inlined (no Enum on this path)
             answer = (
-                request_cc is EMPTY_CACHE_CONTROL
+                lookup_cc is EMPTY_CACHE_CONTROL
                 and not entry.no_cache
                 and b"pragma" not in headers
                 and entry.corrected_initial_age + now - entry.response_time
                 < entry.freshness_lifetime
             )
             if not answer:
-                use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
+                pragma = self.config.honor_request_no_cache and _pragma(headers)
+                use = usable(entry, lookup_cc, now, pragma_no_cache=pragma)
                 answer = use is Use.FRESH or use is Use.STALE_ALLOWED
             if answer:
                 self.counts["hit"] += 1

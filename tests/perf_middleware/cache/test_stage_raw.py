@@ -101,7 +101,7 @@ def test_repeated_cache_control_lines_keep_every_directive(make_backend: Any) ->
             "/greeting",
             [("Host", "site.test"), ("Cache-Control", "no-store"), ("Cache-Control", "x-foo")],
         )
-        assert "fwd=request" in (first.header("cache-status") or "")
+        assert "stored" not in (first.header("cache-status") or "")
         second = raw_request(server.port, "/greeting", [("Host", "site.test")])
         assert "hit" not in (second.header("cache-status") or "")  # nothing was stored
         assert calls.count == 2
@@ -200,3 +200,50 @@ def test_control_character_in_path_cannot_reach_a_vary_variant(make_backend: Any
         again = raw_request(server.port, "/x", victim)
         assert again.body == b"site.test '/x'"
         assert "hit" in (again.header("cache-status") or "")
+
+
+@pytest.mark.parametrize(
+    "directive",
+    [
+        [("Cache-Control", "no-cache")],
+        [("Cache-Control", "max-age=0")],
+        [("Pragma", "no-cache")],
+        [("Cache-Control", "no-store")],
+        [("Cache-Control", "x-foo"), ("Cache-Control", "no-cache")],
+    ],
+)
+def test_clients_cannot_force_the_app_to_run_by_default(
+    make_backend: Any, directive: list[tuple[str, str]]
+) -> None:
+    """The cache shields the app: a client's no-cache / max-age=0 / Pragma / no-store is
+    answered from a fresh stored response (RFC 9111 §5.2.1 lets a shared cache do so)."""
+    calls = Calls()
+    host = [("Host", "site.test")]
+    with serve(echo_app(calls), make_backend()) as server:
+        raw_request(server.port, "/page", host)
+        forcing = raw_request(server.port, "/page", host + directive)
+        assert "hit" in (forcing.header("cache-status") or "")
+        assert calls.count == 1
+
+
+def test_min_fresh_and_only_if_cached_are_still_honoured(make_backend: Any) -> None:
+    calls = Calls()
+    host = [("Host", "site.test")]
+    with serve(echo_app(calls), make_backend()) as server:
+        cold = raw_request(server.port, "/cold", [*host, ("Cache-Control", "only-if-cached")])
+        assert cold.status == 504
+        raw_request(server.port, "/page", host)
+        picky = raw_request(server.port, "/page", [*host, ("Cache-Control", "min-fresh=6000")])
+        assert "hit" not in (picky.header("cache-status") or "")
+        assert calls.count == 2
+
+
+def test_honor_request_no_cache_lets_clients_revalidate(make_backend: Any) -> None:
+    calls = Calls()
+    host = [("Host", "site.test")]
+    with serve(echo_app(calls), make_backend(), honor_request_no_cache=True) as server:
+        raw_request(server.port, "/page", host)
+        for directive in [("Cache-Control", "no-cache"), ("Pragma", "no-cache")]:
+            forced = raw_request(server.port, "/page", [*host, directive])
+            assert "hit" not in (forced.header("cache-status") or "")
+        assert calls.count == 3
