@@ -1,6 +1,7 @@
-"""RFC 9111 §4.4: a non-error response to an unsafe method (POST, PUT, PATCH, DELETE)
-invalidates the target URI and the same-host URIs in Location / Content-Location.  Mixed into
-the cache stage.
+"""RFC 9111 §4.4: a non-error response to a method not known to be safe (POST, PUT, PATCH,
+DELETE, PURGE, WebDAV's, any extension: all but GET, HEAD, OPTIONS and TRACE) invalidates
+the target URI and the same-host URIs in Location / Content-Location.  Mixed into the cache
+stage.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ class Invalidation:
         raise NotImplementedError  # provided by CacheStage
 
     async def forward_unsafe(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI
-        and same-host Location / Content-Location, before the client sees the response."""
+        """RFC 9111 §4.4: a non-error response to a method not known to be safe invalidates
+        the target URI and same-host Location / Content-Location, before the client sees
+        the response."""
         self.count("bypass_method")
         client = ClientSend(send, self.config, "method")
 

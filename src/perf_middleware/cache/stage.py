@@ -3,7 +3,7 @@
 Hit: key -> backend lookup -> freshness check -> send the stored variant for the client's
 Accept-Encoding (precomputed headers + Age + Cache-Status).  Miss: one app call per key
 (single-flight) through the normal pipeline, which answers the client while a bounded copy is
-captured, compressed once at high levels and stored.  Unsafe methods invalidate.
+captured, compressed once at high levels and stored.  Methods not known to be safe invalidate.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ logger = logging.getLogger("perf_middleware.cache")
 
 LookupNow = Callable[[str, str], tuple[CacheEntry | None, tuple[str, ...] | None]]
 _HIT = ("hit",)
-_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# RFC 9110 §9.2.1 safe methods the stage does not answer; any other method but GET/HEAD
+# may change the resource (RFC 9111 §4.4: PURGE, M-SEARCH, WebDAV, extensions ...)
+_SAFE = frozenset({"OPTIONS", "TRACE"})
 _HINT_LIMIT = 10_000
 _NO_FIELDS: frozenset[bytes] = frozenset()
 
@@ -143,12 +145,12 @@ class CacheStage(MissHandler):
         runs under the request's observer (``middleware.observed``)."""
         method: str = scope["method"]
         if method != "GET" and method != "HEAD":
-            if method in _UNSAFE:
-                await self.middleware.observed(scope, receive, send, self.forward_unsafe)
-            else:
+            if method in _SAFE:
                 await self.middleware.observed(
                     scope, receive, send, functools.partial(self.forward, fwd="method")
                 )
+            else:
+                await self.middleware.observed(scope, receive, send, self.forward_unsafe)
             return
         metrics = self.hit_metrics
         started = perf_counter()

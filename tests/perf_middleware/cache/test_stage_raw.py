@@ -247,3 +247,40 @@ def test_honor_request_no_cache_lets_clients_revalidate(make_backend: Any) -> No
             forced = raw_request(server.port, "/page", [*host, directive])
             assert "hit" not in (forced.header("cache-status") or "")
         assert calls.count == 3
+
+
+def methods_app(calls: Calls) -> Starlette:
+    """GET returns a cacheable page counting the app's calls; any other method succeeds."""
+
+    async def page(request: Request) -> Response:
+        if request.method != "GET":
+            return PlainTextResponse("done")
+        calls.count += 1
+        return PlainTextResponse(
+            f"version {calls.count}", headers={"cache-control": "public, max-age=600"}
+        )
+
+    methods = ["GET", "PURGE", "M-SEARCH", "PROPPATCH", "MKCOL", "OPTIONS", "TRACE"]
+    return Starlette(routes=[Route("/{rest:path}", page, methods=methods)])
+
+
+@pytest.mark.parametrize("method", ["PURGE", "M-SEARCH", "PROPPATCH", "MKCOL"])
+def test_methods_of_unknown_safety_invalidate(make_backend: Any, method: str) -> None:
+    """RFC 9111 §4.4: a non-error response to any method but GET, HEAD, OPTIONS and TRACE
+    invalidates the target URI."""
+    calls = Calls()
+    host = [("Host", "site.test")]
+    with serve(methods_app(calls), make_backend()) as server:
+        assert raw_request(server.port, "/page", host).body == b"version 1"
+        assert raw_request(server.port, "/page", host, method=method).status == 200
+        assert raw_request(server.port, "/page", host).body == b"version 2"
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE"])
+def test_safe_methods_do_not_invalidate(make_backend: Any, method: str) -> None:
+    calls = Calls()
+    host = [("Host", "site.test")]
+    with serve(methods_app(calls), make_backend()) as server:
+        raw_request(server.port, "/page", host)
+        raw_request(server.port, "/page", host, method=method)
+        assert raw_request(server.port, "/page", host).body == b"version 1"
