@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +15,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from perf_middleware.cache import stage as stage_module
 from perf_middleware.cache.backends.memory import MemoryBackend
 from perf_middleware.cache.backends.redis import RedisBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.middleware import PerformanceMiddleware
+from tests.perf_middleware.asgi_driver import call
 from tests.support.raw_http import raw_request
 from tests.support.servers import UvicornServer
 
@@ -284,3 +287,28 @@ def test_safe_methods_do_not_invalidate(make_backend: Any, method: str) -> None:
         raw_request(server.port, "/page", host)
         raw_request(server.port, "/page", host, method=method)
         assert raw_request(server.port, "/page", host).body == b"version 1"
+
+
+def test_urls_without_vary_leave_no_per_url_state_in_the_stage(make_backend: Any) -> None:
+    """Item: memory grows with every URL ever stored.  Only a response that varies needs a
+    Vary hint; one per stored URL was kept forever (≈160 bytes each)."""
+    calls = Calls()
+    with serve(echo_app(calls), make_backend()) as server:
+        for n in range(300):
+            assert raw_request(server.port, f"/p{n}", [("Host", "site.test")]).status == 200
+        stage = server.app.cache_stage
+        deadline = time.monotonic() + 5
+        while stage.counts["stored"] < 300 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the last store completes after its response was sent
+        assert stage.counts["stored"] == 300
+        assert len(stage.vary_hints) == 0
+
+
+async def test_vary_hints_stay_bounded_under_a_flood_of_varying_urls() -> None:
+    calls = Calls()
+    app = PerformanceMiddleware(echo_app(calls), cache=MemoryBackend(max_bytes=64 * 2**20))
+    limit = stage_module._HINT_LIMIT
+    for n in range(limit + 200):
+        await call(app, "/x", headers=[("host", f"h{n}.test")])  # /x varies
+    assert app.cache_stage.counts["stored"] == limit + 200
+    assert 0 < len(app.cache_stage.vary_hints) <= limit
