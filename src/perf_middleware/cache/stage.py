@@ -47,7 +47,7 @@ from perf_middleware.http.cache_control import (
     CacheControl,
     parse_cache_control,
 )
-from perf_middleware.http.headers import combine_fields
+from perf_middleware.http.headers import NO_FIELDS, combine_fields
 from perf_middleware.metrics import CacheCounters, Metrics
 from perf_middleware.observe import send_complete
 
@@ -60,7 +60,7 @@ _HIT = ("hit",)
 # may change the resource (RFC 9111 §4.4: PURGE, M-SEARCH, WebDAV, extensions ...)
 _SAFE = frozenset({"OPTIONS", "TRACE"})
 _HINT_LIMIT = 10_000
-_NO_FIELDS: frozenset[bytes] = frozenset()
+_TARGET_LIMIT = 4096
 
 
 class CacheStage(MissHandler):
@@ -95,7 +95,9 @@ class CacheStage(MissHandler):
         # the other stage events onto them); None without metrics
         self.hit_counters = counters
         self.counts: defaultdict[str, int] = defaultdict(int)
-        self._hosts: dict[tuple[bytes | None, str], tuple[str, bool]] = {}
+        # (Host, scheme, raw path, query) -> primary key, "" when the request may not use
+        # the cache: a repeated URL's key is one dict probe
+        self._primaries: dict[tuple[bytes | None, str, bytes | None, bytes], str] = {}
         self._status_prefix: dict[tuple[str, ...], bytes] = {}
         shared = getattr(backend, "shared", True)
         self.flight: SingleFlight[CacheEntry] = SingleFlight(
@@ -114,20 +116,28 @@ class CacheStage(MissHandler):
             getattr(backend, "lookup", None) if not shared else None
         )
 
-    def _host(self, scope: Scope, host_raw: bytes | None, scheme: str) -> tuple[str, bool]:
-        """Normalised host and whether it may use the cache (memoised per Host value)."""
+    def _primary(
+        self, scope: Scope, host_raw: bytes | None, scheme: str, raw_path: bytes | None
+    ) -> str:
+        """The request's primary key, or "" when its Host may not use the cache (not
+        ``host[:port]``, or not allowed); memoised per target, bounded."""
         if host_raw is None:
             server = scope.get("server") or ("", None)
             text = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
         else:
             text = host_raw.decode("latin-1")
         host = normalize_host(text, scheme)
-        known = (host, valid_host(host) and host_allowed(host, self.config.allowed_hosts))
-        if len(self._hosts) >= _HINT_LIMIT:
-            self._hosts.clear()  # bounded: forged Host values cannot grow it without limit
-        if host_raw is not None:
-            self._hosts[(host_raw, scheme)] = known
-        return known
+        primary = ""
+        if valid_host(host) and host_allowed(host, self.config.allowed_hosts):
+            path = key_path(raw_path, scope["path"])
+            query: bytes = scope["query_string"]
+            query_text = normalize_query(key_query(query), self.config) if query else ""
+            primary = primary_key(scheme, host, path, query_text)
+        if host_raw is not None and raw_path is not None:
+            if len(self._primaries) >= _TARGET_LIMIT:
+                self._primaries.clear()  # bounded: a flood of unique URLs cannot grow it
+            self._primaries[(host_raw, scheme, raw_path, scope["query_string"])] = primary
+        return primary
 
     def remember_vary(self, primary: str, vary: tuple[str, ...]) -> None:
         """Keep the Vary list of a URL whose responses vary, so its next lookup computes the
@@ -167,27 +177,20 @@ class CacheStage(MissHandler):
         started = perf_counter()
         raw = scope["headers"]
         headers: dict[bytes, bytes] = dict(raw)
-        ambiguous = _NO_FIELDS
+        ambiguous = NO_FIELDS
         if len(headers) != len(raw):  # a field on several lines: combine them (RFC 9110 §5.3)
             headers, ambiguous = combine_fields(raw)
         scheme: str = scope.get("scheme", "http")
         host_raw = headers.get(b"host")
-        known = self._hosts.get((host_raw, scheme))
-        if known is None:
-            known = self._host(scope, host_raw, scheme)
-        host, allowed = known
-        if not allowed:
+        raw_path: bytes | None = scope.get("raw_path")
+        primary = self._primaries.get((host_raw, scheme, raw_path, scope["query_string"]))
+        if primary is None:
+            primary = self._primary(scope, host_raw, scheme, raw_path)
+        if not primary:
             self.count("bypass")
             forward = functools.partial(self.forward, fwd="bypass")
             await self.middleware.observed(scope, receive, send, forward, started)
             return
-        query: bytes = scope["query_string"]
-        path = key_path(scope.get("raw_path"), scope["path"])
-        if query:
-            query_text = normalize_query(key_query(query), self.config)
-            primary = primary_key(scheme, host, path, query_text)
-        else:
-            primary = f"{scheme}://{host}{path}"
         cc_raw = headers.get(b"cache-control")
         request_cc = lookup_cc = EMPTY_CACHE_CONTROL
         if cc_raw is not None:

@@ -62,7 +62,7 @@ LIST_FIELDS = frozenset(
         b"x-forwarded-for",
     }
 )
-_NO_FIELDS: frozenset[bytes] = frozenset()
+NO_FIELDS: frozenset[bytes] = frozenset()
 
 
 def combine_fields(
@@ -86,7 +86,7 @@ def combine_fields(
         if name not in LIST_FIELDS:
             ambiguous.add(name)
         out[name] = prior + (b"; " if name == b"cookie" else b", ") + value
-    return out, frozenset(ambiguous) if ambiguous else _NO_FIELDS
+    return out, frozenset(ambiguous) if ambiguous else NO_FIELDS
 
 
 def has_header(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:

@@ -314,7 +314,7 @@ def test_urls_without_vary_leave_no_per_url_state_in_the_stage(make_backend: Any
         assert len(stage.vary_hints) == 0
 
 
-async def test_vary_hints_stay_bounded_under_a_flood_of_varying_urls() -> None:
+async def test_per_url_maps_stay_bounded_under_a_flood_of_varying_urls() -> None:
     calls = Calls()
     app = PerformanceMiddleware(echo_app(calls), cache=MemoryBackend(max_bytes=64 * 2**20))
     limit = stage_module._HINT_LIMIT
@@ -322,3 +322,4 @@ async def test_vary_hints_stay_bounded_under_a_flood_of_varying_urls() -> None:
         await call(app, "/x", headers=[("host", f"h{n}.test")])  # /x varies
     assert app.cache_stage.counts["stored"] == limit + 200
     assert 0 < len(app.cache_stage.vary_hints) <= limit
+    assert 0 < len(app.cache_stage._primaries) <= stage_module._TARGET_LIMIT
