@@ -27,6 +27,7 @@ from asset_pipeline.build_cache import BuildCache
 from asset_pipeline.build_reuse import Previous
 from asset_pipeline.build_scan import Scanner, Workers
 from asset_pipeline.config import BuildConfig
+from asset_pipeline.file_tree import TreeError
 from asset_pipeline.graph import CycleError, Graph, build_graph, discover, topo_order
 from asset_pipeline.manifest import Manifest, write_manifest
 from asset_pipeline.references import RawRef
@@ -158,7 +159,13 @@ def _discover(config: BuildConfig, src: Path, out: Path) -> tuple[list[str], dic
         ignore.append(out.relative_to(src).as_posix() + "/")
     if config.cache_dir and config.resolve(config.cache_dir).is_relative_to(src):
         ignore.append(config.resolve(config.cache_dir).relative_to(src).as_posix() + "/")
-    names = discover(src, ignore=ignore, ignore_hidden=config.ignore_hidden)
+    allowed = [config.resolve(p) for p in config.allow_symlink_targets]
+    try:
+        names = discover(
+            src, ignore=ignore, ignore_hidden=config.ignore_hidden, allow_symlink_targets=allowed
+        )
+    except TreeError as exc:
+        raise BuildError(exc.problems) from None
     return names, {name: (src / name).read_bytes() for name in names}
 
 

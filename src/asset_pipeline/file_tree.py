@@ -1,0 +1,161 @@
+"""Which files under a directory may be read: the build's SRC and the upload's DIST.
+
+Everything listed here is published, so reading must not reach past the tree:
+
+* A symbolic link is followed only when its resolved target lies inside the tree, or
+  inside a directory named in ``allow_symlink_targets``. A link to ``/etc/passwd`` or
+  ``/proc/self/environ`` would otherwise become a fingerprinted asset, listed in the
+  manifest and kept in the build cache; a ``url()`` that leaves SRC is refused for the
+  same reason.
+* Only regular files are read. A FIFO would hang the build, a device or socket has no
+  content to publish, and files under ``/proc``, ``/sys`` and ``/dev`` describe the
+  machine doing the build, so those are refused even when an allowed link points there.
+* A link loop (a link to itself, a directory link to an ancestor) is reported instead
+  of being walked until the path is too long.
+* File names must be valid UTF-8: URLs, the manifest (JSON) and S3 keys cannot carry
+  anything else (RFC 3986 section 2.5 percent-encodes UTF-8 octets).
+
+Every problem found is collected, so one run lists them all.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+#: Pseudo file systems: never read, whatever the configuration allows.
+SYSTEM_DIRS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+#: ``keep(rel)`` decides what to walk: ``rel`` is ``a/b.css`` for a file, ``a/b/`` for a
+#: directory. Entries it drops are never looked at, so an ignored link is no error.
+Keep = Callable[[str], bool]
+_FIX_LINK = "remove the link or point it at a file inside the tree."
+
+
+class TreeError(Exception):
+    """Files under the tree must not be read; ``problems`` has one line per file."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """A path printable on any terminal: bytes that are not UTF-8 appear as ``\\xff``."""
+    return os.fspath(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _special_kind(mode: int) -> str | None:
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+class _Walk:
+    __slots__ = ("allowed", "hint", "keep", "problems", "root")
+
+    def __init__(self, root: Path, keep: Keep, allowed: tuple[Path, ...], hint: str) -> None:
+        self.root = root
+        self.keep = keep
+        self.allowed = allowed
+        self.hint = hint
+        self.problems: list[str] = []
+
+    def _link_target(self, path: str) -> str | None:
+        """The resolved target of a link, or None after recording why it cannot be used."""
+        try:
+            target = os.path.realpath(path, strict=True)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self.problems.append(f"{shown(path)}: symbolic link loop. HINT: {_FIX_LINK}")
+            else:
+                self.problems.append(
+                    f"{shown(path)}: broken symbolic link to {shown(os.readlink(path))}. "
+                    f"HINT: {_FIX_LINK}"
+                )
+            return None
+        resolved = Path(target)
+        if any(resolved.is_relative_to(d) for d in SYSTEM_DIRS):
+            self.problems.append(
+                f"{shown(path)}: symbolic link to {shown(target)}, a system file that is never "
+                f"read. HINT: {_FIX_LINK}"
+            )
+            return None
+        if not any(resolved.is_relative_to(d) for d in self.allowed):
+            self.problems.append(
+                f"{shown(path)}: symbolic link to {shown(target)} leaves {shown(self.root)}. "
+                f"HINT: {self.hint}"
+            )
+            return None
+        return target
+
+    def walk(self, directory: str, prefix: str, ancestors: tuple[str, ...]) -> list[str]:
+        found: list[str] = []
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            path = entry.path
+            try:
+                is_dir = entry.is_dir()  # follows links
+            except OSError:
+                is_dir = False  # a link loop, reported below
+            rel = prefix + entry.name + ("/" if is_dir else "")
+            if not self.keep(rel):
+                continue
+            try:
+                entry.name.encode("utf-8")
+            except UnicodeEncodeError:
+                self.problems.append(
+                    f"{shown(path)}: the file name is not valid UTF-8. HINT: rename it; URLs, "
+                    "the manifest and CDN keys need UTF-8 names."
+                )
+                continue
+            real = os.path.realpath(path)
+            if entry.is_symlink() and self._link_target(path) is None:
+                continue
+            mode = os.stat(path).st_mode
+            special = _special_kind(mode)
+            if special is not None:
+                self.problems.append(
+                    f"{shown(path)}: {special}, not a regular file; only regular files are "
+                    "read. HINT: remove it, or leave it out with `ignore`."
+                )
+            elif stat.S_ISDIR(mode):
+                if real in ancestors:
+                    self.problems.append(
+                        f"{shown(path)}: symbolic link loop (it points at {shown(real)}, a "
+                        f"directory it is inside). HINT: {_FIX_LINK}"
+                    )
+                    continue
+                found.extend(self.walk(path, rel, (*ancestors, real)))
+            else:
+                found.append(rel)
+        return found
+
+
+def list_files(
+    root: Path,
+    *,
+    keep: Keep,
+    allow_symlink_targets: Iterable[Path] = (),
+    hint: str = "copy the file into the directory, or remove the link.",
+) -> list[str]:
+    """Every regular file under ``root`` that ``keep`` accepts, as sorted ``/``-separated
+    names relative to it. Raises TreeError listing every entry that must not be read;
+    ``hint`` is how to fix a link that leaves the tree."""
+    real_root = os.path.realpath(root)
+    allowed = (Path(real_root), *(Path(os.path.realpath(p)) for p in allow_symlink_targets))
+    walk = _Walk(Path(root), keep, allowed, hint)
+    found = walk.walk(os.fspath(root), "", (real_root,))
+    if walk.problems:
+        raise TreeError(walk.problems)
+    return sorted(found)
