@@ -151,6 +151,24 @@ def test_failed_build_leaves_previous_dist_byte_for_byte(tree: Path) -> None:
     assert sorted(p.name for p in tree.iterdir()) == ["cache", "dist", "src"]
 
 
+def test_corrupt_web_fonts_fail_the_build_and_keep_dist(tree: Path) -> None:
+    """A corrupt .woff2 used to be copied unchecked, then precached by the service worker."""
+    from tests.asset_pipeline.test_fonts import build_font, flavored
+
+    woff2, woff = flavored(build_font(), "woff2"), flavored(build_font(), "woff")
+    write_tree(tree / "src", {"fonts/good.woff2": woff2})
+    run(tree)
+    before = snapshot(tree / "dist")
+    write_tree(
+        tree / "src", {"fonts/cut.woff2": woff2[: len(woff2) // 2], "fonts/cut.woff": woff[:200]}
+    )
+    with pytest.raises(BuildError) as err:
+        run(tree)
+    assert {p.split(":")[0] for p in err.value.problems} == {"fonts/cut.woff", "fonts/cut.woff2"}
+    assert all("corrupt WOFF" in p and "HINT" in p for p in err.value.problems)
+    assert snapshot(tree / "dist") == before
+
+
 def test_noop_rebuild_runs_no_processor_and_one_change_runs_one(tree: Path) -> None:
     calls: list[tuple[str, str]] = []
     hooks = BuildHooks(on_process=[lambda name, kind: calls.append((name, kind))])

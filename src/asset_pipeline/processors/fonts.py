@@ -1,4 +1,11 @@
-"""Font processor: TTF/OTF/WOFF in, WOFF2 out, optionally subset to what the site uses.
+"""Font processor: TTF/OTF/WOFF/WOFF2 in, WOFF2 out, optionally subset to what the site uses.
+
+A WOFF2 source with nothing to change (no subset, no WOFF fallback) is already the output:
+it is validated and kept byte for byte. Validation is what a corrupt font needs to fail the
+build rather than be precached by the service worker: the compressed stream must decode
+to the declared size and every table but the glyph outlines must parse (rebuilding
+``glyf``/``loca`` from their WOFF2 transform costs more than the rest of the font; a
+conversion reads every table anyway, so converted fonts are checked by converting them).
 
 With no subsetting configured every glyph and table is kept: a default build never drops
 a character. A subset keeps the union of ``unicode_ranges``, ``text``, the code points
@@ -111,6 +118,23 @@ def _load(data: bytes, name: str) -> TTFont:
     return font
 
 
+def _check_tables(font: TTFont, name: str) -> None:
+    """Parse every table but the glyph outlines; raw bytes that will be shipped as they are
+    must at least be what their directory entry says."""
+    tags: list[str] = font.keys()  # a TTFont is not iterable
+    for tag in tags:
+        if tag in ("GlyphOrder", "glyf", "loca"):
+            continue
+        try:
+            font[tag]
+        except Exception as exc:  # fontTools raises many types on corrupt input
+            raise ProcessingError(
+                name,
+                f"corrupt WOFF2 font (table {tag!r}: {type(exc).__name__}: {exc}). "
+                "HINT: re-export it.",
+            ) from None
+
+
 def _save(font: TTFont, flavor: str) -> bytes:
     font.flavor = flavor
     buf = io.BytesIO()
@@ -140,6 +164,12 @@ def process_font(data: bytes, ctx: ProcessContext) -> ProcessorOutput:
     font = _load(data, name)
     source_cmap: set[int] = set(font.getBestCmap() or {})
     wanted = _requested(opts, ctx)
+    if data[:4] == b"wOF2" and wanted is None and not opts.woff_fallback:
+        _check_tables(font, name)
+        unchanged: dict[str, Any] = {}
+        if opts.unicode_range_descriptor:
+            unchanged["unicode_range"] = format_unicode_range(source_cmap)
+        return ProcessorOutput(data=data, content_type="font/woff2", metadata=unchanged)
     try:
         if wanted is not None:
             _subset(font, wanted & source_cmap, opts)
