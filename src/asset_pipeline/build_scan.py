@@ -6,8 +6,9 @@ compressors; the scanner memoises by content and keeps results in the build cach
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from asset_pipeline.build_cache import BuildCache, cache_key
@@ -89,6 +90,12 @@ def _serial(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> Iterator[t
         yield i, fn(*args)
 
 
+def _ignore_sigint() -> None:
+    """In each worker: Ctrl-C reaches the whole process group, and only the parent
+    should answer it (one line, exit 130); the parent then shuts the pool down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Workers:
     """A process pool sized to the machine, started only when there is work for it;
     with one job everything runs in this process (no pickling, easy to debug)."""
@@ -97,14 +104,20 @@ class Workers:
 
     def __init__(self, jobs: int) -> None:
         self._jobs = jobs
-        self._pool: Executor | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self._pool is None:
+            return
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # answer Ctrl-C now, not after the running jobs (brotli 11 on a large file
+            # takes seconds) whose results would be thrown away
+            for process in list(self._pool._processes.values()):
+                process.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def map_unordered(
         self, fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]
@@ -115,7 +128,7 @@ class Workers:
                 yield i, fn(*args)
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self._jobs)
+            self._pool = ProcessPoolExecutor(max_workers=self._jobs, initializer=_ignore_sigint)
         futures: dict[Future[T], int] = {self._pool.submit(fn, *a): i for i, a in enumerate(jobs)}
         for fut in as_completed(futures):
             yield futures[fut], fut.result()

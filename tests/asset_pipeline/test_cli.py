@@ -2,6 +2,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -139,6 +145,43 @@ def test_unreadable_source_is_a_clear_error(site: Path, capsys: pytest.CaptureFi
     secret.chmod(0)
     assert main(["build"]) == 1
     assert "secret.css" in capsys.readouterr().err
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_keeps_dist(site: Path) -> None:
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, while the pool's
+    workers are compressing: they get it too and must not print tracebacks either."""
+    assert main(["build", "-q", "--jobs", "2"]) == 0
+    before = snapshot(site / "dist")
+    rng = random.Random(25)
+    words = [f"w{rng.randrange(10**8)}" for _ in range(5000)]
+    for n in range(8):  # brotli 11 on these outlasts the test's wait by seconds
+        text = " ".join(rng.choice(words) for _ in range(120_000))
+        (site / f"static/notes{n}.txt").write_text(text)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asset_pipeline", "build", "--jobs", "2", "--no-cache"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 60
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the pool starts with the first batch of parallel work
+    assert children.read_text().split(), "the build never started its worker pool"
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text
+    assert text.splitlines()[-1] == "asset-pipeline: interrupted; dist left unchanged"
+    assert snapshot(site / "dist") == before
+    assert sorted(p.name for p in site.iterdir()) == [
+        ".asset-cache",
+        "dist",
+        "pyproject.toml",
+        "static",
+    ]
 
 
 class _Terminal(io.StringIO):
