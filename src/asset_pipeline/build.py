@@ -124,7 +124,7 @@ def build(
             before(plan)
         order = plan.order
         processed = steps.process_all(
-            plan, cache, scanner, workers, hooks.on_process, stats, progress
+            plan, cache, scanner, workers, hooks.on_process, stats, progress, warnings
         )
         tmp = output.make_temp_dir(out)
         try:

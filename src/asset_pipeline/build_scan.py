@@ -2,11 +2,17 @@
 
 Both are shared by every phase of the build: the pool runs scanners, processors and
 compressors; the scanner memoises by content and keeps results in the build cache.
+What libraries log or warn while a job runs (fontTools, Pillow) is collected by
+``library_messages`` and becomes the build's own warnings, named after the file: printed
+raw it would ignore ``--quiet`` and, from a worker process, name no file at all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import signal
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
@@ -23,6 +29,37 @@ def scan_job(name: str, data: bytes) -> list[RawRef]:
     """Pool entry point: the references of one text file."""
     find = scanner_for(name)
     return find(data.decode("utf-8", "surrogateescape")) if find is not None else []
+
+
+class _Collect(logging.Handler):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.getMessage()} ({record.name})")
+
+
+@contextlib.contextmanager
+def library_messages(logical_name: str) -> Iterator[list[str]]:
+    """Collect the log records (WARNING and above) and Python warnings raised inside the
+    block as ``"<file>: <message> (<source>)"`` lines, each once, instead of letting them
+    reach stderr. Deprecation warnings are for this package's developers, not its users."""
+    raw: list[str] = []
+    messages: list[str] = []
+    handler = _Collect(raw)
+    root = logging.getLogger()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        root.addHandler(handler)  # with a handler in place, logging's last resort is quiet
+        try:
+            yield messages
+        finally:
+            root.removeHandler(handler)
+            for w in caught:
+                if not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+                    raw.append(f"{w.message} ({w.category.__name__})")
+            messages.extend(f"{logical_name}: {m}" for m in dict.fromkeys(raw))
 
 
 class Scanner:

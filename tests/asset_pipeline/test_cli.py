@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from fontTools.ttLib import TTFont
 
 from asset_pipeline.build_cli import Progress
 from asset_pipeline.cli import main
 from tests.asset_pipeline.build_support import SVG, snapshot, write_tree
+from tests.asset_pipeline.test_fonts import build_font
 
 
 @pytest.fixture
@@ -182,6 +184,41 @@ def test_ctrl_c_prints_one_line_exits_130_and_keeps_dist(site: Path) -> None:
         "pyproject.toml",
         "static",
     ]
+
+
+def font_stamped(created: int, chars: list[int]) -> bytes:
+    """A font whose head.created is a Unix time, as some tools write it: fontTools logs a
+    warning each time it reads one."""
+    font = TTFont(io.BytesIO(build_font(chars, kern=False)), recalcTimestamp=False)
+    font["head"].created = created
+    buf = io.BytesIO()
+    font.save(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_library_log_noise_is_silent_under_quiet_and_a_warning_otherwise(
+    site: Path, jobs: str
+) -> None:
+    """A real process (pytest's own log capture would hide the noise); two fonts, so with
+    --jobs 2 they are converted in the pool's worker processes."""
+    write_tree(
+        site / "static",
+        {
+            "fonts/a.ttf": font_stamped(1_000_000, list(range(0x41, 0x5B))),
+            "fonts/b.ttf": font_stamped(1_000_000, list(range(0x61, 0x7B))),
+        },
+    )
+    build = [sys.executable, "-m", "asset_pipeline", "build", "--no-cache", "--jobs", jobs]
+    quiet = subprocess.run([*build, "--quiet"], cwd=site, capture_output=True, check=False)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, b"", b"")
+    loud = subprocess.run(build, cwd=site, capture_output=True, check=False, text=True)
+    assert loud.returncode == 0, loud.stderr
+    for name in ("fonts/a.ttf", "fonts/b.ttf"):
+        assert f"warning: {name}: 'created' timestamp seems very low" in loud.stderr
+    noisy = [line for line in loud.stderr.splitlines() if "timestamp" in line]
+    assert len(noisy) == 2  # once per file, however often the library said it
+    assert all(line.startswith("warning: fonts/") for line in noisy)
 
 
 class _Terminal(io.StringIO):
