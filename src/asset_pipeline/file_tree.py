@@ -99,6 +99,7 @@ class _Walk:
         return target
 
     def walk(self, directory: str, prefix: str, ancestors: tuple[str, ...]) -> list[str]:
+        """The files under ``directory`` (``ancestors[-1]`` is its resolved path)."""
         found: list[str] = []
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -119,10 +120,14 @@ class _Walk:
                     "the manifest and CDN keys need UTF-8 names."
                 )
                 continue
-            real = os.path.realpath(path)
-            if entry.is_symlink() and self._link_target(path) is None:
-                continue
-            mode = os.stat(path).st_mode
+            if entry.is_symlink():
+                real = self._link_target(path)
+                if real is None:
+                    continue
+                mode = os.stat(real).st_mode
+            else:
+                real = os.path.join(ancestors[-1], entry.name)
+                mode = entry.stat(follow_symlinks=False).st_mode
             special = _special_kind(mode)
             if special is not None:
                 self.problems.append(
