@@ -141,15 +141,17 @@ def test_a_corrupt_web_font_fails_with_name_and_reason(flavor: str, damage: str)
     assert err.value.logical_name == name
 
 
-def test_a_woff2_whose_tables_do_not_parse_fails() -> None:
-    """The compressed stream is intact but a table inside it is garbage."""
+@pytest.mark.parametrize(("flavor", "kind"), [("woff2", "WOFF2"), (None, "TrueType")])
+def test_a_font_whose_tables_do_not_parse_fails(flavor: str | None, kind: str) -> None:
+    """The container is intact but a table inside it is garbage (a conversion would have
+    copied it as it is)."""
     font = TTFont(io.BytesIO(build_font()))
-    font.flavor = "woff2"
+    font.flavor = flavor
     font["GSUB"].compile = lambda ttfont: b"\x00\x01\xff\xff" + b"\xee" * 8
     buf = io.BytesIO()
     font.save(buf)
-    with pytest.raises(ProcessingError, match=r"corrupt WOFF2 font .*GSUB"):
-        run(buf.getvalue(), "fonts/bad.woff2")
+    with pytest.raises(ProcessingError, match=rf"corrupt {kind} font \(table 'GSUB'"):
+        run(buf.getvalue(), "fonts/bad.font")
 
 
 def test_subset_by_text_and_ranges_keeps_them_plus_punctuation() -> None:

@@ -1,11 +1,12 @@
 """Font processor: TTF/OTF/WOFF/WOFF2 in, WOFF2 out, optionally subset to what the site uses.
 
-A WOFF2 source with nothing to change (no subset, no WOFF fallback) is already the output:
-it is validated and kept byte for byte. Validation is what a corrupt font needs to fail the
-build rather than be precached by the service worker: the compressed stream must decode
-to the declared size and every table but the glyph outlines must parse (rebuilding
-``glyf``/``loca`` from their WOFF2 transform costs more than the rest of the font; a
-conversion reads every table anyway, so converted fonts are checked by converting them).
+Every source is validated first, the way images are decoded in full before encoding, so a
+corrupt font fails the build instead of being precached by the service worker: its data
+must decode to the declared sizes and every table must parse. The glyph outlines are
+parsed by the conversion itself (the WOFF2 transform reads every glyph); a WOFF2 source
+with nothing to change (no subset, no WOFF fallback) is already the output and is kept
+byte for byte, its outlines unparsed: rebuilding ``glyf``/``loca`` from their WOFF2
+transform costs more than the rest of the font.
 
 With no subsetting configured every glyph and table is kept: a default build never drops
 a character. A subset keeps the union of ``unicode_ranges``, ``text``, the code points
@@ -118,9 +119,11 @@ def _load(data: bytes, name: str) -> TTFont:
     return font
 
 
-def _check_tables(font: TTFont, name: str) -> None:
-    """Parse every table but the glyph outlines; raw bytes that will be shipped as they are
-    must at least be what their directory entry says."""
+def _check_tables(data: bytes, name: str) -> None:
+    """Parse every table but the glyph outlines, on a font object of its own: parsed tables
+    are recompiled when saved, and a conversion copies the others as they are."""
+    font = TTFont(io.BytesIO(data), recalcBBoxes=False, recalcTimestamp=False)
+    kind = _MAGIC[data[:4]]
     tags: list[str] = font.keys()  # a TTFont is not iterable
     for tag in tags:
         if tag in ("GlyphOrder", "glyf", "loca"):
@@ -130,7 +133,7 @@ def _check_tables(font: TTFont, name: str) -> None:
         except Exception as exc:  # fontTools raises many types on corrupt input
             raise ProcessingError(
                 name,
-                f"corrupt WOFF2 font (table {tag!r}: {type(exc).__name__}: {exc}). "
+                f"corrupt {kind} font (table {tag!r}: {type(exc).__name__}: {exc}). "
                 "HINT: re-export it.",
             ) from None
 
@@ -164,8 +167,8 @@ def process_font(data: bytes, ctx: ProcessContext) -> ProcessorOutput:
     font = _load(data, name)
     source_cmap: set[int] = set(font.getBestCmap() or {})
     wanted = _requested(opts, ctx)
+    _check_tables(data, name)
     if data[:4] == b"wOF2" and wanted is None and not opts.woff_fallback:
-        _check_tables(font, name)
         unchanged: dict[str, Any] = {}
         if opts.unicode_range_descriptor:
             unchanged["unicode_range"] = format_unicode_range(source_cmap)
