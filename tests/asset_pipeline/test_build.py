@@ -12,6 +12,7 @@ import pytest
 
 from asset_pipeline import processors
 from asset_pipeline.build import BuildError, BuildHooks, BuildPlan
+from asset_pipeline.build_state import inputs_key
 from asset_pipeline.config import BuildConfig, PrecompressConfig
 from asset_pipeline.manifest import Manifest, load_manifest
 from asset_pipeline.processors import ExtraOutput, ProcessContext, ProcessorOutput
@@ -167,6 +168,14 @@ def test_corrupt_web_fonts_fail_the_build_and_keep_dist(tree: Path) -> None:
     assert {p.split(":")[0] for p in err.value.problems} == {"fonts/cut.woff", "fonts/cut.woff2"}
     assert all("corrupt WOFF" in p and "HINT" in p for p in err.value.problems)
     assert snapshot(tree / "dist") == before
+
+
+def test_inputs_key_takes_any_file_name_a_plugin_reads(tmp_path: Path) -> None:
+    """SRC names are checked to be UTF-8 up front; a plugin's inputs (font usage templates)
+    are not, and must not crash the up-to-date check."""
+    config = BuildConfig(root=tmp_path)
+    bad = {"\0usage:/site/templates/caf\udce9.html": b"x"}
+    assert inputs_key(config, bad, []) != inputs_key(config, {"\0usage:/a.html": b"x"}, [])
 
 
 def test_noop_rebuild_runs_no_processor_and_one_change_runs_one(tree: Path) -> None:
