@@ -37,11 +37,13 @@ class _Collect(logging.Handler):
         self.messages = messages
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(f"{record.getMessage()} ({record.name})")
+        own = record.name.partition(".")[0] == "asset_pipeline"  # written for users already
+        text = record.getMessage()
+        self.messages.append(text if own else f"{text} ({record.name})")
 
 
 @contextlib.contextmanager
-def library_messages(logical_name: str) -> Iterator[list[str]]:
+def library_messages(logical_name: str | None = None) -> Iterator[list[str]]:
     """Collect the log records (WARNING and above) and Python warnings raised inside the
     block as ``"<file>: <message> (<source>)"`` lines, each once, instead of letting them
     reach stderr. Deprecation warnings are for this package's developers, not its users."""
@@ -59,7 +61,8 @@ def library_messages(logical_name: str) -> Iterator[list[str]]:
             for w in caught:
                 if not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
                     raw.append(f"{w.message} ({w.category.__name__})")
-            messages.extend(f"{logical_name}: {m}" for m in dict.fromkeys(raw))
+            prefix = f"{logical_name}: " if logical_name else ""
+            messages.extend(prefix + m for m in dict.fromkeys(raw))
 
 
 class Scanner:

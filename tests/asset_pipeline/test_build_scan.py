@@ -31,3 +31,9 @@ def test_the_handler_is_removed_when_the_job_fails() -> None:
     with pytest.raises(ValueError), library_messages("a.css"):
         raise ValueError("processor failed")
     assert logging.getLogger().handlers == handlers
+
+
+def test_this_packages_own_warnings_carry_no_logger_name() -> None:
+    with library_messages() as notes:
+        logging.getLogger("asset_pipeline.service_worker").warning("not precaching %s", "a.js")
+    assert notes == ["not precaching a.js"]

@@ -221,6 +221,20 @@ def test_library_log_noise_is_silent_under_quiet_and_a_warning_otherwise(
     assert all(line.startswith("warning: fonts/") for line in noisy)
 
 
+def test_build_plugin_warnings_follow_quiet_too(site: Path) -> None:
+    """The service worker's "not precaching" note is a build warning like any other."""
+    with (site / "pyproject.toml").open("a") as fh:
+        fh.write("[tool.asset-pipeline.service-worker]\nenabled = true\nmax_file_size = 20\n")
+    build = [sys.executable, "-m", "asset_pipeline", "build", "--no-cache"]
+    quiet = subprocess.run([*build, "--quiet"], cwd=site, capture_output=True, check=False)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, b"", b"")
+    loud = subprocess.run(build, cwd=site, capture_output=True, check=False, text=True)
+    assert loud.returncode == 0, loud.stderr
+    notes = [line for line in loud.stderr.splitlines() if "not precaching" in line]
+    assert notes
+    assert all(line.startswith("warning: service worker: not precaching") for line in notes)
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
