@@ -7,6 +7,11 @@ Everything listed here is published, so reading must not reach past the tree:
   ``/proc/self/environ`` would otherwise become a fingerprinted asset, listed in the
   manifest and kept in the build cache; a ``url()`` that leaves SRC is refused for the
   same reason.
+* A link must not publish what the ignore rules keep out: when its target lies inside
+  the tree, the target's own path (relative to the tree) must pass the same ``keep``
+  test, every directory on the way included. ``app.js -> .env`` or a link into an
+  ignored ``node_modules/`` is refused like a link out of the tree, and so is a file
+  reached through a directory link whose real path is ignored.
 * Only regular files are read. A FIFO would hang the build, a device or socket has no
   content to publish, and files under ``/proc``, ``/sys`` and ``/dev`` describe the
   machine doing the build, so those are refused even when an allowed link points there.
@@ -60,15 +65,45 @@ def _special_kind(mode: int) -> str | None:
     return next((text for test, text in kinds if test(mode)), "not a regular file")
 
 
-class _Walk:
-    __slots__ = ("allowed", "hint", "keep", "problems", "root")
+def _left_out(rel: str, keep: Keep) -> bool:
+    """Whether a walk guided by ``keep`` would never reach ``rel`` (``a/b.css``, or
+    ``a/b/`` for a directory): it or one of its directories is dropped."""
+    parts = rel.rstrip("/").split("/")
+    last = len(parts) - 1
+    return any(
+        not keep("/".join(parts[: i + 1]) + ("/" if i < last or rel.endswith("/") else ""))
+        for i in range(len(parts))
+    )
 
-    def __init__(self, root: Path, keep: Keep, allowed: tuple[Path, ...], hint: str) -> None:
+
+class _Walk:
+    __slots__ = ("allowed", "hint", "keep", "problems", "real_prefix", "root")
+
+    def __init__(
+        self, root: Path, real_root: str, keep: Keep, allowed: tuple[Path, ...], hint: str
+    ) -> None:
         self.root = root
+        self.real_prefix = real_root.rstrip("/") + "/"
         self.keep = keep
         self.allowed = allowed
         self.hint = hint
         self.problems: list[str] = []
+
+    def _reaches_left_out(self, path: str, rel: str, real: str, mode: int) -> bool:
+        """Whether the entry at ``rel`` is really a file or directory inside the tree that
+        ``keep`` drops (reached through a link); records the problem if so."""
+        if not real.startswith(self.real_prefix):
+            return False  # outside the tree: an allowed target, judged by _link_target
+        real_rel = real[len(self.real_prefix) :] + ("/" if stat.S_ISDIR(mode) else "")
+        if real_rel == rel or not _left_out(real_rel, self.keep):
+            return False
+        what = "symbolic link to" if os.path.islink(path) else "its real path is"
+        self.problems.append(
+            f"{shown(path)}: {what} {shown(real)}, a hidden or ignored file, which must not "
+            "be published under another name. HINT: remove the link, or stop ignoring its "
+            "target."
+        )
+        return True
 
     def _link_target(self, path: str) -> str | None:
         """The resolved target of a link, or None after recording why it cannot be used."""
@@ -128,6 +163,8 @@ class _Walk:
             else:
                 real = os.path.join(ancestors[-1], entry.name)
                 mode = entry.stat(follow_symlinks=False).st_mode
+            if self._reaches_left_out(path, rel, real, mode):
+                continue
             special = _special_kind(mode)
             if special is not None:
                 self.problems.append(
@@ -159,7 +196,7 @@ def list_files(
     ``hint`` is how to fix a link that leaves the tree."""
     real_root = os.path.realpath(root)
     allowed = (Path(real_root), *(Path(os.path.realpath(p)) for p in allow_symlink_targets))
-    walk = _Walk(Path(root), keep, allowed, hint)
+    walk = _Walk(Path(root), real_root, keep, allowed, hint)
     found = walk.walk(os.fspath(root), "", (real_root,))
     if walk.problems:
         raise TreeError(walk.problems)

@@ -172,3 +172,63 @@ def test_upload_refuses_a_link_in_dist_that_leaves_it(
     assert main([*upload, "--no-progress"]) == 0
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="assets")["Contents"]]
     assert "manifest.json" in keys
+
+
+def test_link_to_a_hidden_file_inside_src_fails_and_the_secret_is_published_nowhere(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (site / "static/.env").write_bytes(SECRET)
+    before = snapshot(site / "dist")
+    link = site / "static/js/config.js"
+    link.parent.mkdir()
+    link.symlink_to("../.env")
+    target = os.path.realpath(site / "static/.env")
+    err = assert_failed_naming(site, before, capsys, str(link), target, "HINT")
+    assert files_holding(site / "dist", SECRET) == []
+    assert files_holding(site / ".asset-cache", SECRET) == []
+    assert SECRET not in (site / "dist/manifest.json").read_bytes()
+    assert "Traceback" not in err
+
+
+def test_link_into_an_ignored_directory_inside_src_fails(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (site / "pyproject.toml").open("a") as fh:
+        fh.write('ignore = ["node_modules/", "*.key"]\n')
+    write_tree(
+        site / "static",
+        {"node_modules/pkg/secret.js": SECRET, "keys/site.key": SECRET, "lib/ok.js": "x;\n"},
+    )
+    assert main(["build", "-q"]) == 0  # ignored files stay out
+    before = snapshot(site / "dist")
+    (site / "static/js").mkdir()
+    (site / "static/js/a.js").symlink_to("../node_modules/pkg/secret.js")
+    (site / "static/js/b.js").symlink_to("../keys/site.key")
+    (site / "static/vendor").symlink_to("node_modules/pkg", target_is_directory=True)
+    (site / "static/js/ok.js").symlink_to("../lib/ok.js")  # a link to a kept file is fine
+    err = assert_failed_naming(
+        site,
+        before,
+        capsys,
+        str(site / "static/js/a.js"),
+        str(site / "static/js/b.js"),
+        str(site / "static/vendor"),
+    )
+    assert "ok.js" not in err
+    assert files_holding(site / ".asset-cache", SECRET) == []
+
+
+def test_files_under_a_directory_link_are_judged_by_their_real_path(tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"conf/secret.js": SECRET, "conf/app.js": "x;\n"})
+    (tmp_path / "src/alias").symlink_to("conf", target_is_directory=True)
+    with pytest.raises(TreeError) as info:
+        list_files(tmp_path / "src", keep=lambda rel: rel != "conf/secret.js")
+    [problem] = info.value.problems
+    assert problem.startswith(str(tmp_path / "src/alias/secret.js") + ": ")
+    assert "conf/secret.js" in problem
+    assert list_files(tmp_path / "src", keep=lambda rel: True) == [
+        "alias/app.js",
+        "alias/secret.js",
+        "conf/app.js",
+        "conf/secret.js",
+    ]
