@@ -65,8 +65,9 @@ class BuildConfig:
     precompression on, cache in ``.asset-cache/`` bounded to ``cache_max_bytes`` (512 MiB:
     after a build, entries it did not use are deleted oldest first beyond that; 0 keeps only
     what the last build used), ``jobs`` = CPU count. A symbolic link in SRC whose target
-    lies outside SRC fails the build unless the target is inside one of
-    ``allow_symlink_targets`` (default: none; see ``file_tree``).
+    lies outside SRC, or is a hidden or ignored file in SRC, fails the build; outside SRC,
+    a target inside one of ``allow_symlink_targets`` is allowed (default: none; see
+    ``file_tree``). The font usage ``content`` globs follow the same rule within ``root``.
     """
 
     src: Path | None = None

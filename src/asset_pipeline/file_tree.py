@@ -1,4 +1,6 @@
-"""Which files under a directory may be read: the build's SRC and the upload's DIST.
+"""Which files under a directory may be read: the build's SRC and the upload's DIST
+(``list_files``), and the project files the font usage scan finds by glob
+(``regular_files``).
 
 Everything listed here is published, so reading must not reach past the tree:
 
@@ -76,6 +78,18 @@ def _left_out(rel: str, keep: Keep) -> bool:
     )
 
 
+def _special_problem(path: str, special: str, fix: str) -> str:
+    return (
+        f"{shown(path)}: {special}, not a regular file; only regular files are read. "
+        f"HINT: remove it, or {fix}."
+    )
+
+
+def _link_words(path: str) -> str:
+    """How a path reaches its target: itself a link, or through a directory link."""
+    return "symbolic link to" if os.path.islink(path) else "its real path"
+
+
 class _Walk:
     __slots__ = ("allowed", "hint", "keep", "problems", "real_prefix", "root")
 
@@ -97,16 +111,16 @@ class _Walk:
         real_rel = real[len(self.real_prefix) :] + ("/" if stat.S_ISDIR(mode) else "")
         if real_rel == rel or not _left_out(real_rel, self.keep):
             return False
-        what = "symbolic link to" if os.path.islink(path) else "its real path is"
         self.problems.append(
-            f"{shown(path)}: {what} {shown(real)}, a hidden or ignored file, which must not "
-            "be published under another name. HINT: remove the link, or stop ignoring its "
-            "target."
+            f"{shown(path)}: {_link_words(path)} {shown(real)}, a hidden or ignored file, "
+            "which must not be published under another name. HINT: remove the link, or stop "
+            "ignoring its target."
         )
         return True
 
     def _link_target(self, path: str) -> str | None:
-        """The resolved target of a link, or None after recording why it cannot be used."""
+        """The resolved target of a link (or of a path with links on the way), or None
+        after recording why it cannot be used."""
         try:
             target = os.path.realpath(path, strict=True)
         except OSError as exc:
@@ -121,14 +135,14 @@ class _Walk:
         resolved = Path(target)
         if any(resolved.is_relative_to(d) for d in SYSTEM_DIRS):
             self.problems.append(
-                f"{shown(path)}: symbolic link to {shown(target)}, a system file that is never "
-                f"read. HINT: {_FIX_LINK}"
+                f"{shown(path)}: {_link_words(path)} {shown(target)}, a system file that is "
+                f"never read. HINT: {_FIX_LINK}"
             )
             return None
         if not any(resolved.is_relative_to(d) for d in self.allowed):
             self.problems.append(
-                f"{shown(path)}: symbolic link to {shown(target)} leaves {shown(self.root)}. "
-                f"HINT: {self.hint}"
+                f"{shown(path)}: {_link_words(path)} {shown(target)} leaves "
+                f"{shown(self.root)}. HINT: {self.hint}"
             )
             return None
         return target
@@ -167,10 +181,7 @@ class _Walk:
                 continue
             special = _special_kind(mode)
             if special is not None:
-                self.problems.append(
-                    f"{shown(path)}: {special}, not a regular file; only regular files are "
-                    "read. HINT: remove it, or leave it out with `ignore`."
-                )
+                self.problems.append(_special_problem(path, special, "leave it out with `ignore`"))
             elif stat.S_ISDIR(mode):
                 if real in ancestors:
                     self.problems.append(
@@ -201,3 +212,35 @@ def list_files(
     if walk.problems:
         raise TreeError(walk.problems)
     return sorted(found)
+
+
+def regular_files(
+    paths: Iterable[Path],
+    *,
+    root: Path,
+    allow_symlink_targets: Iterable[Path] = (),
+    hint: str,
+    fix_special: str,
+) -> list[Path]:
+    """The regular files among ``paths``, files found under ``root`` by a glob rather than
+    by ``list_files``; directories are skipped. The same rules hold: a path whose real
+    location (through a link, or a directory link on the way) leaves ``root`` and the
+    allowed directories, a link loop, a broken link, or a special file raises TreeError
+    listing each. ``fix_special`` says how to stop matching a special file."""
+    real_root = os.path.realpath(root)
+    allowed = (Path(real_root), *(Path(os.path.realpath(p)) for p in allow_symlink_targets))
+    check = _Walk(Path(root), real_root, lambda rel: True, allowed, hint)
+    found: list[Path] = []
+    for path in paths:
+        real = check._link_target(os.fspath(path))
+        if real is None:
+            continue
+        mode = os.stat(real).st_mode
+        special = _special_kind(mode)
+        if special is not None:
+            check.problems.append(_special_problem(os.fspath(path), special, fix_special))
+        elif not stat.S_ISDIR(mode):
+            found.append(path)
+    if check.problems:
+        raise TreeError(list(dict.fromkeys(check.problems)))
+    return found
