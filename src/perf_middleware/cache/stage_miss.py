@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -178,6 +179,8 @@ class MissHandler(Background, Invalidation):
         the response is complete (``ClientSend.on_complete``), and handed to ``lead``'s
         followers then, not when the app returns."""
         config = self.config
+        if not facts.has_cookie and any(k == b"cookie" for k, _ in scope.get("headers") or ()):
+            facts = dataclasses.replace(facts, has_cookie=True)
         capture = Capture(config.max_body_size)
         inner = scope
         revalidating = stale is not None and (stale.etag or stale.last_modified) is not None

@@ -5,11 +5,9 @@ and the wait ends when that response is complete, not when the app returns."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,35 +21,9 @@ from perf_middleware.cache.backends.memory import MemoryBackend
 from perf_middleware.cache.backends.redis import RedisBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.middleware import PerformanceMiddleware
+from tests.perf_middleware.cache.raw_http import Raw, raw_get
 from tests.perf_middleware.cache.support import Origin, client, make, status_of
 from tests.support.servers import UvicornServer
-
-
-@dataclass
-class Raw:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    elapsed: float
-
-    def header(self, name: str) -> str:
-        return ", ".join(v for k, v in self.headers if k == name)
-
-
-def raw_get(port: int, path: str, *lines: str) -> Raw:
-    """One request written byte for byte (``Connection: close``; read to EOF)."""
-    request = "".join(f"{line}\r\n" for line in (f"GET {path} HTTP/1.1", "Host: t.test", *lines))
-    started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(f"{request}Connection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    elapsed = time.monotonic() - started
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *fields = head.decode("latin-1").split("\r\n")
-    headers = [(k.strip().lower(), v.strip()) for k, _, v in (f.partition(":") for f in fields)]
-    return Raw(int(status_line.split()[1]), headers, body, elapsed)
 
 
 class Counted:
