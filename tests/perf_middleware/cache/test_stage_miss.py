@@ -5,9 +5,13 @@ and the wait ends when that response is complete, not when the app returns."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +27,7 @@ from perf_middleware.cache.config import CacheConfig
 from perf_middleware.middleware import PerformanceMiddleware
 from tests.perf_middleware.cache.raw_http import Raw, raw_get
 from tests.perf_middleware.cache.support import Origin, client, make, status_of
-from tests.support.servers import UvicornServer
+from tests.support.servers import UvicornServer, free_port, wait_for_port
 
 
 class Counted:
@@ -142,18 +146,61 @@ async def test_follower_with_min_fresh_beyond_the_response_is_not_collapsed(cloc
     assert origin.calls == 2
 
 
-def test_two_servers_on_one_redis_make_one_app_call(redis_url: str) -> None:
-    origin = Counted({"cache-control": "public, max-age=60"}, delay=0.5)
-    namespace = f"sf2-{time.time_ns()}"
-    servers = [serve(origin.app, RedisBackend(redis_url, namespace=namespace)) for _ in range(2)]
-    for server in servers:
-        server.start()
+PROCESS_APP = """
+import asyncio, os
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from perf_middleware import PerformanceMiddleware, RedisBackend
+
+async def page(request):
+    with open(os.environ["CALLS_FILE"], "a") as calls:
+        calls.write("x")
+    await asyncio.sleep(0.5)
+    return PlainTextResponse("page body", headers={"cache-control": "public, max-age=60"})
+
+app = PerformanceMiddleware(
+    Starlette(routes=[Route("/page", page)]),
+    cache=RedisBackend(os.environ["REDIS_URL"], namespace=os.environ["NAMESPACE"]),
+)
+"""
+
+
+def test_two_uvicorn_processes_on_one_redis_make_one_app_call(
+    redis_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "sf_app.py").write_text(PROCESS_APP)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    env = {
+        **os.environ,
+        "CALLS_FILE": str(calls),
+        "REDIS_URL": redis_url,
+        "NAMESPACE": f"sf-proc-{time.time_ns()}",
+    }
+    ports = [free_port(), free_port()]
+    command = [sys.executable, "-m", "uvicorn", "sf_app:app", "--app-dir", str(tmp_path)]
+    command += ["--host", "127.0.0.1", "--log-level", "warning"]
+    processes = [subprocess.Popen([*command, "--port", str(port)], env=env) for port in ports]
     try:
+        for port in ports:
+            wait_for_port(port, timeout=30)
         with ThreadPoolExecutor(40) as pool:
-            futures = [pool.submit(raw_get, servers[i % 2].port, "/page") for i in range(40)]
+            futures = [pool.submit(raw_get, ports[i % 2], "/page") for i in range(40)]
             answers = [f.result() for f in futures]
     finally:
-        for server in servers:
-            server.stop()
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+    assert all(a.status == 200 and a.body == b"page body" for a in answers)
+    assert calls.read_text() == "x"  # one app call in two processes
+
+
+def test_200_concurrent_cold_requests_through_uvicorn_make_one_app_call() -> None:
+    origin = Counted({"cache-control": "public, max-age=60"}, delay=0.5)
+    with serve(origin.app, MemoryBackend()) as server, ThreadPoolExecutor(100) as pool:
+        futures = [pool.submit(raw_get, server.port, "/page") for _ in range(200)]
+        answers = [f.result() for f in futures]
     assert all(a.status == 200 and a.body == b"page body" for a in answers)
     assert origin.calls == 1
+    assert sum("detail=collapsed" in a.header("cache-status") for a in answers) >= 50  # overlapping
