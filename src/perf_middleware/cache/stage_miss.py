@@ -112,11 +112,14 @@ class MissHandler(Background, Invalidation):
                 scope, receive, send, facts, primary, secondary, stale, fwd, lead=lead
             )
 
+        # another process's leader stored an entry newer than the one this request found;
+        # it may have finished just before this request began (the lock is released after
+        # the store), and ``_follow`` decides whether it fits this request
+        known = stale.response_time if stale is not None else float("-inf")
+
         async def peek() -> CacheEntry | None:
             found = (await self.backend.get(primary, secondary)).entry
-            if found is not None and found.response_time >= facts.request_time:
-                return found
-            return None
+            return found if found is not None and found.response_time > known else None
 
         key = f"{primary}\x1f{secondary}"
         did, entry = await self.flight.run_lead(key, work, peek)
@@ -142,7 +145,7 @@ class MissHandler(Background, Invalidation):
         method = scope.get("method", "GET")
         if entry.vary and secondary_key(entry.vary, headers) != entry.secondary:
             return False, None  # the response varies and does not fit this request
-        if facts.has_authorization and not shareable(entry):
+        if facts.has_authorization and not shareable(entry, self.config.targeted_raw):
             return False, None
         now = self.clock()
         pragma = get_joined(scope.get("headers") or (), b"pragma")
