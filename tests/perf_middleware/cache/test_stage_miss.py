@@ -204,3 +204,22 @@ def test_200_concurrent_cold_requests_through_uvicorn_make_one_app_call() -> Non
     assert all(a.status == 200 and a.body == b"page body" for a in answers)
     assert origin.calls == 1
     assert sum("detail=collapsed" in a.header("cache-status") for a in answers) >= 50  # overlapping
+
+
+async def test_followers_within_stale_while_revalidate_get_stale_and_one_refresh(
+    clock: Any,
+) -> None:
+    """Stale on arrival but inside its stale-while-revalidate window: followers are answered
+    as a stored entry would be (stale, refreshed once in the background), not as fresh."""
+    origin = Origin()
+    reply = origin.route("/swr", "v1", cache_control="max-age=10, stale-while-revalidate=60")
+    reply.headers["age"] = "15"
+    reply.delay = 0.1
+    app = make(origin, MemoryBackend(clock=clock), clock)
+    async with client(app) as c:
+        answers = await asyncio.gather(*(c.get("/swr") for _ in range(4)))
+        await app.cache_stage.drain()
+    assert [a.text for a in answers] == ["v1"] * 4
+    followers = [status_of(a) for a in answers[1:]]
+    assert all("fwd=stale" in s and "collapsed" not in s for s in followers), followers
+    assert origin.calls == 2  # the leader's call and one background refresh
