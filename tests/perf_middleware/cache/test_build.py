@@ -209,6 +209,20 @@ def test_private_or_no_store_in_the_targeted_field_prevents_storing(
     assert origin.calls["/t"] == 2
 
 
+def test_targeted_field_on_two_lines_is_one_dictionary(make_backend: Callable[[], Any]) -> None:
+    routes = {
+        "/t": [
+            ("cache-control", "public, max-age=60"),
+            ("cdn-cache-control", "max-age=600"),
+            ("cdn-cache-control", "private"),
+        ]
+    }
+    origin, first, again = twice(make_backend(), routes, "/t")
+    assert "detail=private" in status(first)
+    assert not hit(again)
+    assert origin.calls["/t"] == 2
+
+
 def test_no_cache_in_the_targeted_field_revalidates_every_use(
     make_backend: Callable[[], Any],
 ) -> None:
