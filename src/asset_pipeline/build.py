@@ -25,8 +25,9 @@ from asset_pipeline import build_state as state
 from asset_pipeline import build_steps as steps
 from asset_pipeline.build_cache import BuildCache
 from asset_pipeline.build_reuse import Previous
-from asset_pipeline.build_scan import Scanner, Workers
+from asset_pipeline.build_scan import Scanner, Workers, library_messages
 from asset_pipeline.config import BuildConfig
+from asset_pipeline.file_tree import TreeError
 from asset_pipeline.graph import CycleError, Graph, build_graph, discover, topo_order
 from asset_pipeline.manifest import Manifest, write_manifest
 from asset_pipeline.references import RawRef
@@ -120,10 +121,12 @@ def build(
         scanner = Scanner(cache, workers)
         plan = _plan(config, src, names, sources, scanner, warnings)
         for before in hooks.before_process:
-            before(plan)
+            with library_messages() as notes:
+                before(plan)
+            warnings.extend(notes)
         order = plan.order
         processed = steps.process_all(
-            plan, cache, scanner, workers, hooks.on_process, stats, progress
+            plan, cache, scanner, workers, hooks.on_process, stats, progress, warnings
         )
         tmp = output.make_temp_dir(out)
         try:
@@ -135,7 +138,9 @@ def build(
             encoded = output.precompress_all(emitter, cache, workers, config, progress)
             manifest = output.make_manifest(emitter, encoded, config)
             for after in hooks.after_manifest:
-                manifest = after(manifest, tmp, config) or manifest
+                with library_messages() as notes:  # plugins warn through the build's report
+                    manifest = after(manifest, tmp, config) or manifest
+                warnings.extend(notes)
             write_manifest(manifest, tmp)
             output.write_extra_manifests(manifest, tmp, config.manifest_formats)
             if not dry_run:
@@ -158,7 +163,13 @@ def _discover(config: BuildConfig, src: Path, out: Path) -> tuple[list[str], dic
         ignore.append(out.relative_to(src).as_posix() + "/")
     if config.cache_dir and config.resolve(config.cache_dir).is_relative_to(src):
         ignore.append(config.resolve(config.cache_dir).relative_to(src).as_posix() + "/")
-    names = discover(src, ignore=ignore, ignore_hidden=config.ignore_hidden)
+    allowed = [config.resolve(p) for p in config.allow_symlink_targets]
+    try:
+        names = discover(
+            src, ignore=ignore, ignore_hidden=config.ignore_hidden, allow_symlink_targets=allowed
+        )
+    except TreeError as exc:
+        raise BuildError(exc.problems) from None
     return names, {name: (src / name).read_bytes() for name in names}
 
 

@@ -1,7 +1,7 @@
 """``asset-pipeline build SRC --out DIST``.
 
 Exit codes: 0 built (warnings allowed), 1 the build failed (DIST left as it was),
-2 usage or configuration error.
+2 usage or configuration error, 130 interrupted by Ctrl-C (DIST left as it was).
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from asset_pipeline.build import BuildError, BuildResult, build
 from asset_pipeline.build_steps import BuildStats
 from asset_pipeline.config import ConfigError, load_config, parse_manifest_formats, validate
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Minify, fingerprint, rewrite references, precompress and write a manifest. "
         "Options default to [tool.asset-pipeline] in the nearest pyproject.toml. "
-        "Exit codes: 0 ok, 1 build failed (DIST untouched), 2 usage/config error."
+        "Exit codes: 0 ok, 1 build failed (DIST untouched), 2 usage/config error, "
+        "130 interrupted."
     )
     parser.add_argument("src", nargs="?", type=Path, help="source directory (config: src)")
     parser.add_argument("--out", "-o", type=Path, help="output directory (config: out)")
@@ -80,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=err)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # the build removed its temp directory on the way out
+        if progress:
+            progress.finish()
+        print(f"asset-pipeline: interrupted; {config.out} left unchanged", file=err)
+        return EXIT_INTERRUPTED
     except OSError as exc:  # unreadable source, full disk, read-only output directory
         if progress:
             progress.finish()

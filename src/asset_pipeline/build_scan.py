@@ -2,12 +2,19 @@
 
 Both are shared by every phase of the build: the pool runs scanners, processors and
 compressors; the scanner memoises by content and keeps results in the build cache.
+What libraries log or warn while a job runs (fontTools, Pillow) is collected by
+``library_messages`` and becomes the build's own warnings, named after the file: printed
+raw it would ignore ``--quiet`` and, from a worker process, name no file at all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from asset_pipeline.build_cache import BuildCache, cache_key
@@ -22,6 +29,40 @@ def scan_job(name: str, data: bytes) -> list[RawRef]:
     """Pool entry point: the references of one text file."""
     find = scanner_for(name)
     return find(data.decode("utf-8", "surrogateescape")) if find is not None else []
+
+
+class _Collect(logging.Handler):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        own = record.name.partition(".")[0] == "asset_pipeline"  # written for users already
+        text = record.getMessage()
+        self.messages.append(text if own else f"{text} ({record.name})")
+
+
+@contextlib.contextmanager
+def library_messages(logical_name: str | None = None) -> Iterator[list[str]]:
+    """Collect the log records (WARNING and above) and Python warnings raised inside the
+    block as ``"<file>: <message> (<source>)"`` lines, each once, instead of letting them
+    reach stderr. Deprecation warnings are for this package's developers, not its users."""
+    raw: list[str] = []
+    messages: list[str] = []
+    handler = _Collect(raw)
+    root = logging.getLogger()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        root.addHandler(handler)  # with a handler in place, logging's last resort is quiet
+        try:
+            yield messages
+        finally:
+            root.removeHandler(handler)
+            for w in caught:
+                if not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+                    raw.append(f"{w.message} ({w.category.__name__})")
+            prefix = f"{logical_name}: " if logical_name else ""
+            messages.extend(prefix + m for m in dict.fromkeys(raw))
 
 
 class Scanner:
@@ -89,6 +130,12 @@ def _serial(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> Iterator[t
         yield i, fn(*args)
 
 
+def _ignore_sigint() -> None:
+    """In each worker: Ctrl-C reaches the whole process group, and only the parent
+    should answer it (one line, exit 130); the parent then shuts the pool down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Workers:
     """A process pool sized to the machine, started only when there is work for it;
     with one job everything runs in this process (no pickling, easy to debug)."""
@@ -97,14 +144,20 @@ class Workers:
 
     def __init__(self, jobs: int) -> None:
         self._jobs = jobs
-        self._pool: Executor | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self._pool is None:
+            return
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # answer Ctrl-C now, not after the running jobs (brotli 11 on a large file
+            # takes seconds) whose results would be thrown away
+            for process in list(self._pool._processes.values()):
+                process.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def map_unordered(
         self, fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]
@@ -115,7 +168,7 @@ class Workers:
                 yield i, fn(*args)
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self._jobs)
+            self._pool = ProcessPoolExecutor(max_workers=self._jobs, initializer=_ignore_sigint)
         futures: dict[Future[T], int] = {self._pool.submit(fn, *a): i for i, a in enumerate(jobs)}
         for fut in as_completed(futures):
             yield futures[fut], fut.result()

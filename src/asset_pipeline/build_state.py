@@ -33,7 +33,7 @@ def inputs_key(config: BuildConfig, sources: Mapping[str, bytes], hook_names: It
     h.update(code_fingerprint().encode())
     h.update("\n".join(hook_names).encode() + b"\0")
     for name in sorted(sources):
-        h.update(name.encode() + b"\0")
+        h.update(name.encode("utf-8", "surrogateescape") + b"\0")  # plugin inputs: any path
         h.update(blake3(sources[name]).digest())
     digest: str = h.hexdigest()
     return digest

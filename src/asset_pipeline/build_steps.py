@@ -19,7 +19,7 @@ from asset_pipeline.build_cache import (
     processor_fingerprint,
 )
 from asset_pipeline.build_reuse import Previous
-from asset_pipeline.build_scan import Scanner, Workers, scan_job
+from asset_pipeline.build_scan import Scanner, Workers, library_messages, scan_job
 from asset_pipeline.fingerprint import content_hash, has_bundler_hash, hashed_name, with_suffix
 from asset_pipeline.font_build import finish_font_faces, font_faces
 from asset_pipeline.media_types import content_type, with_charset
@@ -72,18 +72,20 @@ def type_label(name: str) -> str:
 
 def run_processor(
     kind: str, data: bytes, ctx: ProcessContext
-) -> tuple[ProcessorOutput, list[RawRef]] | str:
-    """Pool entry point: process, then scan the output while still in the worker.
+) -> tuple[ProcessorOutput, list[RawRef], list[str]] | str:
+    """Pool entry point: process, then scan the output while still in the worker. The
+    third item is what libraries logged meanwhile, as warnings naming the file.
 
     Errors come back as text: exceptions with custom constructors (ProcessingError) do
     not survive pickling across processes intact.
     """
-    try:
-        output = _load(kind)(data, ctx)
-    except Exception as exc:  # any processor failure fails the build with its reason
-        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-        return f"{ctx.logical_name}: {kind} processor failed: {reason}"
-    return output, scan_job(with_suffix(ctx.logical_name, output.suffix), output.data)
+    with library_messages(ctx.logical_name) as notes:
+        try:
+            output = _load(kind)(data, ctx)
+        except Exception as exc:  # any processor failure fails the build with its reason
+            reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+            return f"{ctx.logical_name}: {kind} processor failed: {reason}"
+    return output, scan_job(with_suffix(ctx.logical_name, output.suffix), output.data), notes
 
 
 def process_all(
@@ -94,7 +96,10 @@ def process_all(
     on_process: Sequence[Callable[[str, str], None]],
     stats: BuildStats,
     progress: Progress | None,
+    warnings: list[str],
 ) -> dict[str, ProcessorOutput]:
+    """Every source's processor output, from the cache or the pool. What libraries logged
+    while processing joins ``warnings`` (a cached output was processed quietly before)."""
     from asset_pipeline.build import BuildError
 
     versions: dict[str, str | None] = {}
@@ -133,7 +138,8 @@ def process_all(
         if isinstance(result, str):
             errors.append(result)
         else:
-            output, refs = result
+            output, refs, notes = result
+            warnings.extend(notes)
             results[name] = output
             cache.put_output(key, output)
             scanner.remember(with_suffix(name, output.suffix), output.data, refs)

@@ -3,7 +3,8 @@
 Each sub-command module exposes ``add_arguments(parser)`` and ``run(args) -> int`` and
 is imported only when used, so ``asset-pipeline --help`` stays fast.
 
-Exit codes: 0 success, 1 the work failed (build error, upload error), 2 usage error.
+Exit codes: 0 success, 1 the work failed (build error, upload error), 2 usage error,
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -48,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    module = importlib.import_module(SUBCOMMANDS[args.command][0])
-    result: int = module.run(args)
+    try:
+        module = importlib.import_module(SUBCOMMANDS[args.command][0])
+        result: int = module.run(args)
+    except KeyboardInterrupt:  # a sub-command that does not say more about it
+        print("asset-pipeline: interrupted", file=sys.stderr)
+        return 130
     return result
 
 

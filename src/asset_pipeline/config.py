@@ -64,7 +64,10 @@ class BuildConfig:
     ``name_pattern="{name}.{hash}{ext}"``, missing references are errors, all
     precompression on, cache in ``.asset-cache/`` bounded to ``cache_max_bytes`` (512 MiB:
     after a build, entries it did not use are deleted oldest first beyond that; 0 keeps only
-    what the last build used), ``jobs`` = CPU count.
+    what the last build used), ``jobs`` = CPU count. A symbolic link in SRC whose target
+    lies outside SRC, or is a hidden or ignored file in SRC, fails the build; outside SRC,
+    a target inside one of ``allow_symlink_targets`` is allowed (default: none; see
+    ``file_tree``). The font usage ``content`` globs follow the same rule within ``root``.
     """
 
     src: Path | None = None
@@ -73,6 +76,7 @@ class BuildConfig:
     url_prefix: str = "/static/"
     ignore: tuple[str, ...] = ()
     ignore_hidden: bool = True
+    allow_symlink_targets: tuple[Path, ...] = ()
     hash_length: int = 10
     name_pattern: str = "{name}.{hash}{ext}"
     bundler_hash_pattern: str | None = DEFAULT_BUNDLER_HASH

@@ -104,6 +104,10 @@ def from_mapping(table: Mapping[str, Any], *, root: Path, source: str) -> BuildC
         value = table["ignore"]
         _check(_str_list(value), source, "ignore", "a list of glob strings")
         kw["ignore"] = tuple(value)
+    if "allow_symlink_targets" in table:
+        value = table["allow_symlink_targets"]
+        _check(_str_list(value), source, "allow_symlink_targets", "a list of directory paths")
+        kw["allow_symlink_targets"] = tuple(root / v for v in value)
     if "ignore_hidden" in table:
         _check(isinstance(table["ignore_hidden"], bool), source, "ignore_hidden", "true or false")
         kw["ignore_hidden"] = table["ignore_hidden"]

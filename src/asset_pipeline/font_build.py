@@ -23,8 +23,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from asset_pipeline.file_tree import TreeError
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessorOutput
-from asset_pipeline.usage import HTML_SUFFIXES, UsageScanError, scan_paths, scan_text
+from asset_pipeline.usage import (
+    HTML_SUFFIXES,
+    UsageScanError,
+    content_files,
+    scan_paths,
+    scan_text,
+)
 
 if TYPE_CHECKING:
     from asset_pipeline.build import BuildPlan
@@ -48,6 +55,7 @@ def scan_usage(plan: BuildPlan) -> None:
     memo: dict[tuple[str, ...], frozenset[int]] = {}
     own: frozenset[int] | None = None
     problems: list[str] = []
+    allowed = [plan.config.resolve(p) for p in plan.config.allow_symlink_targets]
     for name in plan.names:
         if PROCESSOR_KINDS.get(_suffix(name)) != "fonts":
             continue
@@ -64,9 +72,9 @@ def scan_usage(plan: BuildPlan) -> None:
         key = tuple(globs)
         if key not in memo:
             try:
-                memo[key] = scan_paths(plan.config.root, key)
+                memo[key] = scan_paths(plan.config.root, key, allow_symlink_targets=allowed)
             except UsageScanError as exc:
-                problems.append(f"{name}: {exc}")
+                problems.extend(f"{name}: {line}" for line in str(exc).splitlines())
                 continue
         if own is None:
             own = _scan_build_sources(plan)
@@ -77,7 +85,11 @@ def scan_usage(plan: BuildPlan) -> None:
 
 def usage_inputs(config: BuildConfig, names: Sequence[str]) -> dict[str, bytes]:
     """The files outside SRC that ``scan_usage`` reads, keyed so they cannot collide with
-    logical names: the build's up-to-date check must see a template edit."""
+    logical names: the build's up-to-date check must see a template edit. Runs before
+    that check, so a FIFO or a link out of the project fails the build here (BuildError)
+    instead of hanging it or being read."""
+    from asset_pipeline.build import BuildError
+
     globs: set[str] = set()
     for name in names:
         if PROCESSOR_KINDS.get(_suffix(name)) != "fonts":
@@ -86,17 +98,24 @@ def usage_inputs(config: BuildConfig, names: Sequence[str]) -> dict[str, bytes]:
         content = options.get("content")
         if options.get("subset_by_usage") is True and isinstance(content, list):
             globs.update(g for g in content if isinstance(g, str))
+    allowed = [config.resolve(p) for p in config.allow_symlink_targets]
     found: dict[str, bytes] = {}
+    problems: list[str] = []
     for pattern in sorted(globs):
         try:
-            paths = sorted(config.root.glob(pattern))
-        except (NotImplementedError, ValueError):
+            paths = content_files(config.root, pattern, allow_symlink_targets=allowed)
+        except UsageScanError:
             continue  # scan_usage reports the bad glob
+        except TreeError as exc:
+            problems.extend(exc.problems)
+            continue
         for path in paths:
             try:
                 found[f"\0usage:{path}"] = path.read_bytes()
-            except (IsADirectoryError, PermissionError):
+            except PermissionError:
                 continue
+    if problems:
+        raise BuildError(list(dict.fromkeys(problems)))
     return found
 
 

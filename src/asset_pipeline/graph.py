@@ -7,7 +7,6 @@ makes naming impossible — it is reported with the files on the cycle.
 
 from __future__ import annotations
 
-import os
 import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from urllib.parse import quote, unquote
 
 from asset_pipeline import css_refs, js_refs
 from asset_pipeline.config import glob_match
+from asset_pipeline.file_tree import list_files
 from asset_pipeline.references import SOURCEMAP, RawRef, is_external, split_suffix
 
 Scanner = Callable[[str], list[RawRef]]
@@ -68,24 +68,28 @@ def scanner_for(name: str) -> Scanner | None:
     return _SCANNERS.get(posixpath.splitext(name)[1].lower())
 
 
-def discover(src: Path, *, ignore: Iterable[str] = (), ignore_hidden: bool = True) -> list[str]:
-    """Logical names (``css/app.css``) of every file under ``src``, sorted."""
+def discover(
+    src: Path,
+    *,
+    ignore: Iterable[str] = (),
+    ignore_hidden: bool = True,
+    allow_symlink_targets: Iterable[Path] = (),
+) -> list[str]:
+    """Logical names (``css/app.css``) of every file under ``src``, sorted. Raises
+    ``file_tree.TreeError`` for links that leave ``src``, special files and names that
+    are not UTF-8 (ignored entries are never looked at)."""
     patterns = tuple(ignore)
-    names: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=True):
-        rel_dir = Path(dirpath).relative_to(src).as_posix()
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        if ignore_hidden:
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        dirnames[:] = [d for d in dirnames if not _ignored(prefix + d + "/", patterns)]
-        for filename in filenames:
-            name = prefix + filename
-            if ignore_hidden and filename.startswith("."):
-                continue
-            if not _ignored(name, patterns):
-                names.append(name)
-    names.sort()
-    return names
+
+    def keep(rel: str) -> bool:
+        if ignore_hidden and rel.rstrip("/").rsplit("/", 1)[-1].startswith("."):
+            return False
+        return not _ignored(rel, patterns)
+
+    hint = (
+        f"copy the file into {src}, or name its directory in allow_symlink_targets in "
+        "[tool.asset-pipeline]."
+    )
+    return list_files(src, keep=keep, allow_symlink_targets=allow_symlink_targets, hint=hint)
 
 
 def _ignored(name: str, patterns: tuple[str, ...]) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
+from asset_pipeline.file_tree import TreeError, list_files
 from asset_pipeline.manifest import ENCODING_SUFFIX, MANIFEST_NAME, Manifest
 from asset_pipeline.upload_rules import UploadRules
 
@@ -91,18 +92,23 @@ def _manifest_sources(manifest: Manifest) -> dict[str, _Source]:
 
 
 def _walk(dist: Path, exclude: Iterable[str]) -> list[str]:
+    """The files to publish; a link in DIST that leaves it (or a FIFO, a device) is an
+    error naming it: the upload must not publish what the build would have refused."""
     patterns = tuple(exclude)
-    found = []
-    for root, dirs, files in os.walk(dist):
-        dirs.sort()
-        for name in sorted(files):
-            rel = Path(root, name).relative_to(dist).as_posix()
-            if rel.startswith(RESERVED_DIR):
-                continue
-            if any(fnmatchcase(rel, p) or fnmatchcase(name, p) for p in patterns):
-                continue
-            found.append(rel)
-    return found
+
+    def keep(rel: str) -> bool:
+        if rel.startswith(RESERVED_DIR):
+            return False
+        if rel.endswith("/"):
+            return True
+        name = rel.rsplit("/", 1)[-1]
+        return not any(fnmatchcase(rel, p) or fnmatchcase(name, p) for p in patterns)
+
+    hint = "rebuild DIST, or copy the file into it instead of linking."
+    try:
+        return list_files(dist, keep=keep, hint=hint)
+    except TreeError as exc:
+        raise InventoryError("\n".join(exc.problems)) from None
 
 
 def _phase(rel: str, fingerprinted: bool) -> int:

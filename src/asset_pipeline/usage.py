@@ -21,9 +21,12 @@ from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
+from asset_pipeline.file_tree import TreeError, regular_files
+
 __all__ = [
     "ALWAYS_INCLUDED",
     "UsageScanError",
+    "content_files",
     "css_text_codepoints",
     "format_unicode_range",
     "parse_unicode_ranges",
@@ -169,22 +172,50 @@ def scan_text(text: str, suffix: str, *, source: str = "<text>") -> set[int]:
     return {c for c in found if c >= 0x20 and not 0x7F <= c < 0xA0}
 
 
-def scan_paths(root: Path, globs: Iterable[str]) -> frozenset[int]:
-    """Scan every file under ``root`` matching ``globs``; always adds ``ALWAYS_INCLUDED``."""
+def content_files(
+    root: Path, pattern: str, *, allow_symlink_targets: Iterable[Path] = ()
+) -> list[Path]:
+    """The regular files under ``root`` that the glob ``pattern`` matches, sorted.
+
+    They are only scanned, never published, but a glob must neither hang the build on a
+    FIFO nor read through a link out of the project, so ``file_tree``'s rules apply:
+    raises ``file_tree.TreeError`` for those, UsageScanError for a pattern that is not
+    a usable glob."""
+    try:
+        paths = sorted(root.glob(pattern))
+    except (NotImplementedError, ValueError) as exc:
+        raise UsageScanError(
+            f"{pattern!r}: not a usable content glob ({exc}). HINT: write globs relative "
+            "to the project root, e.g. 'templates/**/*.html'."
+        ) from None
+    hint = (
+        "copy the file into the project, or name its directory in allow_symlink_targets "
+        "in [tool.asset-pipeline]."
+    )
+    return regular_files(
+        paths,
+        root=root,
+        allow_symlink_targets=allow_symlink_targets,
+        hint=hint,
+        fix_special="narrow the font usage content globs",
+    )
+
+
+def scan_paths(
+    root: Path, globs: Iterable[str], *, allow_symlink_targets: Iterable[Path] = ()
+) -> frozenset[int]:
+    """Scan every file under ``root`` matching ``globs``; always adds ``ALWAYS_INCLUDED``.
+    Links may point inside ``root`` or into ``allow_symlink_targets``."""
     found: set[int] = set(ALWAYS_INCLUDED)
     patterns = list(globs)
+    allowed = tuple(allow_symlink_targets)
     matched = False
     for pattern in patterns:
         try:
-            paths = sorted(root.glob(pattern))
-        except (NotImplementedError, ValueError) as exc:
-            raise UsageScanError(
-                f"{pattern!r}: not a usable content glob ({exc}). HINT: write globs relative "
-                "to the project root, e.g. 'templates/**/*.html'."
-            ) from None
+            paths = content_files(root, pattern, allow_symlink_targets=allowed)
+        except TreeError as exc:
+            raise UsageScanError("\n".join(exc.problems)) from None
         for path in paths:
-            if not path.is_file():
-                continue
             matched = True
             try:
                 text = path.read_text(encoding="utf-8-sig")

@@ -13,7 +13,11 @@ Presets (``Policy.default()``) are what people want on day one:
 
 A response carrying ``Set-Cookie`` never receives a shared-cache policy (``public`` or
 ``s-maxage``) or CDN headers from a rule: caching one user's cookie for everyone is the bug
-the anchors shipped. Rules can still set private directives on such responses.
+the anchors shipped. Rules can still set private directives on such responses. Likewise a
+response the app itself marked ``private`` or ``no-store`` gets no shared-cache headers from a
+rule without ``override=True``: a ``CDN-Cache-Control`` takes precedence over Cache-Control in
+every cache that obeys it (RFC 9213, the response cache here included), so adding one would
+share what the app kept private.
 
 Matching is precomputed: patterns are compiled at start-up and the decision is memoised per
 (path, media type, status) in a bounded per-instance table, so a request costs a dict lookup.
@@ -28,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from perf_middleware.http.cache_control import parse_cache_control
-from perf_middleware.http.headers import MutableRawHeaders, get_header, has_header
+from perf_middleware.http.headers import MutableRawHeaders, get_header, get_joined, has_header
 
 logger = logging.getLogger("perf_middleware.policy")
 
@@ -195,6 +199,9 @@ class Policy:
         if decision.shared and has_header(headers, b"set-cookie"):
             logger.debug("policy skipped reason=set-cookie path=%s", path)
             return False
+        if decision.shared and not decision.override and _kept_private(headers):
+            logger.debug("policy skipped reason=private path=%s", path)
+            return False
         if decision.cache_control is not None:
             if decision.override:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
@@ -211,3 +218,12 @@ class Policy:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != name]
                 headers.append((name, joined))
         return True
+
+
+def _kept_private(headers: MutableRawHeaders) -> bool:
+    """The app's own Cache-Control says ``private`` or ``no-store``."""
+    own = get_joined(headers, b"cache-control")
+    if own is None:
+        return False
+    cc = parse_cache_control(own)
+    return cc.private or cc.no_store

@@ -12,6 +12,7 @@ import pytest
 
 from asset_pipeline import processors
 from asset_pipeline.build import BuildError, BuildHooks, BuildPlan
+from asset_pipeline.build_state import inputs_key
 from asset_pipeline.config import BuildConfig, PrecompressConfig
 from asset_pipeline.manifest import Manifest, load_manifest
 from asset_pipeline.processors import ExtraOutput, ProcessContext, ProcessorOutput
@@ -149,6 +150,32 @@ def test_failed_build_leaves_previous_dist_byte_for_byte(tree: Path) -> None:
         run(tree)
     assert snapshot(tree / "dist") == before
     assert sorted(p.name for p in tree.iterdir()) == ["cache", "dist", "src"]
+
+
+def test_corrupt_web_fonts_fail_the_build_and_keep_dist(tree: Path) -> None:
+    """A corrupt .woff2 used to be copied unchecked, then precached by the service worker."""
+    from tests.asset_pipeline.test_fonts import build_font, flavored
+
+    woff2, woff = flavored(build_font(), "woff2"), flavored(build_font(), "woff")
+    write_tree(tree / "src", {"fonts/good.woff2": woff2})
+    run(tree)
+    before = snapshot(tree / "dist")
+    write_tree(
+        tree / "src", {"fonts/cut.woff2": woff2[: len(woff2) // 2], "fonts/cut.woff": woff[:200]}
+    )
+    with pytest.raises(BuildError) as err:
+        run(tree)
+    assert {p.split(":")[0] for p in err.value.problems} == {"fonts/cut.woff", "fonts/cut.woff2"}
+    assert all("corrupt WOFF" in p and "HINT" in p for p in err.value.problems)
+    assert snapshot(tree / "dist") == before
+
+
+def test_inputs_key_takes_any_file_name_a_plugin_reads(tmp_path: Path) -> None:
+    """SRC names are checked to be UTF-8 up front; a plugin's inputs (font usage templates)
+    are not, and must not crash the up-to-date check."""
+    config = BuildConfig(root=tmp_path)
+    bad = {"\0usage:/site/templates/caf\udce9.html": b"x"}
+    assert inputs_key(config, bad, []) != inputs_key(config, {"\0usage:/a.html": b"x"}, [])
 
 
 def test_noop_rebuild_runs_no_processor_and_one_change_runs_one(tree: Path) -> None:

@@ -2,13 +2,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from fontTools.ttLib import TTFont
 
 from asset_pipeline.build_cli import Progress
 from asset_pipeline.cli import main
 from tests.asset_pipeline.build_support import SVG, snapshot, write_tree
+from tests.asset_pipeline.test_fonts import build_font
 
 
 @pytest.fixture
@@ -139,6 +147,92 @@ def test_unreadable_source_is_a_clear_error(site: Path, capsys: pytest.CaptureFi
     secret.chmod(0)
     assert main(["build"]) == 1
     assert "secret.css" in capsys.readouterr().err
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_keeps_dist(site: Path) -> None:
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, while the pool's
+    workers are compressing: they get it too and must not print tracebacks either."""
+    assert main(["build", "-q", "--jobs", "2"]) == 0
+    before = snapshot(site / "dist")
+    rng = random.Random(25)
+    words = [f"w{rng.randrange(10**8)}" for _ in range(5000)]
+    for n in range(8):  # brotli 11 on these outlasts the test's wait by seconds
+        text = " ".join(rng.choice(words) for _ in range(120_000))
+        (site / f"static/notes{n}.txt").write_text(text)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asset_pipeline", "build", "--jobs", "2", "--no-cache"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 60
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the pool starts with the first batch of parallel work
+    assert children.read_text().split(), "the build never started its worker pool"
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text
+    assert text.splitlines()[-1] == "asset-pipeline: interrupted; dist left unchanged"
+    assert snapshot(site / "dist") == before
+    assert sorted(p.name for p in site.iterdir()) == [
+        ".asset-cache",
+        "dist",
+        "pyproject.toml",
+        "static",
+    ]
+
+
+def font_stamped(created: int, chars: list[int]) -> bytes:
+    """A font whose head.created is a Unix time, as some tools write it: fontTools logs a
+    warning each time it reads one."""
+    font = TTFont(io.BytesIO(build_font(chars, kern=False)), recalcTimestamp=False)
+    font["head"].created = created
+    buf = io.BytesIO()
+    font.save(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_library_log_noise_is_silent_under_quiet_and_a_warning_otherwise(
+    site: Path, jobs: str
+) -> None:
+    """A real process (pytest's own log capture would hide the noise); two fonts, so with
+    --jobs 2 they are converted in the pool's worker processes."""
+    write_tree(
+        site / "static",
+        {
+            "fonts/a.ttf": font_stamped(1_000_000, list(range(0x41, 0x5B))),
+            "fonts/b.ttf": font_stamped(1_000_000, list(range(0x61, 0x7B))),
+        },
+    )
+    build = [sys.executable, "-m", "asset_pipeline", "build", "--no-cache", "--jobs", jobs]
+    quiet = subprocess.run([*build, "--quiet"], cwd=site, capture_output=True, check=False)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, b"", b"")
+    loud = subprocess.run(build, cwd=site, capture_output=True, check=False, text=True)
+    assert loud.returncode == 0, loud.stderr
+    for name in ("fonts/a.ttf", "fonts/b.ttf"):
+        assert f"warning: {name}: 'created' timestamp seems very low" in loud.stderr
+    noisy = [line for line in loud.stderr.splitlines() if "timestamp" in line]
+    assert len(noisy) == 2  # once per file, however often the library said it
+    assert all(line.startswith("warning: fonts/") for line in noisy)
+
+
+def test_build_plugin_warnings_follow_quiet_too(site: Path) -> None:
+    """The service worker's "not precaching" note is a build warning like any other."""
+    with (site / "pyproject.toml").open("a") as fh:
+        fh.write("[tool.asset-pipeline.service-worker]\nenabled = true\nmax_file_size = 20\n")
+    build = [sys.executable, "-m", "asset_pipeline", "build", "--no-cache"]
+    quiet = subprocess.run([*build, "--quiet"], cwd=site, capture_output=True, check=False)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, b"", b"")
+    loud = subprocess.run(build, cwd=site, capture_output=True, check=False, text=True)
+    assert loud.returncode == 0, loud.stderr
+    notes = [line for line in loud.stderr.splitlines() if "not precaching" in line]
+    assert notes
+    assert all(line.startswith("warning: service worker: not precaching") for line in notes)
 
 
 class _Terminal(io.StringIO):

@@ -12,7 +12,12 @@ from fontTools.ttLib import TTFont
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asset_pipeline.processors import ProcessContext, ProcessingError, load_processor
+from asset_pipeline.processors import (
+    PROCESSOR_KINDS,
+    ProcessContext,
+    ProcessingError,
+    load_processor,
+)
 from asset_pipeline.processors.fonts import process_font
 from asset_pipeline.usage import ALWAYS_INCLUDED
 
@@ -103,6 +108,50 @@ def test_woff_source_is_accepted_and_woff_fallback_on_request() -> None:
     (woff,) = out.extras
     assert (woff.suffix, woff.content_type, woff.data[:4]) == (".woff", "font/woff", b"wOFF")
     assert cmap(woff.data) == set(CHARS)
+
+
+def flavored(data: bytes, flavor: str) -> bytes:
+    font = TTFont(io.BytesIO(data))
+    font.flavor = flavor
+    buf = io.BytesIO()
+    font.save(buf)
+    return buf.getvalue()
+
+
+def test_a_woff2_source_is_validated_and_kept_as_it_is() -> None:
+    woff2 = flavored(build_font(), "woff2")
+    assert PROCESSOR_KINDS[".woff2"] == "fonts"
+    out = run(woff2, "fonts/tiny.woff2", unicode_range_descriptor=True)
+    assert out.data == woff2
+    assert (out.suffix, out.content_type) == (None, "font/woff2")
+    assert out.metadata["unicode_range"].startswith("U+20-7E")
+
+
+@pytest.mark.parametrize("flavor", ["woff2", "woff"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_corrupt_web_font_fails_with_name_and_reason(flavor: str, damage: str) -> None:
+    data = flavored(build_font(), flavor)
+    if damage == "truncated":
+        data = data[: len(data) * 2 // 3]
+    else:
+        data = data[:48] + bytes(range(256)) * (len(data) // 256)
+    name = f"fonts/bad.{flavor}"
+    with pytest.raises(ProcessingError, match=rf"corrupt {flavor.upper()} font .*HINT") as err:
+        run(data, name)
+    assert err.value.logical_name == name
+
+
+@pytest.mark.parametrize(("flavor", "kind"), [("woff2", "WOFF2"), (None, "TrueType")])
+def test_a_font_whose_tables_do_not_parse_fails(flavor: str | None, kind: str) -> None:
+    """The container is intact but a table inside it is garbage (a conversion would have
+    copied it as it is)."""
+    font = TTFont(io.BytesIO(build_font()))
+    font.flavor = flavor
+    font["GSUB"].compile = lambda ttfont: b"\x00\x01\xff\xff" + b"\xee" * 8
+    buf = io.BytesIO()
+    font.save(buf)
+    with pytest.raises(ProcessingError, match=rf"corrupt {kind} font \(table 'GSUB'"):
+        run(buf.getvalue(), "fonts/bad.font")
 
 
 def test_subset_by_text_and_ranges_keeps_them_plus_punctuation() -> None:

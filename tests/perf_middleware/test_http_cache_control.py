@@ -6,7 +6,9 @@ from perf_middleware.http.cache_control import (
     EMPTY_CACHE_CONTROL,
     MAX_STALE_ANY,
     CacheControl,
+    parse_age,
     parse_cache_control,
+    parse_targeted,
 )
 
 
@@ -133,3 +135,46 @@ def test_result_is_immutable() -> None:
     cc = parse_cache_control("x=1")
     with pytest.raises(TypeError):
         cc.extensions["y"] = "2"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        (b"15", 15),
+        (b"7200, 0", 7200),  # RFC 9111 §5.1: the first value
+        (b"0, 7200", 0),
+        (b"99999999999", MAX_STALE_ANY),  # clamped like any delta-seconds
+        (b"soon", MAX_STALE_ANY),  # unknown age: stale, never 0
+        (b"-1", MAX_STALE_ANY),
+        (b"1.5", MAX_STALE_ANY),
+        (b'"5"', MAX_STALE_ANY),
+        (b"", MAX_STALE_ANY),
+    ],
+)
+def test_parse_age(value: bytes | None, expected: int | None) -> None:
+    assert parse_age(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("max-age=60", CacheControl(max_age=60)),
+        ("max-age=60, private", CacheControl(max_age=60, private=True)),
+        ("no-store", CacheControl(no_store=True)),
+        ("no-cache, public", CacheControl(no_cache=True, public=True)),
+        ("public=?1, max-age=5;ext=1", CacheControl(public=True, max_age=5)),
+        ("private=?0, max-age=5", CacheControl(max_age=5)),  # false boolean: absent
+    ],
+)
+def test_parse_targeted_valid(value: str, expected: CacheControl) -> None:
+    assert parse_targeted(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "  ", "Max-Age=60", "max-age=", "max-age=60,,", "a b", "max-age=60; ", '"x"'],
+)
+def test_parse_targeted_invalid_or_empty_is_ignored(value: str | None) -> None:
+    """RFC 9213 §2.2: a field that is not a valid Structured Field Dictionary is ignored."""
+    assert parse_targeted(value) is None

@@ -36,6 +36,7 @@ PROCESSOR_KINDS: dict[str, str] = {
     ".ttf": "fonts",
     ".otf": "fonts",
     ".woff": "fonts",
+    ".woff2": "fonts",
 }
 
 #: processor kind -> "module:function"

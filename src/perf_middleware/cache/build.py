@@ -12,7 +12,12 @@ from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.freshness import corrected_initial_age, freshness_lifetime
 from perf_middleware.cache.storable import not_storable_reason
-from perf_middleware.http.cache_control import CacheControl, parse_cache_control
+from perf_middleware.http.cache_control import (
+    CacheControl,
+    parse_age,
+    parse_cache_control,
+    parse_targeted,
+)
 from perf_middleware.http.dates import parse_http_date
 from perf_middleware.http.headers import get_header, get_joined
 from perf_middleware.http.vary import parse_vary
@@ -49,9 +54,27 @@ class RequestFacts:
     unkeyed: tuple[str, ...] = ()
     """Risky request fields present (X-Forwarded-Host ...): the response is stored only if
     it declares Vary on each of them, so they cannot poison what other clients get."""
+    has_cookie: bool = False
+    """The request carried Cookie: its answer is likely personal (``store_only_shareable``)."""
     ambiguous: frozenset[bytes] = frozenset()
     """Fields that came on several lines though their grammar has no list: a response
     selected by one of them (Vary) is not stored, the app may have read any of the lines."""
+
+
+def response_cache_control(
+    headers: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...],
+    targeted: tuple[bytes, ...],
+) -> tuple[CacheControl, bool]:
+    """The directives this cache obeys, and whether they came from a targeted field.
+
+    RFC 9213 §2.2: the first field of ``targeted`` (in that order) with a valid, non-empty
+    value decides, and Cache-Control and Expires are then ignored for this cache; an invalid
+    targeted field is skipped as if absent.  Without one, Cache-Control decides."""
+    for name in targeted:
+        cc = parse_targeted(get_joined(headers, name))
+        if cc is not None:
+            return cc, True
+    return parse_cache_control(get_joined(headers, b"cache-control")), False
 
 
 def parse_tags(value: bytes | None) -> tuple[str, ...]:
@@ -77,8 +100,10 @@ def storage_ttl(entry: CacheEntry, config: CacheConfig) -> float:
 def response_reason(
     status: int, headers: list[tuple[bytes, bytes]], request: RequestFacts, config: CacheConfig
 ) -> str | None:
-    """Why a response with these headers may not be stored (None when it may)."""
-    cc = parse_cache_control(get_joined(headers, b"cache-control"))
+    """Why a response with these headers may not be stored (None when it may).  Also
+    ``stale-on-arrival``: nothing a backend would keep (no freshness left and no validator
+    to revalidate with), so ``Cache-Status`` never says ``stored`` for it."""
+    cc, targeted = response_cache_control(headers, config.targeted_raw)
     if request.ambiguous:
         vary = parse_vary(get_joined(headers, b"vary"))
         field = selected_by(vary, request.ambiguous)
@@ -89,7 +114,7 @@ def response_reason(
         missing = [name for name in request.unkeyed if name not in vary]
         if missing and "*" not in vary:
             return f"unkeyed-header:{missing[0]}"
-    return not_storable_reason(
+    reason = not_storable_reason(
         status=status,
         request_cc=request.cc,
         response_cc=cc,
@@ -97,10 +122,18 @@ def response_reason(
         has_set_cookie=get_header(headers, b"set-cookie") is not None,
         set_cookie_allowed=config.set_cookie_allowed(request.path),
         vary=parse_vary(get_joined(headers, b"vary")),
-        lifetime=_lifetime(cc, status, headers, config),
+        lifetime=_lifetime(cc, status, headers, config, targeted),
         has_validator=get_header(headers, b"etag") is not None
         or get_header(headers, b"last-modified") is not None,
+        has_cookie=request.has_cookie,
+        only_shareable=config.store_only_shareable,
     )
+    if reason is None:
+        probe = CacheEntry(primary="")
+        apply_response(probe, status, headers, request, config.clock(), config)
+        if storage_ttl(probe, config) <= 0:
+            return "stale-on-arrival"
+    return reason
 
 
 def selected_by(vary: tuple[str, ...], fields: frozenset[bytes]) -> str | None:
@@ -112,9 +145,13 @@ def selected_by(vary: tuple[str, ...], fields: frozenset[bytes]) -> str | None:
 
 
 def _lifetime(
-    cc: CacheControl, status: int, headers: list[tuple[bytes, bytes]], config: CacheConfig
+    cc: CacheControl,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    config: CacheConfig,
+    targeted: bool = False,
 ) -> float | None:
-    expires_raw = get_header(headers, b"expires")
+    expires_raw = None if targeted else get_header(headers, b"expires")
     return freshness_lifetime(
         cc,
         date=parse_http_date(get_header(headers, b"date")),
@@ -148,10 +185,9 @@ def apply_response(
     config: CacheConfig,
 ) -> None:
     """Set everything derived from response headers on ``entry`` (new or refreshed)."""
-    cc = parse_cache_control(get_joined(headers, b"cache-control"))
+    cc, targeted = response_cache_control(headers, config.targeted_raw)
     date_value = parse_http_date(get_header(headers, b"date"))
-    age_raw = get_header(headers, b"age")
-    age_value = int(age_raw) if age_raw is not None and age_raw.strip().isdigit() else None
+    age_value = parse_age(get_joined(headers, b"age"))
     entry.status = status
     entry.headers = stored_headers(headers, cc, config)
     etag = get_header(headers, b"etag")
@@ -165,7 +201,7 @@ def apply_response(
         request_time=request.request_time,
         response_time=response_time,
     )
-    entry.freshness_lifetime = _lifetime(cc, status, headers, config) or 0.0
+    entry.freshness_lifetime = _lifetime(cc, status, headers, config, targeted) or 0.0
     entry.stale_while_revalidate = float(cc.stale_while_revalidate or 0)
     entry.stale_if_error = float(cc.stale_if_error or 0)
     entry.must_revalidate = cc.must_revalidate or cc.proxy_revalidate or cc.s_maxage is not None
@@ -190,9 +226,8 @@ def refresh_headers(
     return kept + [(k.lower(), v) for k, v in update if k.lower() in replace]
 
 
-def shareable(entry: CacheEntry) -> bool:
+def shareable(entry: CacheEntry, targeted: tuple[bytes, ...] = (b"cdn-cache-control",)) -> bool:
     """RFC 9111 §3.5: a stored response answers a request with Authorization only if it was
-    marked public, s-maxage or must-revalidate."""
-    value = b", ".join(v for k, v in entry.headers if k == b"cache-control")
-    cc = parse_cache_control(value)
+    marked public, s-maxage or must-revalidate (in the field this cache obeys)."""
+    cc, _ = response_cache_control(entry.headers, targeted)
     return cc.public or cc.s_maxage is not None or cc.must_revalidate

@@ -31,6 +31,18 @@ class CacheConfig:
     route_tags [{}]: path glob -> tags added to every entry stored under it.
     set_cookie_routes [()]: path globs whose responses may be stored even with Set-Cookie; the
         Set-Cookie header is removed from the stored copy, so it is never replayed.
+    store_only_shareable [True]: store a response only when it says it may be shared —
+        ``s-maxage``, ``max-age``, ``Expires`` or ``public`` (or heuristic freshness once
+        ``heuristic_fraction`` is set) — and never one answering a request with Cookie or
+        Authorization unless it says ``public`` or ``s-maxage`` (Authorization: or
+        ``must-revalidate``, RFC 9111 §3.5).  False applies RFC 9111 alone: a response with a
+        validator but no freshness is kept for revalidation, and Cookie is not special.
+    targeted_fields [("cdn-cache-control",)]: targeted cache-control fields (RFC 9213) this
+        cache obeys, in precedence order: the first one present with a valid value replaces
+        Cache-Control and Expires for this cache's storing and freshness (``private``,
+        ``no-store``, ``no-cache`` included).  Add a name of your own
+        (``("perfmw-cache-control", "cdn-cache-control")``) to address this cache alone;
+        () ignores them all.  The fields are passed on to the client unchanged.
     codings [("zstd", "br", "gzip")]: encodings precomputed per entry, in server preference.
     zstd_level [19] / br_level [11] / gzip_level [9]: levels used ONCE per stored entry.
     min_compress_size [256]: smaller bodies are stored as identity only.
@@ -68,6 +80,8 @@ class CacheConfig:
     expose_tag_header: bool = False
     route_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     set_cookie_routes: tuple[str, ...] = ()
+    store_only_shareable: bool = True
+    targeted_fields: tuple[str, ...] = ("cdn-cache-control",)
     codings: tuple[str, ...] = ("zstd", "br", "gzip")
     zstd_level: int = 19
     br_level: int = 11
@@ -118,7 +132,15 @@ class CacheConfig:
                 "CacheConfig(allowed_hosts=...) must be a tuple of host names. "
                 'HINT: allowed_hosts=("example.com",)'
             )
+        if isinstance(self.targeted_fields, str):
+            raise TypeError(
+                "CacheConfig(targeted_fields=...) must be a tuple of header names. "
+                'HINT: targeted_fields=("cdn-cache-control",)'
+            )
         object.__setattr__(self, "tag_header", self.tag_header.lower())
+        targeted = tuple(name.lower() for name in self.targeted_fields)
+        object.__setattr__(self, "targeted_fields", targeted)
+        object.__setattr__(self, "_targeted_raw", tuple(n.encode("latin-1") for n in targeted))
         names = tuple(name.lower() for name in self.unkeyed_headers)
         object.__setattr__(self, "unkeyed_headers", names)
         object.__setattr__(self, "_unkeyed_raw", tuple(n.encode("latin-1") for n in names))
@@ -128,6 +150,12 @@ class CacheConfig:
         object.__setattr__(
             self, "_cookie_rules", [compile_pattern(p) for p in self.set_cookie_routes]
         )
+
+    @property
+    def targeted_raw(self) -> tuple[bytes, ...]:
+        """``targeted_fields`` as header-name bytes."""
+        raw: tuple[bytes, ...] = getattr(self, "_targeted_raw", ())
+        return raw
 
     def unkeyed_present(self, headers: Mapping[bytes, bytes]) -> tuple[str, ...]:
         """Which of ``unkeyed_headers`` the request carries (usually none: one dict probe

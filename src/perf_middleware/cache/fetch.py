@@ -36,12 +36,14 @@ class ClientSend:
 
     __slots__ = (
         "capture",
+        "complete",
         "config",
         "facts",
         "fwd",
         "held",
         "hold_errors",
         "not_modified",
+        "on_complete",
         "revalidating",
         "send",
         "started",
@@ -72,13 +74,23 @@ class ClientSend:
         self.held = False
         self.not_modified = False
         self.status = 0
+        self.complete = False
+        self.on_complete: Callable[[], Awaitable[None]] | None = None
 
     async def __call__(self, message: Message) -> None:
-        if self.held:
+        kind = message["type"]
+        if kind == "http.response.start":
+            await self._start(message)
             return
-        if message["type"] != "http.response.start":
+        if not self.held:
             await self.send(message)
-            return
+        last = kind == "http.response.body" and not message.get("more_body", False)
+        if last and not self.complete:
+            self.complete = True
+            if self.on_complete is not None:
+                await self.on_complete()
+
+    async def _start(self, message: Message) -> None:
         status = int(message.get("status", 200))
         self.status = status
         headers: Headers = list(message.get("headers") or ())

@@ -113,6 +113,12 @@ def usable(
     return Use.REVALIDATE
 
 
+def pragma_no_cache(value: bytes | None) -> bool:
+    """RFC 9111 §5.4: ``Pragma: no-cache`` (all lines joined) asks for revalidation when the
+    request has no Cache-Control max-age (checked by :func:`usable`)."""
+    return value is not None and b"no-cache" in value.lower()
+
+
 def stale_if_error_allows(entry: CacheEntry, request_cc: CacheControl, now: float) -> bool:
     """RFC 5861 §4: may this stale entry stand in for an error? Never when the response said
     must-revalidate/proxy-revalidate/s-maxage."""

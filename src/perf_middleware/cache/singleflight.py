@@ -5,6 +5,10 @@ Redis), the in-process leader also takes a short-lived lock key; if another proc
 this one polls the store until the entry appears or the lock frees up.  Every wait is bounded:
 after ``timeout`` a waiter does the work itself, so a stuck leader can slow requests but never
 fail them.
+
+The wait ends as soon as the leader has a result, not when its work returns: a response cache
+publishes its entry once the last body chunk is sent (an app may go on running a background
+task after that), so a request arriving then never waits for that task.
 """
 
 from __future__ import annotations
@@ -18,6 +22,34 @@ from typing import Generic, TypeVar
 from perf_middleware.cache.backends.base import CacheBackend
 
 T = TypeVar("T")
+
+
+class Lead(Generic[T]):
+    """The leader's handle on its flight: ``publish`` hands the result to the followers and
+    ends the wait window at once; ``release`` frees the cross-process lock (after storing,
+    so other processes find the entry instead of calling the app again).  Both are
+    idempotent; whatever the work did not do, ``run`` does when the work returns."""
+
+    __slots__ = ("_owner", "future", "key", "token")
+
+    def __init__(self, owner: SingleFlight[T], key: str, future: asyncio.Future[T | None]) -> None:
+        self._owner = owner
+        self.key = key
+        self.future = future
+        self.token: str | None = None
+
+    def publish(self, result: T | None) -> None:
+        if not self.future.done():
+            self.future.set_result(result)
+        inflight = self._owner._inflight
+        if inflight.get(self.key) is self.future:
+            del inflight[self.key]  # later callers start a flight of their own
+
+    async def release(self) -> None:
+        token, self.token = self.token, None
+        backend = self._owner.backend
+        if token is not None and backend is not None:
+            await backend.release_lock(f"sf:{self.key}", token)
 
 
 @dataclass(slots=True)
@@ -60,6 +92,19 @@ class SingleFlight(Generic[T]):
     ) -> tuple[bool, T | None]:
         """``(True, result)`` when this call did the work; ``(False, result)`` when another
         call's result was used; ``(False, None)`` means "no shared result: do it yourself"."""
+
+        async def lead_work(lead: Lead[T]) -> T | None:
+            return await work()
+
+        return await self.run_lead(key, lead_work, peek)
+
+    async def run_lead(
+        self,
+        key: str,
+        work: Callable[[Lead[T]], Awaitable[T | None]],
+        peek: Callable[[], Awaitable[T | None]] | None = None,
+    ) -> tuple[bool, T | None]:
+        """:meth:`run` for work that publishes its result early through its :class:`Lead`."""
         pending = self._inflight.get(key)
         if pending is not None:
             self.stats.followers += 1
@@ -75,25 +120,22 @@ class SingleFlight(Generic[T]):
             return False, result
         future: asyncio.Future[T | None] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        lead = Lead(self, key, future)
         try:
-            token: str | None = None
             if self.backend is not None and peek is not None:
-                token, shared = await self._cross_process(key, peek)
+                lead.token, shared = await self._cross_process(key, peek)
                 if shared is not None:
-                    future.set_result(shared)
+                    lead.publish(shared)
                     return False, shared
             self.stats.leaders += 1
             try:
-                result = await work()
+                result = await work(lead)
             finally:
-                if token is not None and self.backend is not None:
-                    await self.backend.release_lock(f"sf:{key}", token)
-            future.set_result(result)
+                await lead.release()
+            lead.publish(result)
             return True, result
         finally:
-            if not future.done():
-                future.set_result(None)  # leader failed: followers do their own work
-            del self._inflight[key]
+            lead.publish(None)  # leader failed: followers do their own work (no-op otherwise)
 
     async def _cross_process(
         self, key: str, peek: Callable[[], Awaitable[T | None]]

@@ -21,7 +21,7 @@ from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.build import RequestFacts, selected_by, shareable
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
-from perf_middleware.cache.freshness import Use, client_limits, usable
+from perf_middleware.cache.freshness import Use, client_limits, pragma_no_cache, usable
 from perf_middleware.cache.keys import (
     host_allowed,
     key_path,
@@ -216,7 +216,11 @@ class CacheStage(MissHandler):
             secondary = secondary_key(stored_vary, headers)
             entry, stored_vary = await self.backend.get(primary, secondary)
         now = self.clock()
-        if entry is not None and b"authorization" in headers and not shareable(entry):
+        if (
+            entry is not None
+            and b"authorization" in headers
+            and not shareable(entry, self.config.targeted_raw)
+        ):
             entry = None
         if ambiguous and entry is not None and selected_by(entry.vary, ambiguous) is not None:
             entry = None  # the app may have read another line than the stored variant's
@@ -231,7 +235,9 @@ class CacheStage(MissHandler):
                 < entry.freshness_lifetime
             )
             if not answer:
-                pragma = self.config.honor_request_no_cache and _pragma(headers)
+                pragma = self.config.honor_request_no_cache and pragma_no_cache(
+                    headers.get(b"pragma")
+                )
                 use = usable(entry, lookup_cc, now, pragma_no_cache=pragma)
                 answer = use is Use.FRESH or use is Use.STALE_ALLOWED
             if answer:
@@ -293,7 +299,7 @@ class CacheStage(MissHandler):
             return
         facts = RequestFacts(
             request_cc, b"authorization" in headers, now, scope["path"],
-            self.config.unkeyed_present(headers), ambiguous,
+            self.config.unkeyed_present(headers), b"cookie" in headers, ambiguous,
         )  # fmt: skip
         if entry is not None and use is Use.STALE_WHILE_REVALIDATE:
             self.count("stale")
@@ -353,12 +359,6 @@ class CacheStage(MissHandler):
         await send_complete(
             send, entry.status, chosen.headers + extra, b"" if method == "HEAD" else chosen.body
         )
-
-
-def _pragma(headers: dict[bytes, bytes]) -> bool:
-    if b"pragma" not in headers:
-        return False
-    return b"no-cache" in headers[b"pragma"].lower()
 
 
 async def _gateway_timeout(send: Send, name: str) -> None:

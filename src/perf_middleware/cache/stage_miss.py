@@ -5,6 +5,8 @@ and invalidation by unsafe methods.  Mixed into :class:`~perf_middleware.cache.s
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -29,10 +31,16 @@ from perf_middleware.cache.fetch import (
     entry_vary,
     skip_reason,
 )
-from perf_middleware.cache.freshness import stale_if_error_allows
+from perf_middleware.cache.freshness import (
+    Use,
+    client_limits,
+    pragma_no_cache,
+    stale_if_error_allows,
+    usable,
+)
 from perf_middleware.cache.invalidation import Invalidation
 from perf_middleware.cache.keys import secondary_key
-from perf_middleware.cache.singleflight import SingleFlight
+from perf_middleware.cache.singleflight import Lead, SingleFlight
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.headers import combine_fields, get_header
 from perf_middleware.responder import Capture
@@ -100,36 +108,70 @@ class MissHandler(Background, Invalidation):
         stale: CacheEntry | None,
         fwd: str,
     ) -> None:
-        """Single-flight fetch: one app call per key; the others reuse its stored entry."""
-        headers, _ = combine_fields(scope.get("headers") or ())
-        method = scope.get("method", "GET")
+        """Single-flight fetch: one app call per key; the others reuse its entry when the
+        rules for a stored entry allow it for their own request (see ``_follow``)."""
 
-        async def work() -> CacheEntry | None:
-            return await self.fetch(scope, receive, send, facts, primary, secondary, stale, fwd)
+        async def work(lead: Lead[CacheEntry]) -> CacheEntry | None:
+            return await self.fetch(
+                scope, receive, send, facts, primary, secondary, stale, fwd, lead=lead
+            )
+
+        # another process's leader stored an entry newer than the one this request found;
+        # it may have finished just before this request began (the lock is released after
+        # the store), and ``_follow`` decides whether it fits this request
+        known = stale.response_time if stale is not None else float("-inf")
 
         async def peek() -> CacheEntry | None:
             found = (await self.backend.get(primary, secondary)).entry
-            if found is not None and found.response_time >= facts.request_time:
-                return found
-            return None
+            return found if found is not None and found.response_time > known else None
 
         key = f"{primary}\x1f{secondary}"
-        did, entry = await self.flight.run(key, work, peek)
+        did, entry = await self.flight.run_lead(key, work, peek)
         if did:
             return
         if entry is not None:
             self.count("collapsed")
-            vary = entry.vary
-            if vary and secondary_key(vary, headers) != entry.secondary:
-                entry = None  # the stored response varies and does not fit this request
-            elif selected_by(vary, facts.ambiguous) is not None:
-                entry = None  # the app may read another line of this request's field
-            elif facts.has_authorization and not shareable(entry):
-                entry = None
-        if entry is not None:
-            await self.serve(send, method, headers, entry, self.clock(), "hit", "detail=collapsed")
-            return
+            answered, base = await self._follow(scope, send, facts, primary, entry)
+            if answered:
+                return
+            stale = base or stale
         await self.fetch(scope, receive, send, facts, primary, secondary, stale, fwd)
+
+    async def _follow(
+        self, scope: Scope, send: Send, facts: RequestFacts, primary: str, entry: CacheEntry
+    ) -> tuple[bool, CacheEntry | None]:
+        """A follower gets the leader's entry under exactly the rules of a stored one
+        (RFC 9111 §4): Vary, Authorization (§3.5), then :func:`usable` — freshness with Age,
+        the response's no-cache, the request's directives.  ``(True, None)`` once answered
+        from it; else ``(False, base)``: the follower fetches itself, conditionally on
+        ``base`` (a copy of the entry when it has validators and fits the request)."""
+        headers, _ = combine_fields(scope.get("headers") or ())
+        method = scope.get("method", "GET")
+        if entry.vary and secondary_key(entry.vary, headers) != entry.secondary:
+            return False, None  # the response varies and does not fit this request
+        if selected_by(entry.vary, facts.ambiguous) is not None:
+            return False, None  # the app may read another line of this request's field
+        if facts.has_authorization and not shareable(entry, self.config.targeted_raw):
+            return False, None
+        now = self.clock()
+        if self.config.honor_request_no_cache:
+            pragma = pragma_no_cache(headers.get(b"pragma"))
+            use = usable(entry, facts.cc, now, pragma_no_cache=pragma)
+        else:
+            use = usable(entry, client_limits(facts.cc), now)
+        if use is Use.FRESH or use is Use.STALE_ALLOWED:
+            await self.serve(send, method, headers, entry, now, "hit", "detail=collapsed")
+            return True, None
+        if use is Use.STALE_WHILE_REVALIDATE:
+            self.count("stale")
+            self.refresh_later(scope, facts, primary, entry)
+            await self.serve(send, method, headers, entry, now, "hit", "fwd=stale")
+            return True, None
+        if entry.etag is None and entry.last_modified is None:
+            return False, None
+        base = copy.copy(entry)  # a 304 refreshes the copy, not the entry others may serve
+        base.derived = {}
+        return False, base
 
     async def fetch(
         self,
@@ -141,10 +183,16 @@ class MissHandler(Background, Invalidation):
         secondary: str,
         stale: CacheEntry | None,
         fwd: str,
+        *,
+        lead: Lead[CacheEntry] | None = None,
     ) -> CacheEntry | None:
         """Call the app (conditionally when ``stale`` has validators); store and return the
-        resulting entry, or None when nothing was stored."""
+        resulting entry, or None when nothing was stored.  The result is settled as soon as
+        the response is complete (``ClientSend.on_complete``), and handed to ``lead``'s
+        followers then, not when the app returns."""
         config = self.config
+        if not facts.has_cookie and any(k == b"cookie" for k, _ in scope.get("headers") or ()):
+            facts = dataclasses.replace(facts, has_cookie=True)
         capture = Capture(config.max_body_size)
         inner = scope
         revalidating = stale is not None and (stale.etag or stale.last_modified) is not None
@@ -169,10 +217,20 @@ class MissHandler(Background, Invalidation):
         )
         headers, _ = combine_fields(scope.get("headers") or ())
         method = scope.get("method", "GET")
+        settled: list[CacheEntry | None] = []
+
+        async def complete() -> None:
+            if not settled:
+                settled.append(None)
+                settled[0] = await self._settle(
+                    send, method, headers, facts, primary, stale, capture, client, lead
+                )
+
+        client.on_complete = complete
         try:
             await self.middleware.run_pipeline(inner, receive, client, capture=capture)
         except Exception:
-            if stale is None or not may_use_stale or client.started:
+            if settled or stale is None or not may_use_stale or client.started:
                 raise
             logger.warning("cache serving stale after app error url=%s", primary, exc_info=True)
             self.count("stale_if_error")
@@ -187,9 +245,49 @@ class MissHandler(Background, Invalidation):
                 "detail=stale-if-error",
             )
             return None
+        await complete()  # the app returned without a last body chunk
+        return settled[0]
+
+    async def _settle(
+        self,
+        send: Send,
+        method: str,
+        headers: dict[bytes, bytes],
+        facts: RequestFacts,
+        primary: str,
+        stale: CacheEntry | None,
+        capture: Capture,
+        client: ClientSend,
+        lead: Lead[CacheEntry] | None,
+    ) -> CacheEntry | None:
+        """The response is complete: answer from ``stale`` if the app's answer was held back,
+        else refresh or store.  Followers in this process get the entry before the store;
+        the cross-process lock is released after it, so other processes find the entry."""
+        try:
+            return await self._outcome(
+                send, method, headers, facts, primary, stale, capture, client, lead
+            )
+        finally:
+            if lead is not None:
+                await lead.release()
+
+    async def _outcome(
+        self,
+        send: Send,
+        method: str,
+        headers: dict[bytes, bytes],
+        facts: RequestFacts,
+        primary: str,
+        stale: CacheEntry | None,
+        capture: Capture,
+        client: ClientSend,
+        lead: Lead[CacheEntry] | None,
+    ) -> CacheEntry | None:
         response_time = self.clock()
         if client.held and not client.not_modified:
             assert stale is not None
+            if lead is not None:
+                lead.publish(None)
             self.count("stale_if_error")
             await self.serve(
                 send,
@@ -205,8 +303,10 @@ class MissHandler(Background, Invalidation):
             return None
         if client.not_modified:
             assert stale is not None
-            return await self._refresh(send, method, headers, facts, stale, capture, response_time)
-        return await self._store(capture, method, headers, facts, primary, response_time)
+            return await self._refresh(
+                send, method, headers, facts, stale, capture, response_time, lead
+            )
+        return await self._store(capture, method, headers, facts, primary, response_time, lead)
 
     async def _refresh(
         self,
@@ -217,11 +317,14 @@ class MissHandler(Background, Invalidation):
         stale: CacheEntry,
         capture: Capture,
         response_time: float,
+        lead: Lead[CacheEntry] | None = None,
     ) -> CacheEntry:
         """RFC 9111 §4.3.4: a 304 updates the stored headers; the stored body is served."""
         merged = refresh_headers(stale.headers, capture.headers)
         apply_response(stale, stale.status, merged, facts, response_time, self.config)
         ttl = storage_ttl(stale, self.config)
+        if lead is not None:
+            lead.publish(stale)
         await self.backend.set(stale, ttl)
         self.count("revalidated")
         await self.serve(
@@ -237,11 +340,14 @@ class MissHandler(Background, Invalidation):
         facts: RequestFacts,
         primary: str,
         response_time: float,
+        lead: Lead[CacheEntry] | None = None,
     ) -> CacheEntry | None:
         reason = skip_reason(capture, method, self.config.max_body_size) or response_reason(
             capture.status, capture.headers, facts, self.config
         )
         if reason is not None:
+            if lead is not None:
+                lead.publish(None)
             self.count("not_stored")
             logger.debug("cache store skipped reason=%s url=%s", reason, primary)
             return None
@@ -259,6 +365,8 @@ class MissHandler(Background, Invalidation):
             compress=self.negotiate and not app_coded,
         )
         ttl = storage_ttl(entry, self.config)
+        if lead is not None:
+            lead.publish(entry)  # the waiting requests need not wait for the store
         if await self.backend.set(entry, ttl):
             self.count("stored")
             self.purge_maybe()

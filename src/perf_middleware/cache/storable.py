@@ -26,9 +26,17 @@ def not_storable_reason(
     vary: tuple[str, ...],
     lifetime: float | None,
     has_validator: bool,
+    has_cookie: bool = False,
+    only_shareable: bool = False,
 ) -> str | None:
     """None when storable, else why not.  The request method was checked by the caller
-    (only GET, and HEAD answered through GET, reach this)."""
+    (only GET, and HEAD answered through GET, reach this).
+
+    ``only_shareable`` (``CacheConfig.store_only_shareable``) is stricter than RFC 9111,
+    which lets a shared cache keep any response with a validator for revalidation: the
+    response must say it may be shared — ``s-maxage``, ``max-age``, ``Expires`` (``lifetime``
+    known) or ``public`` — and one answering a request with Cookie must say ``public`` or
+    ``s-maxage`` (cookies select per-user content that rarely declares ``Vary: Cookie``)."""
     if status == 206:
         return "partial"
     if status not in UNDERSTOOD_STATUSES:
@@ -49,6 +57,11 @@ def not_storable_reason(
         return "set-cookie"
     if "*" in vary:
         return "vary-star"
+    if only_shareable:
+        if has_cookie and not (response_cc.public or response_cc.s_maxage is not None):
+            return "cookie"
+        if lifetime is None and not response_cc.public:
+            return "not-shareable"
     if response_cc.no_cache and not response_cc.no_cache_fields:
         return None if has_validator else "no-cache-without-validator"
     if lifetime is not None and lifetime > 0:

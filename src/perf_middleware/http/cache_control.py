@@ -13,10 +13,14 @@ request's ``max-stale``/``min-fresh`` next to the response's ``s-maxage``. Rules
 * The qualified forms ``no-cache="Set-Cookie"`` and ``private="X"`` set the boolean too (so a
   cache that does not strip fields stays correct) and list the fields in ``*_fields``.
 * Unknown directives are kept in ``extensions`` (first occurrence wins).
+
+Also here: ``Age`` (RFC 9111 §5.1) and the targeted fields of RFC 9213 (``CDN-Cache-Control``),
+whose directives are a Structured Field Dictionary (RFC 8941 §3.2) rather than a plain list.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +28,7 @@ from types import MappingProxyType
 from typing import Final
 
 from perf_middleware.http._tokens import (
+    DELTA_SECONDS_MAX,
     parse_delta_seconds,
     split_list,
     to_text,
@@ -155,3 +160,49 @@ def _extension_value(arg: str | None) -> str | None:
         inner = unquote(arg)
         return inner if inner is not None else arg
     return arg
+
+
+def parse_age(value: str | bytes | None) -> int | None:
+    """RFC 9111 §5.1 ``Age`` (all lines joined): None when absent, else the first member's
+    delta-seconds.  A value that is not delta-seconds means the age is unknown, so the
+    response is treated as stale (the largest age, never 0)."""
+    if value is None:
+        return None
+    members = split_list(to_text(value))
+    if not members:
+        return DELTA_SECONDS_MAX
+    age = parse_delta_seconds(members[0].strip())
+    return DELTA_SECONDS_MAX if age is None or members[0].startswith('"') else age
+
+
+# RFC 8941 §3.2 dictionary member: key, then "=" and a bare item, or a boolean true; then
+# parameters (";key" or ";key=item").  Bare items: integer, decimal, string, token, bytes,
+# boolean.
+_SF_KEY = r"[a-z*][a-z0-9_\-.*]*"
+_SF_ITEM = (
+    r'(?:-?[0-9]{1,12}\.[0-9]{1,3}|-?[0-9]{1,15}|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"'
+    r"|[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*|:[A-Za-z0-9+/=]*:|\?[01])"
+)
+_SF_MEMBER = re.compile(
+    rf"(?P<key>{_SF_KEY})(?:=(?P<item>{_SF_ITEM}))?(?P<params>(?:;[ ]*{_SF_KEY}(?:={_SF_ITEM})?)*)"
+)
+_SF_SPLIT = re.compile(r'[ \t]*,[ \t]*(?=(?:[^"]*"[^"]*")*[^"]*$)')
+
+
+def parse_targeted(value: str | bytes | None) -> CacheControl | None:
+    """A targeted cache-control field (RFC 9213 §2.1), or None when it is absent, empty or
+    not a valid Structured Field Dictionary — the cache then ignores it (§2.2).  ``key=?0``
+    is a false boolean, so the directive is absent; parameters are ignored."""
+    text = to_text(value).strip(" \t")
+    if not text:
+        return None
+    directives: list[str] = []
+    for member in _SF_SPLIT.split(text):
+        match = _SF_MEMBER.fullmatch(member)
+        if match is None:
+            return None
+        key, item = match["key"], match["item"]
+        if item == "?0":
+            continue
+        directives.append(key if item is None or item == "?1" else f"{key}={item}")
+    return parse_cache_control(", ".join(directives))

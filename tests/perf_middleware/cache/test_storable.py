@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from perf_middleware.cache.build import (
@@ -15,19 +17,22 @@ from perf_middleware.cache.config import CacheConfig
 from perf_middleware.http.cache_control import parse_cache_control as cc
 
 CONFIG = CacheConfig()
+RFC_ONLY = CacheConfig(store_only_shareable=False)  # RFC 9111's rules without the default's
 
 
 def reason(
-    headers: dict[str, str],
+    headers: dict[str, str] | list[tuple[str, str]],
     *,
     status: int = 200,
     request: str = "",
     auth: bool = False,
+    cookie: bool = False,
     unkeyed: tuple[str, ...] = (),
-    config=CONFIG,
+    config=RFC_ONLY,
 ):
-    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
-    facts = RequestFacts(cc(request), auth, 0.0, "/p", unkeyed)
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    raw = [(k.encode(), v.encode()) for k, v in pairs]
+    facts = RequestFacts(cc(request), auth, time.time(), "/p", unkeyed, has_cookie=cookie)
     return response_reason(status, raw, facts, config)
 
 
@@ -73,6 +78,66 @@ def reason(
 )
 def test_storable_reasons(headers, kw, expected):
     assert reason(headers, **kw) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "kw", "expected"),
+    [
+        ({}, {}, "not-shareable"),
+        ({"etag": '"x"'}, {}, "not-shareable"),
+        ({"cache-control": "no-cache", "etag": '"x"'}, {}, "not-shareable"),
+        ({"cache-control": "must-revalidate", "etag": '"x"'}, {}, "not-shareable"),
+        ({"cache-control": "public", "etag": '"x"'}, {}, None),
+        ({"cache-control": "public, no-cache", "etag": '"x"'}, {}, None),
+        ({"cache-control": "max-age=60"}, {}, None),
+        ({"cache-control": "max-age=0", "etag": '"x"'}, {}, None),
+        ({"cache-control": "s-maxage=60"}, {}, None),
+        (
+            {"expires": "Thu, 01 Jan 2099 00:00:00 GMT", "date": "Thu, 01 Jan 2026 00:00:00 GMT"},
+            {},
+            None,
+        ),
+        ({"cache-control": "max-age=60"}, {"cookie": True}, "cookie"),
+        ({"cache-control": "public, max-age=60"}, {"cookie": True}, None),
+        ({"cache-control": "s-maxage=60"}, {"cookie": True}, None),
+        ({"cache-control": "max-age=60", "etag": '"x"'}, {"cookie": True}, "cookie"),
+        ({"cache-control": "max-age=60"}, {"auth": True}, "authorization"),
+        ({"cache-control": "max-age=60, must-revalidate"}, {"auth": True}, None),
+        ({"cache-control": "s-maxage=60"}, {"auth": True}, None),
+    ],
+)
+def test_default_stores_only_what_says_it_is_shareable(headers, kw, expected):
+    assert reason(headers, config=CONFIG, **kw) == expected
+
+
+def test_rfc_only_setting_stores_revalidation_entries_and_ignores_cookie():
+    assert reason({"etag": '"x"'}, cookie=True) is None
+    assert reason({"cache-control": "max-age=60"}, cookie=True) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([("cache-control", "public, max-age=3600"), ("age", "7200, 0")], "stale-on-arrival"),
+        (
+            [("cache-control", "public, max-age=3600"), ("age", "7200"), ("age", "0")],
+            "stale-on-arrival",
+        ),
+        ([("cache-control", "public, max-age=3600"), ("age", "a lot")], "stale-on-arrival"),
+        ([("cache-control", "public, max-age=3600"), ("age", "-1")], "stale-on-arrival"),
+        ([("cache-control", "public, max-age=3600"), ("age", "0, 7200")], None),
+        ([("cache-control", "public, max-age=10"), ("age", "15")], "stale-on-arrival"),
+        ([("cache-control", "public, max-age=10"), ("age", "15"), ("etag", '"x"')], None),
+        (
+            [("cache-control", "public, max-age=10, stale-while-revalidate=30"), ("age", "15")],
+            None,
+        ),
+    ],
+)
+def test_age_first_value_and_stale_on_arrival(headers, expected):
+    """RFC 9111 §5.1: the first Age value counts; one that is not delta-seconds means
+    stale, never age 0.  Nothing a backend would keep is reported as not storable."""
+    assert reason(headers, config=CONFIG) == expected
 
 
 def test_set_cookie_route_opt_in():
