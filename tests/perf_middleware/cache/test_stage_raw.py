@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from perf_middleware.cache.backends.redis import RedisBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.middleware import PerformanceMiddleware
 from tests.perf_middleware.asgi_driver import call
-from tests.support.raw_http import raw_request
+from tests.support.raw_http import RawResponse, raw_request
 from tests.support.servers import UvicornServer
 
 _namespaces = itertools.count()
@@ -55,12 +56,13 @@ class Calls:
         self.count = 0
 
 
-def reflecting_app(calls: Calls, field: str) -> Starlette:
+def reflecting_app(calls: Calls, field: str, delay: float = 0.0) -> Starlette:
     """A cacheable ``/page`` that varies on ``field`` and reflects its first line, as
     Starlette's ``request.headers[...]`` reads it (the issue's reproduction)."""
 
     async def page(request: Request) -> Response:
         calls.count += 1
+        await asyncio.sleep(delay)
         return PlainTextResponse(
             f"rendered for {request.headers.get(field)}",
             headers={"cache-control": "public, max-age=600", "vary": field},
@@ -311,3 +313,43 @@ async def test_per_url_maps_stay_bounded_under_a_flood_of_varying_urls() -> None
     assert app.cache_stage.counts["stored"] == limit + 200
     assert 0 < len(app.cache_stage.vary_hints) <= limit
     assert 0 < len(app.cache_stage._primaries) <= stage_module._TARGET_LIMIT
+
+
+def leader_and_follower(
+    port: int, leader: list[tuple[str, str]], follower: list[tuple[str, str]]
+) -> tuple[RawResponse, RawResponse]:
+    """``follower`` sent while ``leader``'s app call is still running (single-flight)."""
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(raw_request, port, "/page", leader)
+        time.sleep(0.2)
+        second = pool.submit(raw_request, port, "/page", follower)
+        return first.result(), second.result()
+
+
+def test_follower_with_an_ambiguous_vary_field_is_not_collapsed(make_backend: Any) -> None:
+    calls = Calls()
+    with serve(reflecting_app(calls, "X-Tenant", delay=0.6), make_backend()) as server:
+        _, follower = leader_and_follower(
+            server.port,
+            [("Host", "site.test"), ("X-Tenant", "a, b")],
+            [("Host", "site.test"), ("X-Tenant", "a"), ("X-Tenant", "b")],
+        )
+    assert follower.body == b"rendered for a"
+    assert "collapsed" not in (follower.header("cache-status") or "")
+    assert calls.count == 2
+
+
+@pytest.mark.parametrize(("honor", "collapsed"), [(False, True), (True, False)])
+def test_follower_asking_for_no_cache_is_shielded_unless_configured(
+    make_backend: Any, honor: bool, collapsed: bool
+) -> None:
+    calls = Calls()
+    app = reflecting_app(calls, "Accept-Language", delay=0.6)
+    with serve(app, make_backend(), honor_request_no_cache=honor) as server:
+        _, follower = leader_and_follower(
+            server.port,
+            [("Host", "site.test")],
+            [("Host", "site.test"), ("Cache-Control", "no-cache")],
+        )
+    assert ("collapsed" in (follower.header("cache-status") or "")) is collapsed
+    assert calls.count == (1 if collapsed else 2)
