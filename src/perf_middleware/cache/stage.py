@@ -139,17 +139,6 @@ class CacheStage(MissHandler):
             self._primaries[(host_raw, scheme, raw_path, scope["query_string"])] = primary
         return primary
 
-    def remember_vary(self, primary: str, vary: tuple[str, ...]) -> None:
-        """Keep the Vary list of a URL whose responses vary, so its next lookup computes the
-        secondary key at once.  Nothing is kept for the (usual) URL that does not vary, and
-        the map is bounded: a flood of unique URLs cannot grow it without limit."""
-        if not vary:
-            self.vary_hints.pop(primary, None)
-            return
-        if len(self.vary_hints) >= _HINT_LIMIT:
-            self.vary_hints.clear()
-        self.vary_hints[primary] = vary
-
     def count(self, name: str, amount: int = 1) -> None:
         self.counts[name] += amount
         if self.events is not None:
@@ -212,7 +201,9 @@ class CacheStage(MissHandler):
             else await self.backend.get(primary, secondary)
         )
         if stored_vary is not None and stored_vary != vary:
-            self.remember_vary(primary, stored_vary)
+            if len(self.vary_hints) >= _HINT_LIMIT:
+                self.vary_hints.clear()
+            self.vary_hints[primary] = stored_vary
             secondary = secondary_key(stored_vary, headers)
             entry, stored_vary = await self.backend.get(primary, secondary)
         now = self.clock()

@@ -71,13 +71,11 @@ class MissHandler(Background, Invalidation):
     clock: Callable[[], float]
     flight: SingleFlight[CacheEntry]
     negotiate: bool
+    vary_hints: dict[str, tuple[str, ...]]
     background: set[asyncio.Task[None]]
     refreshing: set[str]
 
     def count(self, name: str, amount: int = 1) -> None:
-        raise NotImplementedError
-
-    def remember_vary(self, primary: str, vary: tuple[str, ...]) -> None:
         raise NotImplementedError
 
     async def serve(
@@ -353,7 +351,7 @@ class MissHandler(Background, Invalidation):
             return None
         app_coded = get_header(capture.headers, b"content-encoding") not in (None, b"identity")
         vary = entry_vary(capture.headers, self.negotiate and not app_coded)
-        self.remember_vary(primary, vary)
+        self.vary_hints[primary] = vary
         entry = await build_entry(
             capture,
             primary=primary,
