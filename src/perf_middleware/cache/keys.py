@@ -112,6 +112,15 @@ def key_query(raw: bytes) -> str:
     return quote_from_bytes(raw, safe=_QUERY_SAFE)
 
 
+def key_target(target: str) -> str:
+    """``/path?query`` as a person types it (``/café?q=a b``), in the form keys hold it
+    (``/caf%C3%A9?q=a%20b``): UTF-8, percent-encoded; what is encoded already stays as it is,
+    and ``*`` too, so invalidation globs can be given either way."""
+    path, sep, query = target.partition("?")
+    encoded = key_path(path.encode("utf-8"), "")
+    return encoded + sep + key_query(query.encode("utf-8")) if sep else encoded
+
+
 def primary_key(scheme: str, host: str, path: str, query: str) -> str:
     """``scheme://host/path?query`` — GET and HEAD share it (HEAD is answered from GET);
     ``path`` and ``query`` as :func:`key_path` and :func:`key_query` give them."""
