@@ -28,6 +28,8 @@ _PATH_SAFE = "!$%&'()*+,-./:;=@_~"
 _PATH_BYTES = (string.ascii_letters + string.digits + _PATH_SAFE).encode("ascii")
 _QUERY_SAFE = _PATH_SAFE + "?"
 _QUERY_BYTES = _PATH_BYTES + b"?"
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 @lru_cache(maxsize=1024)
@@ -94,22 +96,34 @@ def normalize_query(query: str, config: CacheConfig) -> str:
     return urlencode(pairs, quote_via=quote)
 
 
+def _escape(match: re.Match[str]) -> str:
+    char = chr(int(match[1], 16))
+    return char if char in _UNRESERVED else "%" + match[1].upper()
+
+
+def _normal_escapes(text: str) -> str:
+    """RFC 3986 §6.2.2: ``%61`` is ``a`` and ``%2f`` is ``%2F`` — one key, one invalidation
+    for URIs that are the same (the app sees one decoded path for them)."""
+    return _ESCAPE.sub(_escape, text) if "%" in text else text
+
+
 def key_path(raw: bytes | None, path: str) -> str:
     """The request path as a key holds it: as sent, percent-encodings kept (``%3F`` is never
-    the query's ``?``, ``%1F`` never a control character), bytes a URI cannot hold literally
-    percent-encoded.  Without ``raw_path`` (optional in ASGI) the decoded path, encoded."""
+    the query's ``?``, ``%1F`` never a control character) in their normal form, bytes a URI
+    cannot hold literally percent-encoded.  Without ``raw_path`` (optional in ASGI) the
+    decoded path, encoded."""
     if raw is None:
         return quote(path, safe=_PATH_SAFE.replace("%", ""))
     if not raw.rstrip(_PATH_BYTES):  # the usual case: nothing to encode
-        return raw.decode("ascii")
-    return quote_from_bytes(raw, safe=_PATH_SAFE)
+        return _normal_escapes(raw.decode("ascii"))
+    return _normal_escapes(quote_from_bytes(raw, safe=_PATH_SAFE))
 
 
 def key_query(raw: bytes) -> str:
     """The query string as a key holds it (see :func:`key_path`)."""
     if not raw.rstrip(_QUERY_BYTES):
-        return raw.decode("ascii")
-    return quote_from_bytes(raw, safe=_QUERY_SAFE)
+        return _normal_escapes(raw.decode("ascii"))
+    return _normal_escapes(quote_from_bytes(raw, safe=_QUERY_SAFE))
 
 
 def key_target(target: str) -> str:

@@ -139,6 +139,8 @@ def test_valid_host(host, ok):
         (b"/caf\xc3\xa9", "/caf\xc3\xa9", "/caf%C3%A9"),  # a byte a URI cannot hold as is
         (None, "/page/about?x=1", "/page/about%3Fx=1"),  # no raw_path: the decoded path
         (None, "/100%", "/100%25"),
+        (b"/p%61ge/a%2fb", "/page/a/b", "/page/a%2Fb"),  # RFC 3986 §6.2.2 normal form
+        (b"/100%zz", "/100%zz", "/100%zz"),  # not an escape: kept
     ],
 )
 def test_key_path_keeps_the_path_as_sent(raw, path, expected):
@@ -148,6 +150,7 @@ def test_key_path_keeps_the_path_as_sent(raw, path, expected):
 def test_key_query_encodes_only_what_a_uri_cannot_hold():
     assert key_query(b"a=1&b=%2F?c") == "a=1&b=%2F?c"
     assert key_query(b"a=\x1f#") == "a=%1F%23"
+    assert key_query(b"q=%7e%2f") == "q=~%2F"
 
 
 @given(st.binary(max_size=12), st.binary(max_size=12))

@@ -339,3 +339,16 @@ def test_follower_asking_for_no_cache_is_shielded_unless_configured(
         )
     assert ("collapsed" in (follower.header("cache-status") or "")) is collapsed
     assert calls.count == (1 if collapsed else 2)
+
+
+def test_equivalent_percent_encodings_share_one_key(make_backend: Any) -> None:
+    """``/p%61ge`` is ``/page`` (RFC 3986 §6.2.2): one entry, and one invalidation drops it."""
+    calls = Calls()
+    host = [("Host", "site.test")]
+    with serve(methods_app(calls), make_backend()) as server:
+        assert raw_request(server.port, "/page", host).body == b"version 1"
+        encoded = raw_request(server.port, "/p%61ge", host)
+        assert encoded.body == b"version 1"
+        assert "hit" in (encoded.header("cache-status") or "")
+        raw_request(server.port, "/page", host, method="PURGE")
+        assert raw_request(server.port, "/p%61ge", host).body == b"version 2"
