@@ -22,7 +22,7 @@ from perf_middleware.cache.backends.redis import RedisBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.middleware import PerformanceMiddleware
 from tests.perf_middleware.asgi_driver import call
-from tests.support.raw_http import RawResponse, raw_request
+from tests.perf_middleware.cache.raw_http import Raw, raw_request
 from tests.support.servers import UvicornServer
 
 _namespaces = itertools.count()
@@ -303,7 +303,7 @@ async def test_primary_key_memo_stays_bounded_under_a_flood_of_urls() -> None:
 
 def leader_and_follower(
     port: int, leader: list[tuple[str, str]], follower: list[tuple[str, str]]
-) -> tuple[RawResponse, RawResponse]:
+) -> tuple[Raw, Raw]:
     """``follower`` sent while ``leader``'s app call is still running (single-flight)."""
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(raw_request, port, "/page", leader)
