@@ -317,16 +317,25 @@ class MissHandler(Background, Invalidation):
         response_time: float,
         lead: Lead[CacheEntry] | None = None,
     ) -> CacheEntry:
-        """RFC 9111 §4.3.4: a 304 updates the stored headers; the stored body is served."""
+        """RFC 9111 §4.3.4: a 304 updates the stored headers; the stored body is served.
+        A request with ``no-store`` (answered from the cache unless
+        ``honor_request_no_cache``) gets the refreshed response, and nothing is stored
+        (§5.2.1.5): the update goes to a copy."""
+        keep = not facts.cc.no_store
+        if not keep:
+            stale = copy.copy(stale)
+            stale.derived = {}
         merged = refresh_headers(stale.headers, capture.headers)
         apply_response(stale, stale.status, merged, facts, response_time, self.config)
         ttl = storage_ttl(stale, self.config)
         if lead is not None:
             lead.publish(stale)
-        await self.backend.set(stale, ttl)
+        if keep:
+            await self.backend.set(stale, ttl)
         self.count("revalidated")
+        outcome = "stored" if keep else "detail=request-no-store"
         await self.serve(
-            send, method, headers, stale, response_time, "fwd=stale", "fwd-status=304", "stored"
+            send, method, headers, stale, response_time, "fwd=stale", "fwd-status=304", outcome
         )
         return stale
 

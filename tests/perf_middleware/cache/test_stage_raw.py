@@ -352,3 +352,35 @@ def test_equivalent_percent_encodings_share_one_key(make_backend: Any) -> None:
         assert "hit" in (encoded.header("cache-status") or "")
         raw_request(server.port, "/page", host, method="PURGE")
         assert raw_request(server.port, "/p%61ge", host).body == b"version 2"
+
+
+def revalidated_app(calls: Calls) -> Starlette:
+    """``/page`` is stale at once (``max-age=0`` with an ETag); a revalidation's 304 makes
+    it fresh for ten minutes."""
+
+    async def page(request: Request) -> Response:
+        calls.count += 1
+        if request.headers.get("if-none-match") == '"v1"':
+            fresh = {"cache-control": "public, max-age=600", "etag": '"v1"'}
+            return Response(status_code=304, headers=fresh)
+        stale = {"cache-control": "public, max-age=0", "etag": '"v1"'}
+        return PlainTextResponse("page body", headers=stale)
+
+    return Starlette(routes=[Route("/page", page)])
+
+
+def test_a_no_store_request_revalidating_an_entry_does_not_store_the_304(
+    make_backend: Any,
+) -> None:
+    """RFC 9111 §5.2.1.5: nothing of a no-store request's exchange is stored, not even
+    the headers of the 304 that revalidated what it was answered from."""
+    calls = Calls()
+    host = [("Host", "site.test")]
+    with serve(revalidated_app(calls), make_backend()) as server:
+        raw_request(server.port, "/page", host)
+        refreshed = raw_request(server.port, "/page", [*host, ("Cache-Control", "no-store")])
+        assert refreshed.body == b"page body"
+        assert "stored" not in refreshed.header("cache-status")
+        after = raw_request(server.port, "/page", host)  # still stale: revalidates again
+        assert "fwd=stale" in after.header("cache-status")
+        assert calls.count == 3
