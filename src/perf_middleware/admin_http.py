@@ -10,12 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from perf_middleware.asgi_types import Message, Receive, Scope, Send
 from perf_middleware.cache.backends.base import compile_pattern
 from perf_middleware.cache.config import CacheConfig
-from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key
+from perf_middleware.cache.keys import (
+    key_path,
+    key_query,
+    key_target,
+    normalize_host,
+    normalize_query,
+    primary_key,
+)
 
 __all__ = [
     "BodyError",
@@ -58,9 +65,10 @@ class InvalidateSpec:
 
 def cache_url_key(url: str, config: CacheConfig) -> str:
     """The primary key the cache stage builds for a request to ``url``, so operators can paste
-    the URL as they see it (``https://Example.com:443/a%20b``); other strings pass unchanged."""
+    the URL as they see it (``https://Example.com:443/a%20b``, ``/café``: a path on every
+    host); other strings (``@cached`` keys) pass unchanged."""
     if "://" not in url:
-        return url
+        return key_target(url) if url.startswith("/") else url
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an unbalanced IPv6 bracket: cannot be a stored URL
@@ -69,8 +77,9 @@ def cache_url_key(url: str, config: CacheConfig) -> str:
         return url
     scheme = parts.scheme.lower()
     host = normalize_host(parts.netloc.rsplit("@", 1)[-1], scheme)
+    path = key_path(parts.path.encode("utf-8") or b"/", "")
     return primary_key(
-        scheme, host, unquote(parts.path) or "/", normalize_query(parts.query, config)
+        scheme, host, path, normalize_query(key_query(parts.query.encode("utf-8")), config)
     )
 
 
@@ -176,7 +185,10 @@ def parse_invalidate(body: bytes) -> InvalidateSpec:
         all=clear,
         urls=_string_list(data, "urls"),
         tags=_string_list(data, "tags"),
-        patterns=_string_list(data, "patterns"),
+        # keys hold paths as sent (percent-encoded): ``/café/*`` is ``/caf%C3%A9/*`` there
+        patterns=tuple(
+            key_target(p) if p.startswith("/") else p for p in _string_list(data, "patterns")
+        ),
     )
     for index, pattern in enumerate(spec.patterns):
         try:

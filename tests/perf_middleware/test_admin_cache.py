@@ -207,9 +207,14 @@ def test_cache_url_key_matches_the_stage_key():
 
     config = CacheConfig(normalize_query=True)
     assert cache_url_key("https://Example.COM:443/a%20b?b=2&a=1", config) == (
-        "https://example.com/a b?a=1&b=2"
+        "https://example.com/a%20b?a=1&b=2"
+    )
+    assert cache_url_key("http://example.com/café x", config) == (
+        "http://example.com/caf%C3%A9%20x"  # as a browser sends it
     )
     assert cache_url_key("http://example.com", config) == "http://example.com/"
+    assert cache_url_key("/café x?q=a b", config) == "/caf%C3%A9%20x?q=a%20b"  # every host
+    assert cache_url_key("/a%20b", config) == "/a%20b"  # encoded already
     assert cache_url_key("http://[::1", config) == "http://[::1"  # unparsable: unchanged
     assert cache_url_key("fn:module.f:abc", config) == "fn:module.f:abc"
 
@@ -223,3 +228,10 @@ async def test_long_invalidation_lists_are_logged_briefly(caplog):
     assert r.json() == {"removed": 0, "by_kind": {"tags": 0}}
     assert "'tag-19']+480 more" in caplog.text
     assert "tag-20'" not in caplog.text
+
+
+def test_invalidation_patterns_are_matched_in_the_form_keys_hold():
+    from perf_middleware.admin_http import parse_invalidate
+
+    spec = parse_invalidate(b'{"patterns": ["/caf\\u00e9/*", "/a%20b/*", "https://h/*"]}')
+    assert spec.patterns == ("/caf%C3%A9/*", "/a%20b/*", "https://h/*")

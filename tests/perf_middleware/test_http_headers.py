@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from perf_middleware.http.headers import (
+    combine_fields,
     content_length,
     content_type,
     get_all,
@@ -67,3 +68,23 @@ def test_normalize_drops_malformed_items() -> None:
         (b"a", b"1"),
         (b"d", b"4"),
     ]
+
+
+def test_combine_fields_joins_lines_in_order_and_names_ambiguous_ones() -> None:
+    fields, ambiguous = combine_fields(
+        [
+            (b"accept-language", b"xx"),
+            (b"cookie", b"a=1"),
+            (b"host", b"a.test"),
+            (b"accept-language", b"en"),
+            (b"cookie", b"b=2"),
+            (b"host", b"b.test"),
+        ]
+    )
+    assert fields == {
+        b"accept-language": b"xx, en",
+        b"cookie": b"a=1; b=2",
+        b"host": b"a.test, b.test",
+    }
+    assert ambiguous == {b"host"}
+    assert combine_fields([(b"accept", b"*/*")]) == ({b"accept": b"*/*"}, frozenset())

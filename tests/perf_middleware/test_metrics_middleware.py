@@ -264,7 +264,13 @@ def test_bad_options_are_refused_with_hint():
 
 
 async def test_bypass_counts_methods_and_no_store_requests(setup):
-    mw, metrics, _, _ = setup
+    mw, metrics, calls, clock = setup
+    mw = PerformanceMiddleware(
+        make_app(calls),
+        cache=MemoryBackend(clock=clock),
+        cache_config=CacheConfig(clock=clock, honor_request_no_cache=True),
+        metrics=metrics,
+    )
     async with client(mw) as c:
         await c.post("/data")
         await c.options("/page")
@@ -272,6 +278,18 @@ async def test_bypass_counts_methods_and_no_store_requests(setup):
         await c.get("/page")
     mem = metrics.to_json()["cache"]["memory"]
     assert (mem["bypass"], mem["miss"], mem["store"]) == (3, 1, 1)
+
+
+async def test_a_no_store_request_is_a_lookup_by_default(setup):
+    """The cache shields the app: a no-store request is looked up (a miss here) and its
+    response not stored; it is no bypass."""
+    mw, metrics, _, _ = setup
+    async with client(mw) as c:
+        await c.get("/page", headers={"Cache-Control": "no-store"})
+        await c.get("/page")
+        await c.get("/page", headers={"Cache-Control": "no-store"})
+    mem = metrics.to_json()["cache"]["memory"]
+    assert (mem["bypass"], mem["miss"], mem["store"], mem["hit"]) == (0, 2, 1, 1)
 
 
 async def test_incompressible_body_sent_as_identity_is_not_counted():

@@ -56,6 +56,9 @@ class RequestFacts:
     it declares Vary on each of them, so they cannot poison what other clients get."""
     has_cookie: bool = False
     """The request carried Cookie: its answer is likely personal (``store_only_shareable``)."""
+    ambiguous: frozenset[bytes] = frozenset()
+    """Fields that came on several lines though their grammar has no list: a response
+    selected by one of them (Vary) is not stored, the app may have read any of the lines."""
 
 
 def response_cache_control(
@@ -101,6 +104,11 @@ def response_reason(
     ``stale-on-arrival``: nothing a backend would keep (no freshness left and no validator
     to revalidate with), so ``Cache-Status`` never says ``stored`` for it."""
     cc, targeted = response_cache_control(headers, config.targeted_raw)
+    if request.ambiguous:
+        vary = parse_vary(get_joined(headers, b"vary"))
+        field = selected_by(vary, request.ambiguous)
+        if field is not None:
+            return f"ambiguous-request-field:{field}"
     if request.unkeyed:
         vary = parse_vary(get_joined(headers, b"vary"))
         missing = [name for name in request.unkeyed if name not in vary]
@@ -126,6 +134,14 @@ def response_reason(
         if storage_ttl(probe, config) <= 0:
             return "stale-on-arrival"
     return reason
+
+
+def selected_by(vary: tuple[str, ...], fields: frozenset[bytes]) -> str | None:
+    """The first of ``fields`` that ``vary`` names, or None."""
+    for name in vary:
+        if name.encode("latin-1") in fields:
+            return name
+    return None
 
 
 def _lifetime(

@@ -57,6 +57,12 @@ class CacheConfig:
         X-Rewrite-URL, X-HTTP-Method-Override, Forwarded]: request fields apps often reflect
         without declaring Vary (the classic cache-poisoning vector); a response to a request
         carrying one is stored only if it varies on it.  Set () once a proxy strips them.
+    honor_request_no_cache [False]: whether a request's ``Cache-Control: no-cache``,
+        ``max-age`` or ``no-store``, or ``Pragma: no-cache`` makes the cache go to the app.
+        Off, the cache shields the app as Varnish, nginx and CDNs do: any client could
+        otherwise send every request through to a slow backend.  ``min-fresh``,
+        ``max-stale`` and ``only-if-cached`` are honoured either way, and a ``no-store``
+        request's response is never stored.
     purge_interval [300 s]: how often (at most, triggered by stores) expired entries' index
         records are purged in the background; 0 turns it off (call ``purge_expired()``).
     cache_name ["perf-middleware"]: the cache identifier in ``Cache-Status`` (RFC 9211).
@@ -94,6 +100,7 @@ class CacheConfig:
         "x-http-method-override",
         "forwarded",
     )
+    honor_request_no_cache: bool = False
     purge_interval: float = 300.0
     cache_name: str = "perf-middleware"
     clock: Callable[[], float] = time.time

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 
 from perf_middleware.cache.entry import CacheEntry
-from perf_middleware.http.cache_control import MAX_STALE_ANY, CacheControl
+from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL, MAX_STALE_ANY, CacheControl
 
 # RFC 9110 §15.1: "heuristically cacheable" status codes
 HEURISTIC_STATUSES = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501})
@@ -67,6 +67,24 @@ class Use(Enum):
     STALE_ALLOWED = "stale-allowed"  # the request's max-stale accepts it
     STALE_WHILE_REVALIDATE = "stale-while-revalidate"
     REVALIDATE = "revalidate"
+
+
+def client_limits(request_cc: CacheControl) -> CacheControl:
+    """The request directives a cache that shields its origin honours (RFC 9111 §5.2.1 makes
+    none of them binding on a shared cache): those that bound what may be served (min-fresh,
+    max-stale, only-if-cached), not those that send every request to the origin (no-cache,
+    max-age, no-store; the last still keeps the response out of the store)."""
+    if (
+        request_cc.min_fresh is None
+        and request_cc.max_stale is None
+        and not request_cc.only_if_cached
+    ):
+        return EMPTY_CACHE_CONTROL
+    return CacheControl(
+        min_fresh=request_cc.min_fresh,
+        max_stale=request_cc.max_stale,
+        only_if_cached=request_cc.only_if_cached,
+    )
 
 
 def usable(

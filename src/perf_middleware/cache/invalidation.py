@@ -1,6 +1,7 @@
-"""RFC 9111 §4.4: a non-error response to an unsafe method (POST, PUT, PATCH, DELETE)
-invalidates the target URI and the same-host URIs in Location / Content-Location.  Mixed into
-the cache stage.
+"""RFC 9111 §4.4: a non-error response to a method not known to be safe (POST, PUT, PATCH,
+DELETE, PURGE, WebDAV's, any extension: all but GET, HEAD, OPTIONS and TRACE) invalidates
+the target URI and the same-host URIs in Location / Content-Location.  Mixed into the cache
+stage.
 """
 
 from __future__ import annotations
@@ -13,8 +14,15 @@ from perf_middleware.asgi_types import Message, Receive, Scope, Send
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.fetch import ClientSend
-from perf_middleware.cache.keys import normalize_host, normalize_query, primary_key
-from perf_middleware.http.headers import get_header
+from perf_middleware.cache.keys import (
+    key_path,
+    key_query,
+    normalize_host,
+    normalize_query,
+    primary_key,
+    valid_host,
+)
+from perf_middleware.http.headers import combine_fields, get_header
 
 logger = logging.getLogger("perf_middleware.cache")
 
@@ -28,8 +36,9 @@ class Invalidation:
         raise NotImplementedError  # provided by CacheStage
 
     async def forward_unsafe(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI
-        and same-host Location / Content-Location, before the client sees the response."""
+        """RFC 9111 §4.4: a non-error response to a method not known to be safe invalidates
+        the target URI and same-host Location / Content-Location, before the client sees
+        the response."""
         self.count("bypass_method")
         client = ClientSend(send, self.config, "method")
 
@@ -42,10 +51,13 @@ class Invalidation:
 
     async def invalidate_for(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
         scheme = scope.get("scheme", "http")
-        host_raw = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+        host_raw = combine_fields(scope.get("headers") or ())[0].get(b"host", b"").decode("latin-1")
         host = normalize_host(host_raw, scheme)
-        query = normalize_query(scope.get("query_string", b"").decode("latin-1"), self.config)
-        target = primary_key(scheme, host, scope.get("path", "/"), query)
+        if not valid_host(host):
+            return  # no key was ever made for it
+        path = key_path(scope.get("raw_path"), scope.get("path", "/"))
+        query = normalize_query(key_query(scope.get("query_string", b"")), self.config)
+        target = primary_key(scheme, host, path, query)
         urls = {target}
         for name in (b"location", b"content-location"):
             value = get_header(headers, name)
@@ -53,8 +65,9 @@ class Invalidation:
                 continue
             parts = urlsplit(urljoin(target, value.decode("latin-1")))
             if parts.scheme == scheme and normalize_host(parts.netloc, scheme) == host:
-                q = normalize_query(parts.query, self.config)
-                urls.add(primary_key(scheme, host, parts.path or "/", q))
+                p = key_path(parts.path.encode("latin-1") or b"/", "")
+                q = normalize_query(key_query(parts.query.encode("latin-1")), self.config)
+                urls.add(primary_key(scheme, host, p, q))
         for url in urls:
             try:
                 removed = await self.backend.invalidate_url(url)

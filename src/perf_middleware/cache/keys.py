@@ -2,19 +2,34 @@
 
 The host is part of the key and can be checked against an allow-list, so a request with a
 forged Host header can at worst fill an entry for that forged host: it can never be served to
-clients of the real one.
+clients of the real one.  A key is an unambiguous encoding of the request: a Host that is not
+``host[:port]`` never makes one, and the path and query are kept as sent (percent-encoded), so
+no path can spell another URL's query, host or the separators between keys.
 """
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, quote_from_bytes, urlencode
 
 from perf_middleware.cache.config import CacheConfig
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+# RFC 3986 §3.2.2: a reg-name of dot-separated labels, an IPv4 address or an IP literal; then
+# an optional port (checked after ``normalize_host``, so lower case)
+_HOST = re.compile(r"(?:[a-z0-9_~-]+(?:\.[a-z0-9_~-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
+# what a key keeps of a path as sent: unreserved, sub-delims, ":", "@", "/" and the "%" of
+# percent-encodings (RFC 3986 §3.3); the query may also hold "?" (§3.4)
+_PATH_SAFE = "!$%&'()*+,-./:;=@_~"
+_PATH_BYTES = (string.ascii_letters + string.digits + _PATH_SAFE).encode("ascii")
+_QUERY_SAFE = _PATH_SAFE + "?"
+_QUERY_BYTES = _PATH_BYTES + b"?"
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 @lru_cache(maxsize=1024)
@@ -37,6 +52,12 @@ def _normalize_host_once(host: str, scheme: str) -> str:
     if sep and port.isdigit() and "]" not in port and _DEFAULT_PORTS.get(scheme) == port:
         return name
     return host
+
+
+def valid_host(host: str) -> bool:
+    """Whether a normalised Host value is ``host[:port]`` (RFC 9110 §7.2); anything else
+    (``a.test/page``, ``a@b``, two lines combined) must never become part of a key."""
+    return _HOST.fullmatch(host) is not None
 
 
 @lru_cache(maxsize=1024)
@@ -75,8 +96,48 @@ def normalize_query(query: str, config: CacheConfig) -> str:
     return urlencode(pairs, quote_via=quote)
 
 
+def _escape(match: re.Match[str]) -> str:
+    char = chr(int(match[1], 16))
+    return char if char in _UNRESERVED else "%" + match[1].upper()
+
+
+def _normal_escapes(text: str) -> str:
+    """RFC 3986 §6.2.2: ``%61`` is ``a`` and ``%2f`` is ``%2F`` — one key, one invalidation
+    for URIs that are the same (the app sees one decoded path for them)."""
+    return _ESCAPE.sub(_escape, text) if "%" in text else text
+
+
+def key_path(raw: bytes | None, path: str) -> str:
+    """The request path as a key holds it: as sent, percent-encodings kept (``%3F`` is never
+    the query's ``?``, ``%1F`` never a control character) in their normal form, bytes a URI
+    cannot hold literally percent-encoded.  Without ``raw_path`` (optional in ASGI) the
+    decoded path, encoded."""
+    if raw is None:
+        return quote(path, safe=_PATH_SAFE.replace("%", ""))
+    if not raw.rstrip(_PATH_BYTES):  # the usual case: nothing to encode
+        return _normal_escapes(raw.decode("ascii"))
+    return _normal_escapes(quote_from_bytes(raw, safe=_PATH_SAFE))
+
+
+def key_query(raw: bytes) -> str:
+    """The query string as a key holds it (see :func:`key_path`)."""
+    if not raw.rstrip(_QUERY_BYTES):
+        return _normal_escapes(raw.decode("ascii"))
+    return _normal_escapes(quote_from_bytes(raw, safe=_QUERY_SAFE))
+
+
+def key_target(target: str) -> str:
+    """``/path?query`` as a person types it (``/café?q=a b``), in the form keys hold it
+    (``/caf%C3%A9?q=a%20b``): UTF-8, percent-encoded; what is encoded already stays as it is,
+    and ``*`` too, so invalidation globs can be given either way."""
+    path, sep, query = target.partition("?")
+    encoded = key_path(path.encode("utf-8"), "")
+    return encoded + sep + key_query(query.encode("utf-8")) if sep else encoded
+
+
 def primary_key(scheme: str, host: str, path: str, query: str) -> str:
-    """``scheme://host/path?query`` — GET and HEAD share it (HEAD is answered from GET)."""
+    """``scheme://host/path?query`` — GET and HEAD share it (HEAD is answered from GET);
+    ``path`` and ``query`` as :func:`key_path` and :func:`key_query` give them."""
     return f"{scheme}://{host}{path}?{query}" if query else f"{scheme}://{host}{path}"
 
 
@@ -96,13 +157,3 @@ def secondary_key(vary: tuple[str, ...], headers: Mapping[bytes, bytes]) -> str:
         value = headers.get(name.encode("latin-1"))
         parts.append("\x00" if value is None else _field_value(value))
     return "\x1e".join(parts)
-
-
-def request_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    """Lower-case header map; repeated fields are joined with ", " as RFC 9110 §5.3 allows."""
-    out: dict[bytes, bytes] = {}
-    for name, value in raw:
-        name = name.lower()
-        previous = out.get(name)
-        out[name] = value if previous is None else previous + b", " + value
-    return out

@@ -3,7 +3,7 @@
 Hit: key -> backend lookup -> freshness check -> send the stored variant for the client's
 Accept-Encoding (precomputed headers + Age + Cache-Status).  Miss: one app call per key
 (single-flight) through the normal pipeline, which answers the client while a bounded copy is
-captured, compressed once at high levels and stored.  Unsafe methods invalidate.
+captured, compressed once at high levels and stored.  Methods not known to be safe invalidate.
 """
 
 from __future__ import annotations
@@ -18,16 +18,19 @@ from typing import Any
 
 from perf_middleware.asgi_types import Receive, Scope, Send
 from perf_middleware.cache.backends.base import CacheBackend
-from perf_middleware.cache.build import RequestFacts, shareable
+from perf_middleware.cache.build import RequestFacts, selected_by, shareable
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
-from perf_middleware.cache.freshness import Use, usable
+from perf_middleware.cache.freshness import Use, client_limits, pragma_no_cache, usable
 from perf_middleware.cache.keys import (
     host_allowed,
+    key_path,
+    key_query,
     normalize_host,
     normalize_query,
     primary_key,
     secondary_key,
+    valid_host,
 )
 from perf_middleware.cache.serve import (
     Variant,
@@ -44,6 +47,7 @@ from perf_middleware.http.cache_control import (
     CacheControl,
     parse_cache_control,
 )
+from perf_middleware.http.headers import NO_FIELDS, combine_fields
 from perf_middleware.metrics import CacheCounters, Metrics
 from perf_middleware.observe import send_complete
 
@@ -52,8 +56,11 @@ logger = logging.getLogger("perf_middleware.cache")
 
 LookupNow = Callable[[str, str], tuple[CacheEntry | None, tuple[str, ...] | None]]
 _HIT = ("hit",)
-_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# RFC 9110 §9.2.1 safe methods the stage does not answer; any other method but GET/HEAD
+# may change the resource (RFC 9111 §4.4: PURGE, M-SEARCH, WebDAV, extensions ...)
+_SAFE = frozenset({"OPTIONS", "TRACE"})
 _HINT_LIMIT = 10_000
+_TARGET_LIMIT = 4096
 
 
 class CacheStage(MissHandler):
@@ -88,7 +95,9 @@ class CacheStage(MissHandler):
         # the other stage events onto them); None without metrics
         self.hit_counters = counters
         self.counts: defaultdict[str, int] = defaultdict(int)
-        self._hosts: dict[tuple[bytes | None, str], tuple[str, bool]] = {}
+        # (Host, scheme, raw path, query) -> primary key, "" when the request may not use
+        # the cache: a repeated URL's key is one dict probe
+        self._primaries: dict[tuple[bytes | None, str, bytes | None, bytes], str] = {}
         self._status_prefix: dict[tuple[str, ...], bytes] = {}
         shared = getattr(backend, "shared", True)
         self.flight: SingleFlight[CacheEntry] = SingleFlight(
@@ -107,20 +116,28 @@ class CacheStage(MissHandler):
             getattr(backend, "lookup", None) if not shared else None
         )
 
-    def _host(self, scope: Scope, host_raw: bytes | None, scheme: str) -> tuple[str, bool]:
-        """Normalised host and whether it may use the cache (memoised per Host value)."""
+    def _primary(
+        self, scope: Scope, host_raw: bytes | None, scheme: str, raw_path: bytes | None
+    ) -> str:
+        """The request's primary key, or "" when its Host may not use the cache (not
+        ``host[:port]``, or not allowed); memoised per target, bounded."""
         if host_raw is None:
             server = scope.get("server") or ("", None)
             text = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
         else:
             text = host_raw.decode("latin-1")
         host = normalize_host(text, scheme)
-        known = (host, host_allowed(host, self.config.allowed_hosts))
-        if len(self._hosts) >= _HINT_LIMIT:
-            self._hosts.clear()  # bounded: forged Host values cannot grow it without limit
-        if host_raw is not None:
-            self._hosts[(host_raw, scheme)] = known
-        return known
+        primary = ""
+        if valid_host(host) and host_allowed(host, self.config.allowed_hosts):
+            path = key_path(raw_path, scope["path"])
+            query: bytes = scope["query_string"]
+            query_text = normalize_query(key_query(query), self.config) if query else ""
+            primary = primary_key(scheme, host, path, query_text)
+        if host_raw is not None and raw_path is not None:
+            if len(self._primaries) >= _TARGET_LIMIT:
+                self._primaries.clear()  # bounded: a flood of unique URLs cannot grow it
+            self._primaries[(host_raw, scheme, raw_path, scope["query_string"])] = primary
+        return primary
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counts[name] += amount
@@ -138,40 +155,43 @@ class CacheStage(MissHandler):
         runs under the request's observer (``middleware.observed``)."""
         method: str = scope["method"]
         if method != "GET" and method != "HEAD":
-            if method in _UNSAFE:
-                await self.middleware.observed(scope, receive, send, self.forward_unsafe)
-            else:
+            if method in _SAFE:
                 await self.middleware.observed(
                     scope, receive, send, functools.partial(self.forward, fwd="method")
                 )
+            else:
+                await self.middleware.observed(scope, receive, send, self.forward_unsafe)
             return
         metrics = self.hit_metrics
         started = perf_counter()
-        headers: dict[bytes, bytes] = dict(scope["headers"])
+        raw = scope["headers"]
+        headers: dict[bytes, bytes] = dict(raw)
+        ambiguous = NO_FIELDS
+        if len(headers) != len(raw):  # a field on several lines: combine them (RFC 9110 §5.3)
+            headers, ambiguous = combine_fields(raw)
         scheme: str = scope.get("scheme", "http")
         host_raw = headers.get(b"host")
-        known = self._hosts.get((host_raw, scheme))
-        if known is None:
-            known = self._host(scope, host_raw, scheme)
-        host, allowed = known
-        if not allowed:
+        raw_path: bytes | None = scope.get("raw_path")
+        primary = self._primaries.get((host_raw, scheme, raw_path, scope["query_string"]))
+        if primary is None:
+            primary = self._primary(scope, host_raw, scheme, raw_path)
+        if not primary:
             self.count("bypass")
             forward = functools.partial(self.forward, fwd="bypass")
             await self.middleware.observed(scope, receive, send, forward, started)
             return
-        query: bytes = scope["query_string"]
-        path: str = scope["path"]
-        if query:
-            query_text = normalize_query(query.decode("latin-1"), self.config)
-            primary = primary_key(scheme, host, path, query_text)
-        else:
-            primary = f"{scheme}://{host}{path}"
         cc_raw = headers.get(b"cache-control")
-        request_cc = EMPTY_CACHE_CONTROL if cc_raw is None else parse_cache_control(cc_raw)
-        if request_cc.no_store:
-            forward = functools.partial(self.forward, fwd="request")
-            await self.middleware.observed(scope, receive, send, forward, started)
-            return
+        request_cc = lookup_cc = EMPTY_CACHE_CONTROL
+        if cc_raw is not None:
+            request_cc = parse_cache_control(cc_raw)
+            if not self.config.honor_request_no_cache:
+                lookup_cc = client_limits(request_cc)
+            elif request_cc.no_store:
+                forward = functools.partial(self.forward, fwd="request")
+                await self.middleware.observed(scope, receive, send, forward, started)
+                return
+            else:
+                lookup_cc = request_cc
         vary = self.vary_hints.get(primary, ())
         secondary = secondary_key(vary, headers) if vary else ""
         lookup_now = self._lookup_now
@@ -187,20 +207,29 @@ class CacheStage(MissHandler):
             secondary = secondary_key(stored_vary, headers)
             entry, stored_vary = await self.backend.get(primary, secondary)
         now = self.clock()
-        if entry is not None and b"authorization" in headers and not shareable(entry):
+        if (
+            entry is not None
+            and b"authorization" in headers
+            and not shareable(entry, self.config.targeted_raw)
+        ):
             entry = None
+        if ambiguous and entry is not None and selected_by(entry.vary, ambiguous) is not None:
+            entry = None  # the app may have read another line than the stored variant's
         use: Use | None = None
         if entry is not None:
             # the common case without request directives, inlined (no Enum on this path)
             answer = (
-                request_cc is EMPTY_CACHE_CONTROL
+                lookup_cc is EMPTY_CACHE_CONTROL
                 and not entry.no_cache
                 and b"pragma" not in headers
                 and entry.corrected_initial_age + now - entry.response_time
                 < entry.freshness_lifetime
             )
             if not answer:
-                use = usable(entry, request_cc, now, pragma_no_cache=_pragma(headers))
+                pragma = self.config.honor_request_no_cache and pragma_no_cache(
+                    headers.get(b"pragma")
+                )
+                use = usable(entry, lookup_cc, now, pragma_no_cache=pragma)
                 answer = use is Use.FRESH or use is Use.STALE_ALLOWED
             if answer:
                 self.counts["hit"] += 1
@@ -235,6 +264,7 @@ class CacheStage(MissHandler):
             entry,
             use,
             now,
+            ambiguous,
         )
         await self.middleware.observed(scope, receive, send, rest, started)
 
@@ -249,6 +279,7 @@ class CacheStage(MissHandler):
         entry: CacheEntry | None,
         use: Use | None,
         now: float,
+        ambiguous: frozenset[bytes],
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -259,7 +290,7 @@ class CacheStage(MissHandler):
             return
         facts = RequestFacts(
             request_cc, b"authorization" in headers, now, scope["path"],
-            self.config.unkeyed_present(headers),
+            self.config.unkeyed_present(headers), b"cookie" in headers, ambiguous,
         )  # fmt: skip
         if entry is not None and use is Use.STALE_WHILE_REVALIDATE:
             self.count("stale")
@@ -319,12 +350,6 @@ class CacheStage(MissHandler):
         await send_complete(
             send, entry.status, chosen.headers + extra, b"" if method == "HEAD" else chosen.body
         )
-
-
-def _pragma(headers: dict[bytes, bytes]) -> bool:
-    if b"pragma" not in headers:
-        return False
-    return b"no-cache" in headers[b"pragma"].lower()
 
 
 async def _gateway_timeout(send: Send, name: str) -> None:

@@ -19,6 +19,7 @@ from perf_middleware.cache.build import (
     apply_response,
     refresh_headers,
     response_reason,
+    selected_by,
     shareable,
     storage_ttl,
 )
@@ -32,6 +33,7 @@ from perf_middleware.cache.fetch import (
 )
 from perf_middleware.cache.freshness import (
     Use,
+    client_limits,
     pragma_no_cache,
     stale_if_error_allows,
     usable,
@@ -40,7 +42,7 @@ from perf_middleware.cache.invalidation import Invalidation
 from perf_middleware.cache.keys import secondary_key
 from perf_middleware.cache.singleflight import Lead, SingleFlight
 from perf_middleware.http.dates import format_http_date
-from perf_middleware.http.headers import get_header, get_joined
+from perf_middleware.http.headers import combine_fields, get_header
 from perf_middleware.responder import Capture
 
 logger = logging.getLogger("perf_middleware.cache")
@@ -141,15 +143,20 @@ class MissHandler(Background, Invalidation):
         the response's no-cache, the request's directives.  ``(True, None)`` once answered
         from it; else ``(False, base)``: the follower fetches itself, conditionally on
         ``base`` (a copy of the entry when it has validators and fits the request)."""
-        headers: dict[bytes, bytes] = dict(scope.get("headers") or ())
+        headers, _ = combine_fields(scope.get("headers") or ())
         method = scope.get("method", "GET")
         if entry.vary and secondary_key(entry.vary, headers) != entry.secondary:
             return False, None  # the response varies and does not fit this request
+        if selected_by(entry.vary, facts.ambiguous) is not None:
+            return False, None  # the app may read another line of this request's field
         if facts.has_authorization and not shareable(entry, self.config.targeted_raw):
             return False, None
         now = self.clock()
-        pragma = get_joined(scope.get("headers") or (), b"pragma")
-        use = usable(entry, facts.cc, now, pragma_no_cache=pragma_no_cache(pragma))
+        if self.config.honor_request_no_cache:
+            pragma = pragma_no_cache(headers.get(b"pragma"))
+            use = usable(entry, facts.cc, now, pragma_no_cache=pragma)
+        else:
+            use = usable(entry, client_limits(facts.cc), now)
         if use is Use.FRESH or use is Use.STALE_ALLOWED:
             await self.serve(send, method, headers, entry, now, "hit", "detail=collapsed")
             return True, None
@@ -206,7 +213,7 @@ class MissHandler(Background, Invalidation):
             revalidating=revalidating,
             hold_errors=may_use_stale,
         )
-        headers: dict[bytes, bytes] = dict(scope.get("headers") or ())
+        headers, _ = combine_fields(scope.get("headers") or ())
         method = scope.get("method", "GET")
         settled: list[CacheEntry | None] = []
 
@@ -310,16 +317,25 @@ class MissHandler(Background, Invalidation):
         response_time: float,
         lead: Lead[CacheEntry] | None = None,
     ) -> CacheEntry:
-        """RFC 9111 §4.3.4: a 304 updates the stored headers; the stored body is served."""
+        """RFC 9111 §4.3.4: a 304 updates the stored headers; the stored body is served.
+        A request with ``no-store`` (answered from the cache unless
+        ``honor_request_no_cache``) gets the refreshed response, and nothing is stored
+        (§5.2.1.5): the update goes to a copy."""
+        keep = not facts.cc.no_store
+        if not keep:
+            stale = copy.copy(stale)
+            stale.derived = {}
         merged = refresh_headers(stale.headers, capture.headers)
         apply_response(stale, stale.status, merged, facts, response_time, self.config)
         ttl = storage_ttl(stale, self.config)
         if lead is not None:
             lead.publish(stale)
-        await self.backend.set(stale, ttl)
+        if keep:
+            await self.backend.set(stale, ttl)
         self.count("revalidated")
+        outcome = "stored" if keep else "detail=request-no-store"
         await self.serve(
-            send, method, headers, stale, response_time, "fwd=stale", "fwd-status=304", "stored"
+            send, method, headers, stale, response_time, "fwd=stale", "fwd-status=304", outcome
         )
         return stale
 

@@ -38,6 +38,57 @@ def get_joined(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return values[0] if len(values) == 1 else b", ".join(values)
 
 
+# request fields whose grammar is a comma-separated list (RFC 9110 §5.3): lines of one of
+# these combine into one value that every reader agrees on
+LIST_FIELDS = frozenset(
+    {
+        b"accept",
+        b"accept-charset",
+        b"accept-encoding",
+        b"accept-language",
+        b"cache-control",
+        b"connection",
+        b"cookie",
+        b"expect",
+        b"forwarded",
+        b"if-match",
+        b"if-none-match",
+        b"pragma",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"via",
+        b"x-forwarded-for",
+    }
+)
+NO_FIELDS: frozenset[bytes] = frozenset()
+
+
+def combine_fields(
+    raw: Iterable[tuple[bytes, bytes]],
+) -> tuple[dict[bytes, bytes], frozenset[bytes]]:
+    """Request fields by lower-case name, each field's lines combined in order (RFC 9110
+    §5.3: ", "; Cookie: "; ", RFC 9113 §8.2.3), and the names that came on several lines
+    although their grammar has no list (Host, Authorization, If-Modified-Since, X-Tenant ...).
+
+    ``dict(scope["headers"])`` keeps only the last line while most apps read the first; for
+    a list field the combined value is what the field means, for the others no value is
+    (an app may read either line), so nothing selected by them may come from a cache."""
+    out: dict[bytes, bytes] = {}
+    ambiguous: set[bytes] = set()
+    for name, value in raw:
+        name = name.lower()
+        prior = out.get(name)
+        if prior is None:
+            out[name] = value
+            continue
+        if name not in LIST_FIELDS:
+            ambiguous.add(name)
+        out[name] = prior + (b"; " if name == b"cookie" else b", ") + value
+    return out, frozenset(ambiguous) if ambiguous else NO_FIELDS
+
+
 def has_header(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:
     return any(_same(key, name) for key, _ in raw)
 

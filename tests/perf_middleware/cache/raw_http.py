@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,20 +21,30 @@ class Raw:
         return ", ".join(v for k, v in self.headers if k == name)
 
 
-def raw_get(port: int, path: str, *lines: str) -> Raw:
-    """One request written byte for byte (``Connection: close``; read to EOF)."""
-    request = "".join(f"{line}\r\n" for line in (f"GET {path} HTTP/1.1", "Host: t.test", *lines))
+def raw_request(
+    port: int, target: str, headers: Sequence[tuple[str, str]], method: str = "GET"
+) -> Raw:
+    """``method target`` with exactly these header lines (Host only when given, repeats
+    kept) and ``Connection: close``; the response read to EOF."""
+    lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers)]
+    request = "".join(f"{line}\r\n" for line in lines)
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(f"{request}Connection: close\r\n\r\n".encode())
+        sock.sendall(f"{request}Connection: close\r\n\r\n".encode("latin-1"))
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
     elapsed = time.monotonic() - started
     head, _, body = data.partition(b"\r\n\r\n")
     status_line, *fields = head.decode("latin-1").split("\r\n")
-    headers = [(k.strip().lower(), v.strip()) for k, _, v in (f.partition(":") for f in fields)]
-    return Raw(int(status_line.split()[1]), headers, body, elapsed)
+    parsed = [(k.strip().lower(), v.strip()) for k, _, v in (f.partition(":") for f in fields)]
+    return Raw(int(status_line.split()[1]), parsed, body, elapsed)
+
+
+def raw_get(port: int, path: str, *lines: str) -> Raw:
+    """``GET path`` for ``Host: t.test`` with these extra ``Name: value`` lines."""
+    extra = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines)]
+    return raw_request(port, path, [("Host", "t.test"), *extra])
 
 
 @dataclass

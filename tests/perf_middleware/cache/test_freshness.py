@@ -9,11 +9,13 @@ from hypothesis import strategies as st
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.freshness import (
     Use,
+    client_limits,
     corrected_initial_age,
     freshness_lifetime,
     stale_if_error_allows,
     usable,
 )
+from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL, CacheControl
 from perf_middleware.http.cache_control import parse_cache_control as cc
 
 D = 1_700_000_000
@@ -114,3 +116,10 @@ def test_stale_if_error_window_from_response_or_request():
     assert not stale_if_error_allows(
         entry(stale_if_error=100.0, must_revalidate=True), cc(""), D + 120
     )
+
+
+def test_client_limits_keep_only_what_bounds_a_stored_answer():
+    given = cc("no-cache, max-age=0, no-store, min-fresh=5, max-stale=9")
+    assert client_limits(given) == CacheControl(min_fresh=5, max_stale=9)
+    assert client_limits(cc("no-cache, max-age=0")) is EMPTY_CACHE_CONTROL
+    assert client_limits(cc("only-if-cached")).only_if_cached

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote_to_bytes
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,10 +11,13 @@ from hypothesis import strategies as st
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.keys import (
     host_allowed,
+    key_path,
+    key_query,
     normalize_host,
     normalize_query,
     primary_key,
     secondary_key,
+    valid_host,
 )
 
 
@@ -102,3 +107,55 @@ def test_host_normalisation_never_raises_and_is_idempotent(host, scheme):
 def test_host_normalisation_reaches_a_fixed_point(host, expected):
     # found by the property above: one step could expose more to strip
     assert normalize_host(host, "https") == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("example.com", True),
+        ("example.com:8000", True),
+        ("127.0.0.1", True),
+        ("[::1]:8080", True),
+        ("my_host.internal", True),
+        ("127.0.0.1/page", False),
+        ("a.test, b.test", False),
+        ("user@a.test", False),
+        ("a.test:80:80", False),
+        ("[::1", False),
+        ("a..test", False),
+        ("", False),
+    ],
+)
+def test_valid_host(host, ok):
+    assert valid_host(host) is ok
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "expected"),
+    [
+        (b"/a/b.json", "/a/b.json", "/a/b.json"),
+        (b"/page/about%3Fx=1", "/page/about?x=1", "/page/about%3Fx=1"),
+        (b"/x%1F=en", "/x\x1f=en", "/x%1F=en"),
+        (b"/caf\xc3\xa9", "/caf\xc3\xa9", "/caf%C3%A9"),  # a byte a URI cannot hold as is
+        (None, "/page/about?x=1", "/page/about%3Fx=1"),  # no raw_path: the decoded path
+        (None, "/100%", "/100%25"),
+        (b"/p%61ge/a%2fb", "/page/a/b", "/page/a%2Fb"),  # RFC 3986 §6.2.2 normal form
+        (b"/100%zz", "/100%zz", "/100%zz"),  # not an escape: kept
+    ],
+)
+def test_key_path_keeps_the_path_as_sent(raw, path, expected):
+    assert key_path(raw, path) == expected
+
+
+def test_key_query_encodes_only_what_a_uri_cannot_hold():
+    assert key_query(b"a=1&b=%2F?c") == "a=1&b=%2F?c"
+    assert key_query(b"a=\x1f#") == "a=%1F%23"
+    assert key_query(b"q=%7e%2f") == "q=~%2F"
+
+
+@given(st.binary(max_size=12), st.binary(max_size=12))
+def test_key_path_is_injective_on_raw_paths(a, b):
+    """Different request paths never share a key, unless they are the same URI (a byte
+    sent raw and its percent-encoding)."""
+    if key_path(b"/" + a, "") == key_path(b"/" + b, ""):
+        assert unquote_to_bytes(b"/" + a) == unquote_to_bytes(b"/" + b)

@@ -123,7 +123,7 @@ async def test_authorization_prevents_storing_unless_public(origin, backend, clo
 async def test_no_store_in_response_or_request(origin, backend, clock):
     origin.route("/nostore", BODY, cache_control="no-store")
     origin.route("/ok", BODY)
-    async with client(make(origin, backend, clock)) as c:
+    async with client(make(origin, backend, clock, honor_request_no_cache=True)) as c:
         first = await c.get("/nostore")
         await c.get("/nostore")
         req = await c.get("/ok", headers={"cache-control": "no-store"})
@@ -370,7 +370,7 @@ async def test_invalidate_pattern_and_url_through_middleware(origin, backend, cl
 
 async def test_request_directives(origin, backend, clock):
     origin.route("/d", BODY)
-    async with client(make(origin, backend, clock)) as c:
+    async with client(make(origin, backend, clock, honor_request_no_cache=True)) as c:
         missing = await c.get("/d", headers={"cache-control": "only-if-cached"})
         await c.get("/d")
         clock.advance(20)
