@@ -8,64 +8,39 @@ stage can run the very same pipeline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
 
 from perf_middleware.compression import Codecs, CompressionConfig
 from perf_middleware.http.etag import etag_bytes
 from perf_middleware.policy import Policy
 
-if TYPE_CHECKING:
-    from perf_middleware.http.conditional import Precondition
-
-ETAG_MEMO_ENTRIES: Final = 32
-ETAG_MEMO_MAX_BODY: Final = 16 * 1024
-PLAN_ENTRIES: Final = 512  # paths
-PLAN_ENCODINGS: Final = 8  # Accept-Encoding values per path
+ETAG_MEMO_ENTRIES = 32
+ETAG_MEMO_MAX_BODY = 16 * 1024
+PLAN_ENTRIES = 512  # paths
+PLAN_ENCODINGS = 8  # Accept-Encoding values per path
 #: A (path, Accept-Encoding) whose answer changed shape this many times is not planned again
 #: (until the plans are cleared): per-response headers such as request ids never repeat.
-PLAN_RETRIES: Final = 2
-
-PreconditionKey = tuple[str, tuple[bytes | None, ...], bytes | None, bytes | None]
+PLAN_RETRIES = 2
 
 
+@dataclass(frozen=True, slots=True)
 class Plan:
     """An identity response already worked out. Made from the app's ``app_status``, raw
     ``app_headers`` and body ``size``; sends ``status`` and ``headers``, with the generated
     ETag at ``etag_at`` (-1: none to recompute). ``retries``: how many plans its key had
-    before. A class, not a tuple: compiled code reads its fields in place instead of
-    unpacking seven items (and checking three ints) per request. Not a dataclass: mypyc's
-    dataclass support fails at import on the ``object`` fields (KeyError: 'object')."""
+    before."""
 
-    __slots__ = ("app_headers", "app_status", "etag_at", "headers", "retries", "size", "status")
-
-    def __init__(
-        self,
-        app_status: object,
-        app_headers: object,
-        size: int,
-        status: int,
-        headers: tuple[tuple[bytes, bytes], ...],
-        etag_at: int,
-        retries: int,
-    ) -> None:
-        self.app_status = app_status
-        self.app_headers = app_headers
-        self.size = size
-        self.status = status
-        self.headers = headers
-        self.etag_at = etag_at
-        self.retries = retries
-
-    def __repr__(self) -> str:
-        return (
-            f"Plan(app_status={self.app_status!r}, size={self.size}, status={self.status}, "
-            f"etag_at={self.etag_at}, retries={self.retries})"
-        )
+    app_status: object
+    app_headers: object = field(repr=False)
+    size: int
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...] = field(repr=False)
+    etag_at: int
+    retries: int
 
 
 #: Stored for a key whose shape keeps changing: matches no body (size -1), so its requests
 #: go through the pipeline and skip the work of planning.
-UNSTABLE: Final = Plan(None, None, -1, 0, (), -1, PLAN_RETRIES)
+UNSTABLE = Plan(None, None, -1, 0, (), -1, PLAN_RETRIES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,11 +62,6 @@ class Pipeline:
     conditional: bool = True
     etag_max_bytes: int = 8 * 2**20
     offload_size: int = 64 * 1024
-    #: memo of conditional evaluations, (method, request conditions, ETag, Last-Modified)
-    #: -> result; bounded by the Responder. Per pipeline, so tests and apps never share it.
-    preconditions: dict[PreconditionKey, Precondition] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
     #: ETags of recently hashed body objects: id(body) -> (body, ETag). An app that sends
     #: the same bytes object again (a constant, a cached render) is not hashed again; the
     #: entry keeps its body alive, so an id is never reused while it is here. Bounded by
@@ -100,8 +70,7 @@ class Pipeline:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    #: Identity responses already worked out, path -> Accept-Encoding -> plan (two lookups
-    #: of values the request already has, no key tuple to build and hash): a plain GET
+    #: Identity responses already worked out, path -> Accept-Encoding -> plan: a plain GET
     #: (no preconditions, no cache capture) whose app answer has the same status, raw
     #: headers and body length as the one the plan was made from gets the same headers
     #: again, with only the ETag recomputed from its body: policy, ETag eligibility,
