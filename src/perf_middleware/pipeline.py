@@ -7,11 +7,14 @@ stage can run the very same pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from perf_middleware.compression import Codecs, CompressionConfig
 from perf_middleware.http.etag import etag_bytes
 from perf_middleware.policy import Policy
+from perf_middleware.response_headers import bytes_pair
 
 ETAG_MEMO_ENTRIES = 32
 ETAG_MEMO_MAX_BODY = 16 * 1024
@@ -41,6 +44,20 @@ class Plan:
 #: Stored for a key whose shape keeps changing: matches no body (size -1), so its requests
 #: go through the pipeline and skip the work of planning.
 UNSTABLE = Plan(None, None, -1, 0, (), -1, PLAN_RETRIES)
+
+
+def _snapshot(raw: object) -> list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] | None:
+    """A copy of the app's raw headers, in the container it used (so the plan check compares
+    like with like), that later changes to the app's objects cannot reach; None (no plan) for
+    anything but a list or tuple of ``(bytes, bytes)`` tuples."""
+    if type(raw) is not list and type(raw) is not tuple:
+        return None
+    pairs: list[tuple[bytes, bytes]] = []
+    for pair in raw:
+        if not bytes_pair(pair):
+            return None
+        pairs.append(pair)
+    return pairs if type(raw) is list else tuple(pairs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,7 +104,41 @@ class Pipeline:
         by_encoding = self.plans.get(path)
         return None if by_encoding is None else by_encoding.get(accept_encoding)
 
-    def remember_plan(self, path: str, accept_encoding: bytes | None, plan: Plan) -> None:
+    def remember_plan(
+        self,
+        path: str,
+        accept_encoding: bytes | None,
+        app_start: Mapping[str, Any],
+        size: int,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        etag: bytes | None,
+    ) -> None:
+        """Make a plan of the identity response just worked out for an app answer (its
+        start message ``app_start`` and body ``size``): ``status`` and ``headers`` as sent,
+        ``etag`` the header value generated from the body (the very object in ``headers``),
+        None when the pipeline hashed nothing."""
+        before = self.plan(path, accept_encoding)
+        retries = 0 if before is None else before.retries + 1
+        if retries >= PLAN_RETRIES:  # this answer keeps changing shape: stop planning it
+            if before is not UNSTABLE:
+                self._store_plan(path, accept_encoding, UNSTABLE)
+            return
+        etag_at = -1
+        if etag is not None:
+            for index, (_, value) in enumerate(headers):
+                if value is etag:
+                    etag_at = index
+                    break
+            else:
+                return  # the generated ETag was rewritten: nothing to substitute, no plan
+        app_headers = _snapshot(app_start.get("headers"))
+        if app_headers is not None:
+            app_status = app_start.get("status", 200)
+            plan = Plan(app_status, app_headers, size, status, tuple(headers), etag_at, retries)
+            self._store_plan(path, accept_encoding, plan)
+
+    def _store_plan(self, path: str, accept_encoding: bytes | None, plan: Plan) -> None:
         plans = self.plans
         by_encoding = plans.get(path)
         if by_encoding is None:

@@ -25,12 +25,11 @@ from perf_middleware.http.etag import etag_bytes
 from perf_middleware.http.headers import MutableRawHeaders
 from perf_middleware.metrics import clock
 from perf_middleware.observe import RequestObserver, send_complete
-from perf_middleware.pipeline import PLAN_RETRIES, UNSTABLE, Pipeline, Plan
+from perf_middleware.pipeline import Pipeline
 from perf_middleware.response_headers import (
     NOT_MODIFIED_KEEP,
     ResponseFields,
     app_headers,
-    bytes_pair,
     mark_encoded,
     media_type,
     not_modified_from,
@@ -118,20 +117,6 @@ def request_fields(scope: Scope) -> tuple[bytes | None, Conditions | None]:
         fields.get(b"if-unmodified-since"),
     )
     return accept_encoding, conditions
-
-
-def _snapshot(raw: object) -> list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] | None:
-    """A copy of the app's raw headers, in the container it used (so the plan check compares
-    like with like), that later changes to the app's objects cannot reach; None (no plan) for
-    anything but a list or tuple of ``(bytes, bytes)`` tuples."""
-    if type(raw) is not list and type(raw) is not tuple:
-        return None
-    pairs: list[tuple[bytes, bytes]] = []
-    for pair in raw:
-        if not bytes_pair(pair):
-            return None
-        pairs.append(pair)
-    return pairs if type(raw) is list else tuple(pairs)
 
 
 class Responder:
@@ -222,16 +207,12 @@ class Responder:
             if start is not None:
                 await self.send(start)
                 await self.send(message)  # the app's own: its body goes out unchanged
-                self._record(start["status"])
+                metrics = self.metrics
+                if metrics is not None:  # this Responder records the request itself
+                    self.metrics = None
+                    metrics.response_done(start["status"], self.started)
                 return
         await self._process(message)
-
-    def _record(self, status: int) -> None:
-        """A planned response was sent: record it (when this Responder records metrics)."""
-        metrics = self.metrics
-        if metrics is not None:
-            self.metrics = None
-            metrics.response_done(status, self.started)
 
     async def _process(self, message: Message) -> None:
         """Every message that is neither held nor planned: the pipeline proper."""
@@ -444,30 +425,10 @@ class Responder:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             headers.append((b"content-length", b"%d" % len(body)))
         if plannable:
-            self._remember(start, len(body), status, headers)
+            self.pipeline.remember_plan(
+                self.path, self.accept_encoding, start, len(body), status, headers, self._digest
+            )
         await send_complete(self.send, status, headers, b"" if head else body)
-
-    def _remember(self, start: Message, size: int, status: int, headers: MutableRawHeaders) -> None:
-        pipeline = self.pipeline
-        before = pipeline.plan(self.path, self.accept_encoding)
-        retries = 0 if before is None else before.retries + 1
-        if retries >= PLAN_RETRIES:  # this answer keeps changing shape: stop planning it
-            if before is not UNSTABLE:
-                pipeline.remember_plan(self.path, self.accept_encoding, UNSTABLE)
-            return
-        digest = self._digest
-        at = -1
-        if digest is not None:
-            for index, (_, value) in enumerate(headers):
-                if value is digest:
-                    at = index
-                    break
-            else:
-                return  # the generated ETag was rewritten: nothing to substitute, no plan
-        raw = _snapshot(start.get("headers"))
-        if raw is not None:
-            plan = Plan(start.get("status", 200), raw, size, status, tuple(headers), at, retries)
-            pipeline.remember_plan(self.path, self.accept_encoding, plan)
 
     async def _compress(self, body: bytes, coding: str) -> bytes:
         codecs = self.pipeline.codecs
