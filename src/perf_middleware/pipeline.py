@@ -82,7 +82,8 @@ class Pipeline:
     #: ETags of recently hashed body objects: id(body) -> (body, ETag). An app that sends
     #: the same bytes object again (a constant, a cached render) is not hashed again; the
     #: entry keeps its body alive, so an id is never reused while it is here. Bounded by
-    #: ``ETAG_MEMO_ENTRIES`` bodies of at most ``ETAG_MEMO_MAX_BODY`` bytes each.
+    #: ``ETAG_MEMO_ENTRIES`` bodies of at most ``ETAG_MEMO_MAX_BODY`` bytes each. Kept
+    #: because it pays: hashing is a large part of what a planned response costs.
     etag_memo: dict[int, tuple[bytes, bytes]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -95,7 +96,9 @@ class Pipeline:
     #: hashing of header bytes). Responses that were compressed are never planned (the
     #: outcome depends on the bytes). A key whose answer changed shape ``PLAN_RETRIES``
     #: times gets ``UNSTABLE``. Bounded by ``PLAN_ENTRIES`` paths of ``PLAN_ENCODINGS``
-    #: plans each (a level is cleared when full).
+    #: plans each (a level is cleared when full). Kept because it pays: a repeated answer
+    #: skips policy, header scans, negotiation and header building, most of the pipeline's
+    #: own work per request (``python -m benchmarks.instructions`` shows the difference).
     plans: dict[str, dict[bytes | None, Plan]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

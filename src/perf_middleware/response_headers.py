@@ -7,7 +7,6 @@ Everything works on raw ASGI header lists and never raises on odd header values.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from perf_middleware.http.etag import encoding_etag
@@ -101,7 +100,6 @@ def bytes_pair(pair: Any) -> bool:
     )
 
 
-@lru_cache(maxsize=256)
 def media_type(value: bytes | None) -> str:
     """``text/HTML; charset=x`` -> ``text/html``; "" when absent."""
     if not value:
