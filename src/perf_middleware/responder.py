@@ -120,7 +120,8 @@ def request_fields(scope: Scope) -> tuple[bytes | None, Conditions | None]:
 
 
 class Responder:
-    """Per-request ``send`` wrapper. ``request`` values are the raw request header bytes.
+    """Per-request ``send`` wrapper; ``accept_encoding`` and ``conditions`` hold the raw
+    request header values (see ``request_fields``).
 
     Its ``_state`` says what happens to the app's next message:
 
