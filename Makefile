@@ -8,7 +8,7 @@ UV := python3 -m uv
 EXAMPLE := examples/starlette_app
 SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs
 
-.PHONY: demo test uv sync sync-all system-deps compile lint typecheck pytest bench clean
+.PHONY: demo test uv sync sync-all system-deps lint typecheck pytest bench clean
 
 uv:
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -26,9 +26,6 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
-	command -v gcc >/dev/null || missing="$$missing gcc"; \
-	test -f "$$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" \
-	  || missing="$$missing python3-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -39,23 +36,15 @@ demo: sync
 	$(UV) run --no-sync asset-pipeline build $(EXAMPLE)/static --out $(EXAMPLE)/dist --config $(EXAMPLE)/assets.toml
 	exec $(UV) run --no-sync uvicorn examples.starlette_app.app:app --host $(HOST) --port $(PORT)
 
-## Compile the per-request modules with mypyc, in place (needs gcc and python3-dev; skipped
-## when the sources did not change since the last build).
-compile: sync-all system-deps
-	$(UV) run --no-sync python hatch_build.py
-
 lint: sync-all
-	$(UV) run --no-sync ruff check src tests benchmarks examples scripts hatch_build.py
-	$(UV) run --no-sync ruff format --check src tests benchmarks examples scripts hatch_build.py
+	$(UV) run --no-sync ruff check src tests benchmarks examples scripts
+	$(UV) run --no-sync ruff format --check src tests benchmarks examples scripts
 
 typecheck: sync-all
 	$(UV) run --no-sync mypy
 
-## The whole suite on the compiled build, then the middleware's tests on the Python sources
-## (what runs without a C compiler, or with PERF_MIDDLEWARE_NO_EXTENSIONS=1).
-pytest: sync-all system-deps compile
+pytest: sync-all system-deps
 	$(UV) run --no-sync pytest
-	PERF_MIDDLEWARE_NO_EXTENSIONS=1 $(UV) run --no-sync pytest tests/perf_middleware tests/examples
 
 ## Everything: system packages, Python deps, lint, types, the whole suite (no skips).
 test: system-deps sync-all lint typecheck pytest
@@ -66,9 +55,7 @@ bench: uv system-deps
 	@command -v wrk >/dev/null && command -v cwebp >/dev/null && command -v valgrind >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk webp valgrind; }
 	$(UV) sync --locked --all-extras --group bench
-	$(UV) run --no-sync python hatch_build.py
 	$(UV) run --no-sync python -m benchmarks
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .asset-cache $(EXAMPLE)/dist build
-	rm -f src/*.so src/perf_middleware/*.so src/perf_middleware/compiled-sources.json

@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perf_middleware.extensions import loaded_build
-
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
@@ -299,8 +297,7 @@ def print_table(title: str, header: Sequence[str], rows: Iterable[Sequence[objec
     cells = [[str(c) for c in row] for row in rows]
     record_table(title, header, cells)
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    # the servers it starts load what this process does (same files, same environment)
-    print(f"\n{title}\n(perf_middleware per-request modules: {loaded_build()})")
+    print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in cells:

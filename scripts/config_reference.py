@@ -3,9 +3,6 @@
 Generated from the config dataclasses and ``PerformanceMiddleware``'s signature, so the
 reference cannot drift from the code (``tests/test_docs.py`` fails when it is stale).
 Run: ``python scripts/config_reference.py`` (``--check`` only compares).
-
-Always from the Python sources: compiled (mypyc) classes carry no docstrings or signatures
-at run time.
 """
 
 from __future__ import annotations
@@ -13,13 +10,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ["PERF_MIDDLEWARE_NO_EXTENSIONS"] = "1"  # see the module docstring
 TARGET = ROOT / "docs" / "configuration.md"
 
 #: (heading, "module:Class", where it is set)

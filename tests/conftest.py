@@ -17,13 +17,6 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def pytest_report_header() -> str:
-    """Which build of the per-request modules this run tests (see perf_middleware.extensions)."""
-    from perf_middleware.extensions import loaded_build
-
-    return f"perf_middleware per-request modules: {loaded_build()}"
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the session; tests call ``flush()`` or use their own DB."""

@@ -10,8 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_configuration_reference_is_current() -> None:
-    # in a fresh interpreter: the generator reads docstrings from the Python sources, which
-    # this process may already have imported as compiled modules
+    # as a contributor runs it: a fresh interpreter, the script's own exit status
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "config_reference.py"), "--check"],
         capture_output=True,

@@ -9,10 +9,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from perf_middleware.extensions import choose_build
-
-choose_build()  # before any per-request module is imported: compiled build or sources
-
 __version__ = "0.1.0"
 
 # public name -> defining module (each owner adds its names here)

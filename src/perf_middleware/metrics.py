@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from perf_middleware.metrics_state import (
     CACHE_EVENTS,
@@ -38,16 +38,15 @@ __all__ = [
 ]
 
 logger = logging.getLogger("perf_middleware.metrics")
-#: The clock of every duration the middleware records (``time.perf_counter``; as a Final,
-#: compiled code holds it in a C static instead of looking it up per call).
-clock: Final = time.perf_counter
+#: The clock of every duration the middleware records.
+clock = time.perf_counter
 
 #: Response-time buckets in seconds (upper bounds, ``le`` semantics).
-DEFAULT_LATENCY_BUCKETS: Final = (
+DEFAULT_LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 #: Compression-time buckets in seconds: on-the-fly codecs run in micro- to milliseconds.
-DEFAULT_COMPRESSION_BUCKETS: Final = (
+DEFAULT_COMPRESSION_BUCKETS = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 )  # fmt: skip
 
@@ -105,8 +104,7 @@ class Histogram:
 
     def observe(self, value: float) -> None:
         # the first bound >= value: Prometheus' "le" (less or equal). A scan from the
-        # smallest bound, not a bisection: response times sit in the first few buckets,
-        # and compiled this is a native loop over unboxed floats.
+        # smallest bound, not a bisection: response times sit in the first few buckets.
         index = 0
         for bound in self.bounds:
             if value <= bound:
@@ -219,10 +217,7 @@ class Metrics:
 
     def observe_response(self, status: object, seconds: float) -> None:
         """Record one finished HTTP response: its status and the time to its last byte (a
-        status that is not an int, from a buggy app, is counted without a class).
-
-        Counted in place: compiled, this is a few native additions and a short scan of the
-        histogram bounds (cheaper than queueing the response for a batched fold)."""
+        status that is not an int, from a buggy app, is counted without a class)."""
         self.requests += 1
         if isinstance(status, int) and 100 <= status < 600:
             self.status_classes[status // 100 - 1] += 1

@@ -48,10 +48,7 @@ CACHE_EVENTS: Final = (
 
 
 class CacheCounters:
-    """Outcome counters of one cache backend (see :data:`CACHE_EVENTS`).
-
-    Here rather than in :mod:`perf_middleware.metrics` because its attributes are made from
-    ``CACHE_EVENTS`` at run time, which a compiled (mypyc) class cannot have."""
+    """Outcome counters of one cache backend (see :data:`CACHE_EVENTS`)."""
 
     __slots__ = CACHE_EVENTS
     hit: int  # the one the cache stage adds to directly on its hit path

@@ -7,65 +7,57 @@ stage can run the very same pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import Any
 
 from perf_middleware.compression import Codecs, CompressionConfig
 from perf_middleware.http.etag import etag_bytes
 from perf_middleware.policy import Policy
+from perf_middleware.response_headers import bytes_pair
 
-if TYPE_CHECKING:
-    from perf_middleware.http.conditional import Precondition
-
-ETAG_MEMO_ENTRIES: Final = 32
-ETAG_MEMO_MAX_BODY: Final = 16 * 1024
-PLAN_ENTRIES: Final = 512  # paths
-PLAN_ENCODINGS: Final = 8  # Accept-Encoding values per path
+ETAG_MEMO_ENTRIES = 32
+ETAG_MEMO_MAX_BODY = 16 * 1024
+PLAN_ENTRIES = 512  # paths
+PLAN_ENCODINGS = 8  # Accept-Encoding values per path
 #: A (path, Accept-Encoding) whose answer changed shape this many times is not planned again
 #: (until the plans are cleared): per-response headers such as request ids never repeat.
-PLAN_RETRIES: Final = 2
-
-PreconditionKey = tuple[str, tuple[bytes | None, ...], bytes | None, bytes | None]
+PLAN_RETRIES = 2
 
 
+@dataclass(frozen=True, slots=True)
 class Plan:
     """An identity response already worked out. Made from the app's ``app_status``, raw
     ``app_headers`` and body ``size``; sends ``status`` and ``headers``, with the generated
     ETag at ``etag_at`` (-1: none to recompute). ``retries``: how many plans its key had
-    before. A class, not a tuple: compiled code reads its fields in place instead of
-    unpacking seven items (and checking three ints) per request. Not a dataclass: mypyc's
-    dataclass support fails at import on the ``object`` fields (KeyError: 'object')."""
+    before."""
 
-    __slots__ = ("app_headers", "app_status", "etag_at", "headers", "retries", "size", "status")
-
-    def __init__(
-        self,
-        app_status: object,
-        app_headers: object,
-        size: int,
-        status: int,
-        headers: tuple[tuple[bytes, bytes], ...],
-        etag_at: int,
-        retries: int,
-    ) -> None:
-        self.app_status = app_status
-        self.app_headers = app_headers
-        self.size = size
-        self.status = status
-        self.headers = headers
-        self.etag_at = etag_at
-        self.retries = retries
-
-    def __repr__(self) -> str:
-        return (
-            f"Plan(app_status={self.app_status!r}, size={self.size}, status={self.status}, "
-            f"etag_at={self.etag_at}, retries={self.retries})"
-        )
+    app_status: object
+    app_headers: object = field(repr=False)
+    size: int
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...] = field(repr=False)
+    etag_at: int
+    retries: int
 
 
 #: Stored for a key whose shape keeps changing: matches no body (size -1), so its requests
 #: go through the pipeline and skip the work of planning.
-UNSTABLE: Final = Plan(None, None, -1, 0, (), -1, PLAN_RETRIES)
+UNSTABLE = Plan(None, None, -1, 0, (), -1, PLAN_RETRIES)
+
+
+def _snapshot(raw: object) -> list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] | None:
+    """A copy of the app's raw headers, in the container it used (so the plan check compares
+    like with like), that later changes to the app's objects cannot reach; None (no plan) for
+    anything but a list or tuple of ``(bytes, bytes)`` tuples."""
+    if type(raw) is not list and type(raw) is not tuple:
+        return None
+    pairs: list[tuple[bytes, bytes]] = []
+    for pair in raw:
+        if not bytes_pair(pair):
+            return None
+        pairs.append(pair)
+    return pairs if type(raw) is list else tuple(pairs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,21 +79,16 @@ class Pipeline:
     conditional: bool = True
     etag_max_bytes: int = 8 * 2**20
     offload_size: int = 64 * 1024
-    #: memo of conditional evaluations, (method, request conditions, ETag, Last-Modified)
-    #: -> result; bounded by the Responder. Per pipeline, so tests and apps never share it.
-    preconditions: dict[PreconditionKey, Precondition] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
     #: ETags of recently hashed body objects: id(body) -> (body, ETag). An app that sends
     #: the same bytes object again (a constant, a cached render) is not hashed again; the
     #: entry keeps its body alive, so an id is never reused while it is here. Bounded by
-    #: ``ETAG_MEMO_ENTRIES`` bodies of at most ``ETAG_MEMO_MAX_BODY`` bytes each.
+    #: ``ETAG_MEMO_ENTRIES`` bodies of at most ``ETAG_MEMO_MAX_BODY`` bytes each. Kept
+    #: because it pays: hashing is a large part of what a planned response costs.
     etag_memo: dict[int, tuple[bytes, bytes]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    #: Identity responses already worked out, path -> Accept-Encoding -> plan (two lookups
-    #: of values the request already has, no key tuple to build and hash): a plain GET
+    #: Identity responses already worked out, path -> Accept-Encoding -> plan: a plain GET
     #: (no preconditions, no cache capture) whose app answer has the same status, raw
     #: headers and body length as the one the plan was made from gets the same headers
     #: again, with only the ETag recomputed from its body: policy, ETag eligibility,
@@ -109,7 +96,9 @@ class Pipeline:
     #: hashing of header bytes). Responses that were compressed are never planned (the
     #: outcome depends on the bytes). A key whose answer changed shape ``PLAN_RETRIES``
     #: times gets ``UNSTABLE``. Bounded by ``PLAN_ENTRIES`` paths of ``PLAN_ENCODINGS``
-    #: plans each (a level is cleared when full).
+    #: plans each (a level is cleared when full). Kept because it pays: a repeated answer
+    #: skips policy, header scans, negotiation and header building, most of the pipeline's
+    #: own work per request (``python -m benchmarks.instructions`` shows the difference).
     plans: dict[str, dict[bytes | None, Plan]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -118,7 +107,41 @@ class Pipeline:
         by_encoding = self.plans.get(path)
         return None if by_encoding is None else by_encoding.get(accept_encoding)
 
-    def remember_plan(self, path: str, accept_encoding: bytes | None, plan: Plan) -> None:
+    def remember_plan(
+        self,
+        path: str,
+        accept_encoding: bytes | None,
+        app_start: Mapping[str, Any],
+        size: int,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        etag: bytes | None,
+    ) -> None:
+        """Make a plan of the identity response just worked out for an app answer (its
+        start message ``app_start`` and body ``size``): ``status`` and ``headers`` as sent,
+        ``etag`` the header value generated from the body (the very object in ``headers``),
+        None when the pipeline hashed nothing."""
+        before = self.plan(path, accept_encoding)
+        retries = 0 if before is None else before.retries + 1
+        if retries >= PLAN_RETRIES:  # this answer keeps changing shape: stop planning it
+            if before is not UNSTABLE:
+                self._store_plan(path, accept_encoding, UNSTABLE)
+            return
+        etag_at = -1
+        if etag is not None:
+            for index, (_, value) in enumerate(headers):
+                if value is etag:
+                    etag_at = index
+                    break
+            else:
+                return  # the generated ETag was rewritten: nothing to substitute, no plan
+        app_headers = _snapshot(app_start.get("headers"))
+        if app_headers is not None:
+            app_status = app_start.get("status", 200)
+            plan = Plan(app_status, app_headers, size, status, tuple(headers), etag_at, retries)
+            self._store_plan(path, accept_encoding, plan)
+
+    def _store_plan(self, path: str, accept_encoding: bytes | None, plan: Plan) -> None:
         plans = self.plans
         by_encoding = plans.get(path)
         if by_encoding is None:

@@ -7,19 +7,14 @@ Everything works on raw ASGI header lists and never raises on odd header values.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any
 
-from perf_middleware.compression import CompressionConfig, compressible_response
 from perf_middleware.http.etag import encoding_etag
-from perf_middleware.http.headers import MutableRawHeaders, content_type, get_header
+from perf_middleware.http.headers import MutableRawHeaders, RawHeaders
 from perf_middleware.http.vary import merge_vary
 
-if TYPE_CHECKING:
-    from perf_middleware.pipeline import Pipeline
-
 # Fields a 304 carries (RFC 9110 §15.4.5): enough for a cache to refresh its stored response.
-NOT_MODIFIED_KEEP: Final = frozenset(
+NOT_MODIFIED_KEEP = frozenset(
     {b"etag", b"cache-control", b"content-location", b"date", b"expires", b"vary"}
 )
 
@@ -29,37 +24,64 @@ def not_modified_headers(headers: MutableRawHeaders) -> MutableRawHeaders:
     return [(k, v) for k, v in headers if k.lower() in NOT_MODIFIED_KEEP]
 
 
-# indexes into what ``scan`` returns (Final: compiled code inlines them)
-CT: Final = 0
-CE: Final = 1
-CC: Final = 2
-ETAG: Final = 3
-LM: Final = 4
-CL: Final = 5
-VARY: Final = 6
-_FIELDS: Final = {
-    b"content-type": CT,
-    b"content-encoding": CE,
-    b"cache-control": CC,
-    b"etag": ETAG,
-    b"last-modified": LM,
-    b"content-length": CL,
-    b"vary": VARY,
+_SCANNED = {
+    b"content-type": "content_type",
+    b"content-encoding": "content_encoding",
+    b"cache-control": "cache_control",
+    b"etag": "etag",
+    b"last-modified": "last_modified",
+    b"content-length": "content_length",
+    b"vary": "vary",
 }
 
 
-def bytes_pair(pair: Any) -> bool:
-    """Whether ``pair`` is a ``(bytes, bytes)`` tuple: the one header shape the pipeline's
-    helpers take as it is (ASGI allows others)."""
-    return (
-        type(pair) is tuple and len(pair) == 2 and type(pair[0]) is bytes and type(pair[1]) is bytes
+class ResponseFields:
+    """The raw values of the response fields the pipeline reads, None when absent."""
+
+    __slots__ = (
+        "cache_control",
+        "content_encoding",
+        "content_length",
+        "content_type",
+        "etag",
+        "last_modified",
+        "vary",
     )
+
+    def __init__(self) -> None:
+        self.content_type: bytes | None = None
+        self.content_encoding: bytes | None = None
+        self.cache_control: bytes | None = None
+        self.etag: bytes | None = None
+        self.last_modified: bytes | None = None
+        self.content_length: bytes | None = None
+        self.vary: bytes | None = None
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SCANNED.values())
+        return f"ResponseFields({values})"
+
+
+def scan(headers: RawHeaders) -> ResponseFields:
+    """One pass over response headers: the first value of each field the pipeline reads,
+    names compared case-insensitively; Vary lines are combined (RFC 9110 §12.5.5)."""
+    found = ResponseFields()
+    for key, value in headers:
+        attribute = _SCANNED.get(key.lower())
+        if attribute is None:
+            continue
+        prior = getattr(found, attribute)
+        if prior is None:
+            setattr(found, attribute, value)
+        elif attribute == "vary":
+            found.vary = prior + b", " + value
+    return found
 
 
 def app_headers(raw: Any) -> MutableRawHeaders:
     """A new list of the app's raw response headers as ``(bytes, bytes)`` tuples. ASGI lets
     an app send any iterable of two-item iterables of byte strings (``[name, value]`` lists,
-    bytearray values); the pipeline's helpers, compiled, insist on the declared type."""
+    bytearray values); the header helpers here take tuples of bytes."""
     headers: MutableRawHeaders = []
     for pair in raw or ():
         if bytes_pair(pair):
@@ -70,27 +92,14 @@ def app_headers(raw: Any) -> MutableRawHeaders:
     return headers
 
 
-def scan(headers: MutableRawHeaders) -> list[bytes | None]:
-    """One pass over response headers (an app's, through ``app_headers``): the first value of
-    each field the pipeline reads (Vary values joined). Indexes: ``CT CE CC ETAG LM CL VARY``."""
-    found: list[bytes | None] = [None, None, None, None, None, None, None]
-    for key, value in headers:
-        index = _FIELDS.get(key)
-        if index is None:
-            if key.islower():
-                continue
-            index = _FIELDS.get(key.lower())
-            if index is None:
-                continue
-        prior = found[index]
-        if prior is None:
-            found[index] = value
-        elif index == VARY:
-            found[index] = prior + b", " + value
-    return found
+def bytes_pair(pair: Any) -> bool:
+    """Whether ``pair`` is a ``(bytes, bytes)`` tuple: the one header shape the pipeline's
+    helpers take as it is (ASGI allows others)."""
+    return (
+        type(pair) is tuple and len(pair) == 2 and type(pair[0]) is bytes and type(pair[1]) is bytes
+    )
 
 
-@lru_cache(maxsize=256)
 def media_type(value: bytes | None) -> str:
     """``text/HTML; charset=x`` -> ``text/html``; "" when absent."""
     if not value:
@@ -99,29 +108,13 @@ def media_type(value: bytes | None) -> str:
 
 
 def parse_length(value: bytes | None) -> int | None:
-    if value is None or not value.isdigit() or len(value) > 18:
+    """A Content-Length value as an int; None when absent or not a plain decimal."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isdigit() or len(value) > 18:
         return None
     return int(value)
-
-
-def compressible(config: CompressionConfig, status: int, found: list[bytes | None]) -> bool:
-    return compressible_response(config, status, media_type(found[CT]), found[CE], found[CC])
-
-
-def would_compress(
-    pipeline: Pipeline, status: int, headers: MutableRawHeaders, size: int | None
-) -> bool:
-    """Whether this response is subject to negotiation (it then varies on Accept-Encoding)."""
-    config = pipeline.compression
-    if config is None or (size is not None and size < config.minimum_size):
-        return False
-    return compressible_response(
-        config,
-        status,
-        content_type(headers),
-        get_header(headers, b"content-encoding"),
-        get_header(headers, b"cache-control"),
-    )
 
 
 def _encoding_etag(value: bytes, coding: str) -> bytes:
@@ -134,6 +127,14 @@ def _vary_accept_encoding(existing: bytes | None) -> bytes:
     if existing is None:
         return b"Accept-Encoding"
     return merge_vary(existing, "Accept-Encoding").encode("latin-1")
+
+
+def _append_vary(out: MutableRawHeaders, existing: bytes | None, *, accept_encoding: bool) -> None:
+    """The response's Vary lines as one field, with Accept-Encoding merged in if asked."""
+    if accept_encoding:
+        out.append((b"vary", _vary_accept_encoding(existing)))
+    elif existing is not None:
+        out.append((b"vary", existing))
 
 
 def not_modified_from(
@@ -155,10 +156,7 @@ def not_modified_from(
             assert coding is not None
             value = _encoding_etag(value, coding)
         out.append((key, value))
-    if vary:
-        out.append((b"vary", _vary_accept_encoding(vary_value)))
-    elif vary_value is not None:
-        out.append((b"vary", vary_value))
+    _append_vary(out, vary_value, accept_encoding=vary)
     return out
 
 
@@ -178,10 +176,7 @@ def mark_encoded(headers: MutableRawHeaders, coding: str | None, *, vary: bool =
             if name == b"etag":
                 value = _encoding_etag(value, coding)
         out.append((key, value))
-    if vary:
-        out.append((b"vary", _vary_accept_encoding(vary_value)))
-    elif vary_value is not None:
-        out.append((b"vary", vary_value))
+    _append_vary(out, vary_value, accept_encoding=vary)
     if coding is not None and coding != "identity":
         out.append((b"content-encoding", coding.encode("latin-1")))
     headers[:] = out

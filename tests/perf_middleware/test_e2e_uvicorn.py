@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -158,3 +159,34 @@ def test_large_json_through_uvicorn(server: UvicornServer) -> None:
         assert len(res.json()["rows"]) == 30000
         raw = client.get(srv.url, headers={"accept-encoding": "gzip"}, follow_redirects=False)
         assert int(raw.headers["content-length"]) < len(raw.content) / 5
+
+
+def raw_get(server: UvicornServer, *header_lines: str) -> tuple[str, dict[str, str]]:
+    """A GET written as raw request lines (httpx would merge repeated header lines itself):
+    the status line and the response headers, lower-cased names."""
+    lines = ["GET / HTTP/1.1", f"Host: 127.0.0.1:{server.port}", *header_lines, "Connection: close"]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head = received.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = {}
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return head[0], headers
+
+
+def test_repeated_request_header_lines_are_read_as_one_list(server: UvicornServer) -> None:
+    """RFC 9110 §5.3: repeated lines of a field are one comma-separated list, so a matching
+    tag on the first of two If-None-Match lines still answers 304, and a coding offered on
+    the first Accept-Encoding line is still chosen (the last line alone would refuse both)."""
+    status, headers = raw_get(server, "Accept-Encoding: identity")
+    assert status.endswith("200 OK")
+    etag = headers["etag"]
+    status, headers = raw_get(server, f"If-None-Match: {etag}", 'If-None-Match: "other"')
+    assert status.endswith("304 Not Modified")
+    status, headers = raw_get(server, "Accept-Encoding: gzip", "Accept-Encoding: identity")
+    assert status.endswith("200 OK")
+    assert headers["content-encoding"] == "gzip"

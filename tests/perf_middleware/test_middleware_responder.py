@@ -25,15 +25,13 @@ HEADERS = [
 
 def test_scan_reads_every_field_once_case_insensitively() -> None:
     found = scan(HEADERS)
-    assert found == [
-        b"Text/HTML; charset=utf-8",
-        None,
-        b"no-cache",
-        b'"abc"',
-        None,
-        b"100",
-        b"Cookie, Origin",
-    ]
+    assert found.content_type == b"Text/HTML; charset=utf-8"
+    assert found.content_encoding is None
+    assert found.cache_control == b"no-cache"
+    assert found.etag == b'"abc"'
+    assert found.last_modified is None
+    assert found.content_length == b"100"
+    assert found.vary == b"Cookie, Origin"
 
 
 def test_media_type() -> None:
