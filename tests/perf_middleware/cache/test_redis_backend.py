@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 
 import pytest
 from redis.asyncio import Redis
 
+from perf_middleware import cached
 from perf_middleware.cache.backends.redis import CacheBackendError, RedisBackend
 from tests.perf_middleware.cache.test_backends import URL, make_entry
 from tests.support.servers import free_port
@@ -71,3 +74,40 @@ async def test_namespaces_are_isolated(redis_url):
     assert (await a.get(URL, "")).entry is not None
     await a.close()
     await b.close()
+
+
+async def test_tag_invalidation_racing_with_stores_leaves_no_orphans(redis_url):
+    # the reproduction: invalidations beside two tagged readers, then one quiet
+    # edit + invalidation must reach every entry stored during the race
+    store = RedisBackend(redis_url, namespace="race")
+    deck = {"title": "old"}
+
+    @cached(ttl=600, backend=store, tags=["deck"])
+    async def home() -> str:
+        await asyncio.sleep(0)
+        return deck["title"]
+
+    @cached(ttl=600, backend=store, tags=["deck"])
+    async def deck_list() -> str:
+        await asyncio.sleep(0)
+        return deck["title"]
+
+    async def read(fn, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await fn()
+
+    stale = 0
+    for trial in range(4):
+        deck["title"] = f"old-{trial}"
+        stop = asyncio.Event()
+        readers = [asyncio.create_task(read(fn, stop)) for fn in (home, deck_list)]
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            await store.invalidate_tags(["deck"])
+        stop.set()
+        await asyncio.gather(*readers)
+        deck["title"] = f"new-{trial}"
+        await store.invalidate_tags(["deck"])
+        stale += sum([await home() != deck["title"], await deck_list() != deck["title"]])
+    await store.close()
+    assert stale == 0, f"{stale} of 8 reads served a value invalidated before them"

@@ -8,6 +8,7 @@ in-process ones (single-flight across processes needs a shared store such as Red
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import OrderedDict
@@ -26,6 +27,8 @@ from perf_middleware.cache.entry import CacheEntry
 __all__ = ["MemoryBackend"]
 
 _NOTHING: tuple[None, None] = (None, None)
+# keys handled between two yields to the event loop in bulk invalidation: a few ms of work
+BATCH = 2000
 
 
 class _Primary:
@@ -151,8 +154,13 @@ class MemoryBackend:
         self.stats.entries = len(self._entries)
         return entry
 
-    def _remove_many(self, keys: Iterable[str]) -> int:
-        removed = sum(1 for key in list(keys) if self._remove(key) is not None)
+    async def _remove_many(self, keys: Iterable[str]) -> int:
+        removed = 0
+        for count, key in enumerate(list(keys), 1):
+            if self._remove(key) is not None:
+                removed += 1
+            if count % BATCH == 0:
+                await asyncio.sleep(0)  # bulk work shares the loop with requests
         if removed:
             self.stats.invalidations += removed
             self._event("invalidation", removed)
@@ -162,7 +170,7 @@ class MemoryBackend:
         if url.startswith("/") and "*" not in url:
             return await self.invalidate_pattern(url)  # a path: that path on every host
         record = self._primaries.get(url)
-        return 0 if record is None else self._remove_many(record.secondaries)
+        return 0 if record is None else await self._remove_many(record.secondaries)
 
     async def invalidate_tags(self, tags: Iterable[str]) -> int:
         if isinstance(tags, str):
@@ -170,20 +178,28 @@ class MemoryBackend:
         keys: set[str] = set()
         for tag in tags:
             keys |= self._tags.get(tag, set())
-        return self._remove_many(keys)
+        return await self._remove_many(keys)
 
     async def invalidate_pattern(self, pattern: str) -> int:
         match = compile_pattern(pattern)
-        keys = [
-            k for primary, rec in self._primaries.items() if match(primary) for k in rec.secondaries
-        ]
-        return self._remove_many(keys)
+        primaries = list(self._primaries)
+        keys: list[str] = []
+        for start in range(0, len(primaries), BATCH):
+            if start:
+                await asyncio.sleep(0)
+            for primary in primaries[start : start + BATCH]:
+                record = self._primaries.get(primary)
+                if record is not None and match(primary):
+                    keys.extend(record.secondaries)
+        return await self._remove_many(keys)
 
     async def purge_expired(self) -> int:
         now = self.clock()
         expired = [k for k, e in self._entries.items() if e.expires_at <= now]
-        for key in expired:
+        for count, key in enumerate(expired, 1):
             self._remove(key)
+            if count % BATCH == 0:
+                await asyncio.sleep(0)
         return len(expired)
 
     async def clear(self) -> int:

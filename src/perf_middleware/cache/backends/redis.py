@@ -127,6 +127,8 @@ class RedisBackend(RedisAdmin):
         self.redis: Redis = client
         self._store = self.redis.register_script(redis_scripts.STORE)
         self._drop = self.redis.register_script(redis_scripts.DROP)
+        self._drop_primaries = self.redis.register_script(redis_scripts.DROP_PRIMARIES)
+        self._invalidate_tags = self.redis.register_script(redis_scripts.INVALIDATE_TAGS)
         self._release = self.redis.register_script(redis_scripts.RELEASE)
 
     def __repr__(self) -> str:
@@ -212,9 +214,8 @@ class RedisBackend(RedisAdmin):
             _, (dropped, _entry) = self._decoded.popitem(last=False)
             self._decoded_size -= len(dropped)
 
-    async def set(self, entry: CacheEntry, ttl: float) -> bool:
-        if ttl <= 0:
-            return False
+    def store_command(self, entry: CacheEntry, ttl: float) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of the STORE script for ``entry`` (sets ``entry.expires_at``)."""
         entry.expires_at = self.clock() + ttl
         key = entry.key
         kh, ph = _hash(key), _hash(entry.primary)
@@ -226,6 +227,12 @@ class RedisBackend(RedisAdmin):
         args: list[Any] = [p, self.sealer.seal(kh, dump_entry(entry)), max(1, int(ttl * 1000))]
         args += [json.dumps(list(entry.vary)), entry.primary, kh, meta, entry.expires_at]
         args += [member, ph, *entry.tags]
+        return keys, args
+
+    async def set(self, entry: CacheEntry, ttl: float) -> bool:
+        if ttl <= 0:
+            return False
+        keys, args = self.store_command(entry, ttl)
 
         async def call() -> bool:
             await self._store(keys=keys, args=args)

@@ -44,14 +44,12 @@ end
 return 1
 """
 
-# KEYS: m, x, u   ARGV: prefix, kh...   -> number of live entries removed
-DROP = """
-local prefix = ARGV[1]
-local removed = 0
-for i = 2, #ARGV do
-  local kh = ARGV[i]
-  removed = removed + redis.call('DEL', prefix .. 'e:' .. kh)
-  local raw = redis.call('HGET', KEYS[1], kh)
+# drop(prefix, kh, m, x, u) -> 1 when a live entry was removed: the entry and every index
+# record of it (shared by the scripts below)
+_DROP_FUNCTION = """
+local function drop(prefix, kh, m, x, u)
+  local removed = redis.call('DEL', prefix .. 'e:' .. kh)
+  local raw = redis.call('HGET', m, kh)
   if raw then
     local meta = cjson.decode(raw)
     for _, tag in ipairs(meta['t']) do
@@ -61,14 +59,70 @@ for i = 2, #ARGV do
     redis.call('SREM', pv, kh)
     if redis.call('SCARD', pv) == 0 then
       redis.call('DEL', prefix .. 'p:' .. meta['p'])
-      redis.call('ZREM', KEYS[3], meta['u'])
+      redis.call('ZREM', u, meta['u'])
     end
-    redis.call('HDEL', KEYS[1], kh)
+    redis.call('HDEL', m, kh)
   end
-  redis.call('ZREM', KEYS[2], kh)
+  redis.call('ZREM', x, kh)
+  return removed
+end
+"""
+
+# KEYS: m, x, u   ARGV: prefix, kh...   -> number of live entries removed
+DROP = (
+    _DROP_FUNCTION
+    + """
+local removed = 0
+for i = 2, #ARGV do
+  removed = removed + drop(ARGV[1], ARGV[i], KEYS[1], KEYS[2], KEYS[3])
 end
 return removed
 """
+)
+
+# KEYS: m, x, u   ARGV: prefix, ph...   -> live entries removed: every Vary variant of each
+# primary key (what URL and pattern invalidation drop, without a round trip per primary)
+DROP_PRIMARIES = (
+    _DROP_FUNCTION
+    + """
+local removed = 0
+for i = 2, #ARGV do
+  for _, kh in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'pv:' .. ARGV[i])) do
+    removed = removed + drop(ARGV[1], kh, KEYS[1], KEYS[2], KEYS[3])
+  end
+end
+return removed
+"""
+)
+
+# KEYS: m, x, u, tags   ARGV: prefix, limit, tag...   -> {entries removed, members taken}
+# Takes up to ``limit`` members out of the tag sets and drops their entries in one atomic
+# step: a store (which adds its membership in the STORE script) lands either before, and is
+# dropped by this or a later batch, or after, keeping its membership for the next
+# invalidation.  The tag set is never deleted wholesale, so no entry loses its membership.
+INVALIDATE_TAGS = (
+    _DROP_FUNCTION
+    + """
+local prefix = ARGV[1]
+local limit = tonumber(ARGV[2])
+local taken = 0
+local removed = 0
+for i = 3, #ARGV do
+  local tag_key = prefix .. 't:' .. ARGV[i]
+  if taken < limit then
+    local members = redis.call('SPOP', tag_key, limit - taken)
+    taken = taken + #members
+    for _, kh in ipairs(members) do
+      removed = removed + drop(prefix, kh, KEYS[1], KEYS[2], KEYS[3])
+    end
+  end
+  if redis.call('EXISTS', tag_key) == 0 then
+    redis.call('SREM', KEYS[4], ARGV[i])
+  end
+end
+return {removed, taken}
+"""
+)
 
 # KEYS: lock   ARGV: token
 RELEASE = """
