@@ -7,6 +7,7 @@ scans only this backend's namespace, which is what clearing means).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -96,8 +97,11 @@ class RedisAdmin:
             p = self.prefix
             keys = [f"{p}m", f"{p}x", f"{p}u", f"{p}tags"]
             removed = 0
+            version = os.urandom(8).hex()  # the first batch moves the tags to a new version
             while True:  # one atomic batch per round trip (see INVALIDATE_TAGS)
-                dropped, taken = await self._invalidate_tags(keys=keys, args=[p, PAGE, *names])
+                args = [p, PAGE, version, *names]
+                dropped, taken = await self._invalidate_tags(keys=keys, args=args)
+                version = ""
                 removed += int(dropped)
                 if int(taken) < PAGE:
                     break
