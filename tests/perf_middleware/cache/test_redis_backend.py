@@ -194,3 +194,13 @@ async def test_an_eviction_policy_that_can_drop_indexes_is_reported(tmp_path, ca
     finally:
         await store.close()
         server.stop()
+
+
+async def test_decoded_memo_charges_object_overhead_of_tiny_entries(redis_url):
+    store = RedisBackend(redis_url, namespace="memo", decoded_cache_bytes=64 * 1024)
+    for i in range(500):
+        await store.set(make_entry(f"{URL}/{i}", body=b"ok"), ttl=100)
+        assert (await store.get(f"{URL}/{i}", "")).entry is not None
+    # each decoded entry holds objects worth more than a kilobyte besides its few bytes
+    assert 0 < len(store._decoded) <= store.decoded_cache_bytes // 1024
+    await store.close()

@@ -27,6 +27,9 @@ from perf_middleware.cache.entry import CacheEntry
 __all__ = ["MemoryBackend"]
 
 _NOTHING: tuple[None, None] = (None, None)
+# bytes this backend's own records cost per entry beyond ``CacheEntry.size``: the LRU
+# dict's node, the size record, the primary's record with its set of variants, the key str
+INDEX_OVERHEAD = 100 + 70 + 60 + 48 + 216 + 49
 # keys handled between two yields to the event loop in bulk invalidation: a few ms of work
 BATCH = 2000
 
@@ -43,7 +46,9 @@ class MemoryBackend:
     """LRU by bytes with per-entry expiry.
 
     Options (keyword-only):
-      max_bytes: total size budget, bodies + headers (default 64 MiB).
+      max_bytes: total size budget (default 64 MiB): bodies, headers and the Python objects
+        that hold them and index them (about 1.5 KiB per entry), so it bounds the memory
+        the cache really takes even when entries are tiny.
       max_entry_bytes: larger entries are refused (default max_bytes // 8).
       clock: wall-clock source; inject a fake one in tests (default ``time.time``).
       events: optional ``events(name, amount)`` hook for metrics.
@@ -108,7 +113,7 @@ class MemoryBackend:
         return (entry, record.vary if record is not None else entry.vary)
 
     async def set(self, entry: CacheEntry, ttl: float) -> bool:
-        size = entry.size
+        size = entry.size + INDEX_OVERHEAD
         if ttl <= 0 or size > self.max_entry_bytes:
             return False
         entry.expires_at = self.clock() + ttl
@@ -230,6 +235,8 @@ class MemoryBackend:
         if held is not None and held[1] > now:
             return None
         token = uuid.uuid4().hex
+        if len(self._locks) >= 10_000:  # holders that never released: drop the expired
+            self._locks = {k: v for k, v in self._locks.items() if v[1] > now}
         self._locks[name] = (token, now + ttl)
         return token
 

@@ -107,7 +107,7 @@ class RedisBackend(RedisAdmin):
         # kh -> (stored bytes, decoded entry): a hit whose bytes did not change skips
         # decryption, parsing and header building; Redis stays the source of truth
         self.decoded_cache_bytes = decoded_cache_bytes
-        self._decoded: OrderedDict[str, tuple[bytes, CacheEntry]] = OrderedDict()
+        self._decoded: OrderedDict[str, tuple[bytes, CacheEntry, int]] = OrderedDict()
         self._decoded_size = 0
         self._policy_checked = False
         self.breaker = CircuitBreaker(
@@ -209,16 +209,19 @@ class RedisBackend(RedisAdmin):
         return Lookup(entry, entry.vary)
 
     def _remember(self, kh: str, data: bytes, entry: CacheEntry) -> None:
-        if len(data) > self.decoded_cache_bytes // 8:
+        # charged: the stored bytes plus the decoded entry with its object overhead, so
+        # tiny entries cannot make the memo hold far more than decoded_cache_bytes
+        cost = len(data) + entry.size
+        if cost > self.decoded_cache_bytes // 8:
             return
         old = self._decoded.pop(kh, None)
         if old is not None:
-            self._decoded_size -= len(old[0])
-        self._decoded[kh] = (data, entry)
-        self._decoded_size += len(data)
+            self._decoded_size -= old[2]
+        self._decoded[kh] = (data, entry, cost)
+        self._decoded_size += cost
         while self._decoded_size > self.decoded_cache_bytes and self._decoded:
-            _, (dropped, _entry) = self._decoded.popitem(last=False)
-            self._decoded_size -= len(dropped)
+            _, (_data, _entry, dropped) = self._decoded.popitem(last=False)
+            self._decoded_size -= dropped
 
     def store_command(self, entry: CacheEntry, ttl: float) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of the STORE script for ``entry`` (sets ``entry.expires_at``)."""
