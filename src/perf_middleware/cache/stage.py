@@ -38,7 +38,7 @@ from perf_middleware.cache.serve import (
 )
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.cache.stage_miss import MissHandler
-from perf_middleware.cache.vary_hints import VaryHints
+from perf_middleware.cache.vary_hints import VaryHints, remember
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.cache_control import (
     EMPTY_CACHE_CONTROL,
@@ -97,7 +97,7 @@ class CacheStage(MissHandler):
         )
         self.negotiate = middleware.pipeline.compression is not None
         self.codings = config.codings if self.negotiate else ()
-        self.vary_hints = VaryHints()
+        self.vary_hints: VaryHints = {}
         self.background: set[asyncio.Task[None]] = set()
         self.refreshing: set[str] = set()
         # a hit answered by the stage records here; with Server-Timing the middleware's
@@ -182,7 +182,7 @@ class CacheStage(MissHandler):
             else await self.backend.get(primary, secondary)
         )
         if stored_vary is not None and stored_vary != vary:
-            self.vary_hints.remember(primary, stored_vary)
+            remember(self.vary_hints, primary, stored_vary)
             secondary = secondary_key(stored_vary, headers)
             entry, stored_vary = await self.backend.get(primary, secondary)
         now = self.clock()

@@ -32,7 +32,7 @@ from perf_middleware.cache.freshness import stale_if_error_allows
 from perf_middleware.cache.invalidation import Invalidation
 from perf_middleware.cache.keys import secondary_key
 from perf_middleware.cache.singleflight import SingleFlight
-from perf_middleware.cache.vary_hints import VaryHints
+from perf_middleware.cache.vary_hints import VaryHints, remember
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.headers import get_header
 from perf_middleware.responder import Capture
@@ -243,7 +243,7 @@ class MissHandler(Background, Invalidation):
             return None
         app_coded = get_header(capture.headers, b"content-encoding") not in (None, b"identity")
         vary = entry_vary(capture.headers, self.negotiate and not app_coded)
-        self.vary_hints.remember(primary, vary)
+        remember(self.vary_hints, primary, vary)
         entry = await build_entry(
             capture,
             primary=primary,

@@ -2,32 +2,30 @@
 
 A lookup first builds the secondary key from the Vary list it expects for the URL; the memo
 saves the second backend lookup a wrong guess costs.  It gains an entry for every URL stored,
-and URLs are chosen by clients, so it must not grow with them: at ``limit`` entries it is
-emptied and refills from the lookups that follow (a forgotten hint costs one extra lookup).
+and URLs are chosen by clients, so it must not grow with them: at ``HINT_LIMIT`` entries it
+is emptied and refills from the lookups that follow (a forgotten hint costs one extra
+lookup).  The memo stays a plain dict, read with ``get`` on the hit path, and is written
+only through :func:`remember`.
 """
 
 from __future__ import annotations
 
-__all__ = ["HINT_LIMIT", "VaryHints"]
+__all__ = ["HINT_LIMIT", "VaryHints", "remember"]
 
 HINT_LIMIT = 10_000
 
+VaryHints = dict[str, tuple[str, ...]]
+"""``primary -> Vary list`` (a missing URL means ``()``)."""
 
-class VaryHints(dict[str, tuple[str, ...]]):
-    """``primary -> Vary list``; read with ``get`` like a dict, written with ``remember``."""
 
-    __slots__ = ("limit",)
-
-    def __init__(self, limit: int = HINT_LIMIT) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def remember(self, primary: str, vary: tuple[str, ...]) -> None:
-        """Record ``vary`` for ``primary``; an empty list is what ``get(primary, ())``
-        answers anyway, so it is not kept."""
-        if not vary:
-            self.pop(primary, None)
-            return
-        if len(self) >= self.limit and primary not in self:
-            self.clear()
-        self[primary] = vary
+def remember(
+    hints: VaryHints, primary: str, vary: tuple[str, ...], limit: int = HINT_LIMIT
+) -> None:
+    """Record ``vary`` for ``primary`` in ``hints``, never holding more than ``limit``; an
+    empty list is what ``hints.get(primary, ())`` answers anyway, so it is not kept."""
+    if not vary:
+        hints.pop(primary, None)
+        return
+    if len(hints) >= limit and primary not in hints:
+        hints.clear()
+    hints[primary] = vary
