@@ -289,3 +289,11 @@ async def test_bulk_tag_invalidation_keeps_the_loop_responsive(big_backend):
         assert await big_backend.invalidate_tags(["all"]) == BULK
     assert watch.max_gap < 0.05, f"event loop blocked {watch.slow} of {watch.ticks}"
     assert (await big_backend.get("https://bulk.test/p/7.json", "")).entry is None
+
+
+async def test_clearing_a_full_store_keeps_the_loop_responsive(big_backend):
+    await _fill(big_backend, BULK, tags=["all"])
+    async with LoopWatch() as watch:
+        assert await big_backend.clear() == BULK
+    assert watch.max_gap < 0.05, f"event loop blocked {watch.slow} of {watch.ticks}"
+    assert (await big_backend.get("https://bulk.test/p/7.json", "")).entry is None

@@ -31,7 +31,7 @@ _NOTHING: tuple[None, None] = (None, None)
 # dict's node, the size record, the primary's record with its set of variants, the key str
 INDEX_OVERHEAD = 100 + 70 + 60 + 48 + 216 + 49
 # keys handled between two yields to the event loop in bulk invalidation: a few ms of work
-BATCH = 2000
+BATCH = 500
 
 
 class _Primary:
@@ -209,11 +209,19 @@ class MemoryBackend:
 
     async def clear(self) -> int:
         count = len(self._entries)
-        self._entries.clear()
-        self._primaries.clear()
-        self._tags.clear()
-        self._sizes.clear()
+        old = (self._tags, self._sizes, self._primaries, self._entries)
+        self._entries = OrderedDict()
+        self._primaries = {}
+        self._tags = {}
+        self._sizes = {}
         self.stats.bytes = self.stats.entries = 0
+        # the old records are released a batch at a time: freeing a large store in one go
+        # would hold the loop for tens of milliseconds
+        for table in old:
+            while table:
+                for _ in range(min(BATCH, len(table))):
+                    table.popitem()
+                await asyncio.sleep(0)
         return count
 
     async def entry_info(self, key_or_url: str) -> list[EntryInfo]:
