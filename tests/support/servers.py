@@ -30,14 +30,16 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 class RedisServer:
     """A throw-away ``redis-server`` on a fixed loopback port; stop/start keep the port
-    so clients can reconnect after a simulated outage."""
+    so clients can reconnect after a simulated outage.  ``extra_args`` are appended to the
+    command line (e.g. ``("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")``)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed. HINT: run `make test`.")
         self.binary = binary
         self.workdir = workdir
+        self.extra_args = extra_args
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -59,6 +61,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

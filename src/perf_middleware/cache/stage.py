@@ -41,6 +41,7 @@ from perf_middleware.cache.serve import (
 )
 from perf_middleware.cache.singleflight import SingleFlight
 from perf_middleware.cache.stage_miss import MissHandler
+from perf_middleware.cache.vary_hints import VaryHints, remember
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.cache_control import (
     EMPTY_CACHE_CONTROL,
@@ -105,7 +106,7 @@ class CacheStage(MissHandler):
         )
         self.negotiate = middleware.pipeline.compression is not None
         self.codings = config.codings if self.negotiate else ()
-        self.vary_hints: dict[str, tuple[str, ...]] = {}
+        self.vary_hints: VaryHints = {}
         self.background: set[asyncio.Task[None]] = set()
         self.refreshing: set[str] = set()
         # a hit answered by the stage records here; with Server-Timing the middleware's
@@ -201,9 +202,7 @@ class CacheStage(MissHandler):
             else await self.backend.get(primary, secondary)
         )
         if stored_vary is not None and stored_vary != vary:
-            if len(self.vary_hints) >= _HINT_LIMIT:
-                self.vary_hints.clear()
-            self.vary_hints[primary] = stored_vary
+            remember(self.vary_hints, primary, stored_vary)
             secondary = secondary_key(stored_vary, headers)
             entry, stored_vary = await self.backend.get(primary, secondary)
         now = self.clock()
@@ -309,11 +308,11 @@ class CacheStage(MissHandler):
 
     def _variant_for(self, entry: CacheEntry, accept: bytes | None) -> Variant:
         """The stored variant best for this Accept-Encoding value, memoised on the entry
-        (bytes keys; a few dozen distinct values at most)."""
+        (bytes keys; a few short distinct values at most)."""
         coding = choose_encoding(accept, entry.codings) or "identity"
         chosen = variant(entry, coding)
-        if len(entry.derived) < 64:
-            entry.derived[accept] = chosen
+        if len(entry.derived) < 16 and (accept is None or len(accept) <= 64):
+            entry.derived[accept] = chosen  # bounded: clients choose these values
         return chosen
 
     def _answer(

@@ -41,6 +41,7 @@ from perf_middleware.cache.freshness import (
 from perf_middleware.cache.invalidation import Invalidation
 from perf_middleware.cache.keys import secondary_key
 from perf_middleware.cache.singleflight import Lead, SingleFlight
+from perf_middleware.cache.vary_hints import VaryHints, remember
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.headers import combine_fields, get_header
 from perf_middleware.responder import Capture
@@ -71,7 +72,7 @@ class MissHandler(Background, Invalidation):
     clock: Callable[[], float]
     flight: SingleFlight[CacheEntry]
     negotiate: bool
-    vary_hints: dict[str, tuple[str, ...]]
+    vary_hints: VaryHints
     background: set[asyncio.Task[None]]
     refreshing: set[str]
 
@@ -360,7 +361,7 @@ class MissHandler(Background, Invalidation):
             return None
         app_coded = get_header(capture.headers, b"content-encoding") not in (None, b"identity")
         vary = entry_vary(capture.headers, self.negotiate and not app_coded)
-        self.vary_hints[primary] = vary
+        remember(self.vary_hints, primary, vary)
         entry = await build_entry(
             capture,
             primary=primary,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import time
+
 import pytest
 
-from perf_middleware.cache.backends.base import CacheBackend
+from perf_middleware.cache.backends.base import CacheBackend, compile_pattern
+from perf_middleware.cache.backends.memory import MemoryBackend
+from perf_middleware.cache.backends.redis import RedisBackend
 from perf_middleware.cache.entry import CacheEntry
 
 URL = "https://example.test/presentations/42"
@@ -164,3 +170,130 @@ async def test_invalidate_url_with_a_bare_path_covers_every_host(backend):
     await backend.set(make_entry("https://a.test/p"), ttl=100)
     assert await backend.invalidate_url("/p?x=1") == 2
     assert (await backend.get("https://a.test/p", "")).entry is not None
+
+
+async def test_pathological_pattern_is_matched_without_backtracking(backend):
+    # a backtracking regex of twelve ``.*`` runs against one 40-character path took minutes
+    await backend.set(make_entry("https://example.test/" + "a" * 39), ttl=100)
+    started = time.perf_counter()
+    assert await backend.invalidate_pattern("/************Z") == 0
+    assert await backend.invalidate_pattern("/*/*/*/*/*.json") == 0
+    assert time.perf_counter() - started < 1.0
+    assert await backend.invalidate_pattern("/*a*a*a*a*a*a*a*a*a*a*a*a") == 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("/a/*", "/a/", True),
+        ("/a/*", "/a", False),
+        ("/a/*.json", "/a/b/c.json", True),
+        ("/a/*.json", "/a/b/c.json?x", False),
+        ("/*/x/*", "/q/x/y/x/", True),
+        ("/*ab*ab", "/abab", True),
+        ("/*ab*ab", "/aba", False),
+        ("/p?*", "/p?x=1", True),
+        ("/p?*", "/pax=1", False),
+        ("/exact", "/exact", True),
+        ("/exact", "/exactly", False),
+        ("/a**b", "/ab", True),
+    ],
+)
+def test_glob_semantics(pattern, text, expected):
+    assert compile_pattern(pattern)("https://h.test" + text) is expected
+
+
+class LoopWatch:
+    """Records the longest stretch of CPU time the event loop thread spent without running
+    this ticker: a blocked loop.  Thread CPU time, not wall time, so a busy shared machine
+    preempting the process does not count as blocking."""
+
+    def __init__(self) -> None:
+        self.max_gap = 0.0
+        self.ticks = 0
+        self.slow: list[tuple[int, float]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._stop = False
+
+    async def _tick(self) -> None:
+        last = time.thread_time()
+        while not self._stop:
+            await asyncio.sleep(0)
+            now = time.thread_time()
+            self.max_gap = max(self.max_gap, now - last)
+            if now - last > 0.01:
+                self.slow.append((self.ticks, now - last))
+            self.ticks += 1
+            last = now
+
+    async def __aenter__(self) -> LoopWatch:
+        # objects left by earlier tests: a full collection of them is not the watched work
+        gc.collect()
+        gc.freeze()
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop = True
+        assert self._task is not None
+        await self._task
+        gc.unfreeze()
+
+
+BULK = 100_000
+
+
+async def _fill(store, count: int, *, tags=()) -> None:
+    """``count`` small entries under https://bulk.test/p/<i>.json (pipelined for Redis)."""
+    entries = (
+        make_entry(f"https://bulk.test/p/{i}.json", body=b"x", tags=tags) for i in range(count)
+    )
+    if isinstance(store, MemoryBackend):
+        for entry in entries:
+            await store.set(entry, ttl=1000)
+        return
+    batch = 0
+    pipe = store.redis.pipeline(transaction=False)
+    for entry in entries:
+        keys, args = store.store_command(entry, 1000)
+        await store._store(keys=keys, args=args, client=pipe)
+        batch += 1
+        if batch == 2000:
+            await pipe.execute()
+            batch = 0
+    await pipe.execute()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def big_backend(request, clock):
+    if request.param == "memory":
+        yield MemoryBackend(max_bytes=2**30, clock=clock)
+        return
+    store = RedisBackend(request.getfixturevalue("redis_url"), namespace="bulk", clock=clock)
+    yield store
+    await store.close()
+
+
+async def test_bulk_pattern_invalidation_keeps_the_loop_responsive(big_backend):
+    await _fill(big_backend, BULK)
+    async with LoopWatch() as watch:
+        assert await big_backend.invalidate_pattern("/*/*.json") == BULK
+    assert watch.max_gap < 0.05, f"event loop blocked {watch.slow} of {watch.ticks}"
+    assert (await big_backend.get("https://bulk.test/p/7.json", "")).entry is None
+
+
+async def test_bulk_tag_invalidation_keeps_the_loop_responsive(big_backend):
+    await _fill(big_backend, BULK, tags=["all"])
+    async with LoopWatch() as watch:
+        assert await big_backend.invalidate_tags(["all"]) == BULK
+    assert watch.max_gap < 0.05, f"event loop blocked {watch.slow} of {watch.ticks}"
+    assert (await big_backend.get("https://bulk.test/p/7.json", "")).entry is None
+
+
+async def test_clearing_a_full_store_keeps_the_loop_responsive(big_backend):
+    await _fill(big_backend, BULK, tags=["all"])
+    async with LoopWatch() as watch:
+        assert await big_backend.clear() == BULK
+    assert watch.max_gap < 0.05, f"event loop blocked {watch.slow} of {watch.ticks}"
+    assert (await big_backend.get("https://bulk.test/p/7.json", "")).entry is None

@@ -7,6 +7,7 @@ import pytest
 import zstandard
 from benchmarks.dynamic import make_bodies
 
+from perf_middleware.cache.backends.memory import MemoryBackend
 from perf_middleware.observe import backend_label
 from tests.perf_middleware.cache.support import Origin, Reply, client, json_body, make, status_of
 
@@ -518,3 +519,17 @@ async def test_app_encoded_response_is_stored_as_is_and_keyed_on_accept_encoding
     assert plain.content == b"plain from the app"
     assert "hit" in status_of(plain2)
     assert origin.calls == 2
+
+
+async def test_per_entry_accept_encoding_memo_stays_small(origin, clock):
+    # clients choose Accept-Encoding values freely: the memo on a stored entry must not
+    # keep one (possibly kilobytes long) value per distinct header a client invents
+    backend = MemoryBackend(clock=clock)
+    origin.route("/a", BODY)
+    async with client(make(origin, backend, clock)) as c:
+        await c.get("/a")
+        for i in range(200):
+            hit = await c.get("/a", headers={"accept-encoding": f"gzip, x-{i}-" + "y" * 2000})
+            assert status_of(hit).startswith("perf-middleware; hit")
+    (entry,) = backend._entries.values()
+    assert sum(len(k) for k in entry.derived if isinstance(k, bytes)) <= 16 * 64

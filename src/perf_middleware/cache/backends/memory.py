@@ -8,6 +8,7 @@ in-process ones (single-flight across processes needs a shared store such as Red
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import OrderedDict
@@ -26,6 +27,11 @@ from perf_middleware.cache.entry import CacheEntry
 __all__ = ["MemoryBackend"]
 
 _NOTHING: tuple[None, None] = (None, None)
+# bytes this backend's own records cost per entry beyond ``CacheEntry.size``: the LRU
+# dict's node, the size record, the primary's record with its set of variants, the key str
+INDEX_OVERHEAD = 100 + 70 + 60 + 48 + 216 + 49
+# keys handled between two yields to the event loop in bulk invalidation: a few ms of work
+BATCH = 500
 
 
 class _Primary:
@@ -40,7 +46,9 @@ class MemoryBackend:
     """LRU by bytes with per-entry expiry.
 
     Options (keyword-only):
-      max_bytes: total size budget, bodies + headers (default 64 MiB).
+      max_bytes: total size budget (default 64 MiB): bodies, headers and the Python objects
+        that hold them and index them (about 1.5 KiB per entry), so it bounds the memory
+        the cache really takes even when entries are tiny.
       max_entry_bytes: larger entries are refused (default max_bytes // 8).
       clock: wall-clock source; inject a fake one in tests (default ``time.time``).
       events: optional ``events(name, amount)`` hook for metrics.
@@ -105,7 +113,7 @@ class MemoryBackend:
         return (entry, record.vary if record is not None else entry.vary)
 
     async def set(self, entry: CacheEntry, ttl: float) -> bool:
-        size = entry.size
+        size = entry.size + INDEX_OVERHEAD
         if ttl <= 0 or size > self.max_entry_bytes:
             return False
         entry.expires_at = self.clock() + ttl
@@ -151,8 +159,13 @@ class MemoryBackend:
         self.stats.entries = len(self._entries)
         return entry
 
-    def _remove_many(self, keys: Iterable[str]) -> int:
-        removed = sum(1 for key in list(keys) if self._remove(key) is not None)
+    async def _remove_many(self, keys: Iterable[str]) -> int:
+        removed = 0
+        for count, key in enumerate(list(keys), 1):
+            if self._remove(key) is not None:
+                removed += 1
+            if count % BATCH == 0:
+                await asyncio.sleep(0)  # bulk work shares the loop with requests
         if removed:
             self.stats.invalidations += removed
             self._event("invalidation", removed)
@@ -162,7 +175,7 @@ class MemoryBackend:
         if url.startswith("/") and "*" not in url:
             return await self.invalidate_pattern(url)  # a path: that path on every host
         record = self._primaries.get(url)
-        return 0 if record is None else self._remove_many(record.secondaries)
+        return 0 if record is None else await self._remove_many(record.secondaries)
 
     async def invalidate_tags(self, tags: Iterable[str]) -> int:
         if isinstance(tags, str):
@@ -170,29 +183,45 @@ class MemoryBackend:
         keys: set[str] = set()
         for tag in tags:
             keys |= self._tags.get(tag, set())
-        return self._remove_many(keys)
+        return await self._remove_many(keys)
 
     async def invalidate_pattern(self, pattern: str) -> int:
         match = compile_pattern(pattern)
-        keys = [
-            k for primary, rec in self._primaries.items() if match(primary) for k in rec.secondaries
-        ]
-        return self._remove_many(keys)
+        primaries = list(self._primaries)
+        keys: list[str] = []
+        for start in range(0, len(primaries), BATCH):
+            if start:
+                await asyncio.sleep(0)
+            for primary in primaries[start : start + BATCH]:
+                record = self._primaries.get(primary)
+                if record is not None and match(primary):
+                    keys.extend(record.secondaries)
+        return await self._remove_many(keys)
 
     async def purge_expired(self) -> int:
         now = self.clock()
         expired = [k for k, e in self._entries.items() if e.expires_at <= now]
-        for key in expired:
+        for count, key in enumerate(expired, 1):
             self._remove(key)
+            if count % BATCH == 0:
+                await asyncio.sleep(0)
         return len(expired)
 
     async def clear(self) -> int:
         count = len(self._entries)
-        self._entries.clear()
-        self._primaries.clear()
-        self._tags.clear()
-        self._sizes.clear()
+        old = (self._tags, self._sizes, self._primaries, self._entries)
+        self._entries = OrderedDict()
+        self._primaries = {}
+        self._tags = {}
+        self._sizes = {}
         self.stats.bytes = self.stats.entries = 0
+        # the old records are released a batch at a time: freeing a large store in one go
+        # would hold the loop for tens of milliseconds
+        for table in old:
+            while table:
+                for _ in range(min(BATCH, len(table))):
+                    table.popitem()
+                await asyncio.sleep(0)
         return count
 
     async def entry_info(self, key_or_url: str) -> list[EntryInfo]:
@@ -214,6 +243,8 @@ class MemoryBackend:
         if held is not None and held[1] > now:
             return None
         token = uuid.uuid4().hex
+        if len(self._locks) >= 10_000:  # holders that never released: drop the expired
+            self._locks = {k: v for k, v in self._locks.items() if v[1] > now}
         self._locks[name] = (token, now + ttl)
         return token
 

@@ -1,15 +1,18 @@
 """Redis backend (``redis.asyncio``): shared by every worker, indexed, fail-open.
 
-A hit is one GET (the entry carries its Vary list; the primary's Vary record is read only on a
-miss).  Writes and invalidations are Lua scripts, so indexes never disagree with the data.
-Tags live in Redis sets and patterns in a lexically sorted set, so invalidation never scans
-the keyspace.  Any Redis error makes the cache act empty (the request goes to the app); a
-circuit breaker stops waiting on a dead server.
+A lookup is one round trip: a script reads the entry (it carries its Vary list), checks the
+versions of its tags, and on a miss reads the primary's Vary record instead.  Writes and
+invalidations are Lua scripts, so indexes never disagree with the data.  Tags live in Redis
+sets plus a version per tag recorded with each entry (see :mod:`redis_scripts`), patterns in
+a lexically sorted set, so invalidation never scans the keyspace.  Any Redis error makes the
+cache act empty (the request goes to the app); a circuit breaker stops waiting on a dead
+server.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections import OrderedDict
@@ -42,6 +45,7 @@ from perf_middleware.cache.entry import CacheEntry, EntryFormatError, dump_entry
 __all__ = ["CacheBackendError", "RedisBackend"]
 
 T = TypeVar("T")
+logger = logging.getLogger("perf_middleware.cache")
 _ERRORS = (RedisError, OSError, TimeoutError, EntryFormatError)
 
 
@@ -103,8 +107,9 @@ class RedisBackend(RedisAdmin):
         # kh -> (stored bytes, decoded entry): a hit whose bytes did not change skips
         # decryption, parsing and header building; Redis stays the source of truth
         self.decoded_cache_bytes = decoded_cache_bytes
-        self._decoded: OrderedDict[str, tuple[bytes, CacheEntry]] = OrderedDict()
+        self._decoded: OrderedDict[str, tuple[bytes, CacheEntry, int]] = OrderedDict()
         self._decoded_size = 0
+        self._policy_checked = False
         self.breaker = CircuitBreaker(
             f"redis {url}",
             threshold=breaker_threshold,
@@ -126,7 +131,10 @@ class RedisBackend(RedisAdmin):
             client = Redis(connection_pool=pool)
         self.redis: Redis = client
         self._store = self.redis.register_script(redis_scripts.STORE)
+        self._fetch = self.redis.register_script(redis_scripts.FETCH)
         self._drop = self.redis.register_script(redis_scripts.DROP)
+        self._drop_primaries = self.redis.register_script(redis_scripts.DROP_PRIMARIES)
+        self._invalidate_tags = self.redis.register_script(redis_scripts.INVALIDATE_TAGS)
         self._release = self.redis.register_script(redis_scripts.RELEASE)
 
     def __repr__(self) -> str:
@@ -168,22 +176,22 @@ class RedisBackend(RedisAdmin):
             self._event("breaker_open")
 
     def _open(self, kh: str, data: bytes) -> CacheEntry:
-        return load_entry(self.sealer.unseal(kh, data))
+        return load_entry(self.sealer.unseal(kh, redis_scripts.entry_bytes(data)))
 
     # -- request path --------------------------------------------------------------------
     async def get(self, primary: str, secondary: str) -> Lookup:
         kh = _hash(f"{primary}\x1f{secondary}" if secondary else primary)
-        entry_key = f"{self.prefix}e:{kh}"
-        # a hit is ONE command (the entry carries its own Vary list); only when nothing is
-        # stored under this secondary key is the primary's Vary record read, so the caller
-        # can recompute the secondary key from it
-        data: Any = await self._guard("get", lambda: self.redis.get(entry_key), None)
+        keys = [f"{self.prefix}e:{kh}", f"{self.prefix}p:{_hash(primary)}"]
+        # ONE round trip: the entry (it carries its own Vary list) checked against its tags'
+        # versions, or on a miss the primary's Vary record, so the caller can recompute the
+        # secondary key from it
+        reply: Any = await self._guard(
+            "get", lambda: self._fetch(keys=keys, args=[self.prefix]), None
+        )
+        data = None if reply is None else reply[0]
         if data is None:
             self.stats.misses += 1
-            if not self.breaker.allow():
-                return MISS
-            record_key = f"{self.prefix}p:{_hash(primary)}"
-            vary_raw = await self._guard("get", lambda: self.redis.hget(record_key, "vary"), None)
+            vary_raw = reply[1] if reply is not None and len(reply) > 1 else None
             return MISS if vary_raw is None else Lookup(None, _vary(vary_raw))
         memo = self._decoded.get(kh)
         if memo is not None and memo[0] == data:
@@ -201,20 +209,22 @@ class RedisBackend(RedisAdmin):
         return Lookup(entry, entry.vary)
 
     def _remember(self, kh: str, data: bytes, entry: CacheEntry) -> None:
-        if len(data) > self.decoded_cache_bytes // 8:
+        # charged: the stored bytes plus the decoded entry with its object overhead, so
+        # tiny entries cannot make the memo hold far more than decoded_cache_bytes
+        cost = len(data) + entry.size
+        if cost > self.decoded_cache_bytes // 8:
             return
         old = self._decoded.pop(kh, None)
         if old is not None:
-            self._decoded_size -= len(old[0])
-        self._decoded[kh] = (data, entry)
-        self._decoded_size += len(data)
+            self._decoded_size -= old[2]
+        self._decoded[kh] = (data, entry, cost)
+        self._decoded_size += cost
         while self._decoded_size > self.decoded_cache_bytes and self._decoded:
-            _, (dropped, _entry) = self._decoded.popitem(last=False)
-            self._decoded_size -= len(dropped)
+            _, (_data, _entry, dropped) = self._decoded.popitem(last=False)
+            self._decoded_size -= dropped
 
-    async def set(self, entry: CacheEntry, ttl: float) -> bool:
-        if ttl <= 0:
-            return False
+    def store_command(self, entry: CacheEntry, ttl: float) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of the STORE script for ``entry`` (sets ``entry.expires_at``)."""
         entry.expires_at = self.clock() + ttl
         key = entry.key
         kh, ph = _hash(key), _hash(entry.primary)
@@ -225,7 +235,13 @@ class RedisBackend(RedisAdmin):
         keys += [f"{p}t:{tag}" for tag in entry.tags]
         args: list[Any] = [p, self.sealer.seal(kh, dump_entry(entry)), max(1, int(ttl * 1000))]
         args += [json.dumps(list(entry.vary)), entry.primary, kh, meta, entry.expires_at]
-        args += [member, ph, *entry.tags]
+        args += [member, ph, os.urandom(8).hex() if entry.tags else "", *entry.tags]
+        return keys, args
+
+    async def set(self, entry: CacheEntry, ttl: float) -> bool:
+        if ttl <= 0:
+            return False
+        keys, args = self.store_command(entry, ttl)
 
         async def call() -> bool:
             await self._store(keys=keys, args=args)
@@ -235,7 +251,28 @@ class RedisBackend(RedisAdmin):
         if stored:
             self.stats.stores += 1
             self._event("store")
+            if not self._policy_checked:
+                await self._check_policy()
         return stored
+
+    async def _check_policy(self) -> None:
+        """Warn once when Redis may evict the index keys URL and pattern invalidation read
+        (tag invalidation is checked on every read and survives any eviction)."""
+        self._policy_checked = True
+        try:
+            found = await self.redis.config_get("maxmemory-policy")
+        except _ERRORS:
+            return  # CONFIG is often disabled on managed Redis; the README says what to set
+        policy = next(iter(found.values()), b"")
+        policy = policy.decode() if isinstance(policy, bytes) else str(policy)
+        if policy.startswith("allkeys"):
+            logger.warning(
+                "Redis at %s evicts with maxmemory-policy=%s: URL and pattern invalidation can "
+                "miss entries whose index keys were evicted. HINT: set maxmemory-policy "
+                "volatile-lru (every cache entry has a TTL; the indexes then stay)",
+                self.url,
+                policy,
+            )
 
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         token = os.urandom(12).hex()

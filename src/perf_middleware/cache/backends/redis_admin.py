@@ -7,6 +7,7 @@ scans only this backend's namespace, which is what clearing means).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -23,6 +24,8 @@ from perf_middleware.cache.backends.memory import info_for
 from perf_middleware.cache.entry import CacheEntry
 
 T = TypeVar("T")
+# index members read per round trip by bulk invalidation (a few ms of work per page)
+PAGE = 1000
 
 
 def key_hash(value: str) -> str:
@@ -42,6 +45,8 @@ class RedisAdmin:
     stats: BackendStats
     clock: Callable[[], float]
     _drop: Any
+    _drop_primaries: Any
+    _invalidate_tags: Any
 
     async def _admin(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
         raise NotImplementedError  # provided by RedisBackend
@@ -59,20 +64,29 @@ class RedisAdmin:
         for start in range(0, len(batch), 500):
             chunk = batch[start : start + 500]
             removed += int(await self._drop(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *chunk]))
+        self._count_invalidations(removed)
+        return removed
+
+    async def _drop_under(self, primary_hashes: list[str]) -> int:
+        """Drop every variant stored under these primary-key hashes (one script call)."""
+        if not primary_hashes:
+            return 0
+        p = self.prefix
+        removed = int(
+            await self._drop_primaries(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *primary_hashes])
+        )
+        self._count_invalidations(removed)
+        return removed
+
+    def _count_invalidations(self, removed: int) -> None:
         if removed:
             self.stats.invalidations += removed
             self._event("invalidation", removed)
-        return removed
 
     async def invalidate_url(self, url: str) -> int:
         if url.startswith("/") and "*" not in url:
             return await self.invalidate_pattern(url)  # a path: that path on every host
-
-        async def call() -> int:
-            members = await self.redis.smembers(f"{self.prefix}pv:{key_hash(url)}")
-            return await self._drop_hashes(members)
-
-        return await self._admin("invalidate_url", call)
+        return await self._admin("invalidate_url", lambda: self._drop_under([key_hash(url)]))
 
     async def invalidate_tags(self, tags: Iterable[str]) -> int:
         names = [tags] if isinstance(tags, str) else list(tags)
@@ -80,12 +94,18 @@ class RedisAdmin:
             return 0
 
         async def call() -> int:
-            tag_keys = [f"{self.prefix}t:{tag}" for tag in names]
-            removed = await self._drop_hashes(await self.redis.sunion(tag_keys))
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.delete(*tag_keys)
-                pipe.srem(f"{self.prefix}tags", *names)
-                await pipe.execute()
+            p = self.prefix
+            keys = [f"{p}m", f"{p}x", f"{p}u", f"{p}tags"]
+            removed = 0
+            version = os.urandom(8).hex()  # the first batch moves the tags to a new version
+            while True:  # one atomic batch per round trip (see INVALIDATE_TAGS)
+                args = [p, PAGE, version, *names]
+                dropped, taken = await self._invalidate_tags(keys=keys, args=args)
+                version = ""
+                removed += int(dropped)
+                if int(taken) < PAGE:
+                    break
+            self._count_invalidations(removed)
             return removed
 
         return await self._admin("invalidate_tags", call)
@@ -98,32 +118,53 @@ class RedisAdmin:
         path_prefix = prefix
         if full_url:
             path_prefix = url_path(prefix) if prefix.count("/") >= 3 else ""
+        hi = b"[" + path_prefix.encode() + b"\xff" if path_prefix else b"+"
 
         async def call() -> int:
+            # page through the index so neither Redis nor this event loop handles the whole
+            # keyspace in one go; every page is a few milliseconds of work between awaits
             lo = b"[" + path_prefix.encode() if path_prefix else b"-"
-            hi = b"[" + path_prefix.encode() + b"\xff" if path_prefix else b"+"
-            members: list[bytes] = await self.redis.zrangebylex(f"{self.prefix}u", lo, hi)
-            pairs = [m.rsplit(b"\x00", 1) for m in members]
-            if full_url and pairs:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for _, ph in pairs:
-                        pipe.hget(f"{self.prefix}p:{text(ph)}", "url")
-                    urls = await pipe.execute()
-                phs = [text(p[1]) for p, u in zip(pairs, urls, strict=True) if u and match(text(u))]
-            else:
-                phs = [text(ph) for path, ph in pairs if match(text(path))]
-            hashes: list[bytes] = []
-            for hit in phs:
-                hashes.extend(await self.redis.smembers(f"{self.prefix}pv:{hit}"))
-            return await self._drop_hashes(hashes)
+            removed = 0
+            while True:
+                members: list[bytes] = await self.redis.zrangebylex(
+                    f"{self.prefix}u", lo, hi, start=0, num=PAGE
+                )
+                if not members:
+                    return removed
+                lo = b"(" + members[-1]
+                removed += await self._drop_matching(members, match, full_url)
+                if len(members) < PAGE:
+                    return removed
 
         return await self._admin("invalidate_pattern", call)
 
+    async def _drop_matching(
+        self, members: list[bytes], match: Callable[[str], bool], full_url: bool
+    ) -> int:
+        """Drop the entries of the index ``members`` (``path\\0ph``) whose URL matches."""
+        pairs = [m.rsplit(b"\x00", 1) for m in members]
+        if full_url:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for _, ph in pairs:
+                    pipe.hget(f"{self.prefix}p:{text(ph)}", "url")
+                urls = await pipe.execute()
+            phs = [text(p[1]) for p, u in zip(pairs, urls, strict=True) if u and match(text(u))]
+        else:
+            phs = [text(ph) for path, ph in pairs if match(text(path))]
+        return await self._drop_under(phs)
+
     async def purge_expired(self) -> int:
         async def call() -> int:
-            expired = await self.redis.zrangebyscore(f"{self.prefix}x", "-inf", self.clock())
-            await self._drop_hashes(expired)
-            return len(expired)
+            now = self.clock()
+            purged = 0
+            while True:
+                expired = await self.redis.zrangebyscore(
+                    f"{self.prefix}x", "-inf", now, start=0, num=PAGE
+                )
+                await self._drop_hashes(expired)
+                purged += len(expired)
+                if len(expired) < PAGE:
+                    return purged
 
         return await self._admin("purge_expired", call)
 
