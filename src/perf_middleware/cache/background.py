@@ -6,6 +6,7 @@ high-level recompression of large entries.  Mixed into the stage; tasks are trac
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +16,7 @@ from perf_middleware.cache.build import RequestFacts
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.fetch import upgrade
+from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL
 from perf_middleware.observe import OBSERVER_KEY
 
 logger = logging.getLogger("perf_middleware.cache")
@@ -112,6 +114,9 @@ class Background:
         # the client's request is being answered already: its metrics observer must not see
         # the refresh's app call and compression
         inner = {k: v for k, v in scope.items() if k != OBSERVER_KEY}
+        # the refresh is the cache's own revalidation: the directives of the request that
+        # happened to start it (no-store, max-age=0 ...) are not the refresh's
+        facts = dataclasses.replace(facts, cc=EMPTY_CACHE_CONTROL)
 
         async def run() -> None:
             self.count("refresh")

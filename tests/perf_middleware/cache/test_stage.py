@@ -251,6 +251,25 @@ async def test_stale_while_revalidate_serves_stale_then_refreshes(origin, backen
     assert "fwd" not in status_of(fresh)
 
 
+async def test_background_refresh_started_by_a_no_store_request_is_stored(origin, backend, clock):
+    """The refresh is the cache's own revalidation: the no-store of the request that happened
+    to start it must not keep its answer out of the store."""
+    origin.route("/swr", b'{"v":1}', cache_control="max-age=10, stale-while-revalidate=60")
+    app = make(origin, backend, clock)
+    async with client(app) as c:
+        await c.get("/swr")
+        origin.route("/swr", b'{"v":2}', cache_control="max-age=10, stale-while-revalidate=60")
+        clock.advance(30)
+        stale = await c.get("/swr", headers={"cache-control": "no-store"})
+        await app.cache_stage.drain()
+        fresh = await c.get("/swr")
+    assert stale.content == b'{"v":1}'
+    assert "fwd=stale" in status_of(stale)
+    assert fresh.content == b'{"v":2}'
+    assert "fwd" not in status_of(fresh)
+    assert origin.calls == 2
+
+
 async def test_swr_window_passed_means_a_blocking_fetch(origin, backend, clock):
     origin.route("/swr", b'{"v":1}', cache_control="max-age=10, stale-while-revalidate=5")
     async with client(make(origin, backend, clock)) as c:
