@@ -82,8 +82,11 @@ def test_precompressed_siblings_only_when_five_percent_smaller(tmp_path: Path) -
     big = "".join(f".c{i} {{ color: #{i:06x}; }}\n" for i in range(300))
     write_tree(tmp_path / "src", {"big.css": big, "tiny.css": "a{b:c}"})
     m = run(tmp_path).manifest
-    assert set(m["big.css"].encodings) == {"br", "zstd", "gzip"}
+    assert set(m["big.css"].encodings) == {"br", "gzip"}
     assert m["tiny.css"].encodings == {}
+    assert not list((tmp_path / "dist").rglob("*.zst"))
+    m3 = run(tmp_path, precompress=PrecompressConfig(zstd=True)).manifest
+    assert set(m3["big.css"].encodings) == {"br", "zstd", "gzip"}
     m2 = run(tmp_path, precompress=PrecompressConfig(br=True, zstd=False, gzip=False)).manifest
     assert set(m2["big.css"].encodings) == {"br"}
     assert not list((tmp_path / "dist").rglob("*.gz"))
