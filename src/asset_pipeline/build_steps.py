@@ -21,7 +21,7 @@ from asset_pipeline.build_cache import (
 from asset_pipeline.build_reuse import Previous
 from asset_pipeline.build_scan import Scanner, Workers, scan_job
 from asset_pipeline.fingerprint import content_hash, has_bundler_hash, hashed_name, with_suffix
-from asset_pipeline.font_build import finish_font_faces, font_faces
+from asset_pipeline.font_build import finish_font_faces, font_faces, shipped_as_woff2
 from asset_pipeline.media_types import content_type, with_charset
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
 from asset_pipeline.processors import load_processor as _load
@@ -101,16 +101,18 @@ def process_all(
     results: dict[str, ProcessorOutput] = {}
     todo: list[tuple[str, str, str]] = []  # (name, kind, cache key)
     jobs: list[tuple[Any, ...]] = []
+    known = set(plan.names)
     for name in plan.names:
         data = plan.sources[name]
         kind = PROCESSOR_KINDS.get(extension(name))
         if kind is not None and kind not in versions:
             versions[kind] = processor_fingerprint(kind)
-        if kind is None or versions[kind] is None:
+        options = plan.config.options_for(kind, name) if kind is not None else {}
+        fallback = kind == "fonts" and not options and shipped_as_woff2(name, known)
+        if kind is None or versions[kind] is None or fallback:
             results[name] = ProcessorOutput(data=data)
             stats.copied += 1
             continue
-        options = plan.config.options_for(kind, name)
         cps = plan.used_codepoints.get(name)
         key = cache_key(
             "process", kind, str(versions[kind]), options_fingerprint(options, cps), data

@@ -9,6 +9,8 @@ Three small plugins the orchestrator calls:
   lists are scanned once.
 * ``usage_inputs`` (a build ``inputs`` hook): those content files, so a template edit
   makes the up-to-date check rebuild.
+* ``shipped_as_woff2`` (asked before a font is processed): a TTF/OTF/WOFF whose WOFF2
+  the package already ships beside it is published as it is, not converted again.
 * ``finish_font_faces`` (called while a CSS file is emitted, after its references were
   rewritten): adds ``unicode-range`` to each ``@font-face`` block whose ``src`` points at
   a font the processor gave a range to, and appends ``url(….woff) format("woff")`` after
@@ -19,7 +21,7 @@ Three small plugins the orchestrator calls:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +111,23 @@ def _scan_build_sources(plan: BuildPlan) -> frozenset[int]:
             text = data.decode("utf-8", "replace")
             found |= scan_text(text, suffix, source=name)
     return frozenset(found)
+
+
+_FALLBACK_SUFFIXES = (".ttf", ".otf", ".woff")
+
+
+def shipped_as_woff2(name: str, names: Container[str]) -> bool:
+    """Whether ``name`` is a TTF/OTF/WOFF with a ``.woff2`` of the same stem beside it.
+
+    Font packages (icon fonts, math fonts, webfont kits) ship every format of a face and
+    list them in one ``@font-face`` ``src``, WOFF2 first. A browser takes the first format
+    it supports (CSS Fonts 4, 4.3.1), and every browser in use reads WOFF2, so the other
+    entries are fallbacks nobody fetches. Converting them to WOFF2 again costs more than
+    any other step of such a build and only yields copies of the shipped WOFF2; published
+    as they are, they stay correct fallbacks with their own format hints.
+    """
+    suffix = _suffix(name)
+    return suffix in _FALLBACK_SUFFIXES and name[: -len(suffix)] + ".woff2" in names
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from asset_pipeline.build import BuildError, BuildPlan
+from asset_pipeline.build import BuildError, BuildHooks, BuildPlan
 from asset_pipeline.config import BuildConfig
 from asset_pipeline.font_build import FontFace, finish_font_faces, scan_usage
 from asset_pipeline.graph import Graph
 from asset_pipeline.usage import ALWAYS_INCLUDED
+from tests.asset_pipeline.build_support import output_text, run, write_tree
 
 FACE = FontFace("icons.0123456789.woff2", "U+20-7E, U+F015", None)
 
@@ -111,3 +112,68 @@ def test_usage_inputs_lists_the_content_files_for_the_up_to_date_check(tmp_path:
     assert list(found.values()) == [b"<p>A</p>"]
     assert all(key.startswith("\0usage:") for key in found)  # cannot collide with SRC names
     assert usage_inputs(config, ["css/app.css"]) == {}  # no font, nothing to watch
+
+
+def _font_tree(tmp_path: Path) -> dict[str, bytes]:
+    """A package as font packages ship: the WOFF2 plus TTF/WOFF fallbacks of one font in
+    one ``@font-face`` src list, and a TTF that has no WOFF2 beside it."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from tests.asset_pipeline.test_fonts import build_font
+
+    ttf = build_font()
+    flavoured: dict[str, bytes] = {}
+    for flavor in ("woff", "woff2"):
+        font = TTFont(io.BytesIO(ttf))
+        font.flavor = flavor
+        buf = io.BytesIO()
+        font.save(buf)
+        flavoured[flavor] = buf.getvalue()
+    css = (
+        '@font-face{font-family:Icons;src:url(../fonts/icons.woff2) format("woff2"),'
+        'url(../fonts/icons.woff) format("woff"),url(../fonts/icons.ttf) format("truetype")}\n'
+        '@font-face{font-family:Solo;src:url(../fonts/solo.ttf) format("truetype")}\n'
+    )
+    files = {
+        "css/app.css": css.encode(),
+        "fonts/icons.ttf": ttf,
+        "fonts/icons.woff": flavoured["woff"],
+        "fonts/icons.woff2": flavoured["woff2"],
+        "fonts/solo.ttf": ttf,
+    }
+    write_tree(tmp_path / "src", dict(files))
+    return files
+
+
+def test_fallbacks_of_a_shipped_woff2_are_not_converted_again(tmp_path: Path) -> None:
+    """A TTF/WOFF whose WOFF2 already sits beside it is the fallback entry of a src list,
+    which every browser that reads WOFF2 skips: it is published as shipped, while a TTF
+    with no WOFF2 is still converted."""
+    files = _font_tree(tmp_path)
+    ran: list[str] = []
+    hooks = BuildHooks(on_process=[lambda name, kind: ran.append(name)])
+    m = run(tmp_path, hooks=hooks).manifest
+    assert "fonts/solo.ttf" in ran
+    assert "fonts/icons.ttf" not in ran
+    assert "fonts/icons.woff" not in ran
+    for name, ctype in (("fonts/icons.ttf", "font/ttf"), ("fonts/icons.woff", "font/woff")):
+        assert m[name].content_type == ctype
+        assert (tmp_path / "dist" / m[name].path).read_bytes() == files[name]
+    assert m["fonts/solo.ttf"].path.endswith(".woff2")
+    css = output_text(tmp_path, m, "css/app.css")
+    assert f'url(../{m["fonts/icons.woff2"].path}) format("woff2")' in css
+    assert f'url(../{m["fonts/icons.woff"].path}) format("woff")' in css
+    assert f'url(../{m["fonts/icons.ttf"].path}) format("truetype")' in css
+
+
+def test_fallbacks_are_still_converted_when_font_options_ask_for_work(tmp_path: Path) -> None:
+    """Subsetting (or any font option) applies to every format of the font, as before."""
+    _font_tree(tmp_path)
+    ran: list[str] = []
+    hooks = BuildHooks(on_process=[lambda name, kind: ran.append(name)])
+    fonts = {"unicode_ranges": ["U+20-7E"]}
+    m = run(tmp_path, hooks=hooks, processors={"fonts": fonts}).manifest
+    assert {"fonts/icons.ttf", "fonts/icons.woff", "fonts/solo.ttf"} <= set(ran)
+    assert m["fonts/icons.ttf"].path.endswith(".woff2")
