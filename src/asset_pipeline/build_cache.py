@@ -203,11 +203,19 @@ class BuildCache:
 
     # -- processor outputs -------------------------------------------------------------
     def get_output(self, key: str) -> ProcessorOutput | None:
+        found = self.get_processed(key)
+        return found[0] if found is not None else None
+
+    def get_processed(self, key: str) -> tuple[ProcessorOutput, list[RawRef] | None] | None:
+        """A processor output and the references found in it (None: not recorded)."""
         raw = self._read("processed", key)
         entry = _unpack(raw) if raw is not None else None
         if entry is None:
             return None
         header, payloads = entry
+        refs = _refs_from_rows(header.get("refs"))
+        if header.get("refs") is not None and refs is None:
+            return None
         try:
             extras = tuple(
                 ExtraOutput(
@@ -215,7 +223,7 @@ class BuildCache:
                 )
                 for e, data in zip(header["extras"], payloads[1:], strict=True)
             )
-            return ProcessorOutput(
+            output = ProcessorOutput(
                 data=payloads[0],
                 suffix=header["suffix"],
                 content_type=header["content_type"],
@@ -224,11 +232,17 @@ class BuildCache:
             )
         except (KeyError, TypeError, ValueError, IndexError):
             return None
+        return output, refs
 
-    def put_output(self, key: str, output: ProcessorOutput) -> None:
+    def put_output(
+        self, key: str, output: ProcessorOutput, refs: Sequence[RawRef] | None = None
+    ) -> None:
+        """Store a processor output, with the references found in it when given (one
+        file fewer than a separate ``refs`` entry)."""
         if self.root is None:
             return
         header = {
+            "refs": _refs_to_rows(refs) if refs is not None else None,
             "suffix": output.suffix,
             "content_type": output.content_type,
             "metadata": dict(output.metadata),
@@ -251,31 +265,10 @@ class BuildCache:
 
     # -- scanned references ------------------------------------------------------------
     def get_refs(self, key: str) -> list[RawRef] | None:
-        rows = self._json("refs", key)
-        if not isinstance(rows, list):
-            return None
-        try:
-            return [
-                RawRef(
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    r[4],
-                    r[5],
-                    tuple(r[6]) if r[6] else None,
-                    tuple(r[7]) if r[7] else None,
-                )
-                for r in rows
-            ]
-        except (IndexError, TypeError):
-            return None
+        return _refs_from_rows(self._json("refs", key))
 
     def put_refs(self, key: str, refs: Sequence[RawRef]) -> None:
-        rows = [
-            [r.kind, r.url, r.start, r.end, r.line, r.quote, r.comment, r.format_hint] for r in refs
-        ]
-        self._write("refs", key, json.dumps(rows).encode())
+        self._write("refs", key, json.dumps(_refs_to_rows(refs)).encode())
 
     # -- precompressed siblings --------------------------------------------------------
     def get_encoded(self, key: str) -> dict[str, bytes] | None:
@@ -325,6 +318,33 @@ class BuildCache:
                 removed += 1
                 removed_bytes += size
         return PruneResult(entries, total, removed, removed_bytes)
+
+
+def _refs_to_rows(refs: Sequence[RawRef]) -> list[list[Any]]:
+    return [
+        [r.kind, r.url, r.start, r.end, r.line, r.quote, r.comment, r.format_hint] for r in refs
+    ]
+
+
+def _refs_from_rows(rows: Any) -> list[RawRef] | None:
+    if not isinstance(rows, list):
+        return None
+    try:
+        return [
+            RawRef(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                tuple(r[6]) if r[6] else None,
+                tuple(r[7]) if r[7] else None,
+            )
+            for r in rows
+        ]
+    except (IndexError, TypeError):
+        return None
 
 
 def _files(directory: str) -> list[tuple[str, os.stat_result]]:

@@ -39,11 +39,14 @@ class Scanner:
     def _key(name: str, data: bytes) -> str:
         return cache_key("refs", extension(name), data)
 
-    def remember(self, name: str, data: bytes, refs: list[RawRef]) -> None:
+    def remember(self, name: str, data: bytes, refs: list[RawRef], *, store: bool = True) -> None:
+        """Keep ``refs`` for this content; ``store=False`` when the caller already keeps
+        them in the cache (a processor output's references live in its entry)."""
         key = self._key(name, data)
         if key not in self._memo:
             self._memo[key] = refs
-            self._cache.put_refs(key, refs)
+            if store:
+                self._cache.put_refs(key, refs)
 
     def lookup(self, name: str, data: bytes) -> list[RawRef] | None:
         key = self._key(name, data)

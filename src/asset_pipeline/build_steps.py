@@ -117,9 +117,12 @@ def process_all(
         key = cache_key(
             "process", kind, str(versions[kind]), options_fingerprint(options, cps), data
         )
-        cached = cache.get_output(key)
+        cached = cache.get_processed(key)
         if cached is not None:
-            results[name] = cached
+            output, refs = cached
+            results[name] = output
+            if refs is not None:
+                scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
             stats.processed_cached += 1
             continue
         for hook in on_process:
@@ -137,8 +140,8 @@ def process_all(
         else:
             output, refs = result
             results[name] = output
-            cache.put_output(key, output)
-            scanner.remember(with_suffix(name, output.suffix), output.data, refs)
+            cache.put_output(key, output, refs)
+            scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
             stats.processed += 1
         if progress is not None:
             progress("process", done, len(jobs))

@@ -6,17 +6,18 @@ from pathlib import Path
 
 from asset_pipeline.build_cache import BuildCache
 from asset_pipeline.processors import ExtraOutput, ProcessorOutput
+from asset_pipeline.references import RawRef
 from tests.asset_pipeline.build_support import run, write_tree
 from tests.asset_pipeline.test_build_cache_prune import entry_files
 
 
-def test_a_cold_build_writes_four_cache_files_per_processed_and_compressed_file(
+def test_a_cold_build_writes_three_cache_files_per_processed_and_compressed_file(
     tmp_path: Path,
 ) -> None:
     """Every cache file is an inode, a rename and a journal write: on a tree of many
     small modules those cost more than all the compression. A minified, precompressed
-    file needs four: its references, the processor output, the output's references and
-    its siblings (each entry holds its bytes, not pointers to more files)."""
+    file needs three: its references, the processor output with the output's references,
+    and its siblings (each entry holds its bytes, not pointers to more files)."""
     modules = {
         f"js/m{i}.js": f"import {{ v{i + 1} }} from './m{i + 1}.js';\n"
         + "// a comment the minifier removes\n" * 20
@@ -28,7 +29,7 @@ def test_a_cold_build_writes_four_cache_files_per_processed_and_compressed_file(
     result = run(tmp_path)
     compressed = [e for e in result.manifest.files.values() if e.encodings]
     assert len(compressed) == 10
-    assert len(entry_files(tmp_path / "cache")) <= 4 * len(modules)
+    assert len(entry_files(tmp_path / "cache")) <= 3 * len(modules)
 
 
 def test_entries_round_trip_and_a_damaged_entry_is_a_miss(tmp_path: Path) -> None:
@@ -41,8 +42,10 @@ def test_entries_round_trip_and_a_damaged_entry_is_a_miss(tmp_path: Path) -> Non
         extras=(webp,),
         metadata={"width": 20, "height": 10},
     )
-    cache.put_output("a" * 64, output)
+    refs = [RawRef("url", "a.png", 10, 15, 1, '"', None, (20, 25))]
+    cache.put_output("a" * 64, output, refs)
     assert cache.get_output("a" * 64) == output
+    assert cache.get_processed("a" * 64) == (output, refs)
     siblings = {"br": b"brotli bytes", "gzip": b"\x1f\x8bgzip bytes"}
     cache.put_encoded("b" * 64, siblings)
     assert cache.get_encoded("b" * 64) == siblings
