@@ -38,11 +38,9 @@ class PrecompressConfig:
     would never pick the ``.zst`` for a browser while the build pays for it in CPU and
     disk (docs/benchmarks.md). ``zstd = true`` adds it for clients that only take zstd.
 
-    Files matching ``fast_globs`` use fast settings (brotli 5, zstd 9, gzip 6). The
-    default names files no user's browser fetches: source maps (only developer tools
-    do; on a typical front-end tree they are a third of the bytes and brotli 11 on them
-    would dominate build time) and TTF/OTF files, which reach DIST only as the fallbacks
-    of a WOFF2 the package ships (any other font is converted to WOFF2).
+    Files matching ``fast_globs`` (default: source maps, which only developer tools
+    fetch) use fast settings (brotli 5, zstd 9, gzip 6): on a typical front-end tree
+    the maps are a third of the bytes and brotli 11 on them would dominate build time.
     """
 
     br: bool = True
@@ -52,7 +50,7 @@ class PrecompressConfig:
     brotli_quality: int = 11
     zstd_level: int = 19
     gzip_level: int = 9
-    fast_globs: tuple[str, ...] = ("*.map", "*.ttf", "*.otf")
+    fast_globs: tuple[str, ...] = ("*.map",)
 
     def for_file(self, logical_name: str) -> PrecompressConfig:
         if any(glob_match(g, logical_name) for g in self.fast_globs):

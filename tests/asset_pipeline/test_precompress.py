@@ -60,11 +60,3 @@ def test_source_maps_use_fast_settings() -> None:
     assert (fast.brotli_quality, fast.zstd_level, fast.gzip_level) == (5, 9, 6)
     assert settings.for_file("js/app.js") is settings
     assert PrecompressConfig(fast_globs=()).for_file("a.map").brotli_quality == 11
-
-
-def test_font_fallbacks_use_fast_settings() -> None:
-    """A TTF/OTF reaches DIST only as the fallback of a shipped WOFF2 (others become
-    WOFF2, which is not recompressed): no browser in use fetches it."""
-    settings = PrecompressConfig()
-    for name in ("fonts/icons.ttf", "fonts/Math.otf"):
-        assert settings.for_file(name).brotli_quality == 5
