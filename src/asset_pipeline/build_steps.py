@@ -21,7 +21,7 @@ from asset_pipeline.build_cache import (
 from asset_pipeline.build_reuse import Previous
 from asset_pipeline.build_scan import Scanner, Workers, scan_job
 from asset_pipeline.fingerprint import content_hash, has_bundler_hash, hashed_name, with_suffix
-from asset_pipeline.font_build import finish_font_faces, font_faces, shipped_as_woff2
+from asset_pipeline.font_build import finish_font_faces, font_faces, woff2_sibling
 from asset_pipeline.media_types import content_type, with_charset
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
 from asset_pipeline.processors import load_processor as _load
@@ -108,8 +108,13 @@ def process_all(
         if kind is not None and kind not in versions:
             versions[kind] = processor_fingerprint(kind)
         options = plan.config.options_for(kind, name) if kind is not None else {}
-        fallback = kind == "fonts" and not options and shipped_as_woff2(name, known)
-        if kind is None or versions[kind] is None or fallback:
+        shipped = woff2_sibling(name, known) if kind == "fonts" and not options else None
+        if shipped is not None:  # a fallback format: the package's own WOFF2 answers it
+            woff2 = plan.sources[shipped]
+            results[name] = ProcessorOutput(woff2, ".woff2", "font/woff2")
+            stats.copied += 1
+            continue
+        if kind is None or versions[kind] is None:
             results[name] = ProcessorOutput(data=data)
             stats.copied += 1
             continue

@@ -9,8 +9,8 @@ Three small plugins the orchestrator calls:
   lists are scanned once.
 * ``usage_inputs`` (a build ``inputs`` hook): those content files, so a template edit
   makes the up-to-date check rebuild.
-* ``shipped_as_woff2`` (asked before a font is processed): a TTF/OTF/WOFF whose WOFF2
-  the package already ships beside it is published as it is, not converted again.
+* ``woff2_sibling`` (asked before a font is processed): a TTF/OTF/WOFF whose WOFF2 the
+  package already ships beside it is answered with that WOFF2, not converted again.
 * ``finish_font_faces`` (called while a CSS file is emitted, after its references were
   rewritten): adds ``unicode-range`` to each ``@font-face`` block whose ``src`` points at
   a font the processor gave a range to, and appends ``url(….woff) format("woff")`` after
@@ -116,18 +116,21 @@ def _scan_build_sources(plan: BuildPlan) -> frozenset[int]:
 _FALLBACK_SUFFIXES = (".ttf", ".otf", ".woff")
 
 
-def shipped_as_woff2(name: str, names: Container[str]) -> bool:
-    """Whether ``name`` is a TTF/OTF/WOFF with a ``.woff2`` of the same stem beside it.
+def woff2_sibling(name: str, names: Container[str]) -> str | None:
+    """The ``.woff2`` of the same stem beside ``name`` (a TTF/OTF/WOFF), if there is one.
 
     Font packages (icon fonts, math fonts, webfont kits) ship every format of a face and
-    list them in one ``@font-face`` ``src``, WOFF2 first. A browser takes the first format
-    it supports (CSS Fonts 4, 4.3.1), and every browser in use reads WOFF2, so the other
-    entries are fallbacks nobody fetches. Converting them to WOFF2 again costs more than
-    any other step of such a build and only yields copies of the shipped WOFF2; published
-    as they are, they stay correct fallbacks with their own format hints.
+    list them in one ``@font-face`` ``src``, WOFF2 first. Converting the TTF and WOFF to
+    WOFF2 costs more than any other step of such a build and yields the WOFF2 the package
+    already ships, so the build answers them with that file: every URL of the ``src``
+    list then names the same WOFF2 (format hints follow, as for any conversion), which
+    every browser in use reads (CSS Fonts 4, 4.3.1), and no fallback is published.
     """
     suffix = _suffix(name)
-    return suffix in _FALLBACK_SUFFIXES and name[: -len(suffix)] + ".woff2" in names
+    if suffix not in _FALLBACK_SUFFIXES:
+        return None
+    sibling = name[: -len(suffix)] + ".woff2"
+    return sibling if sibling in names else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,10 +147,11 @@ def _font_tree(tmp_path: Path) -> dict[str, bytes]:
     return files
 
 
-def test_fallbacks_of_a_shipped_woff2_are_not_converted_again(tmp_path: Path) -> None:
-    """A TTF/WOFF whose WOFF2 already sits beside it is the fallback entry of a src list,
-    which every browser that reads WOFF2 skips: it is published as shipped, while a TTF
-    with no WOFF2 is still converted."""
+def test_fallbacks_of_a_shipped_woff2_are_answered_by_it_not_converted(tmp_path: Path) -> None:
+    """A TTF/WOFF whose WOFF2 already sits beside it is the fallback entry of a src list:
+    converting it would only make the WOFF2 again. Its logical name maps to the shipped
+    WOFF2, so every URL of the list names that one file and no fallback is published,
+    while a TTF with no WOFF2 is still converted."""
     files = _font_tree(tmp_path)
     ran: list[str] = []
     hooks = BuildHooks(on_process=[lambda name, kind: ran.append(name)])
@@ -158,14 +159,16 @@ def test_fallbacks_of_a_shipped_woff2_are_not_converted_again(tmp_path: Path) ->
     assert "fonts/solo.ttf" in ran
     assert "fonts/icons.ttf" not in ran
     assert "fonts/icons.woff" not in ran
-    for name, ctype in (("fonts/icons.ttf", "font/ttf"), ("fonts/icons.woff", "font/woff")):
-        assert m[name].content_type == ctype
-        assert (tmp_path / "dist" / m[name].path).read_bytes() == files[name]
+    woff2 = m["fonts/icons.woff2"]
+    assert (tmp_path / "dist" / woff2.path).read_bytes() == files["fonts/icons.woff2"]
+    for name in ("fonts/icons.ttf", "fonts/icons.woff"):
+        assert m[name].path == woff2.path
+        assert m[name].content_type == "font/woff2"
+    published = {p.name for p in (tmp_path / "dist" / "fonts").iterdir()}
+    assert not [n for n in published if n.endswith((".ttf", ".woff"))]
     assert m["fonts/solo.ttf"].path.endswith(".woff2")
     css = output_text(tmp_path, m, "css/app.css")
-    assert f'url(../{m["fonts/icons.woff2"].path}) format("woff2")' in css
-    assert f'url(../{m["fonts/icons.woff"].path}) format("woff")' in css
-    assert f'url(../{m["fonts/icons.ttf"].path}) format("truetype")' in css
+    assert css.count(f'url(../{woff2.path}) format("woff2")') == 3
 
 
 def test_fallbacks_are_still_converted_when_font_options_ask_for_work(tmp_path: Path) -> None:
