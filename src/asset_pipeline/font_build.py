@@ -1,6 +1,6 @@
 """Fonts in the build: feed the usage scan to the font processor, and finish ``@font-face``.
 
-Three small plugins the orchestrator calls:
+Small plugins and helpers the orchestrator calls:
 
 * ``scan_usage`` (a ``before_process`` hook): for every font whose options say
   ``subset_by_usage = true``, scan its ``content`` globs (relative to the project root,
