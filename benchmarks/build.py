@@ -1,22 +1,31 @@
-"""Build benchmark: ``asset-pipeline build`` over a real front-end tree vs WhiteNoise.
+"""Build benchmark: ``asset-pipeline build`` over real front-end trees vs WhiteNoise.
 
 Run by hand (it fetches npm packages and takes minutes on a busy 2-core machine)::
 
-    .venv/bin/python benchmarks/build.py [--skip-serial] [--servestatic]
+    .venv/bin/python benchmarks/build.py [--skip-serial] [--servestatic] [--tree NAME]
     .venv/bin/python benchmarks/build.py --pool-rounds 2   # pool speed-up only
 
-The tree is assembled at run time in ``benchmarks/.work/`` (git-ignored) from real npm
-packages: bootstrap (CSS, JS, source maps), Font Awesome Free (CSS, webfonts, JS),
-KaTeX (CSS, fonts, JS) and lodash-es (hundreds of ES modules importing each other).
+Two trees are assembled at run time in ``benchmarks/.work/`` (git-ignored) from real npm
+packages, and every figure below is taken for each:
+
+* ``large`` (few large files): bootstrap (CSS, JS, source maps), Font Awesome Free (CSS,
+  webfonts, JS), KaTeX (CSS, fonts in three formats, JS) and lodash-es;
+* ``modules`` (many small files): the ES modules of lodash-es and Ramda, Bootstrap's ES
+  module sources (which import each other and Popper) and the Bulma CSS framework.
 
 Measured, each as a fresh subprocess with wall time and CPU time (user+sys of the
 process and its workers — on a shared machine CPU time is the steadier figure):
 
-* cold build (empty cache, all cores), no-op rebuild, one-file-changed rebuilds
-  (a leaf stylesheet; a lodash module whose change cascades through its importers),
+* cold build (empty cache, all cores), then right after it ``python -m
+  whitenoise.compress`` (brotli 11 + gzip, no minify/hash) over a copy of the same tree,
+  and optionally ``python -m servestatic.compress`` (adds zstd),
+* no-op rebuild, one-file-changed rebuilds (a stylesheet; a lodash module whose change
+  cascades through its importers),
 * a cold build with ``--jobs 1`` for the pool speed-up (skip with ``--skip-serial``),
-* ``python -m whitenoise.compress`` (brotli 11 + gzip, no minify/hash) over a copy of
-  the same tree, and optionally ``python -m servestatic.compress`` (adds zstd).
+* with ``--baseline REV``, a cold build of the code at git revision ``REV`` (after the
+  peers) and its bytes, to compare a change in the same run,
+* bytes: the ``.br`` siblings of CSS and JavaScript (what browsers download), all
+  precompressed siblings, and the whole output directory.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,30 +46,84 @@ WORK = ROOT / "benchmarks" / ".work"
 RESULTS = ROOT / "benchmarks" / "results"
 PACKAGES = [
     "bootstrap@5.3.3",
+    "@popperjs/core@2.11.8",
     "@fortawesome/fontawesome-free@6.5.2",
     "katex@0.16.11",
     "lodash-es@4.17.21",
+    "ramda@0.30.1",
+    "bulma@1.0.2",
 ]
-# (package dir inside node_modules, sub-path to copy, destination in the tree)
-LAYOUT = [
-    ("bootstrap", "dist", "bootstrap"),
-    ("@fortawesome/fontawesome-free", "css", "fontawesome/css"),
-    ("@fortawesome/fontawesome-free", "webfonts", "fontawesome/webfonts"),
-    ("@fortawesome/fontawesome-free", "js", "fontawesome/js"),
-    ("katex", "dist", "katex"),
-    ("lodash-es", ".", "lodash-es"),
-]
-CSS_LEAF = "katex/katex.css"
-JS_CASCADE = "lodash-es/_freeGlobal.js"
+
+
+@dataclass(frozen=True)
+class Part:
+    """Copy ``sub`` of an installed package to ``dest`` in the tree: the whole directory,
+    or only the files matching ``pattern`` (a glob; ``**/`` recurses)."""
+
+    package: str
+    sub: str
+    dest: str
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Tree:
+    name: str
+    parts: tuple[Part, ...]
+    css_edit: str  # the stylesheet the "one CSS file changed" rebuild appends to
+    js_edit: str  # the module whose change cascades through its importers
+
+
+TREES = {
+    "large": Tree(
+        "large",
+        (
+            Part("bootstrap", "dist", "bootstrap"),
+            Part("@fortawesome/fontawesome-free", "css", "fontawesome/css"),
+            Part("@fortawesome/fontawesome-free", "webfonts", "fontawesome/webfonts"),
+            Part("@fortawesome/fontawesome-free", "js", "fontawesome/js"),
+            Part("katex", "dist", "katex"),
+            Part("lodash-es", ".", "lodash-es", "*.js"),
+        ),
+        css_edit="katex/katex.css",
+        js_edit="lodash-es/_freeGlobal.js",
+    ),
+    "modules": Tree(
+        "modules",
+        (
+            Part("lodash-es", ".", "lodash-es", "*.js"),
+            Part("ramda", "es", "ramda", "**/*.js"),
+            Part("bootstrap", "js/src", "bootstrap/js", "**/*.js"),
+            Part("@popperjs/core", "lib", "popper", "**/*.js"),
+            Part("bulma", "css", "bulma", "bulma.*"),
+        ),
+        css_edit="bulma/bulma.css",
+        js_edit="lodash-es/_freeGlobal.js",
+    ),
+}
 
 
 @dataclass
 class Run:
     name: str
     wall: float
-    cpu: float
+    cpu: float  # user + sys
     note: str = ""
     load: float = 0.0
+    sys: float = 0.0  # the kernel's share of cpu: file creation, page faults, pipes
+
+
+@dataclass
+class Bytes:
+    """Bytes of one output directory: ``.br`` of CSS/JS, every sibling, everything."""
+
+    br_css_js: int = 0
+    siblings: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+
+
+CSS_JS = (".css", ".js", ".mjs")
+SIBLINGS = (".br", ".gz", ".zst")
 
 
 def fetch() -> Path:
@@ -72,18 +135,34 @@ def fetch() -> Path:
     return modules
 
 
-def assemble(modules: Path, tree: Path) -> tuple[int, int]:
+def assemble(modules: Path, spec: Tree, tree: Path) -> tuple[int, int]:
     shutil.rmtree(tree, ignore_errors=True)
-    for package, sub, dest in LAYOUT:
-        source = modules / package / sub
-        if sub == ".":  # a package of modules: only its JavaScript
-            (tree / dest).mkdir(parents=True)
-            for js in source.glob("*.js"):
-                shutil.copy2(js, tree / dest / js.name)
-        else:
-            shutil.copytree(source, tree / dest)
+    for part in spec.parts:
+        source = modules / part.package / part.sub
+        if part.pattern is None:
+            shutil.copytree(source, tree / part.dest)
+            continue
+        for path in source.glob(part.pattern):
+            if path.is_file():
+                target = tree / part.dest / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
     files = [p for p in tree.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files)
+
+
+def measure_bytes(directory: Path) -> Bytes:
+    out = Bytes(siblings=dict.fromkeys(SIBLINGS, 0))
+    for path in directory.rglob("*"):
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        out.total += size
+        if path.suffix in SIBLINGS:
+            out.siblings[path.suffix] += size
+            if path.suffix == ".br" and path.name[: -len(".br")].endswith(CSS_JS):
+                out.br_css_js += size
+    return out
 
 
 def snapshot_code() -> dict[str, str]:
@@ -98,18 +177,34 @@ def snapshot_code() -> dict[str, str]:
 ENV: dict[str, str] = dict(os.environ)
 
 
-def timed(name: str, cmd: list[str], note: str = "") -> Run:
+def export_code(rev: str) -> Path:
+    """``src/`` as of git revision ``rev``, to time a cold build of it in the same run."""
+    target = WORK / f"src-{rev}"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", rev, "src"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def timed(name: str, cmd: list[str], note: str = "", env: dict[str, str] | None = None) -> Run:
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800, env=ENV)
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800, env=env or ENV
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    run = Run(name, wall, cpu, note, load)
-    print(f"  {name:<34} {wall:8.2f} s wall {cpu:8.2f} s CPU  load {load:4.1f}  {note}", flush=True)
+    sys_cpu = after.ru_stime - before.ru_stime
+    cpu = (after.ru_utime - before.ru_utime) + sys_cpu
+    run = Run(name, wall, cpu, note, load, sys_cpu)
+    print(f"  {name:<34} {wall:8.2f} s wall {cpu:8.2f} s CPU (sys {sys_cpu:5.2f})  "
+          f"load {load:4.1f}  {note}", flush=True)  # fmt: skip
     return run
 
 
@@ -118,10 +213,6 @@ def build_cmd(tree: Path, out: Path, cache: Path, *extra: str) -> list[str]:
         sys.executable, "-m", "asset_pipeline", "build", str(tree), "--out", str(out),
         "--cache-dir", str(cache), "--missing-reference", "warn", "--quiet", *extra,
     ]  # fmt: skip
-
-
-def sibling_bytes(directory: Path, suffix: str) -> int:
-    return sum(p.stat().st_size for p in directory.rglob(f"*{suffix}"))
 
 
 def pool_rounds(tree: Path, rounds: int) -> int:
@@ -143,6 +234,86 @@ def pool_rounds(tree: Path, rounds: int) -> int:
     return 0
 
 
+def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str, object]:
+    tree = WORK / spec.name / "tree"
+    count, size = assemble(modules, spec, tree)
+    print(f"\ntree {spec.name}: {count} files, {size / 2**20:.1f} MB; {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    out, cache = WORK / spec.name / "dist", WORK / spec.name / "cache"
+    runs: list[Run] = []
+    shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    runs.append(timed("cold build", build_cmd(tree, out, cache)))
+    verify = [sys.executable, "-m", "asset_pipeline", "inspect", str(out), "--verify"]
+    subprocess.run(verify, check=True, capture_output=True, timeout=300, env=ENV)
+    sizes = {"ours": measure_bytes(out)}
+    # The peers right after the cold build, so the load they meet is the closest to it.
+    peers = [("whitenoise", "whitenoise.compress", "whitenoise.compress (br11+gz9)")]
+    if args.servestatic:
+        peers.append(("servestatic", "servestatic.compress", "servestatic.compress (br+gz+zstd)"))
+    for key, module, label in peers:
+        copy = WORK / spec.name / "peer-tree"
+        assemble(modules, spec, copy)
+        runs.append(timed(label, [sys.executable, "-m", module, "-q", str(copy)]))
+        sizes[key] = measure_bytes(copy)
+        shutil.rmtree(copy, ignore_errors=True)
+    if args.baseline:
+        base_out, base_cache = WORK / spec.name / "dist-base", WORK / spec.name / "cache-base"
+        shutil.rmtree(base_out, ignore_errors=True)
+        shutil.rmtree(base_cache, ignore_errors=True)
+        env = {**ENV, "PYTHONPATH": str(args.baseline_src)}
+        label = f"cold build at {args.baseline}"
+        runs.append(timed(label, build_cmd(tree, base_out, base_cache), env=env))
+        sizes["baseline"] = measure_bytes(base_out)
+        shutil.rmtree(base_out, ignore_errors=True)
+        shutil.rmtree(base_cache, ignore_errors=True)
+    runs.append(timed("no-op rebuild", build_cmd(tree, out, cache)))
+    with (tree / spec.css_edit).open("a") as fh:
+        fh.write("\n.bench-edit{color:red}\n")
+    runs.append(timed("one CSS file changed", build_cmd(tree, out, cache), spec.css_edit))
+    with (tree / spec.js_edit).open("a") as fh:
+        fh.write("\nexport const benchEdit = 1;\n")
+    runs.append(timed("one JS module changed (cascade)", build_cmd(tree, out, cache), spec.js_edit))
+    if not args.skip_serial:
+        serial_cache, serial_out = WORK / spec.name / "cache-serial", WORK / spec.name / "dist-j1"
+        shutil.rmtree(serial_cache, ignore_errors=True)
+        shutil.rmtree(serial_out, ignore_errors=True)
+        runs.append(
+            timed("cold build --jobs 1", build_cmd(tree, serial_out, serial_cache, "-j", "1"))
+        )
+        shutil.rmtree(serial_out, ignore_errors=True)
+
+    by_name = {r.name: r for r in runs}
+    cold = by_name["cold build"]
+    print(f"summary ({spec.name})")
+    if "cold build --jobs 1" in by_name:
+        serial = by_name["cold build --jobs 1"]
+        print(f"  pool speed-up (cold, wall): {serial.wall / cold.wall:.2f}x "
+              f"(CPU {serial.cpu:.1f} s serial vs {cold.cpu:.1f} s pooled)")  # fmt: skip
+    for key, _, label in peers:
+        peer = by_name[label]
+        print(f"  cold build vs {key}: {cold.wall / peer.wall:.2f}x wall, "
+              f"{cold.cpu / peer.cpu:.2f}x CPU")  # fmt: skip
+    mb = 2**20
+    for key, b in sizes.items():
+        sib = ", ".join(f"{k} {v / mb:.2f}" for k, v in b.siblings.items() if v)
+        print(f"  bytes {key:<11} .br of CSS+JS {b.br_css_js / mb:.2f} MB; siblings {sib} MB; "
+              f"output {b.total / mb:.1f} MB")  # fmt: skip
+    wn = sizes["whitenoise"].br_css_js
+    print(f"  .br of CSS+JS: ours {sizes['ours'].br_css_js / wn - 1:+.1%} against whitenoise")
+    if args.baseline:
+        base = by_name[f"cold build at {args.baseline}"]
+        print(f"  cold build vs {args.baseline}: {cold.wall / base.wall:.2f}x wall, "
+              f"{cold.cpu / base.cpu:.2f}x CPU; .br of CSS+JS "
+              f"{sizes['ours'].br_css_js - sizes['baseline'].br_css_js:+,} bytes")  # fmt: skip
+    return {
+        "files": count,
+        "bytes": size,
+        "runs": [asdict(r) for r in runs],
+        "sizes": {k: asdict(v) for k, v in sizes.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-serial", action="store_true", help="skip the --jobs 1 build")
@@ -153,73 +324,34 @@ def main(argv: list[str] | None = None) -> int:
         help="only measure the pool: N alternating cold builds with --jobs 1 and all CPUs",
     )
     parser.add_argument("--servestatic", action="store_true", help="also time servestatic")
+    global WORK
+    parser.add_argument("--tree", choices=sorted(TREES), action="append", help="default: all")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=WORK,
+        help="where trees, outputs and caches go (default benchmarks/.work; creating a "
+        "file costs more on some file systems than on others, and the build creates more "
+        "files than the peers)",
+    )
+    parser.add_argument("--baseline", metavar="REV", help="also time a cold build of git REV")
     args = parser.parse_args(argv)
+    WORK = args.work.resolve()
+    if args.baseline:
+        args.baseline_src = export_code(args.baseline)
 
     modules = fetch()
     ENV.update(snapshot_code())
-    tree = WORK / "tree"
-    count, size = assemble(modules, tree)
+    names = args.tree or list(TREES)
     if args.pool_rounds:
+        tree = WORK / names[0] / "tree"
+        assemble(modules, TREES[names[0]], tree)
         return pool_rounds(tree, args.pool_rounds)
-    out, cache = WORK / "dist", WORK / "cache"
-    print(f"tree: {count} files, {size / 2**20:.1f} MB; {os.cpu_count()} CPUs; "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    runs: list[Run] = []
-    shutil.rmtree(cache, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
-    runs.append(timed("cold build", build_cmd(tree, out, cache)))
-    verify = [sys.executable, "-m", "asset_pipeline", "inspect", str(out), "--verify"]
-    subprocess.run(verify, check=True, capture_output=True, timeout=300)
-    ours_br = sibling_bytes(out, ".br")
-    runs.append(timed("no-op rebuild", build_cmd(tree, out, cache)))
-    with (tree / CSS_LEAF).open("a") as fh:
-        fh.write("\n.bench-edit{color:red}\n")
-    runs.append(timed("one CSS file changed", build_cmd(tree, out, cache), CSS_LEAF))
-    with (tree / JS_CASCADE).open("a") as fh:
-        fh.write("\nexport const benchEdit = 1;\n")
-    runs.append(timed("one JS module changed (cascade)", build_cmd(tree, out, cache), JS_CASCADE))
-    if not args.skip_serial:
-        serial_cache, serial_out = WORK / "cache-serial", WORK / "dist-serial"
-        shutil.rmtree(serial_cache, ignore_errors=True)
-        shutil.rmtree(serial_out, ignore_errors=True)
-        runs.append(
-            timed("cold build --jobs 1", build_cmd(tree, serial_out, serial_cache, "-j", "1"))
-        )
-        shutil.rmtree(serial_out, ignore_errors=True)
-
-    peers = [("whitenoise.compress (br11+gz9)", "whitenoise.compress")]
-    if args.servestatic:
-        peers.append(("servestatic.compress (br+gz+zstd)", "servestatic.compress"))
-    peer_br = 0
-    for label, module in peers:
-        copy = WORK / "peer-tree"
-        shutil.rmtree(copy, ignore_errors=True)
-        assemble(modules, copy)
-        runs.append(timed(label, [sys.executable, "-m", module, "-q", str(copy)]))
-        if module.startswith("whitenoise"):
-            peer_br = sibling_bytes(copy, ".br")
-        shutil.rmtree(copy, ignore_errors=True)
-
-    by_name = {r.name: r for r in runs}
-    cold = by_name["cold build"]
-    print("\nsummary")
-    if "cold build --jobs 1" in by_name:
-        serial = by_name["cold build --jobs 1"]
-        print(f"  pool speed-up (cold, wall): {serial.wall / cold.wall:.2f}x "
-              f"(CPU {serial.cpu:.1f} s serial vs {cold.cpu:.1f} s pooled)")  # fmt: skip
-    wn = by_name["whitenoise.compress (br11+gz9)"]
-    print(f"  cold build vs whitenoise: {cold.wall / wn.wall:.2f}x wall, "
-          f"{cold.cpu / wn.cpu:.2f}x CPU")  # fmt: skip
-    print(f"  brotli bytes: ours {ours_br / 2**20:.2f} MB (minified) vs whitenoise "
-          f"{peer_br / 2**20:.2f} MB")  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
     report = {
-        "files": count,
-        "bytes": size,
         "cpus": os.cpu_count(),
-        "runs": [asdict(r) for r in runs],
-        "brotli_bytes": {"ours": ours_br, "whitenoise": peer_br},
+        "trees": {n: bench_tree(modules, TREES[n], args) for n in names},
     }
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "build.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
 

@@ -7,7 +7,10 @@ precompressed siblings of an output (key: its bytes + codec settings). A rebuild
 nothing changed then runs no processor, no scanner and no compressor.
 
 Entries are written to a temp file and renamed, so a crashed build never leaves a
-half-written entry; an unreadable entry is treated as a miss.
+half-written entry; an unreadable entry is treated as a miss. An entry is ONE file that
+holds its bytes (a JSON header line, then the payloads, checked against a blake3 digest
+on read): every file is an inode, a rename and a journal write, and on a tree of many
+small modules those cost more than the compression itself.
 
 The cache would otherwise only grow (every edit adds entries): after a successful build,
 ``prune`` bounds it to a byte budget by deleting the entries that build did not use, oldest
@@ -33,7 +36,7 @@ from blake3 import blake3
 from asset_pipeline.processors.base import ExtraOutput, ProcessorOutput
 from asset_pipeline.references import RawRef
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
 
 
 def cache_key(*parts: str | bytes) -> str:
@@ -78,6 +81,41 @@ def code_fingerprint() -> str:
     return digest
 
 
+def _pack(header: dict[str, Any], payloads: Sequence[bytes]) -> bytes:
+    """One entry file: a JSON header line (with each payload's length and the digest of
+    all of them), then the payloads back to back."""
+    digest = blake3()
+    for part in payloads:
+        digest.update(part)
+    head = {**header, "lengths": [len(p) for p in payloads], "blake3": digest.hexdigest()}
+    return json.dumps(head, separators=(",", ":")).encode() + b"\n" + b"".join(payloads)
+
+
+def _unpack(raw: bytes) -> tuple[dict[str, Any], list[bytes]] | None:
+    """The header and payloads of an entry, or None when it is damaged or foreign."""
+    head_end = raw.find(b"\n")
+    try:
+        header = json.loads(raw[:head_end]) if head_end >= 0 else None
+        if not isinstance(header, dict):
+            return None
+        lengths = header["lengths"]
+        if not isinstance(lengths, list) or not all(type(n) is int and n >= 0 for n in lengths):
+            return None
+        if sum(lengths) != len(raw) - head_end - 1:
+            return None
+        body = memoryview(raw)[head_end + 1 :]
+        if blake3(body).hexdigest() != header["blake3"]:
+            return None
+    except (ValueError, TypeError, KeyError):
+        return None
+    payloads: list[bytes] = []
+    at = 0
+    for length in lengths:
+        payloads.append(bytes(body[at : at + length]))
+        at += length
+    return header, payloads
+
+
 def processor_fingerprint(kind: str) -> str | None:
     """Cache-key part for a processor kind, or None when its module is not installed yet
     (the build then copies such files unchanged)."""
@@ -94,6 +132,7 @@ def processor_fingerprint(kind: str) -> str | None:
 
 
 #: The areas holding entries; the build's own state files live beside them and are kept.
+#: ("blobs" held the payloads of format-1 entries; pruned like the others.)
 ENTRY_AREAS = ("processed", "refs", "encoded", "blobs")
 _STALE_TEMP_SECONDS = 3600.0
 
@@ -112,12 +151,13 @@ class BuildCache:
     """A directory of cache entries; ``BuildCache(None)`` caches nothing. Remembers the
     entries this build read or wrote (``used``) so ``prune`` never removes them."""
 
-    __slots__ = ("_base", "root", "used")
+    __slots__ = ("_base", "_dirs", "root", "used")
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self._base = str(root) if root is not None else ""
         self.used: set[str] = set()
+        self._dirs: set[str] = set()  # shard directories known to exist
 
     def _path(self, area: str, key: str) -> str:
         # Plain strings: thousands of lookups per build, where pathlib's joins add up.
@@ -141,7 +181,9 @@ class BuildCache:
         target = self._path(area, key)
         parent = os.path.dirname(target)
         try:
-            os.makedirs(parent, exist_ok=True)
+            if parent not in self._dirs:
+                os.makedirs(parent, exist_ok=True)
+                self._dirs.add(parent)
             fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -159,64 +201,54 @@ class BuildCache:
         except ValueError:
             return None
 
-    # -- blobs -------------------------------------------------------------------------
-    def put_blob(self, data: bytes) -> str:
-        digest: str = blake3(data).hexdigest()
-        if self.root is not None:
-            path = self._path("blobs", digest)
-            if os.path.exists(path):
-                self.used.add(path)
-            else:
-                self._write("blobs", digest, data)
-        return digest
-
-    def get_blob(self, digest: str) -> bytes | None:
-        data = self._read("blobs", digest)
-        if data is None or blake3(data).hexdigest() != digest:
-            return None
-        return data
-
     # -- processor outputs -------------------------------------------------------------
     def get_output(self, key: str) -> ProcessorOutput | None:
-        entry = self._json("processed", key)
-        if not isinstance(entry, dict):
+        found = self.get_processed(key)
+        return found[0] if found is not None else None
+
+    def get_processed(self, key: str) -> tuple[ProcessorOutput, list[RawRef] | None] | None:
+        """A processor output and the references found in it (None: not recorded)."""
+        raw = self._read("processed", key)
+        entry = _unpack(raw) if raw is not None else None
+        if entry is None:
+            return None
+        header, payloads = entry
+        refs = _refs_from_rows(header.get("refs"))
+        if header.get("refs") is not None and refs is None:
             return None
         try:
-            data = self.get_blob(entry["data"])
-            extras = []
-            for e in entry["extras"]:
-                blob = self.get_blob(e["data"])
-                if blob is None:
-                    return None
-                extras.append(
-                    ExtraOutput(
-                        e["suffix"], blob, e["content_type"], e["format"], e["width"], e["height"]
-                    )
+            extras = tuple(
+                ExtraOutput(
+                    e["suffix"], data, e["content_type"], e["format"], e["width"], e["height"]
                 )
-            if data is None:
-                return None
-            return ProcessorOutput(
-                data=data,
-                suffix=entry["suffix"],
-                content_type=entry["content_type"],
-                extras=tuple(extras),
-                metadata=entry["metadata"],
+                for e, data in zip(header["extras"], payloads[1:], strict=True)
             )
-        except (KeyError, TypeError):
+            output = ProcessorOutput(
+                data=payloads[0],
+                suffix=header["suffix"],
+                content_type=header["content_type"],
+                extras=extras,
+                metadata=header["metadata"],
+            )
+        except (KeyError, TypeError, ValueError, IndexError):
             return None
+        return output, refs
 
-    def put_output(self, key: str, output: ProcessorOutput) -> None:
+    def put_output(
+        self, key: str, output: ProcessorOutput, refs: Sequence[RawRef] | None = None
+    ) -> None:
+        """Store a processor output, with the references found in it when given (one
+        file fewer than a separate ``refs`` entry)."""
         if self.root is None:
             return
-        entry = {
-            "data": self.put_blob(output.data),
+        header = {
+            "refs": _refs_to_rows(refs) if refs is not None else None,
             "suffix": output.suffix,
             "content_type": output.content_type,
             "metadata": dict(output.metadata),
             "extras": [
                 {
                     "suffix": e.suffix,
-                    "data": self.put_blob(e.data),
                     "content_type": e.content_type,
                     "format": e.format,
                     "width": e.width,
@@ -226,57 +258,34 @@ class BuildCache:
             ],
         }
         try:
-            raw = json.dumps(entry).encode()
+            raw = _pack(header, [output.data, *(e.data for e in output.extras)])
         except (TypeError, ValueError):
             return  # metadata that is not JSON cannot be cached; the file is reprocessed
         self._write("processed", key, raw)
 
     # -- scanned references ------------------------------------------------------------
     def get_refs(self, key: str) -> list[RawRef] | None:
-        rows = self._json("refs", key)
-        if not isinstance(rows, list):
-            return None
-        try:
-            return [
-                RawRef(
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    r[4],
-                    r[5],
-                    tuple(r[6]) if r[6] else None,
-                    tuple(r[7]) if r[7] else None,
-                )
-                for r in rows
-            ]
-        except (IndexError, TypeError):
-            return None
+        return _refs_from_rows(self._json("refs", key))
 
     def put_refs(self, key: str, refs: Sequence[RawRef]) -> None:
-        rows = [
-            [r.kind, r.url, r.start, r.end, r.line, r.quote, r.comment, r.format_hint] for r in refs
-        ]
-        self._write("refs", key, json.dumps(rows).encode())
+        self._write("refs", key, json.dumps(_refs_to_rows(refs)).encode())
 
     # -- precompressed siblings --------------------------------------------------------
     def get_encoded(self, key: str) -> dict[str, bytes] | None:
-        entry = self._json("encoded", key)
-        if not isinstance(entry, dict):
+        raw = self._read("encoded", key)
+        entry = _unpack(raw) if raw is not None else None
+        if entry is None:
             return None
-        out: dict[str, bytes] = {}
-        for coding, digest in entry.items():
-            blob = self.get_blob(digest) if isinstance(digest, str) else None
-            if blob is None:
-                return None
-            out[coding] = blob
-        return out
+        header, payloads = entry
+        codings = header.get("codings")
+        if not isinstance(codings, list) or len(codings) != len(payloads):
+            return None
+        return dict(zip(codings, payloads, strict=True))
 
     def put_encoded(self, key: str, encoded: Mapping[str, bytes]) -> None:
         if self.root is None:
             return
-        entry = {coding: self.put_blob(data) for coding, data in encoded.items()}
-        self._write("encoded", key, json.dumps(entry).encode())
+        self._write("encoded", key, _pack({"codings": list(encoded)}, list(encoded.values())))
 
     # -- size bound --------------------------------------------------------------------
     def prune(self, max_bytes: int) -> PruneResult:
@@ -309,6 +318,33 @@ class BuildCache:
                 removed += 1
                 removed_bytes += size
         return PruneResult(entries, total, removed, removed_bytes)
+
+
+def _refs_to_rows(refs: Sequence[RawRef]) -> list[list[Any]]:
+    return [
+        [r.kind, r.url, r.start, r.end, r.line, r.quote, r.comment, r.format_hint] for r in refs
+    ]
+
+
+def _refs_from_rows(rows: Any) -> list[RawRef] | None:
+    if not isinstance(rows, list):
+        return None
+    try:
+        return [
+            RawRef(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                tuple(r[6]) if r[6] else None,
+                tuple(r[7]) if r[7] else None,
+            )
+            for r in rows
+        ]
+    except (IndexError, TypeError):
+        return None
 
 
 def _files(directory: str) -> list[tuple[str, os.stat_result]]:

@@ -80,11 +80,14 @@ class Scanner:
     def _key(name: str, data: bytes) -> str:
         return cache_key("refs", extension(name), data)
 
-    def remember(self, name: str, data: bytes, refs: list[RawRef]) -> None:
+    def remember(self, name: str, data: bytes, refs: list[RawRef], *, store: bool = True) -> None:
+        """Keep ``refs`` for this content; ``store=False`` when the caller already keeps
+        them in the cache (a processor output's references live in its entry)."""
         key = self._key(name, data)
         if key not in self._memo:
             self._memo[key] = refs
-            self._cache.put_refs(key, refs)
+            if store:
+                self._cache.put_refs(key, refs)
 
     def lookup(self, name: str, data: bytes) -> list[RawRef] | None:
         key = self._key(name, data)
@@ -125,6 +128,38 @@ class Scanner:
         return result
 
 
+#: Jobs go to a worker in batches of at least this many bytes of input: one round trip
+#: (pickling, a pipe write and read, a wake-up on each side) costs about as much as
+#: compressing a few kilobytes, and a tree of small modules has thousands of jobs.
+BATCH_BYTES = 64 * 1024
+
+
+def _size(args: tuple[Any, ...]) -> int:
+    return sum(len(a) for a in args if isinstance(a, bytes | str))
+
+
+def batches(jobs: Sequence[tuple[Any, ...]], limit: int = BATCH_BYTES) -> list[list[int]]:
+    """Indices of ``jobs`` in order, grouped so that every group but the last carries at
+    least ``limit`` bytes: a job that large travels alone, small ones together."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for i, args in enumerate(jobs):
+        current.append(i)
+        size += _size(args)
+        if size >= limit:
+            groups.append(current)
+            current, size = [], 0
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _run_batch(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> list[T]:
+    """Pool entry point: one batch of jobs, results in order."""
+    return [fn(*args) for args in jobs]
+
+
 def _serial(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, T]]:
     for i, args in enumerate(jobs):
         yield i, fn(*args)
@@ -162,13 +197,16 @@ class Workers:
     def map_unordered(
         self, fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]
     ) -> Iterator[tuple[int, T]]:
-        """Yield ``(index, result)`` as each job finishes."""
+        """Yield ``(index, result)`` as each job finishes (small jobs in ``batches``)."""
         if self._jobs <= 1 or len(jobs) <= 1:
             for i, args in enumerate(jobs):
                 yield i, fn(*args)
             return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self._jobs, initializer=_ignore_sigint)
-        futures: dict[Future[T], int] = {self._pool.submit(fn, *a): i for i, a in enumerate(jobs)}
+        futures: dict[Future[list[T]], list[int]] = {
+            self._pool.submit(_run_batch, fn, [jobs[i] for i in group]): group
+            for group in batches(jobs)
+        }
         for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+            yield from zip(futures[fut], fut.result(), strict=True)

@@ -21,7 +21,7 @@ from asset_pipeline.build_cache import (
 from asset_pipeline.build_reuse import Previous
 from asset_pipeline.build_scan import Scanner, Workers, library_messages, scan_job
 from asset_pipeline.fingerprint import content_hash, has_bundler_hash, hashed_name, with_suffix
-from asset_pipeline.font_build import finish_font_faces, font_faces
+from asset_pipeline.font_build import finish_font_faces, font_faces, woff2_sibling
 from asset_pipeline.media_types import content_type, with_charset
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
 from asset_pipeline.processors import load_processor as _load
@@ -106,23 +106,33 @@ def process_all(
     results: dict[str, ProcessorOutput] = {}
     todo: list[tuple[str, str, str]] = []  # (name, kind, cache key)
     jobs: list[tuple[Any, ...]] = []
+    known = set(plan.names)
     for name in plan.names:
         data = plan.sources[name]
         kind = PROCESSOR_KINDS.get(extension(name))
         if kind is not None and kind not in versions:
             versions[kind] = processor_fingerprint(kind)
+        options = plan.config.options_for(kind, name) if kind is not None else {}
+        shipped = woff2_sibling(name, known) if kind == "fonts" and not options else None
+        if shipped is not None:  # a fallback format: the package's own WOFF2 answers it
+            woff2 = plan.sources[shipped]
+            results[name] = ProcessorOutput(woff2, ".woff2", "font/woff2")
+            stats.copied += 1
+            continue
         if kind is None or versions[kind] is None:
             results[name] = ProcessorOutput(data=data)
             stats.copied += 1
             continue
-        options = plan.config.options_for(kind, name)
         cps = plan.used_codepoints.get(name)
         key = cache_key(
             "process", kind, str(versions[kind]), options_fingerprint(options, cps), data
         )
-        cached = cache.get_output(key)
+        cached = cache.get_processed(key)
         if cached is not None:
-            results[name] = cached
+            output, refs = cached
+            results[name] = output
+            if refs is not None:
+                scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
             stats.processed_cached += 1
             continue
         for hook in on_process:
@@ -141,8 +151,8 @@ def process_all(
             output, refs, notes = result
             warnings.extend(notes)
             results[name] = output
-            cache.put_output(key, output)
-            scanner.remember(with_suffix(name, output.suffix), output.data, refs)
+            cache.put_output(key, output, refs)
+            scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
             stats.processed += 1
         if progress is not None:
             progress("process", done, len(jobs))

@@ -144,8 +144,8 @@ def _str_list(value: Any) -> bool:
 
 
 def _precompress(value: Any, source: str) -> PrecompressConfig:
-    if isinstance(value, bool):
-        return PrecompressConfig(br=value, zstd=value, gzip=value)
+    if isinstance(value, bool):  # true: the default codings; false: none
+        return PrecompressConfig() if value else PrecompressConfig(br=False, gzip=False)
     _check(isinstance(value, dict), source, "precompress", "true/false or a table")
     unknown = sorted(set(value) - _PRECOMPRESS_KEYS)
     if unknown:

@@ -1,6 +1,6 @@
 """Fonts in the build: feed the usage scan to the font processor, and finish ``@font-face``.
 
-Three small plugins the orchestrator calls:
+Small plugins and helpers the orchestrator calls:
 
 * ``scan_usage`` (a ``before_process`` hook): for every font whose options say
   ``subset_by_usage = true``, scan its ``content`` globs (relative to the project root,
@@ -9,6 +9,8 @@ Three small plugins the orchestrator calls:
   lists are scanned once.
 * ``usage_inputs`` (a build ``inputs`` hook): those content files, so a template edit
   makes the up-to-date check rebuild.
+* ``woff2_sibling`` (asked before a font is processed): a TTF/OTF/WOFF whose WOFF2 the
+  package already ships beside it is answered with that WOFF2, not converted again.
 * ``finish_font_faces`` (called while a CSS file is emitted, after its references were
   rewritten): adds ``unicode-range`` to each ``@font-face`` block whose ``src`` points at
   a font the processor gave a range to, and appends ``url(….woff) format("woff")`` after
@@ -19,7 +21,7 @@ Three small plugins the orchestrator calls:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +130,26 @@ def _scan_build_sources(plan: BuildPlan) -> frozenset[int]:
             text = data.decode("utf-8", "replace")
             found |= scan_text(text, suffix, source=name)
     return frozenset(found)
+
+
+_FALLBACK_SUFFIXES = (".ttf", ".otf", ".woff")
+
+
+def woff2_sibling(name: str, names: Container[str]) -> str | None:
+    """The ``.woff2`` of the same stem beside ``name`` (a TTF/OTF/WOFF), if there is one.
+
+    Font packages (icon fonts, math fonts, webfont kits) ship every format of a face and
+    list them in one ``@font-face`` ``src``, WOFF2 first. Converting the TTF and WOFF to
+    WOFF2 costs more than any other step of such a build and yields the WOFF2 the package
+    already ships, so the build answers them with that file: every URL of the ``src``
+    list then names the same WOFF2 (format hints follow, as for any conversion), which
+    every browser in use reads (CSS Fonts 4, 4.3.1), and no fallback is published.
+    """
+    suffix = _suffix(name)
+    if suffix not in _FALLBACK_SUFFIXES:
+        return None
+    sibling = name[: -len(suffix)] + ".woff2"
+    return sibling if sibling in names else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
-"""Precompressed siblings (``.zst``, ``.br``, ``.gz``) written once at build time.
+"""Precompressed siblings (``.br``, ``.gz``, and ``.zst`` when enabled) written once at
+build time.
 
-Build time is where the slow, dense settings belong (brotli 11, zstd 19, gzip 9): the
-runtime then serves a file with no CPU spent per request. A sibling is only kept when
+Build time is where the slow, dense settings belong (brotli 11, gzip 9, zstd 19): the
+runtime then serves a file with no CPU spent per request. Which codings are on by
+default, and why, is decided by measurement in docs/benchmarks.md. A sibling is only kept when
 it saves at least ``min_saving`` (5 %) — serving a barely smaller file is not worth a
 ``Vary: Accept-Encoding`` variant.
 """

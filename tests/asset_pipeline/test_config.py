@@ -84,7 +84,23 @@ def test_no_config_anywhere_gives_defaults(tmp_path: Path) -> None:
     assert config.url_prefix == "/static/"
     assert config.hash_length == 10
     assert config.name_pattern == "{name}.{hash}{ext}"
-    assert config.precompress.enabled == ("zstd", "br", "gzip")
+    assert config.precompress.enabled == ("br", "gzip")
+
+
+@pytest.mark.parametrize(
+    ("toml", "enabled"),
+    [
+        ("precompress = true", ("br", "gzip")),
+        ("precompress = false", ()),
+        ("precompress = { zstd = true }", ("zstd", "br", "gzip")),
+    ],
+)
+def test_precompress_switch_keeps_the_default_codings(
+    tmp_path: Path, toml: str, enabled: tuple[str, ...]
+) -> None:
+    """``precompress = true`` means the defaults, not every coding there is."""
+    (tmp_path / "pyproject.toml").write_text(f"[tool.asset-pipeline]\n{toml}\n")
+    assert load_config(cwd=tmp_path).precompress.enabled == enabled
 
 
 @pytest.mark.parametrize(

@@ -118,3 +118,38 @@ def test_tokenizer_covers_every_character_and_spans_stay_in_bounds(text: str) ->
     assert "".join(text[t.start : t.end] for t in tokens) == text
     for ref in find_references(text):
         assert 0 <= ref.start <= ref.end <= len(text)
+
+
+FRAMEWORK = ".button.is-0\\.5{margin:0 auto!important;padding:calc(1em - 2px)}\n" * 2000
+
+
+def test_a_stylesheet_that_cannot_reference_anything_is_not_tokenized(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A minified framework stylesheet spells none of url/src/image-set/import/
+    sourceMappingURL, not even through an escaped letter: one regex search answers for
+    it instead of a token-by-token scan of hundreds of kilobytes."""
+    import asset_pipeline.css_refs as css_refs
+
+    def no_tokenizing(text: str) -> None:
+        raise AssertionError("tokenized")
+
+    monkeypatch.setattr(css_refs, "tokenize", no_tokenizing)
+    assert find_references(FRAMEWORK) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ".a{background:URL(a.png)}",
+        ".a{background:u\\72 l(a.png)}",
+        ".a{background:\\75 rl(a.png)}",
+        "@\\69 mport 'a.css';",
+        "@IMPORT 'a.css';",
+        ".a{background:image-set('a.png' 1x)}",
+        ".a{background:sr\\63 ('a.png')}",
+        "/*# sourceMappingURL=a.css.map */",
+    ],
+)
+def test_references_spelled_with_escapes_or_capitals_are_still_found(text: str) -> None:
+    assert len(find_references(FRAMEWORK + text)) == 1

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from asset_pipeline.build import BuildError, BuildPlan
+from asset_pipeline.build import BuildError, BuildHooks, BuildPlan
 from asset_pipeline.config import BuildConfig
 from asset_pipeline.font_build import FontFace, finish_font_faces, scan_usage
 from asset_pipeline.graph import Graph
 from asset_pipeline.usage import ALWAYS_INCLUDED, UsageScanError, scan_paths
-from tests.asset_pipeline.build_support import run, snapshot, write_tree
+from tests.asset_pipeline.build_support import output_text, run, snapshot, write_tree
 from tests.asset_pipeline.test_fonts import build_font
 
 FACE = FontFace("icons.0123456789.woff2", "U+20-7E, U+F015", None)
@@ -186,3 +186,71 @@ def test_scan_paths_refuses_special_files_and_links_out_of_root(tmp_path: Path) 
     message = str(err.value)
     assert "pipe.html: a FIFO" in message
     assert "env.html: symbolic link to /proc/" in message
+
+
+def _font_tree(tmp_path: Path) -> dict[str, bytes]:
+    """A package as font packages ship: the WOFF2 plus TTF/WOFF fallbacks of one font in
+    one ``@font-face`` src list, and a TTF that has no WOFF2 beside it."""
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from tests.asset_pipeline.test_fonts import build_font
+
+    ttf = build_font()
+    flavoured: dict[str, bytes] = {}
+    for flavor in ("woff", "woff2"):
+        font = TTFont(io.BytesIO(ttf))
+        font.flavor = flavor
+        buf = io.BytesIO()
+        font.save(buf)
+        flavoured[flavor] = buf.getvalue()
+    css = (
+        '@font-face{font-family:Icons;src:url(../fonts/icons.woff2) format("woff2"),'
+        'url(../fonts/icons.woff) format("woff"),url(../fonts/icons.ttf) format("truetype")}\n'
+        '@font-face{font-family:Solo;src:url(../fonts/solo.ttf) format("truetype")}\n'
+    )
+    files = {
+        "css/app.css": css.encode(),
+        "fonts/icons.ttf": ttf,
+        "fonts/icons.woff": flavoured["woff"],
+        "fonts/icons.woff2": flavoured["woff2"],
+        "fonts/solo.ttf": ttf,
+    }
+    write_tree(tmp_path / "src", dict(files))
+    return files
+
+
+def test_fallbacks_of_a_shipped_woff2_are_answered_by_it_not_converted(tmp_path: Path) -> None:
+    """A TTF/WOFF whose WOFF2 already sits beside it is the fallback entry of a src list:
+    converting it would only make the WOFF2 again. Its logical name maps to the shipped
+    WOFF2, so every URL of the list names that one file and no fallback is published,
+    while a TTF with no WOFF2 is still converted."""
+    files = _font_tree(tmp_path)
+    ran: list[str] = []
+    hooks = BuildHooks(on_process=[lambda name, kind: ran.append(name)])
+    m = run(tmp_path, hooks=hooks).manifest
+    assert "fonts/solo.ttf" in ran
+    assert "fonts/icons.ttf" not in ran
+    assert "fonts/icons.woff" not in ran
+    woff2 = m["fonts/icons.woff2"]
+    assert (tmp_path / "dist" / woff2.path).read_bytes() == files["fonts/icons.woff2"]
+    for name in ("fonts/icons.ttf", "fonts/icons.woff"):
+        assert m[name].path == woff2.path
+        assert m[name].content_type == "font/woff2"
+    published = {p.name for p in (tmp_path / "dist" / "fonts").iterdir()}
+    assert not [n for n in published if n.endswith((".ttf", ".woff"))]
+    assert m["fonts/solo.ttf"].path.endswith(".woff2")
+    css = output_text(tmp_path, m, "css/app.css")
+    assert css.count(f'url(../{woff2.path}) format("woff2")') == 3
+
+
+def test_fallbacks_are_still_converted_when_font_options_ask_for_work(tmp_path: Path) -> None:
+    """Subsetting (or any font option) applies to every format of the font, as before."""
+    _font_tree(tmp_path)
+    ran: list[str] = []
+    hooks = BuildHooks(on_process=[lambda name, kind: ran.append(name)])
+    fonts = {"unicode_ranges": ["U+20-7E"]}
+    m = run(tmp_path, hooks=hooks, processors={"fonts": fonts}).manifest
+    assert {"fonts/icons.ttf", "fonts/icons.woff", "fonts/solo.ttf"} <= set(ran)
+    assert m["fonts/icons.ttf"].path.endswith(".woff2")

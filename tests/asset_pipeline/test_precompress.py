@@ -7,13 +7,21 @@ import brotli
 import zstandard
 
 from asset_pipeline.config import PrecompressConfig
-from asset_pipeline.precompress import is_compressible, precompress
+from asset_pipeline.precompress import encode, is_compressible, precompress
 
 TEXT = b"".join(b".rule-%d { color: #%06x; margin: 0 auto; }\n" % (i, i * 997) for i in range(400))
 
 
-def test_all_three_codings_round_trip() -> None:
+def test_default_writes_brotli_and_gzip_but_no_zstd() -> None:
+    """Every browser that sends ``zstd`` also sends ``br``, and brotli 11 is the smaller of
+    the two, so a ``.zst`` sibling would never be served to a browser (docs/benchmarks.md)."""
     out = precompress(TEXT, PrecompressConfig())
+    assert set(out) == {"br", "gzip"}
+    assert len(out["br"]) < len(encode("zstd", TEXT, PrecompressConfig()))
+
+
+def test_all_three_codings_round_trip() -> None:
+    out = precompress(TEXT, PrecompressConfig(zstd=True))
     assert set(out) == {"br", "zstd", "gzip"}
     assert brotli.decompress(out["br"]) == TEXT
     assert zstandard.ZstdDecompressor().decompress(out["zstd"]) == TEXT
@@ -28,7 +36,8 @@ def test_incompressible_data_gets_no_siblings() -> None:
 
 
 def test_switches_and_threshold() -> None:
-    assert set(precompress(TEXT, PrecompressConfig(br=False, gzip=False))) == {"zstd"}
+    only_zstd = PrecompressConfig(br=False, zstd=True, gzip=False)
+    assert set(precompress(TEXT, only_zstd)) == {"zstd"}
     assert precompress(TEXT, PrecompressConfig(min_saving=0.999)) == {}
 
 
