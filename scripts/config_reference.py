@@ -45,11 +45,11 @@ SECTIONS: list[tuple[str, str, str]] = [
      "`[tool.asset-pipeline.images]` and `[[tool.asset-pipeline.images.rules]]` (with `glob`)"),
     ("Build: fonts", "asset_pipeline.processors.fonts:FontOptions",
      "`[tool.asset-pipeline.fonts]` and `[[tool.asset-pipeline.fonts.rules]]` (with `glob`)"),
-    ("Service worker", "asset_pipeline.sw_config:ServiceWorkerConfig",
+    ("Service worker", "asset_pipeline.sw.config:ServiceWorkerConfig",
      "`[tool.asset-pipeline.service-worker]`"),
-    ("Service worker: runtime rule", "asset_pipeline.sw_config:RuntimeRule",
+    ("Service worker: runtime rule", "asset_pipeline.sw.config:RuntimeRule",
      "`[[tool.asset-pipeline.service-worker.runtime]]`"),
-    ("Upload", "asset_pipeline.upload_config:UploadConfig",
+    ("Upload", "asset_pipeline.upload.config:UploadConfig",
      "`[tool.asset-pipeline.upload]` and `asset-pipeline upload` flags"),
 ]  # fmt: skip
 

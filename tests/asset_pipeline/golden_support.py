@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from asset_pipeline.fingerprint import hashed_name
-from asset_pipeline.graph import resolve
-from asset_pipeline.references import SOURCEMAP, RawRef
-from asset_pipeline.rewrite import rewrite
+from asset_pipeline.build.fingerprint import hashed_name
+from asset_pipeline.refs import SOURCEMAP, RawRef
+from asset_pipeline.refs.graph import resolve
+from asset_pipeline.refs.rewrite import rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
 FAKE_DIGEST = "0123456789abcdef" * 4

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from fontTools.ttLib import TTFont
 
-from asset_pipeline.build_cli import Progress
+from asset_pipeline.build.cli import Progress
 from asset_pipeline.cli import main
 from tests.asset_pipeline.build_support import SVG, snapshot, write_tree
-from tests.asset_pipeline.test_fonts import build_font
+from tests.asset_pipeline.processors.test_fonts import build_font
 
 
 @pytest.fixture
