@@ -41,7 +41,7 @@ SECTIONS: list[tuple[str, str, str]] = [
      "`[tool.asset-pipeline]` in pyproject.toml, or `asset-pipeline build --config FILE`"),
     ("Build: precompression", "asset_pipeline.config:PrecompressConfig",
      "`[tool.asset-pipeline.precompress]`"),
-    ("Build: images", "asset_pipeline.processors.images:ImageOptions",
+    ("Build: images", "asset_pipeline.processors.images.options:ImageOptions",
      "`[tool.asset-pipeline.images]` and `[[tool.asset-pipeline.images.rules]]` (with `glob`)"),
     ("Build: fonts", "asset_pipeline.processors.fonts:FontOptions",
      "`[tool.asset-pipeline.fonts]` and `[[tool.asset-pipeline.fonts.rules]]` (with `glob`)"),

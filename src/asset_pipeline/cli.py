@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "build": ("asset_pipeline.build.cli", "build SRC into a fingerprinted, precompressed DIST"),
     "inspect": ("asset_pipeline.inspect", "print a build's manifest as a table"),
     "upload": ("asset_pipeline.upload.cli", "publish a build to S3-compatible storage"),
-    "sw": ("asset_pipeline.sw.worker", "generate sw.js for an existing build"),
+    "sw": ("asset_pipeline.sw.cli", "generate sw.js for an existing build"),
 }
 
 

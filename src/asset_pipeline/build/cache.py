@@ -33,7 +33,7 @@ from typing import Any
 
 from blake3 import blake3
 
-from asset_pipeline.processors.base import ExtraOutput, ProcessorOutput
+from asset_pipeline.processors import ExtraOutput, ProcessorOutput, processor_module
 from asset_pipeline.refs import RawRef
 
 CACHE_FORMAT = "2"
@@ -119,9 +119,7 @@ def _unpack(raw: bytes) -> tuple[dict[str, Any], list[bytes]] | None:
 def processor_fingerprint(kind: str) -> str | None:
     """Cache-key part for a processor kind, or None when its module is not installed yet
     (the build then copies such files unchanged)."""
-    from asset_pipeline.processors import _PROCESSOR_FUNCTIONS
-
-    module = _PROCESSOR_FUNCTIONS[kind].partition(":")[0]
+    module = processor_module(kind)
     try:
         spec = importlib.util.find_spec(module)
     except ModuleNotFoundError:

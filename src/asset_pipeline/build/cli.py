@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from asset_pipeline.build.orchestrate import BuildError, BuildResult, build
+from asset_pipeline.build.orchestrate import BuildResult, build
 from asset_pipeline.build.steps import BuildStats
-from asset_pipeline.config.model import ConfigError, load_config, parse_manifest_formats, validate
+from asset_pipeline.config import load_config, parse_manifest_formats, validate
+from asset_pipeline.errors import BuildError, ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -23,8 +23,11 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from asset_pipeline.build.plan import BuildPlan
+from asset_pipeline.config.model import BuildConfig
+from asset_pipeline.errors import BuildError
 from asset_pipeline.file_tree import TreeError
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessorOutput
 from asset_pipeline.usage import (
@@ -34,10 +37,6 @@ from asset_pipeline.usage import (
     scan_paths,
     scan_text,
 )
-
-if TYPE_CHECKING:
-    from asset_pipeline.build.orchestrate import BuildPlan
-    from asset_pipeline.config.model import BuildConfig
 
 _BUILD_CONTENT = HTML_SUFFIXES | {".css", ".md", ".markdown"}
 _MASK = re.compile(r"/\*.*?(?:\*/|$)|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'", re.S)
@@ -52,8 +51,6 @@ def _suffix(name: str) -> str:
 
 def scan_usage(plan: BuildPlan) -> None:
     """``before_process`` hook: fill ``plan.used_codepoints`` for usage-subset fonts."""
-    from asset_pipeline.build.orchestrate import BuildError
-
     memo: dict[tuple[str, ...], frozenset[int]] = {}
     own: frozenset[int] | None = None
     problems: list[str] = []
@@ -90,8 +87,6 @@ def usage_inputs(config: BuildConfig, names: Sequence[str]) -> dict[str, bytes]:
     logical names: the build's up-to-date check must see a template edit. Runs before
     that check, so a FIFO or a link out of the project fails the build here (BuildError)
     instead of hanging it or being read."""
-    from asset_pipeline.build.orchestrate import BuildError
-
     globs: set[str] = set()
     for name in names:
         if PROCESSOR_KINDS.get(_suffix(name)) != "fonts":

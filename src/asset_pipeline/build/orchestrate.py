@@ -17,65 +17,27 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from asset_pipeline.build import output, state, steps
 from asset_pipeline.build.cache import BuildCache
+from asset_pipeline.build.fonts import scan_usage, usage_inputs
+from asset_pipeline.build.plan import BuildHooks, BuildPlan
 from asset_pipeline.build.reuse import Previous
 from asset_pipeline.build.scan import Scanner, Workers, library_messages
 from asset_pipeline.config.model import BuildConfig
+from asset_pipeline.errors import BuildError
 from asset_pipeline.file_tree import TreeError
 from asset_pipeline.manifest import Manifest, write_manifest
-from asset_pipeline.refs import RawRef
-from asset_pipeline.refs.graph import CycleError, Graph, build_graph, discover, topo_order
+from asset_pipeline.refs.graph import CycleError, build_graph, discover, topo_order
+from asset_pipeline.sw.hook import build_hook as service_worker
 
 Progress = Callable[[str, int, int], None]
 
 
-class BuildError(Exception):
-    """The build failed; ``problems`` lists every reason found (one line each)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass(slots=True)
-class BuildPlan:
-    """What is known before processing. ``used_codepoints`` maps a font's logical name
-    to the code points its users need (filled by a ``before_process`` hook)."""
-
-    config: BuildConfig
-    src: Path
-    names: list[str]
-    sources: dict[str, bytes]
-    refs: dict[str, list[RawRef]]
-    graph: Graph
-    order: list[str]
-    used_codepoints: dict[str, frozenset[int]] = field(default_factory=dict)
-
-
-AfterManifest = Callable[[Manifest, Path, BuildConfig], "Manifest | None"]
-
-
-@dataclass(slots=True)
-class BuildHooks:
-    """Extension points. ``on_process(logical_name, kind)`` fires for each processor run
-    that was not answered from the cache. ``inputs(config, names)`` returns files outside
-    SRC a plugin reads (key -> bytes); they join the up-to-date check."""
-
-    before_process: list[Callable[[BuildPlan], None]] = field(default_factory=list)
-    after_manifest: list[AfterManifest] = field(default_factory=list)
-    on_process: list[Callable[[str, str], None]] = field(default_factory=list)
-    inputs: list[Callable[[BuildConfig, list[str]], dict[str, bytes]]] = field(default_factory=list)
-
-
 def default_hooks() -> BuildHooks:
     """The built-in plugins (service worker, font usage scan register themselves here)."""
-    from asset_pipeline.build.fonts import scan_usage, usage_inputs
-    from asset_pipeline.sw.worker import build_hook as service_worker
-
     return BuildHooks(
         before_process=[scan_usage], after_manifest=[service_worker], inputs=[usage_inputs]
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from asset_pipeline.build.cache import (
     BuildCache,
@@ -25,16 +25,15 @@ from asset_pipeline.build.fingerprint import (
     with_suffix,
 )
 from asset_pipeline.build.fonts import finish_font_faces, font_faces, woff2_sibling
+from asset_pipeline.build.plan import BuildPlan
 from asset_pipeline.build.reuse import Previous
 from asset_pipeline.build.scan import Scanner, Workers, library_messages, scan_job
+from asset_pipeline.errors import BuildError
 from asset_pipeline.media_types import content_type, with_charset
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
 from asset_pipeline.processors import load_processor as _load
 from asset_pipeline.refs import RawRef
 from asset_pipeline.refs.rewrite import extension, rewrite
-
-if TYPE_CHECKING:
-    from asset_pipeline.build.orchestrate import BuildPlan
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
@@ -105,8 +104,6 @@ def process_all(
 ) -> dict[str, ProcessorOutput]:
     """Every source's processor output, from the cache or the pool. What libraries logged
     while processing joins ``warnings`` (a cached output was processed quietly before)."""
-    from asset_pipeline.build.orchestrate import BuildError
-
     versions: dict[str, str | None] = {}
     results: dict[str, ProcessorOutput] = {}
     todo: list[tuple[str, str, str]] = []  # (name, kind, cache key)

@@ -1,24 +1,18 @@
 """Parsing and checking ``[tool.asset-pipeline]`` tables into a ``BuildConfig``.
 
-Split from ``config.py`` (the dataclasses and defaults) so that module stays readable;
-every error names the file and the key and carries a ``HINT``.
+The dataclasses and defaults live in ``model``; the file is read by ``pyproject``. Every
+error names the file and the key and carries a ``HINT``.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from asset_pipeline.config.model import (
-    MANIFEST_FORMATS,
-    BuildConfig,
-    ConfigError,
-    PrecompressConfig,
-    find_pyproject,
-    validate,
-)
+from asset_pipeline.config.model import MANIFEST_FORMATS, BuildConfig, PrecompressConfig, validate
+from asset_pipeline.config.pyproject import find_pyproject, read_table
+from asset_pipeline.errors import ConfigError
 from asset_pipeline.processors import PROCESSOR_KINDS
 
 _PRECOMPRESS_KEYS = {
@@ -33,7 +27,7 @@ _PRECOMPRESS_KEYS = {
 }
 
 
-def load(config_file: Path | None = None, *, cwd: Path | None = None) -> BuildConfig:
+def load_config(config_file: Path | None = None, *, cwd: Path | None = None) -> BuildConfig:
     """Read ``config_file`` (``[tool.asset-pipeline]`` or top-level keys), else the nearest
     ``pyproject.toml`` from ``cwd`` upward; no file at all gives the defaults."""
     cwd = cwd or Path.cwd()
@@ -41,20 +35,10 @@ def load(config_file: Path | None = None, *, cwd: Path | None = None) -> BuildCo
     path = config_file if config_file is not None else find_pyproject(cwd)
     if path is None:
         return BuildConfig(root=cwd)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: config file not found. HINT: check the --config path."
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}). HINT: fix the syntax.") from None
-    table = data.get("tool", {}).get("asset-pipeline")
+    table = read_table(path, explicit=explicit)
     if table is None:
-        if not explicit:
-            return BuildConfig(root=path.parent)
-        table = {k: v for k, v in data.items() if k != "tool"}
-    return from_mapping(table, root=path.parent.resolve(), source=str(path))
+        return BuildConfig(root=path.parent)
+    return config_from_mapping(table, root=path.parent.resolve(), source=str(path))
 
 
 def _check(cond: bool, source: str, key: str, expected: str) -> None:
@@ -65,7 +49,7 @@ def _check(cond: bool, source: str, key: str, expected: str) -> None:
         )
 
 
-def from_mapping(table: Mapping[str, Any], *, root: Path, source: str) -> BuildConfig:
+def config_from_mapping(table: Mapping[str, Any], *, root: Path, source: str) -> BuildConfig:
     kinds = set(PROCESSOR_KINDS.values())
     known = set(BuildConfig.__dataclass_fields__) - {
         "root",

@@ -16,16 +16,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from asset_pipeline.errors import ConfigError
+
 #: Vite/Rollup/esbuild style ``name-BfT4x2aQ.js``: 8 url-safe base64 characters holding
 #: at least one digit and one letter (so ``my-component.js`` is not mistaken for one).
 DEFAULT_BUNDLER_HASH = (
     r"[-.](?=[A-Za-z0-9_-]{0,7}[0-9])(?=[A-Za-z0-9_-]{0,7}[A-Za-z])[A-Za-z0-9_-]{8}\.[^./]+$"
 )
 MANIFEST_FORMATS = ("django", "vite")
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the file and key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,30 +144,6 @@ def glob_match(pattern: str, logical_name: str) -> bool:
     if "/" not in pattern:
         return _glob_regex(pattern).fullmatch(logical_name.rsplit("/", 1)[-1]) is not None
     return _glob_regex(pattern).fullmatch(logical_name) is not None
-
-
-def find_pyproject(start: Path) -> Path | None:
-    for directory in (start, *start.parents):
-        candidate = directory / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def load_config(config_file: Path | None = None, *, cwd: Path | None = None) -> BuildConfig:
-    """Read ``config_file`` (``[tool.asset-pipeline]`` or top-level keys), else the nearest
-    ``pyproject.toml`` from ``cwd`` upward; no file at all gives the defaults.
-    Raises ConfigError naming the file and key."""
-    from asset_pipeline.config.load import load
-
-    return load(config_file, cwd=cwd)
-
-
-def config_from_mapping(table: Mapping[str, Any], *, root: Path, source: str) -> BuildConfig:
-    """Validate a ``[tool.asset-pipeline]`` table (see ``config.load``)."""
-    from asset_pipeline.config.load import from_mapping
-
-    return from_mapping(table, root=root, source=source)
 
 
 def validate(config: BuildConfig) -> BuildConfig:

@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asset_pipeline.errors import AssetPipelineError
 
-class ProcessingError(Exception):
+
+class ProcessingError(AssetPipelineError):
     """A file could not be processed. The message says which file and why."""
 
     def __init__(self, logical_name: str, reason: str) -> None:

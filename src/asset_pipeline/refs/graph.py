@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from asset_pipeline.config.model import glob_match
+from asset_pipeline.errors import AssetPipelineError
 from asset_pipeline.file_tree import list_files
 from asset_pipeline.refs import SOURCEMAP, RawRef, css, is_external, js, split_suffix
 
@@ -26,7 +27,7 @@ _SCANNERS: dict[str, Scanner] = {
 _JS_KINDS = {"module", "dynamic-import", "import-meta-url"}
 
 
-class CycleError(ValueError):
+class CycleError(AssetPipelineError, ValueError):
     """Files reference each other in a loop, so none of them can be fingerprinted."""
 
     def __init__(self, cycle: Sequence[str]) -> None:

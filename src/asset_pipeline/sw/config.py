@@ -32,10 +32,15 @@ itself must still be served from the site's own origin.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, Literal, cast
+
+from asset_pipeline.config.pyproject import read_table
+from asset_pipeline.errors import ConfigError
 
 Strategy = Literal[
     "cache-first", "network-first", "stale-while-revalidate", "network-only", "cache-only"
@@ -53,7 +58,7 @@ TABLE = "[tool.asset-pipeline.service-worker]"
 DEFAULT_PRECACHE = ("*.css", "*.js", "*.mjs", "*.woff2", "*.woff", "*.ttf", "*.otf")
 
 
-class ServiceWorkerConfigError(ValueError):
+class ServiceWorkerConfigError(ConfigError):
     """The service-worker table in pyproject.toml is invalid; the message says where."""
 
 
@@ -274,3 +279,9 @@ def config_from_mapping(table: Mapping[str, Any] | None) -> ServiceWorkerConfig:
             raise _fail(TABLE, f"runtime rule names repeat ({names})", "give each a unique name")
         options["runtime"] = rules
     return ServiceWorkerConfig(**options)
+
+
+def load_config(pyproject: str | os.PathLike[str]) -> ServiceWorkerConfig:
+    """The service-worker options of a pyproject.toml (or a dedicated config file)."""
+    table = read_table(Path(pyproject), explicit=True) or {}
+    return config_from_mapping(table.get("service-worker"))

@@ -13,14 +13,15 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from asset_pipeline.errors import AssetPipelineError
 from asset_pipeline.manifest import Manifest, ManifestEntry
 from asset_pipeline.sw.config import ServiceWorkerConfig
 
-log = logging.getLogger("asset_pipeline.sw.worker")
+log = logging.getLogger("asset_pipeline.sw")
 _GLOB_CHARS = frozenset("*?[")
 
 
-class ServiceWorkerError(Exception):
+class ServiceWorkerError(AssetPipelineError):
     """The worker cannot be generated for this build; the message names the URL or file."""
 
 

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from asset_pipeline.upload.config import UploadConfig, UploadError
+from asset_pipeline.errors import UploadError
+from asset_pipeline.upload.config import UploadConfig
 from asset_pipeline.upload.publish import publish
 
 __all__ = ["UploadConfig", "UploadError", "publish"]

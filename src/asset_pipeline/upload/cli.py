@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from asset_pipeline.errors import ConfigError, UploadError
 from asset_pipeline.upload.config import (
     DEFAULT_EXCLUDE,
     OptionError,
     UploadConfig,
-    UploadError,
     normalise_prefix,
     read_settings,
 )
@@ -236,7 +236,7 @@ def config_from_args(args: argparse.Namespace) -> UploadConfig:
 def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
-    except OptionError as exc:
+    except ConfigError as exc:
         print(f"asset-pipeline upload: error: {exc}", file=sys.stderr)
         return 2
     try:

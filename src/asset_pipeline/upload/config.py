@@ -6,12 +6,12 @@ config without importing boto3.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asset_pipeline.config.model import find_pyproject
+from asset_pipeline.config.pyproject import find_pyproject, read_table
+from asset_pipeline.errors import ConfigError
 from asset_pipeline.upload.rules import UploadRules
 
 #: Never uploaded: desktop litter.
@@ -42,12 +42,8 @@ _TOML_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-class OptionError(ValueError):
+class OptionError(ConfigError):
     """A flag or a pyproject setting is wrong; exit code 2."""
-
-
-class UploadError(RuntimeError):
-    """The upload failed; the message is one actionable line (or a few, one per key)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,14 +91,11 @@ def read_settings(path: Path | None) -> dict[str, Any]:
     """``[tool.asset-pipeline.upload]``, type-checked; ``{}`` when there is none."""
     if path is not None and not path.is_file():
         raise OptionError(f"--config {path}: no such file. HINT: check the path.")
+    explicit = path is not None
     path = path or find_pyproject(Path.cwd())
     if path is None:
         return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise OptionError(f"{path}: not valid TOML ({exc}).") from None
-    section = data.get("tool", {}).get("asset-pipeline", {}).get("upload", {})
+    section = (read_table(path, explicit=explicit) or {}).get("upload", {})
     where = f"{path} [tool.asset-pipeline.upload]"
     if not isinstance(section, dict):
         raise OptionError(f"{where}: expected a table.")

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
-from asset_pipeline.upload.config import UploadError
+from asset_pipeline.errors import UploadError
 from asset_pipeline.upload.inventory import LocalObject
 from asset_pipeline.upload.plan import BuildRecord, ObjectRecord, Plan
 from asset_pipeline.upload.state import IndexEntry, RemoteState, StateConflict, delete_keys

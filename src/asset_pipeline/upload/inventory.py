@@ -17,6 +17,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
+from asset_pipeline.errors import AssetPipelineError
 from asset_pipeline.file_tree import TreeError, list_files
 from asset_pipeline.manifest import ENCODING_SUFFIX, MANIFEST_NAME, Manifest
 from asset_pipeline.upload.rules import UploadRules
@@ -36,7 +37,7 @@ RESERVED_DIR = ".asset-pipeline/"
 _CODING_BY_SUFFIX = {suffix: coding for coding, suffix in ENCODING_SUFFIX.items()}
 
 
-class InventoryError(ValueError):
+class InventoryError(AssetPipelineError, ValueError):
     """The build directory does not match its manifest."""
 
 

@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from asset_pipeline.errors import UploadError
 from asset_pipeline.manifest import ManifestError, load_manifest
-from asset_pipeline.upload.config import UploadConfig, UploadError
+from asset_pipeline.upload.config import UploadConfig
 from asset_pipeline.upload.history import load_history, record_and_prune
 from asset_pipeline.upload.invalidate import create_invalidations, invalidation_paths
 from asset_pipeline.upload.inventory import (

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 
+from asset_pipeline.errors import ConfigError
+
 #: Cache-Control for fingerprinted files: the name changes when the bytes do.
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Cache-Control for entry points (manifest, sw.js, HTML): always revalidate.
@@ -55,7 +57,7 @@ _TEXTUAL = {
 _HEADER_VALUE = re.compile(r"^[\x20-\x7e]+$")
 
 
-class RuleError(ValueError):
+class RuleError(ConfigError):
     """An upload rule (glob or Cache-Control value) cannot be used."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from blake3 import blake3
 
+from asset_pipeline.errors import AssetPipelineError
 from asset_pipeline.upload.inventory import RESERVED_DIR, LocalObject
 from asset_pipeline.upload.plan import BuildRecord, ObjectRecord
 
@@ -32,11 +33,11 @@ META_HASH = "blake3"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
-class StateError(ValueError):
+class StateError(AssetPipelineError, ValueError):
     """The remote state file exists but cannot be read."""
 
 
-class StateConflict(Exception):
+class StateConflict(AssetPipelineError):
     """Another upload rewrote the index after this one read it."""
 
 

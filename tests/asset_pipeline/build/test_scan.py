@@ -37,7 +37,7 @@ def test_the_handler_is_removed_when_the_job_fails() -> None:
 
 def test_this_packages_own_warnings_carry_no_logger_name() -> None:
     with library_messages() as notes:
-        logging.getLogger("asset_pipeline.sw.worker").warning("not precaching %s", "a.js")
+        logging.getLogger("asset_pipeline.sw.hook").warning("not precaching %s", "a.js")
     assert notes == ["not precaching a.js"]
 
 

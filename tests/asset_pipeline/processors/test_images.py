@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw, ImageSequence, ImageStat
 
 from asset_pipeline.processors import ProcessContext, ProcessingError, load_processor
-from asset_pipeline.processors._imagemeta import strip_jpeg
 from asset_pipeline.processors.images import process_image
+from asset_pipeline.processors.images.meta import strip_jpeg
 
 
 def encode(im: Image.Image, fmt: str, **kw: object) -> bytes:

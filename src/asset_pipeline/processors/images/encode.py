@@ -8,12 +8,10 @@ has an empty ``info`` (see ``bare``), and the ICC profile is passed explicitly.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
 
 from PIL import Image, JpegImagePlugin
 
-if TYPE_CHECKING:
-    from asset_pipeline.processors.images import ImageOptions
+from asset_pipeline.processors.images.options import ImageOptions
 
 
 def encode(im: Image.Image, fmt: str, lossless: bool, icc: bytes | None, o: ImageOptions) -> bytes:

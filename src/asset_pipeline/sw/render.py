@@ -8,27 +8,21 @@ produce is an error now instead of a 404 that makes every user's install fail la
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import html
 import json
 import logging
 import os
-import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from asset_pipeline.config.model import BuildConfig
-from asset_pipeline.manifest import Manifest, ManifestError, load_manifest
+from asset_pipeline.manifest import Manifest
 from asset_pipeline.sw.config import (
     RuntimeRule,
     ServiceWorkerConfig,
-    ServiceWorkerConfigError,
-    config_from_mapping,
 )
 from asset_pipeline.sw.precache import (
     PrecacheEntry,
@@ -152,48 +146,6 @@ def write_service_worker(
     return worker
 
 
-def generate_for_build(
-    manifest: Manifest, dist: str | os.PathLike[str], table: Any
-) -> GeneratedWorker | None:
-    """Hook for ``asset-pipeline build``: writes the worker when the config enables it."""
-    config = config_from_mapping(table)
-    return write_service_worker(manifest, dist, config) if config.enabled else None
-
-
-def build_hook(manifest: Manifest, out_dir: Path, config: BuildConfig) -> None:
-    """``after_manifest`` hook of ``asset-pipeline build``: writes the worker into the
-    build's temp directory (so it is swapped in with the rest) when the config file the
-    build read enables it. A precache problem fails the build, leaving DIST untouched."""
-    from asset_pipeline.build.orchestrate import BuildError
-
-    try:
-        source = Path(config.source)
-        table = _read_table(source) if source.suffix == ".toml" and source.is_file() else None
-        worker = generate_for_build(manifest, out_dir, table)
-    except (ServiceWorkerError, ServiceWorkerConfigError) as exc:
-        raise BuildError([str(exc)]) from None
-    if worker is not None:
-        for path in worker.skipped:
-            log.warning("service worker: not precaching %s (over max_file_size)", path)
-        log.info("service worker written version=%s urls=%d", worker.version, len(worker.precache))
-
-
-def _read_table(path: Path) -> Any:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ServiceWorkerConfigError(f"{path}: no such file. HINT: pass --config") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ServiceWorkerConfigError(f"{path}: invalid TOML ({exc})") from None
-    tool = data.get("tool", {}).get("asset-pipeline")
-    return (data if tool is None else tool).get("service-worker")
-
-
-def load_config(pyproject: str | os.PathLike[str]) -> ServiceWorkerConfig:
-    """The service-worker options of a pyproject.toml (or a top-level config file)."""
-    return config_from_mapping(_read_table(Path(pyproject)))
-
-
 def registration_snippet(
     *, sw_url: str = "/sw.js", scope: str = "/", reload: bool = False, minify: bool = True
 ) -> str:
@@ -205,52 +157,3 @@ def registration_snippet(
         attrs += " data-reload"
     safe = source.replace("</", "<\\/")
     return f"<script{attrs}>\n{safe}</script>"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dist", metavar="DIST", help="build directory holding manifest.json")
-    parser.add_argument(
-        "--config",
-        default="pyproject.toml",
-        help="pyproject.toml with [tool.asset-pipeline.service-worker] (default: ./pyproject.toml;"
-        " missing file = defaults)",
-    )
-    parser.add_argument("--base-url", help="deployed URL prefix (CDN) of the build's files")
-    parser.add_argument("--offline-page", help="logical name of the offline fallback page")
-    parser.add_argument("--snippet", action="store_true", help="also print the <script> snippet")
-    parser.add_argument(
-        "--retire",
-        action="store_true",
-        help="write a no-op worker that deletes the caches (switches the worker off)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        config = ServiceWorkerConfig()
-        if args.config != "pyproject.toml" or Path(args.config).is_file():
-            config = load_config(args.config)
-        overrides = {
-            "base_url": args.base_url,
-            "offline_page": args.offline_page,
-            "retire": True if args.retire else None,
-        }
-        table = {k: v for k, v in overrides.items() if v is not None}
-        if table:
-            config = dataclasses.replace(config, **table)
-        manifest = load_manifest(args.dist)
-        worker = write_service_worker(manifest, args.dist, config)
-    except (ServiceWorkerError, ServiceWorkerConfigError, ManifestError) as exc:
-        print(f"asset-pipeline sw: error: {exc}", file=sys.stderr)
-        return 1
-    size = len(worker.source.encode())
-    print(
-        f"wrote {Path(args.dist) / config.filename}: {size} bytes, version {worker.version}, "
-        f"{len(worker.precache)} precached URLs ({sum(e.size for e in worker.precache)} bytes)"
-    )
-    for path in worker.skipped:
-        print(f"  skipped {path}: larger than max_file_size ({config.max_file_size})")
-    if args.snippet:
-        # the worker is always served by the site itself, even when assets are on a CDN
-        print(registration_snippet(sw_url=manifest.url_prefix.rstrip("/") + "/" + config.filename))
-    return 0

@@ -21,13 +21,11 @@ from asset_pipeline.sw.config import (
     ServiceWorkerConfigError,
     config_from_mapping,
 )
-from asset_pipeline.sw.worker import (
+from asset_pipeline.sw.hook import generate_for_build
+from asset_pipeline.sw.precache import ServiceWorkerError, plan_precache, precache_version
+from asset_pipeline.sw.render import (
     PLACEHOLDER,
-    ServiceWorkerError,
-    generate_for_build,
     path_glob_to_regex,
-    plan_precache,
-    precache_version,
     registration_snippet,
     render_service_worker,
     write_service_worker,
