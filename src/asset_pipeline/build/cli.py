@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
-    progress = None if args.quiet else Progress(err)
+    progress = None if args.quiet else ProgressBar(err)
     try:
         result = build(config, progress=progress, dry_run=args.dry_run)
     except BuildError as exc:
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class Progress:
+class ProgressBar:
     """A bar on a terminal; one line per finished phase otherwise (CI logs)."""
 
     __slots__ = ("_last", "_stream", "_tty")

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from asset_pipeline.build import output, state, steps
 from asset_pipeline.build.cache import BuildCache
 from asset_pipeline.build.fonts import scan_usage, usage_inputs
-from asset_pipeline.build.plan import BuildHooks, BuildPlan
+from asset_pipeline.build.plan import BuildHooks, BuildPlan, ProgressCallback
 from asset_pipeline.build.reuse import Previous
 from asset_pipeline.build.scan import Scanner, Workers, library_messages
 from asset_pipeline.config.model import BuildConfig
@@ -32,8 +31,6 @@ from asset_pipeline.file_tree import TreeError
 from asset_pipeline.manifest import Manifest, write_manifest
 from asset_pipeline.refs.graph import CycleError, build_graph, discover, topo_order
 from asset_pipeline.sw.hook import build_hook as service_worker
-
-Progress = Callable[[str, int, int], None]
 
 
 def default_hooks() -> BuildHooks:
@@ -56,7 +53,7 @@ def build(
     config: BuildConfig,
     *,
     hooks: BuildHooks | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     dry_run: bool = False,
 ) -> BuildResult:
     """Build ``config.src`` into ``config.out``. Raises BuildError (nothing written)."""

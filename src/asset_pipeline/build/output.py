@@ -9,13 +9,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from blake3 import blake3
 
 from asset_pipeline.build.cache import BuildCache, cache_key
 from asset_pipeline.build.fingerprint import content_hash, integrity
+from asset_pipeline.build.plan import ProgressCallback
 from asset_pipeline.build.precompress import is_compressible, precompress
 from asset_pipeline.build.scan import Workers
 from asset_pipeline.build.steps import Emitted, Emitter, type_label
@@ -28,15 +29,13 @@ from asset_pipeline.manifest import (
     ManifestEntry,
 )
 
-Progress = Callable[[str, int, int], None]
-
 
 def precompress_all(
     emitter: Emitter,
     cache: BuildCache,
     workers: Workers,
     config: BuildConfig,
-    progress: Progress | None,
+    progress: ProgressCallback | None,
 ) -> dict[str, dict[str, int]]:
     """Write ``.zst``/``.br``/``.gz`` siblings; returns output path -> {coding: size}."""
     settings = config.precompress

@@ -13,6 +13,9 @@ from asset_pipeline.manifest import Manifest
 from asset_pipeline.refs import RawRef
 from asset_pipeline.refs.graph import Graph
 
+#: ``progress(phase, done, total)``: called as work advances (``build.cli.ProgressBar`` draws it).
+ProgressCallback = Callable[[str, int, int], None]
+
 
 @dataclass(slots=True)
 class BuildPlan:

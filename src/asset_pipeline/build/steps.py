@@ -25,7 +25,7 @@ from asset_pipeline.build.fingerprint import (
     with_suffix,
 )
 from asset_pipeline.build.fonts import finish_font_faces, font_faces, woff2_sibling
-from asset_pipeline.build.plan import BuildPlan
+from asset_pipeline.build.plan import BuildPlan, ProgressCallback
 from asset_pipeline.build.reuse import Previous
 from asset_pipeline.build.scan import Scanner, Workers, library_messages, scan_job
 from asset_pipeline.errors import BuildError
@@ -36,7 +36,6 @@ from asset_pipeline.refs import RawRef
 from asset_pipeline.refs.rewrite import extension, rewrite
 
 T = TypeVar("T")
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(slots=True)
@@ -99,7 +98,7 @@ def process_all(
     workers: Workers,
     on_process: Sequence[Callable[[str, str], None]],
     stats: BuildStats,
-    progress: Progress | None,
+    progress: ProgressCallback | None,
     warnings: list[str],
 ) -> dict[str, ProcessorOutput]:
     """Every source's processor output, from the cache or the pool. What libraries logged

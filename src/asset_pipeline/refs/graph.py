@@ -18,8 +18,8 @@ from asset_pipeline.errors import AssetPipelineError
 from asset_pipeline.file_tree import list_files
 from asset_pipeline.refs import SOURCEMAP, RawRef, css, is_external, js, split_suffix
 
-Scanner = Callable[[str], list[RawRef]]
-_SCANNERS: dict[str, Scanner] = {
+RefFinder = Callable[[str], list[RawRef]]
+_SCANNERS: dict[str, RefFinder] = {
     ".css": css.find_references,
     ".js": js.find_references,
     ".mjs": js.find_references,
@@ -64,7 +64,7 @@ class Missing:
         return f"{self.referrer}:{self.line}: reference to missing file {self.url!r} ({where})"
 
 
-def scanner_for(name: str) -> Scanner | None:
+def scanner_for(name: str) -> RefFinder | None:
     return _SCANNERS.get(posixpath.splitext(name)[1].lower())
 
 

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from asset_pipeline.errors import UploadError
 from asset_pipeline.upload.inventory import LocalObject
-from asset_pipeline.upload.plan import BuildRecord, ObjectRecord, Plan
+from asset_pipeline.upload.plan import BuildRecord, ObjectRecord, UploadPlan
 from asset_pipeline.upload.state import IndexEntry, RemoteState, StateConflict, delete_keys
 
 
@@ -82,7 +82,7 @@ def record_and_prune(
     index: list[IndexEntry],
     build_id: str,
     local: Sequence[LocalObject],
-    plan: Plan,
+    plan: UploadPlan,
     *,
     warnings: list[str],
 ) -> int:

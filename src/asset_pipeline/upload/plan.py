@@ -58,7 +58,7 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class UploadPlan:
     steps: tuple[Step, ...]
     prune: tuple[str, ...] = ()
     retired_builds: tuple[str, ...] = ()
@@ -105,7 +105,7 @@ def make_plan(
     build_id: str,
     history: Sequence[BuildRecord] = (),
     prune_older_than: int | None = None,
-) -> Plan:
+) -> UploadPlan:
     """``history`` is the previously uploaded builds, oldest first.
 
     With ``prune_older_than=N`` the plan deletes hashed objects that none of the last N
@@ -114,7 +114,7 @@ def make_plan(
     """
     steps = tuple(Step(obj, *compare(obj, remote.get(obj.rel))) for obj in local)
     if prune_older_than is None:
-        return Plan(steps)
+        return UploadPlan(steps)
     if prune_older_than < 1:
         raise ValueError("prune_older_than must be at least 1 (the build being uploaded)")
     previous = [b for b in history if b.build_id != build_id]
@@ -127,7 +127,7 @@ def make_plan(
     doomed: set[str] = set()
     for build in retired:
         doomed.update(build.hashed_keys())
-    return Plan(
+    return UploadPlan(
         steps,
         prune=tuple(sorted(doomed - protected)),
         retired_builds=tuple(b.build_id for b in retired),
@@ -144,7 +144,7 @@ def format_size(n: int) -> str:
     return f"{value:.1f} GB"
 
 
-def format_plan(plan: Plan, *, prefix: str = "", show_skipped: bool = True) -> str:
+def format_plan(plan: UploadPlan, *, prefix: str = "", show_skipped: bool = True) -> str:
     """The ``--dry-run`` table: one row per object, in upload order, then the prunes."""
     rows = [("ACTION", "PHASE", "SIZE", "KEY", "REASON")]
     for step in plan.steps:

@@ -27,7 +27,7 @@ from asset_pipeline.upload.inventory import (
 )
 from asset_pipeline.upload.plan import (
     BuildRecord,
-    Plan,
+    UploadPlan,
     format_plan,
     format_size,
     make_plan,
@@ -38,7 +38,7 @@ from asset_pipeline.upload.state import (
     inventory_id,
 )
 from asset_pipeline.upload.transfer import (
-    Progress,
+    TransferProgress,
     UploadFailure,
     describe_error,
     make_client,
@@ -49,7 +49,7 @@ from asset_pipeline.upload.transfer import (
 @dataclass(slots=True)
 class UploadResult:
     build_id: str = ""
-    plan: Plan | None = None
+    plan: UploadPlan | None = None
     uploaded: int = 0
     uploaded_bytes: int = 0
     pruned: int = 0
@@ -130,7 +130,7 @@ def publish(
             return result
 
         uploads = plan.uploads
-        progress = Progress(
+        progress = TransferProgress(
             len(uploads), sum(s.obj.size for s in uploads), stream=err, tty=config.progress
         )
         for phase, objects in plan.phases():
@@ -216,7 +216,7 @@ def _invalidate(config: UploadConfig, client: Any, paths: list[str], result: Upl
     result.invalidated = tuple(paths)
 
 
-def _summary(config: UploadConfig, plan: Plan, result: UploadResult) -> str:
+def _summary(config: UploadConfig, plan: UploadPlan, result: UploadResult) -> str:
     parts = [
         f"published s3://{config.bucket}/{config.prefix} (build {result.build_id}):",
         f"{result.uploaded} uploaded ({format_size(result.uploaded_bytes)}),",

@@ -103,7 +103,7 @@ def put_file(
     client.upload_file(obj.path, bucket, key, ExtraArgs=extra_args(obj), Config=config)
 
 
-class Progress:
+class TransferProgress:
     """A redrawn bar on a terminal; one plain line per object otherwise (CI logs)."""
 
     def __init__(
@@ -143,7 +143,7 @@ def upload_phase(
     *,
     pool: ThreadPoolExecutor,
     multipart_threshold: int,
-    progress: Progress | None = None,
+    progress: TransferProgress | None = None,
     endpoint_url: str | None = None,
 ) -> list[UploadFailure]:
     """Upload one phase; after the first failure nothing new starts (in-flight PUTs finish)."""

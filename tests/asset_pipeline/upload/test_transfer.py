@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 
 from asset_pipeline.upload.invalidate import invalidation_paths
 from asset_pipeline.upload.inventory import PHASE_HASHED, LocalObject
-from asset_pipeline.upload.transfer import Progress, describe_error, extra_args
+from asset_pipeline.upload.transfer import TransferProgress, describe_error, extra_args
 
 
 def obj(encoding: str | None = None) -> LocalObject:
@@ -30,7 +30,7 @@ def test_extra_args_carry_headers_and_blake3_metadata() -> None:
 
 def test_progress_prints_plain_lines_when_not_a_terminal() -> None:
     out = io.StringIO()
-    progress = Progress(2, 3000, stream=out, tty=False)
+    progress = TransferProgress(2, 3000, stream=out, tty=False)
     progress.advance("static/a.css", 1000)
     progress.advance("static/b.js", 2000)
     assert out.getvalue() == "uploaded static/a.css (1000 B)\nuploaded static/b.js (2.0 KB)\n"
@@ -39,7 +39,7 @@ def test_progress_prints_plain_lines_when_not_a_terminal() -> None:
 
 def test_progress_redraws_one_bar_on_a_terminal() -> None:
     out = io.StringIO()
-    progress = Progress(2, 2048, stream=out, tty=True)
+    progress = TransferProgress(2, 2048, stream=out, tty=True)
     progress.advance("a", 1024)
     progress.advance("b", 1024)
     text = out.getvalue()
