@@ -8,51 +8,19 @@ for five minutes, ``robots.txt`` for a day), so the rules are an ordered glob li
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from pathlib import PurePosixPath
 
 from asset_pipeline.errors import ConfigError
+from asset_pipeline.media_types import guess_type, with_charset
 
 #: Cache-Control for fingerprinted files: the name changes when the bytes do.
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Cache-Control for entry points (manifest, sw.js, HTML): always revalidate.
 REVALIDATE = "no-cache"
 
-#: Types ``mimetypes`` gets wrong or does not know on a minimal system.
-_TYPES = {
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".cjs": "text/javascript",
-    ".css": "text/css",
-    ".html": "text/html",
-    ".htm": "text/html",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".webmanifest": "application/manifest+json",
-    ".svg": "image/svg+xml",
-    ".avif": "image/avif",
-    ".webp": "image/webp",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-    ".wasm": "application/wasm",
-    ".txt": "text/plain",
-    ".xml": "application/xml",
-    ".ico": "image/x-icon",
-}
-#: Non-``text/*`` types that are text and need a charset so browsers do not sniff.
-_TEXTUAL = {
-    "application/javascript",
-    "application/json",
-    "application/manifest+json",
-    "application/xml",
-    "image/svg+xml",
-}
 #: What S3 would accept in a header value: visible ASCII and spaces.
 _HEADER_VALUE = re.compile(r"^[\x20-\x7e]+$")
 
@@ -93,21 +61,7 @@ class UploadRules:
 
     def content_type(self, rel_path: str, declared: str | None = None) -> str:
         """``declared`` is the manifest's type; a charset is added to textual types."""
-        ctype = declared or guess_type(rel_path)
-        if "charset=" in ctype.lower():
-            return ctype
-        base = ctype.split(";", 1)[0].strip().lower()
-        if base.startswith("text/") or base in _TEXTUAL:
-            return f"{ctype}; charset={self.charset}"
-        return ctype
-
-
-def guess_type(rel_path: str) -> str:
-    suffix = PurePosixPath(rel_path).suffix.lower()
-    if suffix in _TYPES:
-        return _TYPES[suffix]
-    guessed, _ = mimetypes.guess_type(rel_path, strict=False)
-    return guessed or "application/octet-stream"
+        return with_charset(declared or guess_type(rel_path), self.charset)
 
 
 def check_header_value(value: str, where: str) -> str:

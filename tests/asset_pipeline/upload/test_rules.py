@@ -10,7 +10,6 @@ from asset_pipeline.upload.rules import (
     CacheRule,
     RuleError,
     UploadRules,
-    guess_type,
     parse_cli_rule,
     parse_rules,
     rules_from_table,
@@ -76,10 +75,6 @@ def test_content_type_adds_charset_to_textual_types_only(
     path: str, declared: str | None, expected: str
 ) -> None:
     assert UploadRules().content_type(path, declared) == expected
-
-
-def test_guess_type_is_case_insensitive_on_suffix() -> None:
-    assert guess_type("APP.JS") == "text/javascript"
 
 
 def test_cli_rule_value_may_contain_equals() -> None:
