@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from asset_pipeline.build.cache import (
     BuildCache,
@@ -34,8 +34,6 @@ from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, Processor
 from asset_pipeline.processors import load_processor as _load
 from asset_pipeline.refs import RawRef
 from asset_pipeline.refs.rewrite import extension, rewrite
-
-T = TypeVar("T")
 
 
 @dataclass(slots=True)

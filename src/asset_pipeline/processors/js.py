@@ -14,8 +14,6 @@ import rjsmin
 from asset_pipeline.processors._minify import minify_text
 from asset_pipeline.processors.base import ProcessContext, ProcessorOutput
 
-PROCESSOR_VERSION = f"rjsmin-{rjsmin.__version__}-1"
-
 
 def _jsmin(text: str, keep_bang_comments: bool) -> str:
     result: str = rjsmin.jsmin(text, keep_bang_comments=keep_bang_comments)
