@@ -7,24 +7,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asset_pipeline.refs.css import find_references, tokenize, unescape
-from tests.asset_pipeline.golden_support import GOLDEN, check_golden, describe, rewrite_all
-
-CSS_GOLDEN = sorted(
-    p for p in (GOLDEN / "css").glob("*.css") if not p.name.endswith(".rewritten.css")
+from tests.asset_pipeline.golden_support import (
+    GOLDEN,
+    check_references_golden,
+    check_rewrite_golden,
+    golden_sources,
+    rewrite_all,
 )
+
+CSS_GOLDEN = golden_sources("css")
 
 
 @pytest.mark.parametrize("source", CSS_GOLDEN, ids=lambda p: p.stem)
 def test_references_match_golden(source: Path) -> None:
-    text = source.read_text(encoding="utf-8")
-    check_golden(source.with_suffix(".refs"), describe(text, find_references(text)))
+    check_references_golden(source, find_references)
 
 
 @pytest.mark.parametrize("source", CSS_GOLDEN, ids=lambda p: p.stem)
 def test_rewrite_matches_golden(source: Path) -> None:
-    text = source.read_text(encoding="utf-8")
-    out = rewrite_all(text, find_references(text), f"css/{source.name}")
-    check_golden(source.with_suffix(".rewritten.css"), out)
+    check_rewrite_golden(source, find_references)
 
 
 def test_url_inside_comment_and_string_is_not_a_reference() -> None:

@@ -7,22 +7,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asset_pipeline.refs.js import find_references, is_local_specifier
-from tests.asset_pipeline.golden_support import GOLDEN, check_golden, describe, rewrite_all
+from tests.asset_pipeline.golden_support import (
+    GOLDEN,
+    check_references_golden,
+    check_rewrite_golden,
+    golden_sources,
+    rewrite_all,
+)
 
-JS_GOLDEN = sorted(p for p in (GOLDEN / "js").glob("*.js") if ".rewritten." not in p.name)
+JS_GOLDEN = golden_sources("js")
 
 
 @pytest.mark.parametrize("source", JS_GOLDEN, ids=lambda p: p.stem)
 def test_references_match_golden(source: Path) -> None:
-    text = source.read_text(encoding="utf-8")
-    check_golden(source.with_suffix(".refs"), describe(text, find_references(text)))
+    check_references_golden(source, find_references)
 
 
 @pytest.mark.parametrize("source", JS_GOLDEN, ids=lambda p: p.stem)
 def test_rewrite_matches_golden(source: Path) -> None:
-    text = source.read_text(encoding="utf-8")
-    out = rewrite_all(text, find_references(text), f"js/{source.name}")
-    check_golden(source.with_suffix(".rewritten.js"), out)
+    check_rewrite_golden(source, find_references)
 
 
 def test_lookalikes_in_strings_templates_comments_and_regexes_are_ignored() -> None:
