@@ -9,17 +9,19 @@ Rules (each overridable per glob through ``[[tool.asset-pipeline.images.rules]]`
   GIF and palette PNGs are lossless; any other PNG is lossless when it is *flat*: its 8
   most frequent colours (all fully transparent pixels counting as one) cover at least
   ``lossless_flat_percent`` % of the pixels. Screenshots, charts, icons and logos score
-  50-99 %, photographs (even greyscale ones) under 25 % (``benchmarks/images.py``).
+  high on this measure, photographs (even greyscale ones) low (figures in
+  ``docs/benchmarks.md``).
 * An alternate is kept only when it is smaller than the fallback at the same width and
   smaller than every less-preferred format kept there (``formats`` lists the most
   preferred first), so a browser that asks for AVIF never gets more bytes than WebP
-  would have cost. (On JPEG sources AVIF q60 often lands above WebP q75, at higher SSIM;
-  the build then ships the WebP. ``formats = ["avif"]`` per glob forces AVIF.)
+  would have cost. (On JPEG sources AVIF at the default quality often lands above WebP,
+  at a higher SSIM; the build then ships the WebP. ``formats = ["avif"]`` per glob forces
+  AVIF.)
 * An embedded sRGB ICC profile is dropped from alternates (browsers assume sRGB); any
   other profile is embedded, or applied to the pixels with ``icc = "srgb"``. CMYK is
   converted to sRGB through its profile.
-* Flat images get no AVIF when WebP is on: near-lossless AVIF (quality 100, 4:4:4) was
-  larger than lossless WebP on every UI image measured and took up to 20 s to encode.
+* Flat images get no AVIF when WebP is on: near-lossless AVIF (quality 100, 4:4:4) is
+  larger than lossless WebP on UI images and far slower to encode.
 * Animated GIFs become animated lossless WebP (``animated = "webp"``) or are left alone
   (``"keep"``); they get no AVIF and no resized variants.
 """

@@ -10,14 +10,15 @@ from asset_pipeline.processors.base import ProcessContext
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImageOptions:
-    """``[tool.asset-pipeline.images]``; defaults chosen by ``benchmarks/images.py``."""
+    """``[tool.asset-pipeline.images]``; the defaults are chosen by measurement
+    (``benchmarks/images.py``, figures in ``docs/benchmarks.md``)."""
 
     formats: tuple[str, ...] = ("avif", "webp")  #: alternates, most preferred first
     widths: tuple[int, ...] = ()  #: responsive widths in px; never upscaled
     mode: str = "auto"  #: "auto" | "lossy" | "lossless"
     lossless_flat_percent: int = 50  #: auto mode: flat = 8 colours cover this % of pixels
     webp_quality: int = 75
-    webp_method: int = 4  #: 6 costs ~16x the time of 4 for ~3 % fewer bytes
+    webp_method: int = 4  #: 0-6: higher is much slower for few bytes saved
     avif_quality: int = 60
     avif_speed: int = 6
     jpeg_quality: int = 85  #: resized JPEG fallbacks only
