@@ -47,8 +47,8 @@ from asset_pipeline.manifest import (
     ManifestEntry,
     write_manifest,
 )
-from asset_pipeline.upload_config import UploadConfig
-from asset_pipeline.upload_publish import publish
+from asset_pipeline.upload.config import UploadConfig
+from asset_pipeline.upload.publish import publish
 
 BUCKET = "bench-assets"
 

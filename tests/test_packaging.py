@@ -89,6 +89,8 @@ def test_the_wheel_is_pure_python_and_serves(dist: Path, tmp_path: Path) -> None
         archive.extractall(tmp_path / "site")
     assert "perf_middleware/responder.py" in names
     assert "asset_pipeline/manifest.py" in names
+    assert "asset_pipeline/build/orchestrate.py" in names
+    assert {"asset_pipeline/sw/template.js", "asset_pipeline/sw/register.js"} <= set(names)
     assert not [n for n in names if n.endswith((".so", ".pyd", ".c"))]
     served = serve_from(tmp_path / "site")
     assert served["package"].startswith(str(tmp_path / "site"))

@@ -37,7 +37,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from asset_pipeline.manifest import MANIFEST_NAME, ManifestError
-from asset_pipeline.service_worker import registration_snippet
+from asset_pipeline.sw import registration_snippet
 from perf_middleware import MemoryBackend, PerformanceMiddleware, StaticAssets, cached
 from perf_middleware.admin_config import AdminConfig
 from perf_middleware.cache.backends.base import CacheBackend

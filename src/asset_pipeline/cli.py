@@ -17,10 +17,10 @@ from asset_pipeline import __version__
 
 #: sub-command -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "build": ("asset_pipeline.build_cli", "build SRC into a fingerprinted, precompressed DIST"),
-    "inspect": ("asset_pipeline.inspect_cli", "print a build's manifest as a table"),
-    "upload": ("asset_pipeline.cdn", "publish a build to S3-compatible storage"),
-    "sw": ("asset_pipeline.service_worker", "generate sw.js for an existing build"),
+    "build": ("asset_pipeline.build.cli", "build SRC into a fingerprinted, precompressed DIST"),
+    "inspect": ("asset_pipeline.inspect", "print a build's manifest as a table"),
+    "upload": ("asset_pipeline.upload.cli", "publish a build to S3-compatible storage"),
+    "sw": ("asset_pipeline.sw.cli", "generate sw.js for an existing build"),
 }
 
 

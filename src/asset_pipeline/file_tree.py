@@ -33,6 +33,8 @@ import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from asset_pipeline.errors import AssetPipelineError
+
 #: Pseudo file systems: never read, whatever the configuration allows.
 SYSTEM_DIRS = (Path("/proc"), Path("/sys"), Path("/dev"))
 
@@ -42,7 +44,7 @@ Keep = Callable[[str], bool]
 _FIX_LINK = "remove the link or point it at a file inside the tree."
 
 
-class TreeError(Exception):
+class TreeError(AssetPipelineError):
     """Files under the tree must not be read; ``problems`` has one line per file."""
 
     def __init__(self, problems: list[str]) -> None:

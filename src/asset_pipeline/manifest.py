@@ -18,8 +18,6 @@ from typing import Any
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
 
-#: Content codings the build may precompress to, in the runtime's default preference.
-ENCODINGS = ("zstd", "br", "gzip")
 #: File suffix of each precompressed sibling.
 ENCODING_SUFFIX = {"zstd": ".zst", "br": ".br", "gzip": ".gz"}
 

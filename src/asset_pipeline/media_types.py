@@ -1,7 +1,10 @@
-"""Content types for build outputs, independent of the host's ``/etc/mime.types``.
+"""The one media-type table: the build records it in the manifest, the upload sends it as
+Content-Type, and static serving can answer with it, so a file has the same type
+everywhere and on every machine.
 
-Python's ``mimetypes`` reads system files, so the same build could record different
-types on different machines; web-asset types are pinned here, the rest falls back.
+Python's ``mimetypes`` reads system files (``/etc/mime.types``), so the same build could
+record different types on different hosts; web-asset types are pinned here and only the
+rest falls back to it. Standard library only: the runtime imports this module.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import posixpath
 
 _TYPES = {
     ".css": "text/css",
-    ".js": "text/javascript",
+    ".js": "text/javascript",  # RFC 9239: text/javascript for every JavaScript flavour
     ".mjs": "text/javascript",
+    ".cjs": "text/javascript",
     ".map": "application/json",
     ".json": "application/json",
     ".webmanifest": "application/manifest+json",
@@ -36,6 +40,7 @@ _TYPES = {
     ".wasm": "application/wasm",
     ".pdf": "application/pdf",
 }
+#: Types outside ``text/*`` that are text, so they need a charset or browsers sniff one.
 _TEXT_APPLICATIONS = {
     "application/json",
     "application/manifest+json",
@@ -45,16 +50,26 @@ _TEXT_APPLICATIONS = {
 }
 
 
-def content_type(name: str) -> str:
-    """Media type for ``name``, with ``; charset=utf-8`` on text types."""
+def guess_type(name: str) -> str:
+    """The bare media type of ``name`` (no parameters): the pinned table, then
+    ``mimetypes``, then ``application/octet-stream``."""
     ext = posixpath.splitext(name)[1].lower()
-    media = _TYPES.get(ext) or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return with_charset(media)
+    if ext in _TYPES:
+        return _TYPES[ext]
+    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
 
 
-def with_charset(media: str) -> str:
-    if "charset=" in media:
+def with_charset(media: str, charset: str = "utf-8") -> str:
+    """``media`` with ``; charset=...`` when it is text and names no charset yet (media
+    types and parameter names are case-insensitive, RFC 9110 §8.3.1)."""
+    if "charset=" in media.lower():
         return media
-    if media.startswith("text/") or media in _TEXT_APPLICATIONS:
-        return media + "; charset=utf-8"
+    base = media.split(";", 1)[0].strip().lower()
+    if base.startswith("text/") or base in _TEXT_APPLICATIONS:
+        return f"{media}; charset={charset}"
     return media
+
+
+def content_type(name: str) -> str:
+    """The Content-Type for ``name``: its media type, with ``; charset=utf-8`` on text."""
+    return with_charset(guess_type(name))

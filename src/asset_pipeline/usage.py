@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
+from asset_pipeline.errors import AssetPipelineError
 from asset_pipeline.file_tree import TreeError, regular_files
 
 __all__ = [
@@ -59,7 +60,7 @@ _JINJA_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 _CODE_STRING = re.compile(r""""((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|`((?:[^`\\]|\\.)*)`""", re.S)
 
 
-class UsageScanError(ValueError):
+class UsageScanError(AssetPipelineError, ValueError):
     """A content file could not be scanned; the message names the file and the fix."""
 
 

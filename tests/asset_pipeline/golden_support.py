@@ -6,12 +6,13 @@ Set ``UPDATE_GOLDEN=1`` to (re)write the expected files, then review the diff.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-from asset_pipeline.fingerprint import hashed_name
-from asset_pipeline.graph import resolve
-from asset_pipeline.references import SOURCEMAP, RawRef
-from asset_pipeline.rewrite import rewrite
+from asset_pipeline.build.fingerprint import hashed_name
+from asset_pipeline.refs import SOURCEMAP, RawRef
+from asset_pipeline.refs.graph import resolve
+from asset_pipeline.refs.rewrite import rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
 FAKE_DIGEST = "0123456789abcdef" * 4
@@ -56,3 +57,22 @@ def rewrite_all(text: str, refs: list[RawRef], referrer: str) -> str:
             renamed[target] = ".woff2"
         outputs[target] = hashed_name(out, FAKE_DIGEST)
     return rewrite(text, refs, referrer, outputs, renamed, "/static/").text
+
+
+def golden_sources(kind: str) -> list[Path]:
+    """The inputs under ``golden/<kind>/`` (``kind`` is also their suffix), not the outputs."""
+    return sorted(p for p in (GOLDEN / kind).glob(f"*.{kind}") if ".rewritten." not in p.name)
+
+
+def check_references_golden(source: Path, find: Callable[[str], list[RawRef]]) -> None:
+    """The references ``find`` sees in ``source`` match ``<source>.refs``."""
+    text = source.read_text(encoding="utf-8")
+    check_golden(source.with_suffix(".refs"), describe(text, find(text)))
+
+
+def check_rewrite_golden(source: Path, find: Callable[[str], list[RawRef]]) -> None:
+    """``source`` rewritten as the build would match ``<source>.rewritten.<kind>``."""
+    kind = source.suffix.lstrip(".")
+    text = source.read_text(encoding="utf-8")
+    out = rewrite_all(text, find(text), f"{kind}/{source.name}")
+    check_golden(source.with_suffix(f".rewritten.{kind}"), out)

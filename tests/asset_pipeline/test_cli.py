@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from fontTools.ttLib import TTFont
 
-from asset_pipeline.build_cli import Progress
+from asset_pipeline.build.cli import ProgressBar
 from asset_pipeline.cli import main
 from tests.asset_pipeline.build_support import SVG, snapshot, write_tree
-from tests.asset_pipeline.test_fonts import build_font
+from tests.asset_pipeline.processors.test_fonts import build_font
 
 
 @pytest.fixture
@@ -242,7 +242,7 @@ class _Terminal(io.StringIO):
 
 def test_progress_bar_on_a_terminal_and_plain_lines_in_ci() -> None:
     tty = _Terminal()
-    bar = Progress(tty)
+    bar = ProgressBar(tty)
     bar("process", 1, 4)
     bar("process", 4, 4)
     bar.finish()
@@ -250,7 +250,7 @@ def test_progress_bar_on_a_terminal_and_plain_lines_in_ci() -> None:
     assert "\rprocess      [#######-----------------------] 1/4" in text
     assert text.endswith("] 4/4\n")
     log = io.StringIO()
-    plain = Progress(log)
+    plain = ProgressBar(log)
     for done in range(1, 4):
         plain("precompress", done, 3)
     plain.finish()

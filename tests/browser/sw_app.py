@@ -21,7 +21,7 @@ from starlette.routing import Route
 from asset_pipeline.build import build as run_build
 from asset_pipeline.config import BuildConfig
 from asset_pipeline.manifest import Manifest, load_manifest
-from asset_pipeline.service_worker import (
+from asset_pipeline.sw import (
     GeneratedWorker,
     load_config,
     registration_snippet,

@@ -22,6 +22,7 @@ __all__ = [
     "Processor",
     "ProcessorOutput",
     "load_processor",
+    "processor_module",
 ]
 
 #: file extension (lower case, with dot) -> processor kind
@@ -46,6 +47,11 @@ _PROCESSOR_FUNCTIONS: dict[str, str] = {
     "images": "asset_pipeline.processors.images:process_image",
     "fonts": "asset_pipeline.processors.fonts:process_font",
 }
+
+
+def processor_module(kind: str) -> str:
+    """The module holding ``kind``'s processor (not imported: it may not be installed)."""
+    return _PROCESSOR_FUNCTIONS[kind].partition(":")[0]
 
 
 def load_processor(kind: str) -> Processor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from asset_pipeline.processors.base import ProcessContext, ProcessingError, ProcessorOutput
-from asset_pipeline.references import has_trailing_sourcemap
+from asset_pipeline.refs import has_trailing_sourcemap
 
 #: ``minifier(text, keep_bang_comments)`` -> minified text
 Minifier = Callable[[str, bool], str]

@@ -2,7 +2,7 @@
 
 Processors are plain top-level functions so the build can run them in a process pool
 (they must be picklable and free of I/O other than what their input carries). The
-build orchestrator (``asset_pipeline.build``) owns discovery, reference rewriting,
+build orchestrator (``asset_pipeline.build.orchestrate``) owns discovery, reference rewriting,
 hashing and writing; a processor only transforms one file's bytes.
 """
 
@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asset_pipeline.errors import AssetPipelineError
 
-class ProcessingError(Exception):
+
+class ProcessingError(AssetPipelineError):
     """A file could not be processed. The message says which file and why."""
 
     def __init__(self, logical_name: str, reason: str) -> None:

@@ -14,8 +14,6 @@ import rcssmin
 from asset_pipeline.processors._minify import minify_text
 from asset_pipeline.processors.base import ProcessContext, ProcessorOutput
 
-PROCESSOR_VERSION = f"rcssmin-{rcssmin.__version__}-1"
-
 
 def _cssmin(text: str, keep_bang_comments: bool) -> str:
     result: str = rcssmin.cssmin(text, keep_bang_comments=keep_bang_comments)

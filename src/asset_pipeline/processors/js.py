@@ -1,7 +1,7 @@
 """JavaScript minification with rjsmin.
 
 rjsmin removes whitespace and comments and never renames or reorders, so it cannot
-change meaning; the price is a larger output than terser (about 6 % after brotli). Options
+change meaning; the price is a somewhat larger output than terser. Options
 (``[tool.asset-pipeline.js]``, per-glob rules allowed): ``minify`` (default true),
 ``keep_bang_comments`` (default true). Files carrying a ``sourceMappingURL`` are kept as
 they are, so their source maps stay accurate (see ``_minify``).
@@ -13,8 +13,6 @@ import rjsmin
 
 from asset_pipeline.processors._minify import minify_text
 from asset_pipeline.processors.base import ProcessContext, ProcessorOutput
-
-PROCESSOR_VERSION = f"rjsmin-{rjsmin.__version__}-1"
 
 
 def _jsmin(text: str, keep_bang_comments: bool) -> str:

@@ -1,0 +1,210 @@
+"""The build's end: precompressed siblings, the manifest (plus Django/Vite shapes) and the
+swap of the finished temp directory into place."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from blake3 import blake3
+
+from asset_pipeline.build.cache import BuildCache, cache_key
+from asset_pipeline.build.fingerprint import content_hash, integrity
+from asset_pipeline.build.plan import ProgressCallback
+from asset_pipeline.build.precompress import is_compressible, precompress
+from asset_pipeline.build.scan import Workers
+from asset_pipeline.build.steps import Emitted, Emitter, type_label
+from asset_pipeline.config.model import BuildConfig, PrecompressConfig
+from asset_pipeline.manifest import (
+    ENCODING_SUFFIX,
+    EncodedVariant,
+    ImageAlternate,
+    Manifest,
+    ManifestEntry,
+)
+
+
+def precompress_all(
+    emitter: Emitter,
+    cache: BuildCache,
+    workers: Workers,
+    config: BuildConfig,
+    progress: ProgressCallback | None,
+) -> dict[str, dict[str, int]]:
+    """Write ``.zst``/``.br``/``.gz`` siblings; returns output path -> {coding: size}."""
+    settings = config.precompress
+    files: list[Emitted] = list(emitter.main.values())
+    for alts in emitter.alternates.values():
+        files.extend(e for e, _ in alts)
+    if not settings.enabled:
+        return {}
+    sizes: dict[str, dict[str, int]] = {}
+    todo: list[tuple[Emitted, str, PrecompressConfig]] = []
+    for item in files:
+        if not item.data or not is_compressible(item.content_type):
+            continue
+        file_settings = settings.for_file(item.logical)
+        key = cache_key("precompress", repr(file_settings), item.data)
+        cached = cache.get_encoded(key)
+        if cached is not None:
+            sizes[item.path] = _write_siblings(emitter, item.path, cached)
+            emitter.stats.compressed_cached += 1
+        else:
+            todo.append((item, key, file_settings))
+    todo.sort(key=lambda job: -len(job[0].data))  # largest first: shortest tail
+    jobs = [(item.data, file_settings) for item, _, file_settings in todo]
+    for done, (i, encoded) in enumerate(workers.map_unordered(precompress, jobs), 1):
+        item, key, _ = todo[i]
+        cache.put_encoded(key, encoded)
+        sizes[item.path] = _write_siblings(emitter, item.path, encoded)
+        emitter.stats.compressed += 1
+        if progress is not None:
+            progress("precompress", done, len(jobs))
+    for name, item in emitter.main.items():
+        br = sizes.get(item.path, {}).get("br", len(item.data))
+        emitter.stats.by_type[type_label(name)].bytes_br += br
+    emitter.stats.linked = emitter.previous.linked
+    return sizes
+
+
+def _write_siblings(emitter: Emitter, path: str, encoded: Mapping[str, bytes]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for coding, data in encoded.items():
+        emitter.previous.place(emitter.out, path + ENCODING_SUFFIX[coding], data)
+        sizes[coding] = len(data)
+    return sizes
+
+
+def _entry(item: Emitted, sizes: Mapping[str, int], deps: Sequence[str]) -> ManifestEntry:
+    return ManifestEntry(
+        path=item.path,
+        size=len(item.data),
+        content_type=item.content_type,
+        hash=content_hash(item.data),
+        integrity=integrity(item.data),
+        fingerprinted=item.fingerprinted,
+        encodings={
+            coding: EncodedVariant(item.path + ENCODING_SUFFIX[coding], size)
+            for coding, size in sorted(sizes.items())
+        },
+        dependencies=tuple(deps),
+    )
+
+
+def make_manifest(
+    emitter: Emitter, encoded: Mapping[str, Mapping[str, int]], config: BuildConfig
+) -> Manifest:
+    files: dict[str, ManifestEntry] = {}
+    rank = {name: i for i, name in enumerate(emitter.plan.order)}
+    for name, item in emitter.main.items():
+        # Leaves first (the build order), as the manifest schema documents.
+        deps = sorted(emitter.plan.graph.deps.get(name, ()), key=rank.__getitem__)
+        entry = _entry(item, encoded.get(item.path, {}), deps)
+        metadata = emitter.processed[name].metadata
+        alternates = tuple(
+            ImageAlternate(
+                format=extra.format,
+                content_type=alt.content_type,
+                path=alt.path,
+                size=len(alt.data),
+                width=extra.width,
+                height=extra.height,
+            )
+            for alt, extra in emitter.alternates.get(name, ())
+        )
+        files[name] = ManifestEntry(
+            **{
+                **{f: getattr(entry, f) for f in ManifestEntry.__dataclass_fields__},
+                "alternates": alternates,
+                "width": _int_or_none(metadata.get("width")),
+                "height": _int_or_none(metadata.get("height")),
+                "unicode_range": _str_or_none(metadata.get("unicode_range")),
+            }
+        )
+    build_id = blake3(
+        "\n".join(f"{n}={files[n].hash}" for n in sorted(files)).encode()
+    ).hexdigest()[:16]
+    return Manifest(files=files, build_id=build_id, url_prefix=config.url_prefix)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def write_extra_manifests(manifest: Manifest, out: Path, formats: Sequence[str]) -> None:
+    """``staticfiles.json`` (Django ManifestStaticFilesStorage) and ``.vite/manifest.json``."""
+    if "django" in formats:
+        (out / "staticfiles.json").write_text(
+            json.dumps(manifest.django_staticfiles(), indent=2) + "\n", encoding="utf-8"
+        )
+    if "vite" in formats:
+        (out / ".vite").mkdir(exist_ok=True)
+        (out / ".vite" / "manifest.json").write_text(
+            json.dumps(manifest.vite_manifest(), indent=2) + "\n", encoding="utf-8"
+        )
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2); False where unsupported."""
+    if not hasattr(os, "uname") or os.uname().sysname != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+def swap_into_place(tmp: Path, out: Path) -> None:
+    """Make ``tmp`` the new ``out``: an atomic exchange where the OS offers one, else two
+    renames (the window without ``out`` is a single rename long)."""
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    if _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous build
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.rename(out, old)
+    os.rename(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def make_temp_dir(out: Path) -> Path:
+    """A fresh directory next to ``out`` to build into (same file system, so the final
+    rename is cheap). Leftovers of builds that were killed are removed first: their
+    names carry the builder's process id, and a dead process cannot finish them."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = stale.name.removeprefix(f".{out.name}.tmp-").split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    tmp.chmod(0o755)
+    return tmp
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

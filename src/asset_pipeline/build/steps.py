@@ -1,0 +1,236 @@
+"""The build's middle: scanning, running processors (pool + cache), and emitting each file
+with its references rewritten and its fingerprinted name.
+
+Split from ``orchestrate`` so the orchestration reads top to bottom there while the
+mechanics live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asset_pipeline.build.cache import (
+    BuildCache,
+    cache_key,
+    options_fingerprint,
+    processor_fingerprint,
+)
+from asset_pipeline.build.fingerprint import (
+    content_hash,
+    has_bundler_hash,
+    hashed_name,
+    with_suffix,
+)
+from asset_pipeline.build.fonts import finish_font_faces, font_faces, woff2_sibling
+from asset_pipeline.build.plan import BuildPlan, ProgressCallback
+from asset_pipeline.build.reuse import Previous
+from asset_pipeline.build.scan import Scanner, Workers, library_messages, scan_job
+from asset_pipeline.errors import BuildError
+from asset_pipeline.media_types import content_type, with_charset
+from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
+from asset_pipeline.processors import load_processor as _load
+from asset_pipeline.refs import RawRef
+from asset_pipeline.refs.rewrite import extension, rewrite
+
+
+@dataclass(slots=True)
+class TypeStats:
+    files: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    bytes_br: int = 0
+
+
+@dataclass(slots=True)
+class BuildStats:
+    """Counters for the closing summary table."""
+
+    by_type: dict[str, TypeStats] = field(default_factory=dict)
+    processed: int = 0
+    processed_cached: int = 0
+    copied: int = 0
+    compressed: int = 0
+    compressed_cached: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False  # nothing changed: DIST left exactly as it was
+    linked: int = 0  # files hard-linked from the previous DIST instead of written
+    cache_bytes: int = 0  # build cache size after pruning
+    pruned: int = 0  # cache entries removed to stay within cache_max_bytes
+
+    def add(self, label: str, bytes_in: int, bytes_out: int) -> None:
+        row = self.by_type.setdefault(label, TypeStats())
+        row.files += 1
+        row.bytes_in += bytes_in
+        row.bytes_out += bytes_out
+
+
+def type_label(name: str) -> str:
+    return PROCESSOR_KINDS.get(extension(name), "other")
+
+
+def run_processor(
+    kind: str, data: bytes, ctx: ProcessContext
+) -> tuple[ProcessorOutput, list[RawRef], list[str]] | str:
+    """Pool entry point: process, then scan the output while still in the worker. The
+    third item is what libraries logged meanwhile, as warnings naming the file.
+
+    Errors come back as text: exceptions with custom constructors (ProcessingError) do
+    not survive pickling across processes intact.
+    """
+    with library_messages(ctx.logical_name) as notes:
+        try:
+            output = _load(kind)(data, ctx)
+        except Exception as exc:  # any processor failure fails the build with its reason
+            reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+            return f"{ctx.logical_name}: {kind} processor failed: {reason}"
+    return output, scan_job(with_suffix(ctx.logical_name, output.suffix), output.data), notes
+
+
+def process_all(
+    plan: BuildPlan,
+    cache: BuildCache,
+    scanner: Scanner,
+    workers: Workers,
+    on_process: Sequence[Callable[[str, str], None]],
+    stats: BuildStats,
+    progress: ProgressCallback | None,
+    warnings: list[str],
+) -> dict[str, ProcessorOutput]:
+    """Every source's processor output, from the cache or the pool. What libraries logged
+    while processing joins ``warnings`` (a cached output was processed quietly before)."""
+    versions: dict[str, str | None] = {}
+    results: dict[str, ProcessorOutput] = {}
+    todo: list[tuple[str, str, str]] = []  # (name, kind, cache key)
+    jobs: list[tuple[Any, ...]] = []
+    known = set(plan.names)
+    for name in plan.names:
+        data = plan.sources[name]
+        kind = PROCESSOR_KINDS.get(extension(name))
+        if kind is not None and kind not in versions:
+            versions[kind] = processor_fingerprint(kind)
+        options = plan.config.options_for(kind, name) if kind is not None else {}
+        shipped = woff2_sibling(name, known) if kind == "fonts" and not options else None
+        if shipped is not None:  # a fallback format: the package's own WOFF2 answers it
+            woff2 = plan.sources[shipped]
+            results[name] = ProcessorOutput(woff2, ".woff2", "font/woff2")
+            stats.copied += 1
+            continue
+        if kind is None or versions[kind] is None:
+            results[name] = ProcessorOutput(data=data)
+            stats.copied += 1
+            continue
+        cps = plan.used_codepoints.get(name)
+        key = cache_key(
+            "process", kind, str(versions[kind]), options_fingerprint(options, cps), data
+        )
+        cached = cache.get_processed(key)
+        if cached is not None:
+            output, refs = cached
+            results[name] = output
+            if refs is not None:
+                scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
+            stats.processed_cached += 1
+            continue
+        for hook in on_process:
+            hook(name, kind)
+        todo.append((name, kind, key))
+        jobs.append((kind, data, ProcessContext(name, options, cps)))
+    errors: list[str] = []
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))  # largest first
+    todo = [todo[i] for i in order]
+    jobs = [jobs[i] for i in order]
+    for done, (i, result) in enumerate(workers.map_unordered(run_processor, jobs), 1):
+        name, _, key = todo[i]
+        if isinstance(result, str):
+            errors.append(result)
+        else:
+            output, refs, notes = result
+            warnings.extend(notes)
+            results[name] = output
+            cache.put_output(key, output, refs)
+            scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
+            stats.processed += 1
+        if progress is not None:
+            progress("process", done, len(jobs))
+    if errors:
+        raise BuildError(sorted(errors))
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """One written output (main file or image alternate)."""
+
+    logical: str
+    path: str
+    data: bytes
+    content_type: str
+    fingerprinted: bool
+
+
+class Emitter:
+    """Rewrites, fingerprints and writes files, called leaves first."""
+
+    def __init__(
+        self,
+        plan: BuildPlan,
+        processed: Mapping[str, ProcessorOutput],
+        scanner: Scanner,
+        out: Path,
+        stats: BuildStats,
+        previous: Previous | None = None,
+    ) -> None:
+        self.plan = plan
+        self.previous = previous if previous is not None else Previous(None, {}, {})
+        self.processed = processed
+        self.scanner = scanner
+        self.out = out
+        self.stats = stats
+        self.outputs: dict[str, str] = {}
+        self.renamed: dict[str, str] = {}
+        self.main: dict[str, Emitted] = {}
+        self.alternates: dict[str, list[tuple[Emitted, Any]]] = {}
+        self.warnings: list[str] = []
+
+    def _name(self, logical: str, data: bytes, *, rewritten: bool = False) -> tuple[str, str]:
+        """The fingerprinted output path and the content hash. A bundler-hashed name is
+        kept unless rewriting its references changed its bytes (its hash would be stale)."""
+        config = self.plan.config
+        digest = content_hash(data)
+        if not rewritten and has_bundler_hash(logical, config.bundler_hash_pattern):
+            return logical, digest
+        name = hashed_name(logical, digest, pattern=config.name_pattern, length=config.hash_length)
+        return name, digest
+
+    def emit(self, name: str) -> None:
+        result = self.processed[name]
+        out_logical = with_suffix(name, result.suffix)
+        if result.suffix:
+            self.renamed[name] = result.suffix.lower()
+        data = result.data
+        refs = self.scanner.scan(out_logical, data)
+        if refs:
+            text = data.decode("utf-8", "surrogateescape")
+            config = self.plan.config
+            rw = rewrite(text, refs, name, self.outputs, self.renamed, config.url_prefix)
+            text = rw.text
+            if extension(out_logical) == ".css":  # unicode-range + WOFF fallback (build.fonts)
+                deps = self.plan.graph.deps.get(name, ())
+                faces = font_faces(deps, self.processed, self.outputs, self.alternates)
+                text = finish_font_faces(text, faces)
+            data = text.encode("utf-8", "surrogateescape")
+        path, digest = self._name(out_logical, data, rewritten=data != result.data)
+        self.previous.place(self.out, path, data, digest)
+        ctype = with_charset(result.content_type) if result.content_type else None
+        self.main[name] = Emitted(name, path, data, ctype or content_type(out_logical), True)
+        self.outputs[name] = path
+        self.stats.add(type_label(name), len(self.plan.sources[name]), len(data))
+        for extra in result.extras:
+            extra_logical = with_suffix(name, extra.suffix)
+            extra_path, _ = self._name(extra_logical, extra.data)
+            self.previous.place(self.out, extra_path, extra.data)
+            emitted = Emitted(extra_logical, extra_path, extra.data, extra.content_type, True)
+            self.alternates.setdefault(name, []).append((emitted, extra))

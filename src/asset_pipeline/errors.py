@@ -1,0 +1,30 @@
+"""The exception root of ``asset_pipeline``.
+
+Every error the build tool raises on purpose derives from ``AssetPipelineError``, so a
+caller can catch one class; every configuration problem (a pyproject table, a flag, an
+upload rule, a service-worker option) derives from ``ConfigError``, the way Django's
+``ImproperlyConfigured`` is the one answer to a bad setting. ``ManifestError`` is the
+exception: ``manifest.py`` is the contract with the runtime and imports only the stdlib.
+"""
+
+from __future__ import annotations
+
+
+class AssetPipelineError(Exception):
+    """Root of every error ``asset_pipeline`` raises on purpose."""
+
+
+class ConfigError(AssetPipelineError, ValueError):
+    """The configuration is invalid; the message names the file (or flag) and the key."""
+
+
+class BuildError(AssetPipelineError):
+    """The build failed; ``problems`` lists every reason found (one line each)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class UploadError(AssetPipelineError, RuntimeError):
+    """The upload failed; the message is one actionable line (or a few, one per key)."""

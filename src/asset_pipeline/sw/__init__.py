@@ -1,0 +1,23 @@
+"""The service worker: ``sw.js`` rendered from a build's manifest (``render`` and
+``template.js``), its options (``config``), the precache plan (``precache``), the build
+plugin (``hook``), the ``sw`` command (``cli``) and the registration snippet
+(``register.js``)."""
+
+from __future__ import annotations
+
+from asset_pipeline.sw.config import ServiceWorkerConfig, load_config
+from asset_pipeline.sw.render import (
+    GeneratedWorker,
+    registration_snippet,
+    render_service_worker,
+    write_service_worker,
+)
+
+__all__ = [
+    "GeneratedWorker",
+    "ServiceWorkerConfig",
+    "load_config",
+    "registration_snippet",
+    "render_service_worker",
+    "write_service_worker",
+]

@@ -1,0 +1,159 @@
+"""Generate ``sw.js`` from a build's manifest: precache list, runtime rules, offline page.
+
+The worker is one self-contained script (``template.js`` with the configuration
+inlined as JSON), so it has no imports that could fail to load offline. Every precache
+URL is resolved against the manifest *here*, at build time: a name the build did not
+produce is an error now instead of a 404 that makes every user's install fail later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from asset_pipeline.manifest import Manifest
+from asset_pipeline.sw.config import (
+    RuntimeRule,
+    ServiceWorkerConfig,
+)
+from asset_pipeline.sw.precache import (
+    PrecacheEntry,
+    ServiceWorkerError,
+    offline_url,
+    plan_precache,
+    precache_version,
+)
+
+log = logging.getLogger(__name__)
+PLACEHOLDER = "__SW_CONFIG__"
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedWorker:
+    source: str
+    version: str
+    precache: tuple[PrecacheEntry, ...]
+    skipped: tuple[str, ...]  # glob matches left out because of max_file_size
+
+
+def path_glob_to_regex(pattern: str) -> str:
+    """Translate a path glob to a JavaScript regular expression anchored on the path."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch in "\\^$.|+()[]{}/":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+        i += 1
+    return "^" + "".join(out) + "$"
+
+
+def _rule_json(rule: RuntimeRule) -> dict[str, Any]:
+    pattern = None
+    if rule.path is not None:
+        pattern = path_glob_to_regex(rule.path)
+    elif rule.url_regex is not None:
+        pattern = rule.url_regex
+    return {
+        "name": rule.name,
+        "strategy": rule.strategy,
+        "navigate": rule.navigate,
+        "pattern": pattern,
+        "sameOrigin": rule.path is not None,
+        "timeout": rule.network_timeout_seconds,
+        "maxEntries": rule.max_entries,
+        "maxAge": rule.max_age_seconds,
+        "opaque": rule.cache_opaque,
+    }
+
+
+def _script(name: str, minify: bool) -> str:
+    source = resources.files("asset_pipeline.sw").joinpath(name).read_text("utf-8")
+    if minify:
+        try:
+            import rjsmin
+        except ImportError:  # the "build" extra is not installed: ship it readable
+            return source
+        minified: str = rjsmin.jsmin(source, keep_bang_comments=True)
+        return minified
+    return source
+
+
+def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> GeneratedWorker:
+    """The worker's JavaScript source for this manifest (pure: no file system access)."""
+    if config.retire:  # a no-op worker: nothing to precache or route
+        config = dataclasses.replace(config, precache=(), images=(), offline_page=None, runtime=())
+    entries, skipped = plan_precache(manifest, config)
+    version = precache_version(entries)
+    data = {
+        "version": version,
+        "prefix": config.cache_prefix,
+        "precache": [
+            {"url": e.url, "revision": e.revision, "integrity": e.integrity} for e in entries
+        ],
+        "offline": offline_url(manifest, config),
+        "rules": [_rule_json(r) for r in config.runtime],
+        "skipWaiting": config.skip_waiting,
+        "clientsClaim": config.clients_claim,
+        "navigationPreload": config.navigation_preload,
+        "retire": config.retire,
+    }
+    config_js = json.dumps(data, separators=(",", ":"))
+    source = _script("template.js", config.minify).replace(PLACEHOLDER, config_js, 1)
+    return GeneratedWorker(source, version, entries, skipped)
+
+
+def write_service_worker(
+    manifest: Manifest, dist: str | os.PathLike[str], config: ServiceWorkerConfig
+) -> GeneratedWorker:
+    """Render and write ``DIST/<filename>`` atomically, after checking every precached
+    file exists in ``dist`` (a stale manifest would otherwise 404 on install)."""
+    root = Path(dist)
+    worker = render_service_worker(manifest, config)
+    for entry in worker.precache:
+        if not (root / entry.path).is_file():
+            raise ServiceWorkerError(
+                f"precache URL {entry.url}: the manifest lists {entry.path!r} but "
+                f"{root / entry.path} does not exist. HINT: rebuild the assets."
+            )
+    fd, tmp = tempfile.mkstemp(prefix=".sw.", suffix=".js", dir=root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(worker.source)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; web servers must read it
+        os.replace(tmp, root / config.filename)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return worker
+
+
+def registration_snippet(
+    *, sw_url: str = "/sw.js", scope: str = "/", reload: bool = False, minify: bool = True
+) -> str:
+    """An inline ``<script>`` that registers the worker (see ``register.js``): the
+    page gets a ``sw:update-available`` event, or reloads by itself with ``reload``."""
+    source = _script("register.js", minify)
+    attrs = f' data-sw="{html.escape(sw_url)}" data-scope="{html.escape(scope)}"'
+    if reload:
+        attrs += " data-reload"
+    safe = source.replace("</", "<\\/")
+    return f"<script{attrs}>\n{safe}</script>"
