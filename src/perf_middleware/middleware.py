@@ -12,12 +12,12 @@ import importlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from perf_middleware.admin import AdminApp
-from perf_middleware.admin_config import AdminConfig
-from perf_middleware.admin_http import cache_url_key
-from perf_middleware.compression import CompressionConfig
-from perf_middleware.metrics import Metrics
-from perf_middleware.observe import (
+from perf_middleware.admin.app import AdminApp
+from perf_middleware.admin.config import AdminConfig
+from perf_middleware.admin.io import cache_url_key
+from perf_middleware.compression.codecs import CompressionConfig
+from perf_middleware.metrics.counters import Metrics
+from perf_middleware.pipeline.observe import (
     BACKEND_EVENTS,
     OBSERVER_KEY,
     STAGE_EVENTS,
@@ -25,9 +25,9 @@ from perf_middleware.observe import (
     backend_label,
     cache_event_hook,
 )
-from perf_middleware.pipeline import Pipeline
+from perf_middleware.pipeline.responder import Capture, Responder
+from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.policy import Policy
-from perf_middleware.responder import Capture, Responder
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from perf_middleware.compression import CompressionConfig
+from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.etag import make_etag
 from perf_middleware.middleware import PerformanceMiddleware

@@ -11,7 +11,7 @@ from typing import Any
 
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
-from perf_middleware.responder import mark_encoded, not_modified_headers
+from perf_middleware.pipeline.responder import mark_encoded, not_modified_headers
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]

@@ -1,0 +1,242 @@
+"""Glue between the request path and :class:`~perf_middleware.metrics.counters.Metrics`.
+
+``RequestObserver`` is the one object a request allocates for metrics: it wraps ``send`` to
+see the status and the last body message, collects compression figures reported by the
+``Responder`` (found through ``scope[OBSERVER_KEY]``), and optionally adds ``Server-Timing``.
+``cache_event_hook`` turns the cache stage's and the backends' ``events(name, amount)``
+callbacks into counter updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from perf_middleware.metrics.counters import CacheCounters, Metrics, clock
+from perf_middleware.metrics.server_timing import server_timing_value
+
+__all__ = [
+    "BACKEND_EVENTS",
+    "OBSERVER_KEY",
+    "STAGE_EVENTS",
+    "RequestObserver",
+    "backend_label",
+    "cache_event_hook",
+    "cache_outcome",
+]
+
+
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Scope key under which the running request's observer is found by the pipeline.
+OBSERVER_KEY = "perf_middleware.observer"
+
+#: Cache-stage event -> counter. A miss that a concurrent request satisfied counts
+#: ``miss`` and ``coalesced``; a forced revalidation of a stored entry counts as a miss;
+#: ``bypass`` counts disallowed hosts, other methods than GET/HEAD and no-store requests.
+STAGE_EVENTS = {
+    "hit": "hit",
+    "stale": "stale",
+    "stale_if_error": "stale",
+    "miss": "miss",
+    "revalidate": "miss",
+    "bypass": "bypass",
+    "bypass_method": "bypass",
+    "bypass_request": "bypass",
+    "collapsed": "coalesced",
+    "stored": "store",
+    "refresh": "revalidation",
+    "refresh_error": "revalidation_error",
+}
+#: Backend event -> counter (the backend's own hit/miss/store duplicate the stage's).
+BACKEND_EVENTS = {
+    "eviction": "eviction",
+    "invalidation": "invalidation",
+    "error": "error",
+    "breaker_open": "breaker_open",
+}
+
+
+def backend_label(backend: object) -> str:
+    """``MemoryBackend`` -> ``memory``: the ``backend`` label of the cache metrics."""
+    name = type(backend).__name__
+    return (
+        name[: -len("Backend")] if name.endswith("Backend") and name != "Backend" else name
+    ).lower()
+
+
+def cache_event_hook(
+    counters: CacheCounters, mapping: dict[str, str]
+) -> Callable[[str, int], None]:
+    """An ``events(name, amount)`` callback adding to ``counters``; unmapped names are ignored."""
+
+    def events(name: str, amount: int = 1) -> None:
+        counter = mapping.get(name)
+        if counter is not None:
+            setattr(counters, counter, getattr(counters, counter) + amount)
+
+    return events
+
+
+def cache_outcome(value: bytes) -> str | None:
+    """Our (last) RFC 9211 ``Cache-Status`` member reduced to hit/stale/miss/bypass/revalidated."""
+    hit = stored = not_modified = False
+    fwd: bytes | None = None
+    for param in value.rpartition(b",")[2].split(b";")[1:]:
+        param = param.strip()
+        if param == b"hit":
+            hit = True
+        elif param.startswith(b"fwd="):
+            fwd = param[4:]
+        elif param == b"stored":
+            stored = True
+        elif param == b"fwd-status=304":
+            not_modified = True
+    if hit:
+        return "stale" if fwd == b"stale" else "hit"
+    if fwd is None:
+        return None
+    if fwd in (b"bypass", b"method", b"request"):
+        return "bypass"
+    if fwd == b"stale" and stored and not_modified:
+        return "revalidated"
+    return "miss"
+
+
+class RequestObserver:
+    """Per-request ``send`` wrapper: status, response time, compression totals, Server-Timing."""
+
+    __slots__ = (
+        "app_start",
+        "bytes_in",
+        "bytes_out",
+        "coding",
+        "compress_seconds",
+        "done",
+        "metrics",
+        "send",
+        "server_timing",
+        "start",
+        "status",
+    )
+
+    def __init__(
+        self,
+        send: Send,
+        metrics: Metrics | None,
+        server_timing: bool,
+        started: float | None = None,
+        *,
+        counted: bool = False,
+    ) -> None:
+        """``counted``: the request is already in ``metrics.in_flight``."""
+        self.send = send
+        self.metrics = metrics
+        self.server_timing = server_timing
+        self.start = clock() if started is None else started
+        self.app_start = 0.0
+        self.status = 0
+        self.coding: str | None = None
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.compress_seconds = 0.0
+        self.done = False
+        if metrics is not None and not counted:
+            metrics.in_flight += 1
+
+    def app_called(self) -> None:
+        """The pipeline is about to call the application (a cache miss or no cache)."""
+        if self.server_timing and not self.done and not self.app_start:  # only it reads it
+            self.app_start = clock()
+
+    def compressed(self, coding: str, bytes_in: int, bytes_out: int, seconds: float) -> None:
+        """The Responder encoded (part of) the body; streams report once per chunk."""
+        if self.done:
+            return  # a background refresh reusing the scope of a finished request
+        self.coding = coding
+        self.bytes_in += bytes_in
+        self.bytes_out += bytes_out
+        self.compress_seconds += seconds
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message.get("status", 200)
+            if self.server_timing:
+                message = self._with_server_timing(message)
+            await self.send(message)
+            return
+        await self.send(message)
+        if not message.get("more_body", False) and message["type"] == "http.response.body":
+            self.finish()
+
+    async def send_response(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        """Send a whole response and record it: what two calls of the observer do, without
+        inspecting each message (only Server-Timing needs the start message edited)."""
+        start = {"type": "http.response.start", "status": status, "headers": headers}
+        end = {"type": "http.response.body", "body": body, "more_body": False}
+        if self.server_timing:
+            await self(start)
+            await self(end)
+            return
+        self.status = status
+        await self.send(start)
+        await self.send(end)
+        self.finish()
+
+    def finish(self, status: int | None = None) -> None:
+        """Record the response once: at its last body message, or when the app failed."""
+        if self.done:
+            return
+        self.done = True
+        metrics = self.metrics
+        if metrics is None:
+            return
+        if self.coding is not None:
+            metrics.observe_compression(
+                self.coding, self.bytes_in, self.bytes_out, self.compress_seconds
+            )
+        if status is None:
+            status = self.status or 500
+        metrics.response_done(status, self.start)
+
+    def _with_server_timing(self, message: Message) -> Message:
+        """A copy of the start message with ``Server-Timing`` (messages may be shared)."""
+        now = clock()
+        headers = list(message.get("headers") or ())
+        outcome = None
+        for name, value in headers:
+            if name == b"cache-status":  # ASGI header names are lower-case
+                outcome = cache_outcome(value)
+        # a stream starts before its first chunk is encoded: no compress figure yet
+        compress = self.compress_seconds if self.bytes_in else None
+        app: float | None = None
+        if self.app_start:
+            cache_seconds = self.app_start - self.start
+            app = max(now - self.app_start - (compress or 0.0), 0.0)
+        else:
+            cache_seconds = now - self.start
+        value = server_timing_value(
+            cache=outcome,
+            cache_seconds=cache_seconds if outcome is not None else None,
+            app_seconds=app,
+            compress_seconds=compress,
+        )
+        if not value:
+            return message
+        headers.append((b"server-timing", value.encode("latin-1")))
+        return {**message, "headers": headers}
+
+
+async def send_complete(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """Send a whole response (start and body) through ``send``; an observer sends and
+    records it in one step (``RequestObserver.send_response``)."""
+    if type(send) is RequestObserver:
+        await send.send_response(status, headers, body)
+        return
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
