@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
 from perf_middleware.admin.app import AdminApp
@@ -28,12 +28,7 @@ from perf_middleware.pipeline.observe import (
 from perf_middleware.pipeline.responder import Capture, Responder
 from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.policy import Policy
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from perf_middleware.types import ASGIApp, Receive, Scope, Send
 
 _DEFAULT = object()
 

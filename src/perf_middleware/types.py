@@ -1,9 +1,15 @@
-"""The ASGI callable types, defined once for every module of the runtime."""
+"""The ASGI callable types and raw header lists, defined once for every module of the runtime.
+
+The header aliases live in ``http.headers`` (``http`` imports nothing else of the project) and
+are re-exported here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from perf_middleware.http.headers import MutableRawHeaders, RawHeaders
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -11,4 +17,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send"]
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "MutableRawHeaders",
+    "RawHeaders",
+    "Receive",
+    "Scope",
+    "Send",
+]

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
 
@@ -23,12 +22,9 @@ from perf_middleware.http.cache_control import parse_cache_control
 from perf_middleware.http.headers import content_type, get_header, get_joined
 from perf_middleware.http.vary import parse_vary
 from perf_middleware.pipeline.responder import Capture
+from perf_middleware.types import Message, MutableRawHeaders, Send
 
 logger = logging.getLogger("perf_middleware.cache")
-
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
 
 
 class ClientSend:
@@ -93,7 +89,7 @@ class ClientSend:
     async def _start(self, message: Message) -> None:
         status = int(message.get("status", 200))
         self.status = status
-        headers: Headers = list(message.get("headers") or ())
+        headers: MutableRawHeaders = list(message.get("headers") or ())
         if self.revalidating and status == 304:
             # the app (or the pipeline, for a 200 with our ETag) confirmed the stored entity
             self.held = self.not_modified = True
@@ -135,7 +131,7 @@ def skip_reason(capture: Capture, method: str, limit: int) -> str | None:
     return None
 
 
-def entry_vary(headers: Headers, negotiated: bool) -> tuple[str, ...]:
+def entry_vary(headers: MutableRawHeaders, negotiated: bool) -> tuple[str, ...]:
     """Request fields selecting this response.  Accept-Encoding is dropped when the cache
     negotiates the coding itself from the stored variants."""
     vary = parse_vary(get_joined(headers, b"vary"))

@@ -6,16 +6,10 @@ a hit only appends ``Age`` and ``Cache-Status`` and sends the stored bytes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.pipeline.responder import mark_encoded, not_modified_headers
-
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
+from perf_middleware.types import MutableRawHeaders, Send
 
 
 class Variant:
@@ -82,7 +76,7 @@ async def send_variant(
     headers: dict[bytes, bytes],
     entry: CacheEntry,
     chosen: Variant,
-    extra: Headers,
+    extra: MutableRawHeaders,
 ) -> None:
     """Send the stored response (or its 304 / 412) with ``extra`` fields (Age, Cache-Status)."""
     result = precondition(method, headers, entry, chosen)

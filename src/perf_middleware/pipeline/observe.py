@@ -9,11 +9,11 @@ callbacks into counter updates.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 from perf_middleware.metrics.counters import CacheCounters, Metrics, clock
 from perf_middleware.metrics.server_timing import server_timing_value
+from perf_middleware.types import Message, Send
 
 __all__ = [
     "BACKEND_EVENTS",
@@ -25,9 +25,6 @@ __all__ = [
     "cache_outcome",
 ]
 
-
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
 
 #: Scope key under which the running request's observer is found by the pipeline.
 OBSERVER_KEY = "perf_middleware.observer"

@@ -12,8 +12,7 @@ ETag (before conditional evaluation and compression), and the header helpers of
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
@@ -37,13 +36,11 @@ from perf_middleware.pipeline.headers import (
 )
 from perf_middleware.pipeline.observe import RequestObserver, send_complete
 from perf_middleware.pipeline.settings import Pipeline
+from perf_middleware.types import Message, Scope, Send
 
 if TYPE_CHECKING:
     from perf_middleware.metrics.counters import Metrics
 
-Message = MutableMapping[str, Any]
-Scope = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
 
 # re-exported: the cache stage imports these from here
 __all__ = [

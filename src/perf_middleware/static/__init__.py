@@ -47,7 +47,6 @@ __all__ = ["StaticAssets", "StaticConfig"]
 
 logger = logging.getLogger("perf_middleware.static")
 
-RawHeaders = list[tuple[bytes, bytes]]
 
 _PATHSEND = "http.response.pathsend"
 

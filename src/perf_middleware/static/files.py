@@ -20,10 +20,9 @@ from pathlib import Path
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.etag import make_etag
 from perf_middleware.static.config import StaticConfig, content_type_header, safe_relative_path
+from perf_middleware.types import MutableRawHeaders
 
 logger = logging.getLogger("perf_middleware.static")
-
-RawHeaders = list[tuple[bytes, bytes]]
 
 
 @dataclass(slots=True)
@@ -36,8 +35,8 @@ class Representation:
     etag_bytes: bytes
     last_modified: int
     coding: str  # "identity" or a content coding
-    headers: RawHeaders  # full 200 header list
-    not_modified_headers: RawHeaders
+    headers: MutableRawHeaders  # full 200 header list
+    not_modified_headers: MutableRawHeaders
     body: bytes | None = None
 
 
@@ -96,7 +95,7 @@ class TableBuilder:
         etag: str | None,
         cache_control: str,
         vary: str | None,
-        extra: RawHeaders,
+        extra: MutableRawHeaders,
     ) -> Representation:
         st = os.stat(real)
         if real in self._loaded:
@@ -111,14 +110,14 @@ class TableBuilder:
             known = etag
         self._loaded[real] = (body, known)
         last_modified = int(st.st_mtime)
-        validators: RawHeaders = [
+        validators: MutableRawHeaders = [
             (b"etag", etag.encode("latin-1")),
             (b"last-modified", format_http_date(last_modified).encode("latin-1")),
             (b"cache-control", cache_control.encode("latin-1")),
         ]
         if vary:
             validators.append((b"vary", vary.encode("latin-1")))
-        headers: RawHeaders = [
+        headers: MutableRawHeaders = [
             (b"content-type", content_type_header(media_type).encode("latin-1")),
             (b"content-length", str(st.st_size).encode("latin-1")),
             *validators,
@@ -161,7 +160,7 @@ class TableBuilder:
             if immutable and not is_worker
             else config.revalidate_cache_control
         )
-        extra: RawHeaders = []
+        extra: MutableRawHeaders = []
         if is_worker and config.service_worker_allowed:
             extra.append((b"service-worker-allowed", config.service_worker_allowed.encode()))
         vary_fields = ["Accept-Encoding"] if encodings else []

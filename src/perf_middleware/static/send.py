@@ -13,19 +13,18 @@ import anyio
 
 from perf_middleware.http.ranges import ByteRange, content_range
 from perf_middleware.static.files import Representation
-from perf_middleware.types import Receive, Send
+from perf_middleware.types import MutableRawHeaders, Receive, Send
 
 logger = logging.getLogger("perf_middleware.static")
 
-RawHeaders = list[tuple[bytes, bytes]]
 
-NOT_FOUND_HEADERS: RawHeaders = [
+NOT_FOUND_HEADERS: MutableRawHeaders = [
     (b"content-type", b"text/plain; charset=utf-8"),
     (b"content-length", b"9"),
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
 ]
-NOT_ALLOWED_HEADERS: RawHeaders = [
+NOT_ALLOWED_HEADERS: MutableRawHeaders = [
     (b"allow", b"GET, HEAD"),
     (b"content-type", b"text/plain; charset=utf-8"),
     (b"content-length", b"18"),
@@ -33,7 +32,7 @@ NOT_ALLOWED_HEADERS: RawHeaders = [
 ]
 
 
-async def send_simple(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
+async def send_simple(send: Send, status: int, headers: MutableRawHeaders, body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -57,7 +56,7 @@ async def send_file(
     send: Send,
     rep: Representation,
     status: int,
-    headers: RawHeaders,
+    headers: MutableRawHeaders,
     start: int,
     stop: int,
     chunk_size: int,
