@@ -39,6 +39,7 @@ demo: sync
 lint: sync-all
 	$(UV) run --no-sync ruff check src tests benchmarks examples scripts
 	$(UV) run --no-sync ruff format --check src tests benchmarks examples scripts
+	$(UV) run --no-sync lint-imports
 
 typecheck: sync-all
 	$(UV) run --no-sync mypy
