@@ -8,13 +8,13 @@ policy, ETag, conditional requests and compression. Non-HTTP scopes pass straigh
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from perf_middleware.admin.app import AdminApp
 from perf_middleware.admin.config import AdminConfig
 from perf_middleware.admin.io import cache_url_key
+from perf_middleware.cache.stage import CacheStage
 from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.metrics.counters import Metrics
 from perf_middleware.pipeline.observe import (
@@ -136,7 +136,7 @@ class PerformanceMiddleware:
         self._observe = metrics is not None or self.server_timing
         self.cache = cache
         self.cache_config = cache_config
-        self.cache_stage: Any = None
+        self.cache_stage: CacheStage | None = None
         events = None
         counters = None
         if cache is not None and metrics is not None:
@@ -149,8 +149,7 @@ class PerformanceMiddleware:
         if cache is not None:
             # The cache stage owns lookup, single-flight and storing; on a miss it calls
             # ``self.run_pipeline(scope, receive, send, capture=Capture(limit))``.
-            stage = importlib.import_module("perf_middleware.cache.stage")
-            self.cache_stage = stage.CacheStage(
+            self.cache_stage = CacheStage(
                 self, cache, cache_config, events=events, counters=counters
             )
         self.admin: AdminApp | None = None

@@ -7,7 +7,9 @@ a hit only appends ``Age`` and ``Cache-Status`` and sends the stored bytes.
 from __future__ import annotations
 
 from perf_middleware.cache.entry import CacheEntry
+from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
+from perf_middleware.pipeline.observe import send_complete
 from perf_middleware.pipeline.responder import mark_encoded, not_modified_headers
 from perf_middleware.types import MutableRawHeaders, Send
 
@@ -93,3 +95,57 @@ async def send_variant(
         out = [(b"content-length", b"0"), *extra]
         await send({"type": "http.response.start", "status": 412, "headers": out})
     await send({"type": "http.response.body", "body": b""})
+
+
+class Answers:
+    """Answers from stored entries for one cache: the variant for the client's
+    Accept-Encoding, ``Age`` and ``Cache-Status`` (RFC 9211), whose constant prefix per set of
+    parameters is built once."""
+
+    __slots__ = ("name", "status_prefix")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.status_prefix: dict[tuple[str, ...], bytes] = {}
+
+    def variant_for(self, entry: CacheEntry, accept: bytes | None) -> Variant:
+        """The stored variant best for this Accept-Encoding value, memoised on the entry
+        (bytes keys; a few short distinct values at most)."""
+        coding = choose_encoding(accept, entry.codings) or "identity"
+        chosen = variant(entry, coding)
+        if len(entry.derived) < 16 and (accept is None or len(accept) <= 64):
+            entry.derived[accept] = chosen  # bounded: clients choose these values
+        return chosen
+
+    def answer(
+        self, headers: dict[bytes, bytes], entry: CacheEntry, now: float, params: tuple[str, ...]
+    ) -> tuple[Variant, MutableRawHeaders]:
+        """The stored variant for the request's Accept-Encoding, and its Age + Cache-Status."""
+        accept = headers.get(b"accept-encoding")
+        chosen = entry.derived.get(accept)
+        if chosen is None:
+            chosen = self.variant_for(entry, accept)
+        age = entry.age(now)
+        prefix = self.status_prefix.get(params)
+        if prefix is None:
+            prefix = self.status_prefix[params] = cache_status(self.name, *params, "ttl=")
+        ttl = entry.freshness_lifetime - age
+        return chosen, [(b"age", b"%d" % age), (b"cache-status", prefix + b"%d" % ttl)]
+
+    async def serve(
+        self,
+        send: Send,
+        method: str,
+        headers: dict[bytes, bytes],
+        entry: CacheEntry,
+        now: float,
+        *params: str,
+    ) -> None:
+        """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
+        chosen, extra = self.answer(headers, entry, now, params)
+        if has_conditional(headers):
+            await send_variant(send, method, headers, entry, chosen, extra)
+            return
+        await send_complete(
+            send, entry.status, chosen.headers + extra, b"" if method == "HEAD" else chosen.body
+        )

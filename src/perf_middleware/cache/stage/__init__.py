@@ -4,17 +4,18 @@ Hit: key -> backend lookup -> freshness check -> send the stored variant for the
 Accept-Encoding (precomputed headers + Age + Cache-Status).  Miss: one app call per key
 (single-flight) through the normal pipeline, which answers the client while a bounded copy is
 captured, compressed once at high levels and stored.  Methods not known to be safe invalidate.
+
+The stage answers hits itself and holds its collaborators: ``MissHandler`` (forwarding,
+single-flight, storing), ``Background`` (stale-while-revalidate, recompression, purge) and
+``Invalidator`` (unsafe methods), which share the stage's ``Answers`` and ``StageEvents``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any
 
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.config import CacheConfig
@@ -30,18 +31,13 @@ from perf_middleware.cache.keys import (
     secondary_key,
     valid_host,
 )
-from perf_middleware.cache.serve import (
-    Variant,
-    cache_status,
-    has_conditional,
-    send_variant,
-    variant,
-)
-from perf_middleware.cache.singleflight import SingleFlight
+from perf_middleware.cache.serve import Answers, cache_status, has_conditional
+from perf_middleware.cache.stage.invalidate import Invalidator
 from perf_middleware.cache.stage.miss import MissHandler
+from perf_middleware.cache.stage.refresh import Background
+from perf_middleware.cache.stage.seams import StageEvents, StageHost
 from perf_middleware.cache.storing import RequestFacts, selected_by, shareable
 from perf_middleware.cache.vary_hints import VaryHints, remember
-from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.cache_control import (
     EMPTY_CACHE_CONTROL,
     CacheControl,
@@ -49,7 +45,6 @@ from perf_middleware.http.cache_control import (
 )
 from perf_middleware.http.headers import NO_FIELDS, combine_fields
 from perf_middleware.metrics.counters import CacheCounters, Metrics
-from perf_middleware.pipeline.observe import send_complete
 from perf_middleware.types import Receive, Scope, Send
 
 logger = logging.getLogger("perf_middleware.cache")
@@ -64,13 +59,13 @@ _HINT_LIMIT = 10_000
 _TARGET_LIMIT = 4096
 
 
-class CacheStage(MissHandler):
-    """Built by ``PerformanceMiddleware(cache=..., cache_config=...)``; ``middleware`` provides
-    ``run_pipeline(scope, receive, send, capture=...)``."""
+class CacheStage:
+    """Built by ``PerformanceMiddleware(cache=..., cache_config=...)``, which it calls back
+    through ``host`` (:class:`~perf_middleware.cache.stage.seams.StageHost`)."""
 
     def __init__(
         self,
-        middleware: Any,
+        host: StageHost,
         backend: CacheBackend,
         config: CacheConfig | None = None,
         *,
@@ -85,37 +80,54 @@ class CacheStage(MissHandler):
         if config is not None and not isinstance(config, CacheConfig):
             raise TypeError(
                 f"cache_config must be a CacheConfig, got {type(config).__name__}. "
-                "HINT: from perf_middleware.cache.config import CacheConfig"
+                "HINT: from perf_middleware import CacheConfig"
             )
-        self.middleware = middleware
+        self.host = host
         self.backend = backend
         self.config = config = config or CacheConfig()
         self.clock = config.clock
-        self.events = events
+        self.count = StageEvents(events)
+        self.counts = self.count.counts
         # the metrics counters of this cache: a hit adds to them directly (``events`` maps
         # the other stage events onto them); None without metrics
         self.hit_counters = counters
-        self.counts: defaultdict[str, int] = defaultdict(int)
         # (Host, scheme, raw path, query) -> primary key, "" when the request may not use
         # the cache: a repeated URL's key is one dict probe
         self._primaries: dict[tuple[bytes | None, str, bytes | None, bytes], str] = {}
-        self._status_prefix: dict[tuple[str, ...], bytes] = {}
-        shared = getattr(backend, "shared", True)
-        self.flight: SingleFlight[CacheEntry] = SingleFlight(
-            backend if shared else None, timeout=config.lock_timeout, lock_ttl=config.lock_ttl
-        )
-        self.negotiate = middleware.pipeline.compression is not None
-        self.codings = config.codings if self.negotiate else ()
+        negotiate = host.pipeline.compression is not None
         self.vary_hints: VaryHints = {}
-        self.background: set[asyncio.Task[None]] = set()
-        self.refreshing: set[str] = set()
+        self.answers = Answers(config.cache_name)
+        self._answer = self.answers.answer
+        self.background = Background(backend, config, self.count)
+        self.miss = MissHandler(
+            host,
+            backend,
+            config,
+            count=self.count,
+            answers=self.answers,
+            background=self.background,
+            vary_hints=self.vary_hints,
+            negotiate=negotiate,
+        )
+        self.flight = self.miss.flight
+        self.invalidator = Invalidator(host, backend, config, self.count)
         # a hit answered by the stage records here; with Server-Timing the middleware's
         # observer wraps every response and records instead
-        self.hit_metrics: Metrics | None = None if middleware.server_timing else middleware.metrics
+        self.hit_metrics: Metrics | None = None if host.server_timing else host.metrics
         # an in-process store answers without a coroutine (``MemoryBackend.lookup``)
+        shared = getattr(backend, "shared", True)
         self._lookup_now: LookupNow | None = (
             getattr(backend, "lookup", None) if not shared else None
         )
+
+    @property
+    def events(self) -> Callable[[str, int], None] | None:
+        """The metrics hook every stage event is reported to."""
+        return self.count.hook
+
+    @events.setter
+    def events(self, hook: Callable[[str, int], None] | None) -> None:
+        self.count.hook = hook
 
     def _primary(
         self, scope: Scope, host_raw: bytes | None, scheme: str, raw_path: bytes | None
@@ -140,15 +152,9 @@ class CacheStage(MissHandler):
             self._primaries[(host_raw, scheme, raw_path, scope["query_string"])] = primary
         return primary
 
-    def count(self, name: str, amount: int = 1) -> None:
-        self.counts[name] += amount
-        if self.events is not None:
-            self.events(name, amount)
-
     async def drain(self) -> None:
         """Wait for background refreshes (tests, graceful shutdown)."""
-        while self.background:
-            await asyncio.gather(*list(self.background), return_exceptions=True)
+        await self.background.drain()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A fresh hit without conditional request headers is answered right here: the
@@ -157,11 +163,11 @@ class CacheStage(MissHandler):
         method: str = scope["method"]
         if method != "GET" and method != "HEAD":
             if method in _SAFE:
-                await self.middleware.observed(
-                    scope, receive, send, functools.partial(self.forward, fwd="method")
+                await self.host.observed(
+                    scope, receive, send, functools.partial(self.miss.forward, fwd="method")
                 )
             else:
-                await self.middleware.observed(scope, receive, send, self.forward_unsafe)
+                await self.host.observed(scope, receive, send, self.invalidator.forward_unsafe)
             return
         metrics = self.hit_metrics
         started = perf_counter()
@@ -178,8 +184,8 @@ class CacheStage(MissHandler):
             primary = self._primary(scope, host_raw, scheme, raw_path)
         if not primary:
             self.count("bypass")
-            forward = functools.partial(self.forward, fwd="bypass")
-            await self.middleware.observed(scope, receive, send, forward, started)
+            forward = functools.partial(self.miss.forward, fwd="bypass")
+            await self.host.observed(scope, receive, send, forward, started)
             return
         cc_raw = headers.get(b"cache-control")
         request_cc = lookup_cc = EMPTY_CACHE_CONTROL
@@ -188,8 +194,8 @@ class CacheStage(MissHandler):
             if not self.config.honor_request_no_cache:
                 lookup_cc = client_limits(request_cc)
             elif request_cc.no_store:
-                forward = functools.partial(self.forward, fwd="request")
-                await self.middleware.observed(scope, receive, send, forward, started)
+                forward = functools.partial(self.miss.forward, fwd="request")
+                await self.host.observed(scope, receive, send, forward, started)
                 return
             else:
                 lookup_cc = request_cc
@@ -265,7 +271,7 @@ class CacheStage(MissHandler):
             now,
             ambiguous,
         )
-        await self.middleware.observed(scope, receive, send, rest, started)
+        await self.host.observed(scope, receive, send, rest, started)
 
     async def _route(
         self,
@@ -285,7 +291,9 @@ class CacheStage(MissHandler):
     ) -> None:
         """Everything but a plain fresh hit, once the lookup is done (``send`` observed)."""
         if entry is not None and (use is Use.FRESH or use is Use.STALE_ALLOWED):
-            await self.serve(send, method, headers, entry, now, "hit")  # conditional request
+            await self.answers.serve(
+                send, method, headers, entry, now, "hit"
+            )  # conditional request
             return
         facts = RequestFacts(
             request_cc, b"authorization" in headers, now, scope["path"],
@@ -293,62 +301,18 @@ class CacheStage(MissHandler):
         )  # fmt: skip
         if entry is not None and use is Use.STALE_WHILE_REVALIDATE:
             self.count("stale")
-            self.refresh_later(scope, facts, primary, entry)
-            await self.serve(send, method, headers, entry, now, "hit", "fwd=stale")
+            self.miss.refresh_later(scope, facts, primary, entry)
+            await self.answers.serve(send, method, headers, entry, now, "hit", "fwd=stale")
             return
         if request_cc.only_if_cached:
             await _gateway_timeout(send, self.config.cache_name)
             return
         if method == "HEAD" and entry is None:
-            await self.forward(scope, receive, send, "uri-miss")
+            await self.miss.forward(scope, receive, send, "uri-miss")
             return
         fwd = "stale" if entry is not None else ("vary-miss" if stored_vary else "uri-miss")
         self.count("miss" if entry is None else "revalidate")
-        await self.fetch_shared(scope, receive, send, facts, primary, secondary, entry, fwd)
-
-    def _variant_for(self, entry: CacheEntry, accept: bytes | None) -> Variant:
-        """The stored variant best for this Accept-Encoding value, memoised on the entry
-        (bytes keys; a few short distinct values at most)."""
-        coding = choose_encoding(accept, entry.codings) or "identity"
-        chosen = variant(entry, coding)
-        if len(entry.derived) < 16 and (accept is None or len(accept) <= 64):
-            entry.derived[accept] = chosen  # bounded: clients choose these values
-        return chosen
-
-    def _answer(
-        self, headers: dict[bytes, bytes], entry: CacheEntry, now: float, params: tuple[str, ...]
-    ) -> tuple[Variant, list[tuple[bytes, bytes]]]:
-        """The stored variant for the request's Accept-Encoding, and its Age + Cache-Status."""
-        accept = headers.get(b"accept-encoding")
-        chosen = entry.derived.get(accept)
-        if chosen is None:
-            chosen = self._variant_for(entry, accept)
-        age = entry.age(now)
-        prefix = self._status_prefix.get(params)
-        if prefix is None:
-            prefix = self._status_prefix[params] = cache_status(
-                self.config.cache_name, *params, "ttl="
-            )
-        ttl = entry.freshness_lifetime - age
-        return chosen, [(b"age", b"%d" % age), (b"cache-status", prefix + b"%d" % ttl)]
-
-    async def serve(
-        self,
-        send: Send,
-        method: str,
-        headers: dict[bytes, bytes],
-        entry: CacheEntry,
-        now: float,
-        *params: str,
-    ) -> None:
-        """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
-        chosen, extra = self._answer(headers, entry, now, params)
-        if has_conditional(headers):
-            await send_variant(send, method, headers, entry, chosen, extra)
-            return
-        await send_complete(
-            send, entry.status, chosen.headers + extra, b"" if method == "HEAD" else chosen.body
-        )
+        await self.miss.fetch_shared(scope, receive, send, facts, primary, secondary, entry, fwd)
 
 
 async def _gateway_timeout(send: Send, name: str) -> None:

@@ -1,13 +1,12 @@
 """RFC 9111 §4.4: a non-error response to a method not known to be safe (POST, PUT, PATCH,
 DELETE, PURGE, WebDAV's, any extension: all but GET, HEAD, OPTIONS and TRACE) invalidates
-the target URI and the same-host URIs in Location / Content-Location.  Mixed into the cache
-stage.
+the target URI and the same-host URIs in Location / Content-Location.  A collaborator the cache
+stage holds.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from perf_middleware.cache.backends.base import CacheBackend
@@ -21,19 +20,27 @@ from perf_middleware.cache.keys import (
     primary_key,
     valid_host,
 )
+from perf_middleware.cache.stage.seams import PipelineRunner, StageEvents
 from perf_middleware.http.headers import combine_fields, get_header
 from perf_middleware.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("perf_middleware.cache")
 
 
-class Invalidation:
-    middleware: Any
-    backend: CacheBackend
-    config: CacheConfig
+class Invalidator:
+    """Forwards requests with unsafe methods and invalidates what their response names."""
 
-    def count(self, name: str, amount: int = 1) -> None:
-        raise NotImplementedError  # provided by CacheStage
+    def __init__(
+        self,
+        runner: PipelineRunner,
+        backend: CacheBackend,
+        config: CacheConfig,
+        count: StageEvents,
+    ) -> None:
+        self.runner = runner
+        self.backend = backend
+        self.config = config
+        self.count = count
 
     async def forward_unsafe(self, scope: Scope, receive: Receive, send: Send) -> None:
         """RFC 9111 §4.4: a non-error response to a method not known to be safe invalidates
@@ -47,7 +54,7 @@ class Invalidation:
                 await self.invalidate_for(scope, list(message.get("headers") or ()))
             await client(message)
 
-        await self.middleware.run_pipeline(scope, receive, invalidate_then_send)
+        await self.runner.run_pipeline(scope, receive, invalidate_then_send)
 
     async def invalidate_for(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
         scheme = scope.get("scheme", "http")

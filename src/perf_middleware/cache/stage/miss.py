@@ -1,15 +1,15 @@
-"""The forwarding half of the cache stage: misses, revalidation, background refresh, storing
-and invalidation by unsafe methods.  Mixed into :class:`~perf_middleware.cache.stage.CacheStage`.
+"""The forwarding half of the cache stage: misses, revalidation, single-flight and storing.
+A collaborator :class:`~perf_middleware.cache.stage.CacheStage` holds; it answers from stored
+entries through the stage's :class:`~perf_middleware.cache.serve.Answers` and leaves work off the
+request path to :class:`~perf_middleware.cache.stage.refresh.Background`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable
 
 from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.config import CacheConfig
@@ -28,9 +28,10 @@ from perf_middleware.cache.freshness import (
     usable,
 )
 from perf_middleware.cache.keys import secondary_key
+from perf_middleware.cache.serve import Answers
 from perf_middleware.cache.singleflight import Lead, SingleFlight
-from perf_middleware.cache.stage.invalidate import Invalidation
-from perf_middleware.cache.stage.refresh import Background
+from perf_middleware.cache.stage.refresh import Background, refresh_request
+from perf_middleware.cache.stage.seams import PipelineRunner, StageEvents
 from perf_middleware.cache.storing import (
     RequestFacts,
     apply_response,
@@ -65,36 +66,41 @@ async def _discard(message: Message) -> None:
     return None
 
 
-class MissHandler(Background, Invalidation):
-    middleware: Any
-    backend: CacheBackend
-    config: CacheConfig
-    clock: Callable[[], float]
-    flight: SingleFlight[CacheEntry]
-    negotiate: bool
-    vary_hints: VaryHints
-    background: set[asyncio.Task[None]]
-    refreshing: set[str]
+class MissHandler:
+    """Goes to the app for what the stage could not answer, and stores what comes back."""
 
-    def count(self, name: str, amount: int = 1) -> None:
-        raise NotImplementedError
-
-    async def serve(
+    def __init__(
         self,
-        send: Send,
-        method: str,
-        headers: dict[bytes, bytes],
-        entry: CacheEntry,
-        now: float,
-        *params: str,
+        runner: PipelineRunner,
+        backend: CacheBackend,
+        config: CacheConfig,
+        *,
+        count: StageEvents,
+        answers: Answers,
+        background: Background,
+        vary_hints: VaryHints,
+        negotiate: bool,
     ) -> None:
-        raise NotImplementedError
+        self.runner = runner
+        self.backend = backend
+        self.config = config
+        self.clock = config.clock
+        self.count = count
+        self.answers = answers
+        self.serve = answers.serve
+        self.background = background
+        self.vary_hints = vary_hints
+        self.negotiate = negotiate
+        shared = getattr(backend, "shared", True)
+        self.flight: SingleFlight[CacheEntry] = SingleFlight(
+            backend if shared else None, timeout=config.lock_timeout, lock_ttl=config.lock_ttl
+        )
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, fwd: str) -> None:
         """Through the pipeline, never stored (Cache-Status says why)."""
         if fwd == "method" or fwd == "request":
             self.count(f"bypass_{fwd}")  # metrics: requests the cache did not consider
-        await self.middleware.run_pipeline(scope, receive, ClientSend(send, self.config, fwd))
+        await self.runner.run_pipeline(scope, receive, ClientSend(send, self.config, fwd))
 
     async def fetch_shared(
         self,
@@ -172,6 +178,19 @@ class MissHandler(Background, Invalidation):
         base.derived = {}
         return False, base
 
+    def refresh_later(
+        self, scope: Scope, facts: RequestFacts, primary: str, entry: CacheEntry
+    ) -> None:
+        """stale-while-revalidate: revalidate ``entry`` in the background (one at a time)."""
+        inner, receive, facts = refresh_request(scope, facts)
+
+        def fetch() -> Awaitable[CacheEntry | None]:
+            return self.fetch(
+                inner, receive, _discard, facts, primary, entry.secondary, entry, "stale"
+            )
+
+        self.background.revalidate_later(entry.key, primary, fetch)
+
     async def fetch(
         self,
         scope: Scope,
@@ -227,7 +246,7 @@ class MissHandler(Background, Invalidation):
 
         client.on_complete = complete
         try:
-            await self.middleware.run_pipeline(inner, receive, client, capture=capture)
+            await self.runner.run_pipeline(inner, receive, client, capture=capture)
         except Exception:
             if settled or stale is None or not may_use_stale or client.started:
                 raise
@@ -377,9 +396,9 @@ class MissHandler(Background, Invalidation):
             lead.publish(entry)  # the waiting requests need not wait for the store
         if await self.backend.set(entry, ttl):
             self.count("stored")
-            self.purge_maybe()
+            self.background.purge_maybe()
             if "upgrade" in entry.derived:
-                self.upgrade_later(entry)
+                self.background.upgrade_later(entry)
         else:
             # still shared with the requests waiting on this one: they asked concurrently
             self.count("not_stored")

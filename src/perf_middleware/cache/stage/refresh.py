@@ -1,6 +1,6 @@
-"""Work the cache stage does off the request path: stale-while-revalidate refreshes and the
-high-level recompression of large entries.  Mixed into the stage; tasks are tracked in
-``background`` so ``drain()`` can wait for them (tests, graceful shutdown).
+"""Work the cache stage does off the request path: stale-while-revalidate refreshes, the
+high-level recompression of large entries and the periodic purge of index records.  Tasks are
+tracked so ``drain()`` can wait for them (tests, graceful shutdown).
 """
 
 from __future__ import annotations
@@ -14,41 +14,59 @@ from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.forward import upgrade
+from perf_middleware.cache.stage.seams import StageEvents
 from perf_middleware.cache.storing import RequestFacts
 from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL
 from perf_middleware.pipeline.observe import OBSERVER_KEY
-from perf_middleware.types import Message, Receive, Scope, Send
+from perf_middleware.types import Message, Receive, Scope
 
 logger = logging.getLogger("perf_middleware.cache")
 
 
-async def _discard(message: Message) -> None:
-    return None
+def refresh_request(scope: Scope, facts: RequestFacts) -> tuple[Scope, Receive, RequestFacts]:
+    """The scope, ``receive`` and request facts of a background revalidation of the request
+    ``scope``: an empty body, no metrics observer (the client's request is being answered
+    already and must not see the refresh's app call), and none of the request's directives
+    (no-store, max-age=0 ...): the refresh is the cache's own revalidation."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    inner = {k: v for k, v in scope.items() if k != OBSERVER_KEY}
+    return inner, receive, dataclasses.replace(facts, cc=EMPTY_CACHE_CONTROL)
 
 
 class Background:
-    backend: CacheBackend
-    config: CacheConfig
-    clock: Callable[[], float]
-    background: set[asyncio.Task[None]]
-    refreshing: set[str]
-    last_purge: float = 0.0
+    """The stage's background tasks; one per key for revalidations."""
 
-    def count(self, name: str, amount: int = 1) -> None:
-        raise NotImplementedError
-
-    async def fetch(
+    def __init__(
         self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        facts: RequestFacts,
-        primary: str,
-        secondary: str,
-        stale: CacheEntry | None,
-        fwd: str,
-    ) -> CacheEntry | None:
-        raise NotImplementedError
+        backend: CacheBackend,
+        config: CacheConfig,
+        count: StageEvents,
+    ) -> None:
+        self.backend = backend
+        self.config = config
+        self.clock = config.clock
+        self.count = count
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.refreshing: set[str] = set()
+        self.last_purge = 0.0
+
+    async def drain(self) -> None:
+        """Wait for the background tasks, including those they start."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def purge_maybe(self) -> None:
         """Every ``purge_interval`` seconds, drop expired entries' index records in the
@@ -68,11 +86,6 @@ class Background:
             logger.debug("cache purge_expired removed=%d", removed)
 
         self.spawn(run())
-
-    def spawn(self, work: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
 
     def upgrade_later(self, entry: CacheEntry) -> None:
         """Recompress a large entry at the high levels off the request path, then swap it in
@@ -94,36 +107,19 @@ class Background:
 
         self.spawn(run())
 
-    def refresh_later(
-        self, scope: Scope, facts: RequestFacts, primary: str, entry: CacheEntry
+    def revalidate_later(
+        self, key: str, primary: str, fetch: Callable[[], Awaitable[object]]
     ) -> None:
-        """stale-while-revalidate: at most one background revalidation per key."""
-        key = entry.key
+        """stale-while-revalidate: at most one background revalidation (``fetch()``) per
+        stored key at a time."""
         if key in self.refreshing:
             return
         self.refreshing.add(key)
-        sent = False
-
-        async def receive() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        # the client's request is being answered already: its metrics observer must not see
-        # the refresh's app call and compression
-        inner = {k: v for k, v in scope.items() if k != OBSERVER_KEY}
-        # the refresh is the cache's own revalidation: the directives of the request that
-        # happened to start it (no-store, max-age=0 ...) are not the refresh's
-        facts = dataclasses.replace(facts, cc=EMPTY_CACHE_CONTROL)
 
         async def run() -> None:
             self.count("refresh")
             try:
-                await self.fetch(
-                    inner, receive, _discard, facts, primary, entry.secondary, entry, "stale"
-                )
+                await fetch()
             except Exception:
                 self.count("refresh_error")
                 logger.warning("cache background refresh failed url=%s", primary, exc_info=True)
