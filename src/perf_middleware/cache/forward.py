@@ -15,12 +15,13 @@ import anyio.to_thread
 
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.entry import CacheEntry
-from perf_middleware.cache.serve import cache_status
+from perf_middleware.cache.serve import cache_status, outcome
 from perf_middleware.cache.storing import RequestFacts, apply_response, response_reason
 from perf_middleware.cache.variants import encode_variants
 from perf_middleware.http.cache_control import parse_cache_control
 from perf_middleware.http.headers import content_type, get_header, get_joined
 from perf_middleware.http.vary import parse_vary
+from perf_middleware.pipeline.observe import note_cache
 from perf_middleware.pipeline.responder import Capture
 from perf_middleware.types import Message, MutableRawHeaders, Send
 
@@ -106,6 +107,7 @@ class ClientSend:
             if reason is None and _too_large(capture, self.config.max_body_size):
                 reason = "too-large"
             params.append("stored" if reason is None else f"detail={reason}")
+        note_cache(self.send, outcome(tuple(params)))
         headers.append((b"cache-status", cache_status(self.config.cache_name, *params)))
         self.started = True
         await self.send({**message, "headers": headers})

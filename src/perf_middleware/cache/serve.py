@@ -9,7 +9,7 @@ from __future__ import annotations
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
-from perf_middleware.pipeline.observe import send_complete
+from perf_middleware.pipeline.observe import note_cache, send_complete
 from perf_middleware.pipeline.responder import mark_encoded, not_modified_headers
 from perf_middleware.types import MutableRawHeaders, Send
 
@@ -53,6 +53,25 @@ def has_conditional(headers: dict[bytes, bytes]) -> bool:
 def cache_status(name: str, *params: str) -> bytes:
     """RFC 9211 ``Cache-Status`` member: ``perf-middleware; hit; ttl=12``."""
     return "; ".join((name, *params)).encode("latin-1")
+
+
+_BYPASS = frozenset({"fwd=bypass", "fwd=method", "fwd=request"})
+
+
+def outcome(params: tuple[str, ...]) -> str | None:
+    """What the cache did, for ``Server-Timing``, from the parameters of the ``Cache-Status``
+    it writes: hit, stale (served stale), revalidated (a 304 refreshed the stored entry),
+    bypass (not considered) or miss."""
+    if "hit" in params:
+        return "stale" if "fwd=stale" in params else "hit"
+    fwd = next((p for p in params if p.startswith("fwd=")), None)
+    if fwd is None:
+        return None
+    if fwd in _BYPASS:
+        return "bypass"
+    if fwd == "fwd=stale" and "fwd-status=304" in params and "stored" in params:
+        return "revalidated"
+    return "miss"
 
 
 def precondition(
@@ -142,6 +161,7 @@ class Answers:
         *params: str,
     ) -> None:
         """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
+        note_cache(send, outcome(params))
         chosen, extra = self.answer(headers, entry, now, params)
         if has_conditional(headers):
             await send_variant(send, method, headers, entry, chosen, extra)

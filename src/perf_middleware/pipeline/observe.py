@@ -22,7 +22,7 @@ __all__ = [
     "RequestObserver",
     "backend_label",
     "cache_event_hook",
-    "cache_outcome",
+    "note_cache",
 ]
 
 
@@ -76,29 +76,11 @@ def cache_event_hook(
     return events
 
 
-def cache_outcome(value: bytes) -> str | None:
-    """Our (last) RFC 9211 ``Cache-Status`` member reduced to hit/stale/miss/bypass/revalidated."""
-    hit = stored = not_modified = False
-    fwd: bytes | None = None
-    for param in value.rpartition(b",")[2].split(b";")[1:]:
-        param = param.strip()
-        if param == b"hit":
-            hit = True
-        elif param.startswith(b"fwd="):
-            fwd = param[4:]
-        elif param == b"stored":
-            stored = True
-        elif param == b"fwd-status=304":
-            not_modified = True
-    if hit:
-        return "stale" if fwd == b"stale" else "hit"
-    if fwd is None:
-        return None
-    if fwd in (b"bypass", b"method", b"request"):
-        return "bypass"
-    if fwd == b"stale" and stored and not_modified:
-        return "revalidated"
-    return "miss"
+def note_cache(send: Send, outcome: str | None) -> None:
+    """Tell the request's observer, when ``send`` is one, what the cache did with the request
+    (hit, stale, revalidated, miss, bypass): the ``cache`` part of ``Server-Timing``."""
+    if type(send) is RequestObserver:
+        send.cache = outcome
 
 
 class RequestObserver:
@@ -108,6 +90,7 @@ class RequestObserver:
         "app_start",
         "bytes_in",
         "bytes_out",
+        "cache",
         "coding",
         "compress_seconds",
         "done",
@@ -133,6 +116,7 @@ class RequestObserver:
         self.server_timing = server_timing
         self.start = clock() if started is None else started
         self.app_start = 0.0
+        self.cache: str | None = None  # set by the cache stage (``note_cache``)
         self.status = 0
         self.coding: str | None = None
         self.bytes_in = 0
@@ -203,10 +187,7 @@ class RequestObserver:
         """A copy of the start message with ``Server-Timing`` (messages may be shared)."""
         now = clock()
         headers = list(message.get("headers") or ())
-        outcome = None
-        for name, value in headers:
-            if name == b"cache-status":  # ASGI header names are lower-case
-                outcome = cache_outcome(value)
+        outcome = self.cache
         # a stream starts before its first chunk is encoded: no compress figure yet
         compress = self.compress_seconds if self.bytes_in else None
         app: float | None = None

@@ -30,13 +30,13 @@ def test_non_token_descriptions_are_quoted():
 
 
 def test_cache_status_outcomes():
-    from perf_middleware.pipeline.observe import cache_outcome
+    from perf_middleware.cache.serve import outcome
 
-    assert cache_outcome(b"perf-middleware; hit; ttl=5") == "hit"
-    assert cache_outcome(b"perf-middleware; hit; fwd=stale; ttl=-3") == "stale"
-    assert cache_outcome(b"perf-middleware; fwd=uri-miss; stored") == "miss"
-    assert cache_outcome(b"perf-middleware; fwd=method") == "bypass"
-    assert cache_outcome(b"perf-middleware; fwd=request") == "bypass"
-    assert cache_outcome(b"perf-middleware; fwd=stale; fwd-status=304; stored") == "revalidated"
-    assert cache_outcome(b"upstream; hit, perf-middleware; fwd=vary-miss") == "miss"
-    assert cache_outcome(b"perf-middleware") is None
+    assert outcome(("hit",)) == "hit"
+    assert outcome(("hit", "fwd=stale")) == "stale"
+    assert outcome(("fwd=uri-miss", "fwd-status=200", "stored")) == "miss"
+    assert outcome(("fwd=method", "fwd-status=200")) == "bypass"
+    assert outcome(("fwd=request", "fwd-status=200")) == "bypass"
+    assert outcome(("fwd=stale", "fwd-status=304", "stored")) == "revalidated"
+    assert outcome(("fwd=vary-miss",)) == "miss"
+    assert outcome(()) is None

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from perf_middleware import CacheConfig
 from perf_middleware.cache.backends.memory import MemoryBackend
 from perf_middleware.middleware import PerformanceMiddleware
 
@@ -106,3 +107,33 @@ async def test_server_timing_works_with_metrics_off():
     assert set(timing) == {"app", "compress"}
     assert float(timing["app"]["dur"]) >= 30
     assert mw.metrics is None
+
+
+async def upstream_hit(request: Request) -> Response:
+    return Response(b"from a cache in front of the app", headers={"Cache-Status": "upstream; hit"})
+
+
+async def test_an_upstream_cache_status_is_not_the_middlewares_outcome():
+    """Without a cache stage the middleware did no caching: the app's own Cache-Status (from
+    a cache behind it) must not become ``cache;desc=hit`` in Server-Timing."""
+    app = Starlette(routes=[Route("/up", upstream_hit)])
+    mw = PerformanceMiddleware(app, server_timing=True)
+    response = await get(mw, "/up")
+    assert response.headers["cache-status"] == "upstream; hit"
+    assert "cache" not in parse(response.headers["server-timing"])
+
+
+async def test_outcomes_of_each_cache_path():
+    """The stage reports what it did to the observer: bypass, miss, hit, revalidated."""
+    config = CacheConfig(honor_request_no_cache=True)
+    mw = PerformanceMiddleware(APP, cache=MemoryBackend(), cache_config=config, server_timing=True)
+    timing = await get(mw, "/private")
+    assert parse(timing.headers["server-timing"])["cache"]["desc"] == "miss"
+    assert parse((await get(mw, "/page")).headers["server-timing"])["cache"]["desc"] == "miss"
+    assert parse((await get(mw, "/page")).headers["server-timing"])["cache"]["desc"] == "hit"
+    refreshed = await get(mw, "/page", **{"cache-control": "no-cache"})
+    assert parse(refreshed.headers["server-timing"])["cache"]["desc"] == "revalidated"
+    transport = httpx.ASGITransport(app=mw)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        posted = await c.post("/page")
+    assert parse(posted.headers["server-timing"])["cache"]["desc"] == "bypass"

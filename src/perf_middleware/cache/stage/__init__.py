@@ -45,6 +45,7 @@ from perf_middleware.http.cache_control import (
 )
 from perf_middleware.http.headers import NO_FIELDS, combine_fields
 from perf_middleware.metrics.counters import CacheCounters, Metrics
+from perf_middleware.pipeline.observe import note_cache
 from perf_middleware.types import Receive, Scope, Send
 
 logger = logging.getLogger("perf_middleware.cache")
@@ -114,6 +115,7 @@ class CacheStage:
         # a hit answered by the stage records here; with Server-Timing the middleware's
         # observer wraps every response and records instead
         self.hit_metrics: Metrics | None = None if host.server_timing else host.metrics
+        self.timing = host.server_timing
         # an in-process store answers without a coroutine (``MemoryBackend.lookup``)
         shared = getattr(backend, "shared", True)
         self._lookup_now: LookupNow | None = (
@@ -241,6 +243,8 @@ class CacheStage:
                 if self.hit_counters is not None:
                     self.hit_counters.hit += 1
                 if not has_conditional(headers):
+                    if self.timing:  # ``send`` is the request's observer
+                        note_cache(send, "hit")
                     chosen, extra = self._answer(headers, entry, now, _HIT)
                     status = entry.status
                     body = b"" if method == "HEAD" else chosen.body
@@ -305,6 +309,7 @@ class CacheStage:
             await self.answers.serve(send, method, headers, entry, now, "hit", "fwd=stale")
             return
         if request_cc.only_if_cached:
+            note_cache(send, "miss")
             await _gateway_timeout(send, self.config.cache_name)
             return
         if method == "HEAD" and entry is None:
