@@ -18,6 +18,7 @@ from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.serve import cache_status, outcome
 from perf_middleware.cache.storing import RequestFacts, apply_response, response_reason
 from perf_middleware.cache.variants import encode_variants
+from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.http.cache_control import parse_cache_control
 from perf_middleware.http.headers import content_type, get_header, get_joined
 from perf_middleware.http.vary import parse_vary
@@ -149,34 +150,37 @@ async def build_entry(
     facts: RequestFacts,
     response_time: float,
     config: CacheConfig,
-    compress: bool,
+    compression: CompressionConfig | None,
 ) -> CacheEntry:
-    """A new entry from a complete identity response, with its encoded variants."""
+    """A new entry from a complete identity response, with its encoded variants (none when
+    ``compression`` is None)."""
     entry = CacheEntry(primary=primary, secondary=secondary, vary=vary)
     apply_response(entry, capture.status, capture.headers, facts, response_time, config)
     body = bytes(capture.body)
     cc = parse_cache_control(get_joined(capture.headers, b"cache-control"))
     entry.bodies = {"identity": body}
-    if compress and not cc.no_transform and capture.status not in (204, 304):
+    if compression is not None and not cc.no_transform and capture.status not in (204, 304):
         media = content_type(capture.headers)
         if len(body) >= config.background_compress_over:
             entry.bodies = await anyio.to_thread.run_sync(
-                encode_variants, body, media, config, True
+                encode_variants, body, media, config, compression, True
             )
             entry.derived["upgrade"] = media  # high levels still to come (see ``upgrade``)
         else:
-            entry.bodies = encode_variants(body, media, config)
+            entry.bodies = encode_variants(body, media, config, compression)
     return entry
 
 
-async def upgrade(entry: CacheEntry, config: CacheConfig) -> CacheEntry | None:
+async def upgrade(
+    entry: CacheEntry, config: CacheConfig, compression: CompressionConfig
+) -> CacheEntry | None:
     """The same entry with its variants recompressed at the high levels (in a thread), or
     None when that saves nothing."""
     media = entry.derived.get("upgrade")
     if not isinstance(media, str):
         return None
     body = entry.body("identity")
-    high = await anyio.to_thread.run_sync(encode_variants, body, media, config)
+    high = await anyio.to_thread.run_sync(encode_variants, body, media, config, compression)
     # per coding, whichever is smaller (a high level is not always smaller on tiny output)
     bodies = {
         coding: data if len(data) < len(entry.bodies.get(coding, data)) else entry.bodies[coding]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
+from perf_middleware.pipeline.headers import mark_encoded, not_modified_headers
 from perf_middleware.pipeline.observe import note_cache, send_complete
-from perf_middleware.pipeline.responder import mark_encoded, not_modified_headers
 from perf_middleware.types import MutableRawHeaders, Send
 
 

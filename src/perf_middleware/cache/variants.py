@@ -1,9 +1,9 @@
 """Encoded variants of a stored body, compressed once at high levels.
 
 On-the-fly compression must be cheap (zstd 3-4, br 4-5); an entry served thousands of times
-can afford zstd 19 / br 11, which are ~20 % smaller.  A variant is kept only when it is smaller
-than the identity body by at least ``MIN_SAVING``.  The codecs and the list of compressible
-media types are the compression module's, so both paths agree on what gets compressed.
+can afford zstd 19 / br 11.  A variant is kept only when it is smaller than the identity body
+by at least ``MIN_SAVING``.  What is compressible is decided by the middleware's own
+``CompressionConfig``, the one on-the-fly compression uses, so both paths agree.
 """
 
 from __future__ import annotations
@@ -12,12 +12,6 @@ from perf_middleware.cache.config import CacheConfig
 from perf_middleware.compression.codecs import CompressionConfig, compress_body
 
 MIN_SAVING = 0.05
-_TYPES = CompressionConfig()
-
-
-def compressible(media_type: str) -> bool:
-    """Text-like media types compress well; images, video and archives already are."""
-    return _TYPES.is_compressible(media_type.split(";", 1)[0].strip().lower())
 
 
 def _level(coding: str, config: CacheConfig, fast: bool) -> int:
@@ -29,12 +23,17 @@ def _level(coding: str, config: CacheConfig, fast: bool) -> int:
 
 
 def encode_variants(
-    body: bytes, media_type: str, config: CacheConfig, fast: bool = False
+    body: bytes,
+    media_type: str,
+    config: CacheConfig,
+    compression: CompressionConfig,
+    fast: bool = False,
 ) -> dict[str, bytes]:
     """``{coding: compressed, ..., "identity": body}`` in the configured preference order,
-    keeping only codings that save at least 5 %; ``fast`` uses the on-the-fly levels."""
+    keeping only codings that save at least 5 %; ``fast`` uses the on-the-fly levels.
+    ``media_type``: lower-case, without parameters (``http.headers.content_type``)."""
     variants: dict[str, bytes] = {}
-    if len(body) >= config.min_compress_size and compressible(media_type):
+    if len(body) >= config.min_compress_size and compression.is_compressible(media_type):
         limit = len(body) * (1 - MIN_SAVING)
         for coding in config.codings:
             packed = compress_body(body, coding, _level(coding, config, fast))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +24,7 @@ import zstandard
 
 from perf_middleware.compression.memo import EncodedMemo
 from perf_middleware.http.cache_control import parse_cache_control
+from perf_middleware.http.headers import media_type
 
 CODINGS = ("zstd", "br", "gzip")
 
@@ -234,13 +234,8 @@ class Codecs:
         key = (status, content_type, content_encoding, cache_control)
         answer = self._shapes.get(key)
         if answer is None:
-            media = (
-                content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
-                if content_type
-                else ""
-            )
             answer = compressible_response(
-                self.config, status, media, content_encoding, cache_control
+                self.config, status, media_type(content_type), content_encoding, cache_control
             )
             if len(self._shapes) >= _SHAPES_LIMIT:
                 self._shapes.clear()  # odd values from a misbehaving app: stay bounded
@@ -258,10 +253,6 @@ class Codecs:
         if coding == "zstd":
             return self._zstd().compress(body)
         return compress_body(body, coding, self.config.level(coding))
-
-    def compress_chunks(self, chunks: Iterable[bytes], coding: str) -> bytes:
-        encoder = self.stream(coding)
-        return b"".join(encoder.compress(c) for c in chunks) + encoder.finish()
 
     def stream(self, coding: str) -> StreamEncoder:
         if coding == "zstd":

@@ -100,41 +100,23 @@ def bytes_pair(pair: Any) -> bool:
     )
 
 
-def media_type(value: bytes | None) -> str:
-    """``text/HTML; charset=x`` -> ``text/html``; "" when absent."""
-    if not value:
-        return ""
-    return value.split(b";", 1)[0].strip().lower().decode("latin-1")
-
-
-def parse_length(value: bytes | None) -> int | None:
-    """A Content-Length value as an int; None when absent or not a plain decimal."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value.isdigit() or len(value) > 18:
-        return None
-    return int(value)
-
-
 def _encoding_etag(value: bytes, coding: str) -> bytes:
     if value[:1] == b'"':  # the usual strong tag: weaken without a parse
         return b"W/" + value
     return encoding_etag(value.decode("latin-1"), coding).encode("latin-1")
 
 
-def _vary_accept_encoding(existing: bytes | None) -> bytes:
-    if existing is None:
-        return b"Accept-Encoding"
-    return merge_vary(existing, "Accept-Encoding").encode("latin-1")
-
-
-def _append_vary(out: MutableRawHeaders, existing: bytes | None, *, accept_encoding: bool) -> None:
-    """The response's Vary lines as one field, with Accept-Encoding merged in if asked."""
+def _append_vary(out: MutableRawHeaders, lines: list[bytes], *, accept_encoding: bool) -> None:
+    """The response's Vary lines as one field (RFC 9110 §5.3), with Accept-Encoding merged in
+    if asked (``http.vary.merge_vary``)."""
     if accept_encoding:
-        out.append((b"vary", _vary_accept_encoding(existing)))
-    elif existing is not None:
-        out.append((b"vary", existing))
+        if not lines:
+            out.append((b"vary", b"Accept-Encoding"))
+        else:
+            merged = merge_vary(b", ".join(lines), "Accept-Encoding")
+            out.append((b"vary", merged.encode("latin-1")))
+    elif lines:
+        out.append((b"vary", b", ".join(lines)))
 
 
 def not_modified_from(
@@ -144,19 +126,19 @@ def not_modified_from(
     with ``coding`` (ETag weakened for a real coding) and, if ``vary``, Vary: Accept-Encoding."""
     encoded = coding is not None and coding != "identity"
     out: MutableRawHeaders = []
-    vary_value: bytes | None = None
+    vary_lines: list[bytes] = []
     for key, value in headers:
         name = key if key.islower() else key.lower()
         if name not in NOT_MODIFIED_KEEP:
             continue
         if name == b"vary":
-            vary_value = value if vary_value is None else vary_value + b", " + value
+            vary_lines.append(value)
             continue
         if encoded and name == b"etag":
             assert coding is not None
             value = _encoding_etag(value, coding)
         out.append((key, value))
-    _append_vary(out, vary_value, accept_encoding=vary)
+    _append_vary(out, vary_lines, accept_encoding=vary)
     return out
 
 
@@ -164,11 +146,11 @@ def mark_encoded(headers: MutableRawHeaders, coding: str | None, *, vary: bool =
     """Vary: Accept-Encoding merged once; for a real coding, Content-Encoding set, Content-Length
     dropped (the caller sets the new one) and a strong ETag weakened (``encoding_etag``)."""
     out: MutableRawHeaders = []
-    vary_value: bytes | None = None
+    vary_lines: list[bytes] = []
     for key, value in headers:
         name = key.lower()
         if name == b"vary":
-            vary_value = value if vary_value is None else vary_value + b", " + value
+            vary_lines.append(value)
             continue
         if coding is not None and coding != "identity":
             if name == b"content-length":
@@ -176,7 +158,7 @@ def mark_encoded(headers: MutableRawHeaders, coding: str | None, *, vary: bool =
             if name == b"etag":
                 value = _encoding_etag(value, coding)
         out.append((key, value))
-    _append_vary(out, vary_value, accept_encoding=vary)
+    _append_vary(out, vary_lines, accept_encoding=vary)
     if coding is not None and coding != "identity":
         out.append((b"content-encoding", coding.encode("latin-1")))
     headers[:] = out

@@ -7,7 +7,7 @@ is compressed and flushed as it arrives, never buffered).
 
 A cache stage reuses the pieces: ``Capture`` receives the identity response after policy and
 ETag (before conditional evaluation and compression), and the header helpers of
-``pipeline.headers`` (re-exported here) rebuild what the pipeline would have sent.
+``pipeline.headers`` rebuild what the pipeline would have sent.
 """
 
 from __future__ import annotations
@@ -21,17 +21,13 @@ from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.dates import parse_http_date
 from perf_middleware.http.etag import etag_bytes
-from perf_middleware.http.headers import MutableRawHeaders
+from perf_middleware.http.headers import MutableRawHeaders, media_type, parse_length
 from perf_middleware.metrics.counters import clock
 from perf_middleware.pipeline.headers import (
-    NOT_MODIFIED_KEEP,
     ResponseFields,
     app_headers,
     mark_encoded,
-    media_type,
     not_modified_from,
-    not_modified_headers,
-    parse_length,
     scan,
 )
 from perf_middleware.pipeline.observe import RequestObserver, send_complete
@@ -41,17 +37,7 @@ from perf_middleware.types import Message, Scope, Send
 if TYPE_CHECKING:
     from perf_middleware.metrics.counters import Metrics
 
-
-# re-exported: the cache stage imports these from here
-__all__ = [
-    "NOT_MODIFIED_KEEP",
-    "Capture",
-    "Responder",
-    "mark_encoded",
-    "not_modified_from",
-    "not_modified_headers",
-    "scan",
-]
+__all__ = ["Capture", "Responder"]
 
 _HASH_OFFLOAD_SIZE = 1 << 20  # bodies this big are hashed in a worker thread
 

@@ -8,7 +8,8 @@ import mimetypes
 import os
 from dataclasses import dataclass
 
-IMMUTABLE = "public, max-age=31536000, immutable"
+from perf_middleware.http.cache_control import IMMUTABLE
+
 REVALIDATE = "no-cache"
 
 _TEXT_LIKE = (

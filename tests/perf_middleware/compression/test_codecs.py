@@ -79,13 +79,6 @@ def test_stream_encoder_flushes_every_chunk(coding: str) -> None:
     assert received == b"".join(f"data: event {i}\n\n".encode() for i in range(5))
 
 
-def test_compress_chunks_matches_input() -> None:
-    codecs = Codecs(CompressionConfig())
-    assert decode(codecs.compress_chunks([b"a" * 1000, b"b" * 1000], "gzip"), "gzip") == (
-        b"a" * 1000 + b"b" * 1000
-    )
-
-
 @pytest.mark.parametrize(
     ("media_type", "expected"),
     [

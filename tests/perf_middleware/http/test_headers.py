@@ -8,10 +8,6 @@ from perf_middleware.http.headers import (
     get_header,
     get_joined,
     has_header,
-    normalize,
-    remove_header,
-    set_default,
-    set_header,
 )
 
 
@@ -35,25 +31,6 @@ def test_get_is_case_insensitive_and_returns_first() -> None:
     assert not has_header(raw(), b"etag")
 
 
-def test_set_replaces_all_occurrences() -> None:
-    r = raw()
-    set_header(r, b"vary", b"Accept-Encoding")
-    assert get_all(r, b"vary") == [b"Accept-Encoding"]
-    set_header(r, b"etag", b'"x"')
-    assert r[-1] == (b"etag", b'"x"')
-
-
-def test_set_default_and_remove() -> None:
-    r = raw()
-    set_default(r, b"content-length", b"99")
-    set_default(r, b"etag", b'"x"')
-    assert get_header(r, b"content-length") == b"12"
-    assert get_header(r, b"etag") == b'"x"'
-    remove_header(r, b"vary")
-    assert not has_header(r, b"vary")
-    assert len(r) == 3
-
-
 def test_content_type_and_length() -> None:
     assert content_type(raw()) == "text/html"
     assert content_type([]) == ""
@@ -61,13 +38,6 @@ def test_content_type_and_length() -> None:
     assert content_length([(b"content-length", b"-1")]) is None
     assert content_length([(b"content-length", b"1e3")]) is None
     assert content_length([]) is None
-
-
-def test_normalize_drops_malformed_items() -> None:
-    assert normalize([(b"a", b"1"), ("b", "2"), (b"c",), [b"d", b"4"], None]) == [
-        (b"a", b"1"),
-        (b"d", b"4"),
-    ]
 
 
 def test_combine_fields_joins_lines_in_order_and_names_ambiguous_ones() -> None:

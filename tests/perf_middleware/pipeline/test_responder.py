@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from perf_middleware.pipeline.responder import (
-    Capture,
+from perf_middleware.http.headers import media_type
+from perf_middleware.pipeline.headers import (
     mark_encoded,
-    media_type,
     not_modified_from,
     not_modified_headers,
     scan,
 )
+from perf_middleware.pipeline.responder import Capture
 
 HEADERS = [
     (b"content-type", b"Text/HTML; charset=utf-8"),

@@ -56,7 +56,6 @@ _HIT = ("hit",)
 # RFC 9110 §9.2.1 safe methods the stage does not answer; any other method but GET/HEAD
 # may change the resource (RFC 9111 §4.4: PURGE, M-SEARCH, WebDAV, extensions ...)
 _SAFE = frozenset({"OPTIONS", "TRACE"})
-_HINT_LIMIT = 10_000
 _TARGET_LIMIT = 4096
 
 
@@ -95,11 +94,11 @@ class CacheStage:
         # (Host, scheme, raw path, query) -> primary key, "" when the request may not use
         # the cache: a repeated URL's key is one dict probe
         self._primaries: dict[tuple[bytes | None, str, bytes | None, bytes], str] = {}
-        negotiate = host.pipeline.compression is not None
+        compression = host.pipeline.compression
         self.vary_hints: VaryHints = {}
         self.answers = Answers(config.cache_name)
         self._answer = self.answers.answer
-        self.background = Background(backend, config, self.count)
+        self.background = Background(backend, config, self.count, compression)
         self.miss = MissHandler(
             host,
             backend,
@@ -108,7 +107,7 @@ class CacheStage:
             answers=self.answers,
             background=self.background,
             vary_hints=self.vary_hints,
-            negotiate=negotiate,
+            compression=compression,
         )
         self.flight = self.miss.flight
         self.invalidator = Invalidator(host, backend, config, self.count)

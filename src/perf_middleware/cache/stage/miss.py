@@ -42,6 +42,7 @@ from perf_middleware.cache.storing import (
     storage_ttl,
 )
 from perf_middleware.cache.vary_hints import VaryHints, remember
+from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.headers import combine_fields, get_header
 from perf_middleware.pipeline.responder import Capture
@@ -79,7 +80,7 @@ class MissHandler:
         answers: Answers,
         background: Background,
         vary_hints: VaryHints,
-        negotiate: bool,
+        compression: CompressionConfig | None,
     ) -> None:
         self.runner = runner
         self.backend = backend
@@ -90,7 +91,9 @@ class MissHandler:
         self.serve = answers.serve
         self.background = background
         self.vary_hints = vary_hints
-        self.negotiate = negotiate
+        # stored variants follow the middleware's compression settings; None: identity only
+        self.compression = compression
+        self.negotiate = compression is not None
         shared = getattr(backend, "shared", True)
         self.flight: SingleFlight[CacheEntry] = SingleFlight(
             backend if shared else None, timeout=config.lock_timeout, lock_ttl=config.lock_ttl
@@ -389,7 +392,7 @@ class MissHandler:
             facts=facts,
             response_time=response_time,
             config=self.config,
-            compress=self.negotiate and not app_coded,
+            compression=None if app_coded else self.compression,
         )
         ttl = storage_ttl(entry, self.config)
         if lead is not None:

@@ -16,6 +16,7 @@ from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.forward import upgrade
 from perf_middleware.cache.stage.seams import StageEvents
 from perf_middleware.cache.storing import RequestFacts
+from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.http.cache_control import EMPTY_CACHE_CONTROL
 from perf_middleware.pipeline.observe import OBSERVER_KEY
 from perf_middleware.types import Message, Receive, Scope
@@ -49,9 +50,11 @@ class Background:
         backend: CacheBackend,
         config: CacheConfig,
         count: StageEvents,
+        compression: CompressionConfig | None,
     ) -> None:
         self.backend = backend
         self.config = config
+        self.compression = compression
         self.clock = config.clock
         self.count = count
         self.tasks: set[asyncio.Task[None]] = set()
@@ -92,8 +95,10 @@ class Background:
         unless it was replaced or invalidated meanwhile."""
 
         async def run() -> None:
+            if self.compression is None:
+                return
             try:
-                better = await upgrade(entry, self.config)
+                better = await upgrade(entry, self.config, self.compression)
                 if better is None:
                     return
                 current = (await self.backend.get(entry.primary, entry.secondary)).entry
