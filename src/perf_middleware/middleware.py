@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from perf_middleware.admin.app import AdminApp
 from perf_middleware.admin.config import AdminConfig
-from perf_middleware.admin.io import cache_url_key
+from perf_middleware.cache.keys import cache_url_key
 from perf_middleware.cache.stage import CacheStage
 from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.metrics.counters import Metrics
@@ -29,6 +28,9 @@ from perf_middleware.pipeline.responder import Capture, Responder
 from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.policy import Policy
 from perf_middleware.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from perf_middleware.admin.app import AdminApp
 
 _DEFAULT = object()
 
@@ -158,6 +160,10 @@ class PerformanceMiddleware:
             url_key = None
             if self.cache_stage is not None:
                 url_key = functools.partial(cache_url_key, config=self.cache_stage.config)
+            # imported only when the API is on: it brings prometheus_client and the OpenAPI
+            # document, most of the package's import time, which an app without it never needs
+            from perf_middleware.admin.app import AdminApp
+
             self.admin = AdminApp(admin, metrics=metrics, cache=cache, url_key=url_key)
             self._admin_match = self.admin.matches
         self._plain = (

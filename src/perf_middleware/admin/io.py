@@ -10,24 +10,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from perf_middleware.cache.backends.base import compile_pattern
-from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.keys import (
-    key_path,
-    key_query,
     key_target,
-    normalize_host,
-    normalize_query,
-    primary_key,
 )
 from perf_middleware.types import Message, Receive, Scope, Send
 
 __all__ = [
     "BodyError",
     "InvalidateSpec",
-    "cache_url_key",
     "empty_response",
     "entry_info_dict",
     "json_response",
@@ -61,26 +53,6 @@ class InvalidateSpec:
     urls: tuple[str, ...]
     tags: tuple[str, ...]
     patterns: tuple[str, ...]
-
-
-def cache_url_key(url: str, config: CacheConfig) -> str:
-    """The primary key the cache stage builds for a request to ``url``, so operators can paste
-    the URL as they see it (``https://Example.com:443/a%20b``, ``/café``: a path on every
-    host); other strings (``@cached`` keys) pass unchanged."""
-    if "://" not in url:
-        return key_target(url) if url.startswith("/") else url
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket: cannot be a stored URL
-        return url
-    if not parts.scheme or not parts.netloc:
-        return url
-    scheme = parts.scheme.lower()
-    host = normalize_host(parts.netloc.rsplit("@", 1)[-1], scheme)
-    path = key_path(parts.path.encode("utf-8") or b"/", "")
-    return primary_key(
-        scheme, host, path, normalize_query(key_query(parts.query.encode("utf-8")), config)
-    )
 
 
 async def send_response(
