@@ -12,17 +12,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from perf_middleware.admin.config import AdminConfig
+from perf_middleware.cache.events import (
+    BACKEND_EVENTS,
+    STAGE_EVENTS,
+    backend_label,
+    cache_event_hook,
+)
 from perf_middleware.cache.keys import cache_url_key
 from perf_middleware.cache.stage import CacheStage
 from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.metrics.counters import Metrics
 from perf_middleware.pipeline.observe import (
-    BACKEND_EVENTS,
     OBSERVER_KEY,
-    STAGE_EVENTS,
     RequestObserver,
-    backend_label,
-    cache_event_hook,
 )
 from perf_middleware.pipeline.responder import Capture, Responder
 from perf_middleware.pipeline.settings import Pipeline

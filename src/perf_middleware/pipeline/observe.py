@@ -2,78 +2,25 @@
 
 ``RequestObserver`` is the one object a request allocates for metrics: it wraps ``send`` to
 see the status and the last body message, collects compression figures reported by the
-``Responder`` (found through ``scope[OBSERVER_KEY]``), and optionally adds ``Server-Timing``.
-``cache_event_hook`` turns the cache stage's and the backends' ``events(name, amount)``
-callbacks into counter updates.
+``Responder`` (found through ``scope[OBSERVER_KEY]``), and optionally adds ``Server-Timing``
+with the outcome the cache stage reports (``note_cache``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from perf_middleware.metrics.counters import CacheCounters, Metrics, clock
+from perf_middleware.metrics.counters import Metrics, clock
 from perf_middleware.metrics.server_timing import server_timing_value
 from perf_middleware.types import Message, Send
 
 __all__ = [
-    "BACKEND_EVENTS",
     "OBSERVER_KEY",
-    "STAGE_EVENTS",
     "RequestObserver",
-    "backend_label",
-    "cache_event_hook",
     "note_cache",
 ]
 
 
 #: Scope key under which the running request's observer is found by the pipeline.
 OBSERVER_KEY = "perf_middleware.observer"
-
-#: Cache-stage event -> counter. A miss that a concurrent request satisfied counts
-#: ``miss`` and ``coalesced``; a forced revalidation of a stored entry counts as a miss;
-#: ``bypass`` counts disallowed hosts, other methods than GET/HEAD and no-store requests.
-STAGE_EVENTS = {
-    "hit": "hit",
-    "stale": "stale",
-    "stale_if_error": "stale",
-    "miss": "miss",
-    "revalidate": "miss",
-    "bypass": "bypass",
-    "bypass_method": "bypass",
-    "bypass_request": "bypass",
-    "collapsed": "coalesced",
-    "stored": "store",
-    "refresh": "revalidation",
-    "refresh_error": "revalidation_error",
-}
-#: Backend event -> counter (the backend's own hit/miss/store duplicate the stage's).
-BACKEND_EVENTS = {
-    "eviction": "eviction",
-    "invalidation": "invalidation",
-    "error": "error",
-    "breaker_open": "breaker_open",
-}
-
-
-def backend_label(backend: object) -> str:
-    """``MemoryBackend`` -> ``memory``: the ``backend`` label of the cache metrics."""
-    name = type(backend).__name__
-    return (
-        name[: -len("Backend")] if name.endswith("Backend") and name != "Backend" else name
-    ).lower()
-
-
-def cache_event_hook(
-    counters: CacheCounters, mapping: dict[str, str]
-) -> Callable[[str, int], None]:
-    """An ``events(name, amount)`` callback adding to ``counters``; unmapped names are ignored."""
-
-    def events(name: str, amount: int = 1) -> None:
-        counter = mapping.get(name)
-        if counter is not None:
-            setattr(counters, counter, getattr(counters, counter) + amount)
-
-    return events
 
 
 def note_cache(send: Send, outcome: str | None) -> None:

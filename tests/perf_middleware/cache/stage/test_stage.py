@@ -8,7 +8,7 @@ import zstandard
 from benchmarks.dynamic import make_bodies
 
 from perf_middleware.cache.backends.memory import MemoryBackend
-from perf_middleware.pipeline.observe import backend_label
+from perf_middleware.cache.events import backend_label
 from tests.perf_middleware.cache.support import Origin, Reply, client, json_body, make, status_of
 
 BODY = json_body(4000)
