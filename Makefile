@@ -39,12 +39,14 @@ demo: sync
 lint: sync-all
 	$(UV) run --no-sync ruff check src tests benchmarks examples scripts
 	$(UV) run --no-sync ruff format --check src tests benchmarks examples scripts
+	$(UV) run --no-sync lint-imports
 
 typecheck: sync-all
 	$(UV) run --no-sync mypy
 
+## The whole suite once, with branch coverage of the runtime gated at its measured level.
 pytest: sync-all system-deps
-	$(UV) run --no-sync pytest
+	$(UV) run --no-sync pytest --cov=perf_middleware --cov-branch --cov-report=term:skip-covered --cov-fail-under=95
 
 ## Everything: system packages, Python deps, lint, types, the whole suite (no skips).
 test: system-deps sync-all lint typecheck pytest

@@ -18,8 +18,8 @@ import timeit
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from perf_middleware.metrics import Metrics
-from perf_middleware.metrics_prometheus import prometheus_text
+from perf_middleware.metrics.counters import Metrics
+from perf_middleware.metrics.prometheus import prometheus_text
 
 N = 200_000
 

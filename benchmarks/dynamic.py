@@ -150,7 +150,7 @@ def make_app(variant: str | None = None) -> Any:
 
         return PerformanceMiddleware(app)
     if variant == "perf-nomemo":  # every body compressed afresh, as unique bodies would be
-        from perf_middleware.compression import CompressionConfig
+        from perf_middleware.compression.codecs import CompressionConfig
         from perf_middleware.middleware import PerformanceMiddleware
 
         return PerformanceMiddleware(app, compression=CompressionConfig(memo_bytes=0))

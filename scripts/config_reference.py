@@ -19,7 +19,7 @@ TARGET = ROOT / "docs" / "configuration.md"
 
 #: (heading, "module:Class", where it is set)
 SECTIONS: list[tuple[str, str, str]] = [
-    ("Compression", "perf_middleware.compression:CompressionConfig",
+    ("Compression", "perf_middleware.compression.codecs:CompressionConfig",
      "`PerformanceMiddleware(app, compression=CompressionConfig(...))`; `None` turns it off"),
     ("Cache-Control policy rule", "perf_middleware.policy:Rule",
      "`PerformanceMiddleware(app, policy=Policy(rules=(Rule(...), ...)))`"),
@@ -27,15 +27,15 @@ SECTIONS: list[tuple[str, str, str]] = [
      "`Policy.default(no_store=...)` gives the presets; `None` turns policy off"),
     ("Response cache", "perf_middleware.cache.config:CacheConfig",
      "`PerformanceMiddleware(app, cache=MemoryBackend(...), cache_config=CacheConfig(...))`"),
-    ("Static files", "perf_middleware.static_config:StaticConfig",
+    ("Static files", "perf_middleware.static.config:StaticConfig",
      "`StaticAssets(directory, prefix=..., **options)`"),
     ("Template helpers", "perf_middleware.templating:AssetsConfig",
      "`Assets(static_or_dist, **options).install(templates)`"),
-    ("Preload hints", "perf_middleware.preload:PreloadConfig",
+    ("Preload hints", "perf_middleware.templating.preload:PreloadConfig",
      "`PreloadHints(app, assets, **options)`"),
-    ("Metrics", "perf_middleware.metrics:MetricsConfig",
+    ("Metrics", "perf_middleware.metrics.counters:MetricsConfig",
      "`PerformanceMiddleware(app, metrics=Metrics(MetricsConfig(...)))`; `None` turns it off"),
-    ("Admin API", "perf_middleware.admin_config:AdminConfig",
+    ("Admin API", "perf_middleware.admin.config:AdminConfig",
      "`PerformanceMiddleware(app, admin=AdminConfig(token=...))`"),
     ("Build", "asset_pipeline.config:BuildConfig",
      "`[tool.asset-pipeline]` in pyproject.toml, or `asset-pipeline build --config FILE`"),

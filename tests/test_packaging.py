@@ -87,7 +87,7 @@ def test_the_wheel_is_pure_python_and_serves(dist: Path, tmp_path: Path) -> None
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         archive.extractall(tmp_path / "site")
-    assert "perf_middleware/responder.py" in names
+    assert "perf_middleware/pipeline/responder.py" in names
     assert "asset_pipeline/manifest.py" in names
     assert "asset_pipeline/build/orchestrate.py" in names
     assert {"asset_pipeline/sw/template.js", "asset_pipeline/sw/register.js"} <= set(names)
@@ -104,7 +104,7 @@ def test_the_sdist_carries_the_sources_but_no_lock_file(dist: Path) -> None:
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert "pyproject.toml" in names
-    assert "src/perf_middleware/responder.py" in names
+    assert "src/perf_middleware/pipeline/responder.py" in names
     assert "uv.lock" not in names
     assert "hatch_build.py" not in names
 

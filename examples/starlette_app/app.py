@@ -38,11 +38,16 @@ from starlette.templating import Jinja2Templates
 
 from asset_pipeline.manifest import MANIFEST_NAME, ManifestError
 from asset_pipeline.sw import registration_snippet
-from perf_middleware import MemoryBackend, PerformanceMiddleware, StaticAssets, cached
-from perf_middleware.admin_config import AdminConfig
-from perf_middleware.cache.backends.base import CacheBackend
-from perf_middleware.preload import PreloadHints
-from perf_middleware.templating import Assets
+from perf_middleware import (
+    AdminConfig,
+    Assets,
+    CacheBackend,
+    MemoryBackend,
+    PerformanceMiddleware,
+    PreloadHints,
+    StaticAssets,
+    cached,
+)
 
 HERE = Path(__file__).resolve().parent
 DIST = Path(os.environ.get("PERF_DEMO_DIST", HERE / "dist"))

@@ -8,32 +8,31 @@ policy, ETag, conditional requests and compression. Non-HTTP scopes pass straigh
 from __future__ import annotations
 
 import functools
-import importlib
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from perf_middleware.admin import AdminApp
-from perf_middleware.admin_config import AdminConfig
-from perf_middleware.admin_http import cache_url_key
-from perf_middleware.compression import CompressionConfig
-from perf_middleware.metrics import Metrics
-from perf_middleware.observe import (
+from perf_middleware.admin.config import AdminConfig
+from perf_middleware.cache.events import (
     BACKEND_EVENTS,
-    OBSERVER_KEY,
     STAGE_EVENTS,
-    RequestObserver,
     backend_label,
     cache_event_hook,
 )
-from perf_middleware.pipeline import Pipeline
+from perf_middleware.cache.keys import cache_url_key
+from perf_middleware.cache.stage import CacheStage
+from perf_middleware.compression.codecs import CompressionConfig
+from perf_middleware.metrics.counters import Metrics
+from perf_middleware.pipeline.observe import (
+    OBSERVER_KEY,
+    RequestObserver,
+)
+from perf_middleware.pipeline.responder import Capture, Responder
+from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.policy import Policy
-from perf_middleware.responder import Capture, Responder
+from perf_middleware.types import ASGIApp, Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+if TYPE_CHECKING:
+    from perf_middleware.admin.app import AdminApp
 
 _DEFAULT = object()
 
@@ -141,7 +140,7 @@ class PerformanceMiddleware:
         self._observe = metrics is not None or self.server_timing
         self.cache = cache
         self.cache_config = cache_config
-        self.cache_stage: Any = None
+        self.cache_stage: CacheStage | None = None
         events = None
         counters = None
         if cache is not None and metrics is not None:
@@ -154,8 +153,7 @@ class PerformanceMiddleware:
         if cache is not None:
             # The cache stage owns lookup, single-flight and storing; on a miss it calls
             # ``self.run_pipeline(scope, receive, send, capture=Capture(limit))``.
-            stage = importlib.import_module("perf_middleware.cache.stage")
-            self.cache_stage = stage.CacheStage(
+            self.cache_stage = CacheStage(
                 self, cache, cache_config, events=events, counters=counters
             )
         self.admin: AdminApp | None = None
@@ -164,6 +162,10 @@ class PerformanceMiddleware:
             url_key = None
             if self.cache_stage is not None:
                 url_key = functools.partial(cache_url_key, config=self.cache_stage.config)
+            # imported only when the API is on: it brings prometheus_client and the OpenAPI
+            # document, most of the package's import time, which an app without it never needs
+            from perf_middleware.admin.app import AdminApp
+
             self.admin = AdminApp(admin, metrics=metrics, cache=cache, url_key=url_key)
             self._admin_match = self.admin.matches
         self._plain = (

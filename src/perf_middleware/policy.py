@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from perf_middleware.http.cache_control import parse_cache_control
+from perf_middleware.http.cache_control import IMMUTABLE_MAX_AGE, immutable, parse_cache_control
 from perf_middleware.http.headers import MutableRawHeaders, get_header, get_joined, has_header
 
 logger = logging.getLogger("perf_middleware.policy")
@@ -139,7 +139,7 @@ class Policy:
         cls,
         *,
         no_store: Iterable[str] = (),
-        immutable_max_age: int = 31536000,
+        immutable_max_age: int = IMMUTABLE_MAX_AGE,
         html: str | None = "no-cache",
         extra_rules: Iterable[Rule] = (),
         tag_header: str = "Cache-Tag",
@@ -152,7 +152,7 @@ class Policy:
                 path=FINGERPRINT_PATTERN,
                 regex=True,
                 statuses=frozenset({200, 203}),
-                cache_control=f"public, max-age={immutable_max_age}, immutable",
+                cache_control=immutable(immutable_max_age),
             )
         )
         if html is not None:

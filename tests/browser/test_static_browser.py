@@ -22,7 +22,7 @@ from starlette.templating import Jinja2Templates
 from perf_middleware import PerformanceMiddleware
 from perf_middleware.static import StaticAssets
 from perf_middleware.templating import Assets
-from tests.perf_middleware.test_static_build import real_build
+from tests.perf_middleware.static.test_build import real_build
 from tests.support.servers import UvicornServer
 
 pytestmark = pytest.mark.browser

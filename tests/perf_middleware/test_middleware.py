@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from typing import Any
 
 import brotli
@@ -11,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from perf_middleware.compression import CompressionConfig
+from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.etag import make_etag
 from perf_middleware.middleware import PerformanceMiddleware
@@ -482,3 +484,18 @@ async def test_multi_megabyte_body_gets_the_same_etag_when_hashed_off_loop() -> 
         PerformanceMiddleware(make_app(big, headers=[(b"etag", b'"mine"')]), compression=None)
     )
     assert own.header("etag") == '"mine"'
+
+
+def test_the_admin_stack_is_not_imported_when_the_admin_api_is_off():
+    """Prometheus exposition and the admin app are most of the package's import time; an app
+    that does not enable the admin API must not pay for them (a fresh interpreter)."""
+    code = (
+        "import sys\n"
+        "from perf_middleware import MemoryBackend, Metrics, PerformanceMiddleware\n"
+        "async def app(scope, receive, send): pass\n"
+        "PerformanceMiddleware(app, cache=MemoryBackend(), metrics=Metrics())\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m.startswith(('prometheus_client', 'perf_middleware.admin.app'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

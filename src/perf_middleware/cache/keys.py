@@ -14,7 +14,7 @@ import string
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, quote_from_bytes, urlencode
+from urllib.parse import parse_qsl, quote, quote_from_bytes, urlencode, urlsplit
 
 from perf_middleware.cache.config import CacheConfig
 
@@ -157,3 +157,23 @@ def secondary_key(vary: tuple[str, ...], headers: Mapping[bytes, bytes]) -> str:
         value = headers.get(name.encode("latin-1"))
         parts.append("\x00" if value is None else _field_value(value))
     return "\x1e".join(parts)
+
+
+def cache_url_key(url: str, config: CacheConfig) -> str:
+    """The primary key the cache stage builds for a request to ``url``, so operators can paste
+    the URL as they see it (``https://Example.com:443/a%20b``, ``/café``: a path on every
+    host); other strings (``@cached`` keys) pass unchanged."""
+    if "://" not in url:
+        return key_target(url) if url.startswith("/") else url
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket: cannot be a stored URL
+        return url
+    if not parts.scheme or not parts.netloc:
+        return url
+    scheme = parts.scheme.lower()
+    host = normalize_host(parts.netloc.rsplit("@", 1)[-1], scheme)
+    path = key_path(parts.path.encode("utf-8") or b"/", "")
+    return primary_key(
+        scheme, host, path, normalize_query(key_query(parts.query.encode("utf-8")), config)
+    )

@@ -6,16 +6,12 @@ a hit only appends ``Age`` and ``Cache-Status`` and sends the stored bytes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-
 from perf_middleware.cache.entry import CacheEntry
+from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
-from perf_middleware.responder import mark_encoded, not_modified_headers
-
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
+from perf_middleware.pipeline.headers import mark_encoded, not_modified_headers
+from perf_middleware.pipeline.observe import note_cache, send_complete
+from perf_middleware.types import MutableRawHeaders, Send
 
 
 class Variant:
@@ -59,6 +55,25 @@ def cache_status(name: str, *params: str) -> bytes:
     return "; ".join((name, *params)).encode("latin-1")
 
 
+_BYPASS = frozenset({"fwd=bypass", "fwd=method", "fwd=request"})
+
+
+def outcome(params: tuple[str, ...]) -> str | None:
+    """What the cache did, for ``Server-Timing``, from the parameters of the ``Cache-Status``
+    it writes: hit, stale (served stale), revalidated (a 304 refreshed the stored entry),
+    bypass (not considered) or miss."""
+    if "hit" in params:
+        return "stale" if "fwd=stale" in params else "hit"
+    fwd = next((p for p in params if p.startswith("fwd=")), None)
+    if fwd is None:
+        return None
+    if fwd in _BYPASS:
+        return "bypass"
+    if fwd == "fwd=stale" and "fwd-status=304" in params and "stored" in params:
+        return "revalidated"
+    return "miss"
+
+
 def precondition(
     method: str, headers: dict[bytes, bytes], entry: CacheEntry, chosen: Variant
 ) -> Precondition:
@@ -82,7 +97,7 @@ async def send_variant(
     headers: dict[bytes, bytes],
     entry: CacheEntry,
     chosen: Variant,
-    extra: Headers,
+    extra: MutableRawHeaders,
 ) -> None:
     """Send the stored response (or its 304 / 412) with ``extra`` fields (Age, Cache-Status)."""
     result = precondition(method, headers, entry, chosen)
@@ -99,3 +114,58 @@ async def send_variant(
         out = [(b"content-length", b"0"), *extra]
         await send({"type": "http.response.start", "status": 412, "headers": out})
     await send({"type": "http.response.body", "body": b""})
+
+
+class Answers:
+    """Answers from stored entries for one cache: the variant for the client's
+    Accept-Encoding, ``Age`` and ``Cache-Status`` (RFC 9211), whose constant prefix per set of
+    parameters is built once."""
+
+    __slots__ = ("name", "status_prefix")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.status_prefix: dict[tuple[str, ...], bytes] = {}
+
+    def variant_for(self, entry: CacheEntry, accept: bytes | None) -> Variant:
+        """The stored variant best for this Accept-Encoding value, memoised on the entry
+        (bytes keys; a few short distinct values at most)."""
+        coding = choose_encoding(accept, entry.codings) or "identity"
+        chosen = variant(entry, coding)
+        if len(entry.derived) < 16 and (accept is None or len(accept) <= 64):
+            entry.derived[accept] = chosen  # bounded: clients choose these values
+        return chosen
+
+    def answer(
+        self, headers: dict[bytes, bytes], entry: CacheEntry, now: float, params: tuple[str, ...]
+    ) -> tuple[Variant, MutableRawHeaders]:
+        """The stored variant for the request's Accept-Encoding, and its Age + Cache-Status."""
+        accept = headers.get(b"accept-encoding")
+        chosen = entry.derived.get(accept)
+        if chosen is None:
+            chosen = self.variant_for(entry, accept)
+        age = entry.age(now)
+        prefix = self.status_prefix.get(params)
+        if prefix is None:
+            prefix = self.status_prefix[params] = cache_status(self.name, *params, "ttl=")
+        ttl = entry.freshness_lifetime - age
+        return chosen, [(b"age", b"%d" % age), (b"cache-status", prefix + b"%d" % ttl)]
+
+    async def serve(
+        self,
+        send: Send,
+        method: str,
+        headers: dict[bytes, bytes],
+        entry: CacheEntry,
+        now: float,
+        *params: str,
+    ) -> None:
+        """Answer from ``entry``: the best stored coding, Age and Cache-Status."""
+        note_cache(send, outcome(params))
+        chosen, extra = self.answer(headers, entry, now, params)
+        if has_conditional(headers):
+            await send_variant(send, method, headers, entry, chosen, extra)
+            return
+        await send_complete(
+            send, entry.status, chosen.headers + extra, b"" if method == "HEAD" else chosen.body
+        )

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import re
 
-# RFC 9110 §5.6.2 tchar: the characters allowed in a token.
-TCHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
 # delta-seconds larger than this are clamped to it (RFC 9111 §1.2.2).
 DELTA_SECONDS_MAX = 2147483648
 

@@ -66,6 +66,18 @@ class CacheControl:
 
 EMPTY_CACHE_CONTROL: Final = CacheControl()
 
+#: One year, the customary lifetime of a fingerprinted (content-addressed) file.
+IMMUTABLE_MAX_AGE: Final = 31536000
+
+
+def immutable(max_age: int = IMMUTABLE_MAX_AGE) -> str:
+    """Cache-Control for a file whose URL changes with its content: shared caches may keep it
+    ``max-age`` seconds and browsers need not revalidate it on reload (RFC 8246)."""
+    return f"public, max-age={max_age}, immutable"
+
+
+IMMUTABLE: Final = immutable()
+
 _DELTA = {
     "max-age": "max_age",
     "s-maxage": "s_maxage",

@@ -93,39 +93,21 @@ def has_header(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:
     return any(_same(key, name) for key, _ in raw)
 
 
-def remove_header(raw: MutableRawHeaders, name: bytes) -> None:
-    """Remove every occurrence of ``name`` in place."""
-    raw[:] = [(k, v) for k, v in raw if not _same(k, name)]
-
-
-def set_header(raw: MutableRawHeaders, name: bytes, value: bytes) -> None:
-    """Replace every occurrence of ``name`` with one ``name: value`` (in place)."""
-    for i, (key, _) in enumerate(raw):
-        if _same(key, name):
-            raw[i] = (name, value)
-            if any(_same(k, name) for k, _ in raw[i + 1 :]):
-                raw[i + 1 :] = [(k, v) for k, v in raw[i + 1 :] if not _same(k, name)]
-            return
-    raw.append((name, value))
-
-
-def set_default(raw: MutableRawHeaders, name: bytes, value: bytes) -> None:
-    """Add ``name: value`` unless the header is already present."""
-    if not has_header(raw, name):
-        raw.append((name, value))
-
-
-def content_type(raw: Iterable[tuple[bytes, bytes]]) -> str:
-    """The media type (lower-case, no parameters) or "" when absent."""
-    value = get_header(raw, b"content-type")
+def media_type(value: bytes | None) -> str:
+    """A Content-Type value's media type (RFC 9110 §8.3.1), lower-case without parameters:
+    ``text/HTML; charset=x`` -> ``text/html``; "" when absent."""
     if not value:
         return ""
     return value.split(b";", 1)[0].strip().lower().decode("latin-1")
 
 
-def content_length(raw: Iterable[tuple[bytes, bytes]]) -> int | None:
-    """Content-Length as an int, None when absent or not a plain non-negative integer."""
-    value = get_header(raw, b"content-length")
+def content_type(raw: Iterable[tuple[bytes, bytes]]) -> str:
+    """The media type (lower-case, no parameters) or "" when absent."""
+    return media_type(get_header(raw, b"content-type"))
+
+
+def parse_length(value: bytes | None) -> int | None:
+    """A Content-Length value as an int; None when absent or not a plain decimal."""
     if value is None:
         return None
     value = value.strip()
@@ -134,12 +116,6 @@ def content_length(raw: Iterable[tuple[bytes, bytes]]) -> int | None:
     return int(value)
 
 
-def normalize(raw: Iterable[object]) -> MutableRawHeaders:
-    """Coerce an application's header list into ``[(bytes, bytes)]``, dropping malformed items."""
-    out: MutableRawHeaders = []
-    for item in raw:
-        if isinstance(item, tuple | list) and len(item) == 2:
-            key, value = item
-            if isinstance(key, bytes) and isinstance(value, bytes):
-                out.append((key, value))
-    return out
+def content_length(raw: Iterable[tuple[bytes, bytes]]) -> int | None:
+    """Content-Length as an int, None when absent or not a plain non-negative integer."""
+    return parse_length(get_header(raw, b"content-length"))

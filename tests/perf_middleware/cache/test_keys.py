@@ -159,3 +159,21 @@ def test_key_path_is_injective_on_raw_paths(a, b):
     sent raw and its percent-encoding)."""
     if key_path(b"/" + a, "") == key_path(b"/" + b, ""):
         assert unquote_to_bytes(b"/" + a) == unquote_to_bytes(b"/" + b)
+
+
+def test_cache_url_key_matches_the_stage_key():
+    from perf_middleware.cache.config import CacheConfig
+    from perf_middleware.cache.keys import cache_url_key
+
+    config = CacheConfig(normalize_query=True)
+    assert cache_url_key("https://Example.COM:443/a%20b?b=2&a=1", config) == (
+        "https://example.com/a%20b?a=1&b=2"
+    )
+    assert cache_url_key("http://example.com/café x", config) == (
+        "http://example.com/caf%C3%A9%20x"  # as a browser sends it
+    )
+    assert cache_url_key("http://example.com", config) == "http://example.com/"
+    assert cache_url_key("/café x?q=a b", config) == "/caf%C3%A9%20x?q=a%20b"  # every host
+    assert cache_url_key("/a%20b", config) == "/a%20b"  # encoded already
+    assert cache_url_key("http://[::1", config) == "http://[::1"  # unparsable: unchanged
+    assert cache_url_key("fn:module.f:abc", config) == "fn:module.f:abc"

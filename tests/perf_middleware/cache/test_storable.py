@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from perf_middleware.cache.build import (
+from perf_middleware.cache.config import CacheConfig
+from perf_middleware.cache.storing import (
     RequestFacts,
     parse_tags,
     refresh_headers,
     response_reason,
     stored_headers,
 )
-from perf_middleware.cache.config import CacheConfig
 from perf_middleware.http.cache_control import parse_cache_control as cc
 
 CONFIG = CacheConfig()

@@ -1,0 +1,272 @@
+"""The operator API: metrics, health and cache control, as a small token-protected ASGI app.
+
+``PerformanceMiddleware`` mounts it under ``/_perf`` when ``admin=AdminConfig(token=...)`` is
+given; without a token nothing is mounted and those paths reach the application. Routing is a
+dict lookup on the path after the prefix; request bodies are bounded and validated before any
+backend call, so malformed input is a 4xx with a reason and never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from prometheus_client.exposition import choose_encoder
+
+from perf_middleware.admin.config import ENV_TOKEN, AdminConfig
+from perf_middleware.admin.health import check_health
+from perf_middleware.admin.io import (
+    BodyError,
+    empty_response,
+    entry_info_dict,
+    json_response,
+    parse_invalidate,
+    read_body,
+    send_response,
+    without_body,
+)
+from perf_middleware.metrics.counters import Metrics
+from perf_middleware.metrics.prometheus import CONTENT_TYPE, prometheus_text, registry_for
+from perf_middleware.types import Receive, Scope, Send
+
+__all__ = ["ENV_TOKEN", "AdminApp", "AdminConfig"]
+
+logger = logging.getLogger("perf_middleware.admin")
+
+Handler = Callable[["_Request"], Awaitable[None]]
+
+
+class _Request:
+    __slots__ = ("client", "method", "path", "query", "receive", "scope", "send")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.path = path
+        self.method: str = scope["method"]
+        client = scope.get("client")
+        self.client: str | None = client[0] if client else None
+        self.query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
+class AdminApp:
+    """ASGI app answering ``<prefix>/metrics``, ``/metrics.json``, ``/health``, ``/cache/…``,
+    ``/invalidate`` and ``/openapi.json``; the spec is in :mod:`perf_middleware.admin.openapi`.
+
+    ``cache`` is any :class:`~perf_middleware.cache.CacheBackend` (or ``None``);
+    ``url_key`` turns a user-given URL into the backend's primary key (default: unchanged).
+    """
+
+    def __init__(
+        self,
+        config: AdminConfig,
+        *,
+        metrics: Metrics | None = None,
+        cache: Any = None,
+        url_key: Callable[[str], str] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.cache = cache
+        self.url_key = url_key or (lambda url: url)
+        self._registry = registry_for(self.metrics)
+        self._routes: dict[str, dict[str, Handler]] = {
+            "/metrics": {"GET": self._metrics},
+            "/metrics.json": {"GET": self._metrics_json},
+            "/health": {"GET": self._health},
+            "/invalidate": {"POST": self._invalidate},
+            "/openapi.json": {"GET": self._openapi},
+        }
+        self._cache_methods: dict[str, Handler] = {
+            "GET": self._cache_get,
+            "DELETE": self._cache_delete,
+        }
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` belongs to the admin API (the middleware's routing test)."""
+        prefix = self.config.prefix
+        return path == prefix or (path.startswith(prefix) and path[len(prefix)] == "/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith(self.config.prefix):
+            path = path[len(self.config.prefix) :] or "/"
+        request = _Request(scope, receive, send, path)
+        if not self.config.enabled:
+            await empty_response(send, 404)
+            return
+        if not self.config.client_allowed(request.client):
+            logger.warning("admin refused client=%s reason=ip-not-allowed", request.client)
+            await empty_response(send, 403)
+            return
+        headers = dict(scope.get("headers", ()))
+        if not self.config.token_matches(headers.get(b"authorization")):
+            logger.warning("admin refused client=%s reason=bad-token", request.client)
+            await empty_response(send, 401, [(b"www-authenticate", b'Bearer realm="perf-admin"')])
+            return
+        methods = self._cache_methods if path.startswith("/cache/") or path == "/cache" else None
+        if methods is None:
+            methods = self._routes.get(path.rstrip("/") or "/")
+        if methods is None:
+            await json_response(send, 404, {"error": f"no admin endpoint {path!r}"})
+            return
+        handler = methods.get(request.method)
+        if handler is None and request.method == "HEAD" and "GET" in methods:
+            handler = methods["GET"]
+            request.send = without_body(send)  # monitoring probes often use HEAD
+        if handler is None:
+            allowed = [*methods, "HEAD"] if "GET" in methods else list(methods)
+            await json_response(
+                send,
+                405,
+                {"error": f"{request.method} not allowed on {path}", "allow": allowed},
+                [(b"allow", ", ".join(allowed).encode())],
+            )
+            return
+        await handler(request)
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    async def _metrics(self, request: _Request) -> None:
+        if request.query.get("format") == "json":
+            await self._metrics_json(request)
+            return
+        accept = dict(request.scope.get("headers", ())).get(b"accept", b"")
+        if b"openmetrics" in accept:  # Prometheus asks for OpenMetrics when it can parse it
+            encoder, content_type = choose_encoder(accept.decode("latin-1"))
+            body = encoder(self._registry)
+        else:
+            body, content_type = prometheus_text(self.metrics, self._registry), CONTENT_TYPE
+        await send_response(request.send, 200, body, content_type.encode())
+
+    async def _metrics_json(self, request: _Request) -> None:
+        await json_response(request.send, 200, self.metrics.to_json())
+
+    async def _openapi(self, request: _Request) -> None:
+        from perf_middleware.admin.openapi import openapi_document
+
+        await json_response(request.send, 200, openapi_document(self.config.prefix))
+
+    async def _health(self, request: _Request) -> None:
+        status, body = await check_health(
+            self.cache,
+            ping_timeout=self.config.health_timeout,
+            max_latency_ms=self.config.health_max_latency_ms,
+        )
+        extra = [(b"retry-after", b"5")] if status == 503 else None
+        await json_response(request.send, status, body, extra)
+
+    def _target(self, request: _Request) -> str | None:
+        target = request.path[len("/cache/") :] if request.path.startswith("/cache/") else ""
+        return target or request.query.get("url") or request.query.get("key") or None
+
+    async def _no_cache(self, request: _Request) -> bool:
+        if self.cache is not None:
+            return False
+        hint = "HINT: pass cache=MemoryBackend() or RedisBackend(...) to PerformanceMiddleware"
+        await json_response(request.send, 404, {"error": f"no response cache configured. {hint}"})
+        return True
+
+    async def _cache_get(self, request: _Request) -> None:
+        target = self._target(request)
+        if target is None:
+            await json_response(request.send, 400, {"error": _TARGET_ERROR})
+            return
+        if await self._no_cache(request):
+            return
+        infos = await self._call(request, self.cache.entry_info, self.url_key(target))
+        if infos is None:
+            return
+        if not infos:
+            await json_response(request.send, 404, {"error": "not cached", "key": target})
+            return
+        await json_response(
+            request.send, 200, {"key": target, "entries": [entry_info_dict(i) for i in infos]}
+        )
+
+    async def _cache_delete(self, request: _Request) -> None:
+        target = self._target(request)
+        if target is None:
+            await json_response(request.send, 400, {"error": _TARGET_ERROR})
+            return
+        if await self._no_cache(request):
+            return
+        removed = await self._call(request, self.cache.invalidate_url, self.url_key(target))
+        if removed is None:
+            return
+        logger.info("admin delete client=%s url=%s removed=%d", request.client, target, removed)
+        await json_response(request.send, 200, {"removed": removed, "url": target})
+
+    async def _invalidate(self, request: _Request) -> None:
+        try:
+            body = await read_body(request.scope, request.receive, self.config.max_body)
+            spec = parse_invalidate(body)
+        except BodyError as exc:
+            await json_response(request.send, exc.status, {"error": exc.reason})
+            return
+        if await self._no_cache(request):
+            return
+        counts: dict[str, int] = {}
+        if spec.all:
+            if (n := await self._call(request, self.cache.clear)) is None:
+                return
+            counts["all"] = n
+        if spec.urls:
+            keys = [self.url_key(u) for u in spec.urls]
+            if (n := await self._sum(request, self.cache.invalidate_url, keys)) is None:
+                return
+            counts["urls"] = n
+        if spec.tags:
+            if (n := await self._call(request, self.cache.invalidate_tags, spec.tags)) is None:
+                return
+            counts["tags"] = n
+        if spec.patterns:
+            n = await self._sum(request, self.cache.invalidate_pattern, spec.patterns)
+            if n is None:
+                return
+            counts["patterns"] = n
+        total = sum(counts.values())
+        logger.info(
+            "admin invalidate client=%s all=%s urls=%s tags=%s patterns=%s removed=%d",
+            request.client, spec.all, _brief(spec.urls), _brief(spec.tags),
+            _brief(spec.patterns), total,
+        )  # fmt: skip
+        await json_response(request.send, 200, {"removed": total, "by_kind": counts})
+
+    async def _sum(
+        self, request: _Request, fn: Callable[[str], Awaitable[int]], items: Iterable[str]
+    ) -> int | None:
+        total = 0
+        for item in items:
+            n = await self._call(request, fn, item)
+            if n is None:
+                return None
+            total += n
+        return total
+
+    async def _call(self, request: _Request, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Run a backend call; a failing backend becomes a 503 with the reason (returns None)."""
+        try:
+            return await fn(*args)
+        except Exception as exc:
+            logger.warning("admin backend call failed op=%s error=%r", fn.__name__, exc)
+            reason = f"cache backend failed: {type(exc).__name__}: {exc}"
+            await json_response(request.send, 503, {"error": reason}, [(b"retry-after", b"5")])
+        return None
+
+
+def _brief(items: tuple[str, ...], limit: int = 20) -> str:
+    """A log-friendly list: the first ``limit`` items and how many more (bodies allow 1000)."""
+    shown = list(items[:limit])
+    return f"{shown}+{len(items) - limit} more" if len(items) > limit else str(shown)
+
+
+_TARGET_ERROR = (
+    "no cache key or URL given. HINT: percent-encode it into the path, "
+    "e.g. /cache/https%3A%2F%2Fexample.com%2Fpage, or pass ?url=..."
+)

@@ -1,0 +1,206 @@
+"""RedisBackend specifics against a real redis-server: encryption at rest, fail-open, breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from redis.asyncio import Redis
+
+from perf_middleware import cached
+from perf_middleware.cache.backends.redis import CacheBackendError, RedisBackend
+from tests.perf_middleware.cache.backends.test_backends import URL, make_entry
+from tests.support.servers import RedisServer, free_port
+
+SECRET = b"top-secret-page-body" * 10
+
+
+async def test_encrypted_entries_are_opaque_in_redis_and_round_trip(redis_url):
+    key = os.urandom(32)
+    store = RedisBackend(redis_url, namespace="enc", encryption_key=key)
+    await store.set(make_entry(body=SECRET), ttl=100)
+    raw = Redis.from_url(redis_url)
+    blobs = [await raw.get(k) async for k in raw.scan_iter(match="enc:e:*")]
+    await raw.aclose()
+    assert len(blobs) == 1
+    assert SECRET[:20] not in blobs[0]
+    assert (await store.get(URL, "")).entry.body() == SECRET
+    # another key cannot read it: a miss, never garbage or an exception
+    other = RedisBackend(redis_url, namespace="enc", encryption_key=os.urandom(32))
+    assert (await other.get(URL, "")).entry is None
+    assert other.stats.errors == 1
+    await store.close()
+    await other.close()
+
+
+def test_bad_encryption_key_is_a_clear_error():
+    with pytest.raises(ValueError, match="HINT"):
+        RedisBackend("redis://127.0.0.1:1/0", encryption_key="too-short")
+
+
+async def test_base64_key_accepted(redis_url):
+    import base64
+
+    store = RedisBackend(redis_url, encryption_key=base64.b64encode(os.urandom(32)).decode())
+    assert await store.set(make_entry(), ttl=10)
+    assert (await store.get(URL, "")).entry is not None
+    await store.close()
+
+
+async def test_dead_redis_fails_open_and_breaker_stops_trying():
+    store = RedisBackend(
+        f"redis://127.0.0.1:{free_port()}/0", breaker_threshold=2, breaker_retry_after=60
+    )
+    for _ in range(5):
+        assert (await store.get(URL, "")).entry is None
+        assert await store.set(make_entry(), ttl=10) is False
+    # only the calls before the breaker opened reached the socket
+    assert store.stats.errors == 2
+    assert store.breaker.is_open
+    assert (await store.ping()).ok is False
+    with pytest.raises(CacheBackendError, match="HINT"):
+        await store.invalidate_tags(["x"])
+    await store.close()
+
+
+async def test_namespaces_are_isolated(redis_url):
+    a = RedisBackend(redis_url, namespace="a")
+    b = RedisBackend(redis_url, namespace="b")
+    await a.set(make_entry(), ttl=10)
+    assert (await b.get(URL, "")).entry is None
+    assert await b.clear() == 0
+    assert (await a.get(URL, "")).entry is not None
+    await a.close()
+    await b.close()
+
+
+async def test_tag_invalidation_racing_with_stores_leaves_no_orphans(redis_url):
+    # the issue's reproduction: invalidations beside two tagged readers, then one quiet
+    # edit + invalidation must reach every entry stored during the race
+    store = RedisBackend(redis_url, namespace="race")
+    deck = {"title": "old"}
+
+    @cached(ttl=600, backend=store, tags=["deck"])
+    async def home() -> str:
+        await asyncio.sleep(0)
+        return deck["title"]
+
+    @cached(ttl=600, backend=store, tags=["deck"])
+    async def deck_list() -> str:
+        await asyncio.sleep(0)
+        return deck["title"]
+
+    async def read(fn, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await fn()
+
+    stale = 0
+    for trial in range(4):
+        deck["title"] = f"old-{trial}"
+        stop = asyncio.Event()
+        readers = [asyncio.create_task(read(fn, stop)) for fn in (home, deck_list)]
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            await store.invalidate_tags(["deck"])
+        stop.set()
+        await asyncio.gather(*readers)
+        deck["title"] = f"new-{trial}"
+        await store.invalidate_tags(["deck"])
+        stale += sum([await home() != deck["title"], await deck_list() != deck["title"]])
+    await store.close()
+    assert stale == 0, f"{stale} of 8 reads served a value invalidated before them"
+
+
+async def test_tag_invalidation_survives_eviction_of_the_tag_index(tmp_path):
+    # Redis under memory pressure with allkeys-lru evicts the tag set of a hot entry (the
+    # entry is read all the time, the set never); invalidating the tag must still work.
+    # LRU idle times tick in seconds, so the phases are a second apart: the tag set is
+    # older than the flood, and the hot entry is read last.
+    server = RedisServer(tmp_path, ("--maxmemory-policy", "allkeys-lru"))
+    server.start()
+    store = RedisBackend(server.url, namespace="ev")
+    raw = Redis.from_url(server.url)
+    try:
+        hot = "https://example.test/decks"
+        assert await store.set(make_entry(hot, tags=["deck"]), ttl=600)
+        await asyncio.sleep(1.1)
+        await _flood(store, 0, 1500)
+        await asyncio.sleep(1.1)
+        assert (await store.get(hot, "")).entry is not None
+        used = int((await raw.info("memory"))["used_memory"])
+        await raw.config_set("maxmemory", used - 2**20)
+        flooded = 1500
+        while await raw.exists("ev:t:deck") and flooded < 20_000:
+            await _flood(store, flooded, 50)
+            flooded += 50
+            assert (await store.get(hot, "")).entry is not None, "the hot entry was evicted"
+        assert not await raw.exists("ev:t:deck"), "the flood never evicted the tag set"
+        await store.invalidate_tags(["deck"])
+        assert (await store.get(hot, "")).entry is None
+    finally:
+        await raw.aclose()
+        await store.close()
+        server.stop()
+
+
+async def _flood(store: RedisBackend, start: int, count: int) -> None:
+    for first in range(start, start + count, 50):
+        await asyncio.gather(
+            *(
+                store.set(make_entry(f"https://example.test/p/{i}", body=b"x" * 2000), 600)
+                for i in range(first, min(first + 50, start + count))
+            )
+        )
+
+
+async def test_a_missing_tag_version_means_the_entry_is_not_served(redis_url):
+    # an evicted (or expired) version key must read as "invalidated", never as "valid"
+    store = RedisBackend(redis_url, namespace="tv")
+    await store.set(make_entry(tags=["deck", "user:1"]), ttl=100)
+    assert (await store.get(URL, "")).entry is not None
+    raw = Redis.from_url(redis_url)
+    await raw.delete("tv:v:user:1")
+    assert (await store.get(URL, "")).entry is None
+    # stored again, the entry records a fresh version and is served
+    await store.set(make_entry(tags=["deck", "user:1"]), ttl=100)
+    assert (await store.get(URL, "")).entry is not None
+    await raw.aclose()
+    await store.close()
+
+
+async def test_tagged_entries_round_trip_encrypted(redis_url):
+    store = RedisBackend(redis_url, namespace="enc2", encryption_key=os.urandom(32))
+    await store.set(make_entry(body=SECRET, tags=["deck"]), ttl=100)
+    assert (await store.get(URL, "")).entry.body() == SECRET
+    assert len(await store.entry_info(URL)) == 1
+    assert await store.invalidate_tags(["deck"]) == 1
+    assert (await store.get(URL, "")).entry is None
+    await store.close()
+
+
+async def test_an_eviction_policy_that_can_drop_indexes_is_reported(tmp_path, caplog):
+    server = RedisServer(tmp_path, ("--maxmemory-policy", "allkeys-lru"))
+    server.start()
+    store = RedisBackend(server.url, namespace="pol")
+    try:
+        with caplog.at_level("WARNING", logger="perf_middleware.cache"):
+            await store.set(make_entry(), ttl=10)
+            await store.set(make_entry(), ttl=10)
+        warnings = [r for r in caplog.records if "maxmemory-policy=allkeys-lru" in r.message]
+        assert len(warnings) == 1
+        assert "HINT" in warnings[0].message
+    finally:
+        await store.close()
+        server.stop()
+
+
+async def test_decoded_memo_charges_object_overhead_of_tiny_entries(redis_url):
+    store = RedisBackend(redis_url, namespace="memo", decoded_cache_bytes=64 * 1024)
+    for i in range(500):
+        await store.set(make_entry(f"{URL}/{i}", body=b"ok"), ttl=100)
+        assert (await store.get(f"{URL}/{i}", "")).entry is not None
+    # each decoded entry holds objects worth more than a kilobyte besides its few bytes
+    assert 0 < len(store._decoded) <= store.decoded_cache_bytes // 1024
+    await store.close()

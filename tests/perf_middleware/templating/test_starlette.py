@@ -1,0 +1,167 @@
+"""Helpers on Starlette's Jinja2Templates, and PreloadHints (Link headers + 103 hints)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from perf_middleware.templating import Assets
+from perf_middleware.templating.preload import PreloadHints
+from tests.perf_middleware.templating.test_assets import manifest, parse
+
+BASE = """<!doctype html><html><head>{{ stylesheet("css/app.css") }}
+{{ script("js/pager.js", module=True) }}{{ preload_links("css/app.css") }}</head>
+<body>{{ picture("img/logo.png", alt="Logo") }}</body></html>"""
+
+
+def make_app(tmp_path: Path, **hint_options: Any) -> tuple[PreloadHints, Assets]:
+    (tmp_path / "page.html").write_text(BASE)
+    templates = Jinja2Templates(directory=str(tmp_path))
+    assets = Assets(manifest())
+    assets.install(templates)
+
+    async def page(request: Request) -> Response:
+        return templates.TemplateResponse(request, "page.html")
+
+    async def api(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def linked(request: Request) -> Response:
+        return Response(
+            "<p>x</p>",
+            media_type="text/html",
+            headers={"link": "<https://cdn.example.com>; rel=preconnect"},
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/", page),
+            Route("/other", page),
+            Route("/api", api),
+            Route("/linked", linked),
+        ]
+    )
+    return PreloadHints(app, assets, **hint_options), assets
+
+
+async def test_templates_render_tags(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/")
+    tags = [(t, a) for t, a in parse(r.text) if t in ("link", "script", "img", "source")]
+    assert tags[0] == (
+        "link",
+        {
+            "rel": "stylesheet",
+            "href": "/static/css/app.4444444444.css",
+            "integrity": "sha384-" + "A" * 64 + "44.css",
+        },
+    )
+    assert tags[1][1]["type"] == "module"
+    preloads = [a["href"] for t, a in tags if a.get("rel") == "preload"]
+    assert preloads == ["/static/css/base.3333333333.css", "/static/fonts/serif.1111111111.woff2"]
+    assert ("source", {"type": "image/webp", "srcset": "/static/img/logo.x.webp"}) in tags
+
+
+async def test_link_header_from_rendered_assets(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/")
+        api = await c.get("/api")
+        linked = await c.get("/linked")
+    members = [m.strip() for m in r.headers["link"].split(",")]
+    assert members == [
+        "</static/css/app.4444444444.css>; rel=preload; as=style",
+        "</static/css/base.3333333333.css>; rel=preload; as=style",
+        '</static/fonts/serif.1111111111.woff2>; rel=preload; as=font; type="font/woff2"; '
+        "crossorigin",
+        "</static/js/pager.5555555555.js>; rel=preload; as=script; crossorigin",
+    ]
+    assert "link" not in api.headers  # not HTML
+    assert linked.headers.get_list("link") == ["<https://cdn.example.com>; rel=preconnect"]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+
+def scope(path: str, early: bool = True) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"t")],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+        "extensions": {"http.response.early_hint": {}} if early else {},
+    }
+
+
+async def test_early_hints_learned_from_the_previous_response(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+    first = Recorder()
+    await app(scope("/"), first.receive, first.send)
+    assert first.messages[0]["type"] == "http.response.start"  # nothing known yet
+    second = Recorder()
+    await app(scope("/"), second.receive, second.send)
+    hint, start = second.messages[0], second.messages[1]
+    assert hint["type"] == "http.response.early_hint"
+    assert start["type"] == "http.response.start"
+    assert hint["links"][0] == b"</static/css/app.4444444444.css>; rel=preload; as=style"
+    assert b"</static/fonts/serif.1111111111.woff2>; rel=preload; as=font" in hint["links"][2]
+
+
+async def test_early_hints_only_when_the_server_offers_them(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path, pages={"/": ["css/app.css"]})
+    r = Recorder()
+    await app(scope("/", early=False), r.receive, r.send)
+    assert next(m["type"] for m in r.messages) == "http.response.start"
+    r = Recorder()
+    await app(scope("/"), r.receive, r.send)
+    assert r.messages[0]["type"] == "http.response.early_hint"  # configured: first request
+
+
+async def test_early_hints_disabled_and_learning_bounded(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path, early_hints=False, max_learned_paths=1)
+    for _ in range(2):
+        r = Recorder()
+        await app(scope("/"), r.receive, r.send)
+        assert r.messages[0]["type"] == "http.response.start"
+    assert list(app.learned) == ["/"]
+    await app(scope("/api"), Recorder().receive, Recorder().send)
+    assert list(app.learned) == ["/"]  # JSON responses teach nothing
+    await app(scope("/other"), Recorder().receive, Recorder().send)
+    assert list(app.learned) == ["/other"]  # least recently used path dropped
+
+
+async def test_max_links(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path, max_links=2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/")
+    assert r.headers["link"].count("rel=preload") == 2
+
+
+def test_unknown_option() -> None:
+    with pytest.raises(TypeError, match="HINT"):
+        PreloadHints(Starlette(), Assets(manifest()), early=True)
