@@ -42,9 +42,13 @@ CACHED_JSON = """async ([cache, url]) => {
   return r ? (await r.json()).n : null;
 }"""
 COLOR = "getComputedStyle(document.body).color"
+#: The controlling worker's version; null if it does not answer within a second (a worker
+#: replaced while the message is on its way never answers, and an unsettled promise would
+#: keep ``page.evaluate`` waiting without a timeout).
 VERSION = """() => new Promise((resolve) => {
   const channel = new MessageChannel();
   channel.port1.onmessage = (e) => resolve(e.data.version);
+  setTimeout(() => resolve(null), 1000);
   navigator.serviceWorker.controller.postMessage({ type: 'GET_VERSION' }, [channel.port2]);
 })"""
 
@@ -345,14 +349,18 @@ def test_skip_waiting_and_clients_claim_take_over_without_a_reload(site, context
     _, new = build(dist, dict(SOURCES, **new_css), extra_toml="skip_waiting = true")
     server.start()
     page.reload()
-    # skipWaiting(): the new version activates by itself, no apply() needed
+    # skipWaiting(): the new version activates by itself, no apply() needed. Wait on the
+    # caches its activation rewrites, not by messaging the old worker (see _retired_caches).
     wait_until(
         page,
-        f"navigator.serviceWorker.controller && ({VERSION})().then((v) => v === '{new.version}')",
+        f"caches.keys().then((k) => k.includes('{precache_name(new)}')"
+        f" && !k.includes('{precache_name(old)}'))",
         timeout=UPDATE_WAIT_MS,
     )
     wait_until(
-        page, f"caches.keys().then((k) => !k.includes('{precache_name(old)}'))", timeout=WAIT_MS
+        page,
+        f"navigator.serviceWorker.controller && ({VERSION})().then((v) => v === '{new.version}')",
+        timeout=WAIT_MS,
     )
 
 
@@ -386,6 +394,16 @@ def test_max_age_expires_runtime_entries(site, context):
     assert page.evaluate(FETCH_JSON, "/api/age/a")["body"]["n"] == 2  # expired: network
 
 
+def _retired_caches() -> str:
+    """True once the retiring worker has activated (it deletes every cache of ours).
+
+    Waiting for a skip-waiting worker must not message the worker it replaces: each
+    GET_VERSION is an event the old worker has to finish, and Chromium activates the new
+    worker only once the old one has no event in flight, so polling the old worker every
+    100 ms can keep the new one ``installed`` for as long as the test waits."""
+    return "caches.keys().then((k) => k.length === 0)"
+
+
 def test_retiring_worker_drops_the_caches_and_lets_requests_through(site, context):
     dist, server, _ = site
     page = controlled_page(context, server.url)
@@ -394,13 +412,13 @@ def test_retiring_worker_drops_the_caches_and_lets_requests_through(site, contex
     _, retired = build(dist, SOURCES, extra_toml="retire = true")
     server.start()
     page.reload()  # the retiring worker installs and takes over by itself
+    wait_until(page, _retired_caches(), timeout=UPDATE_WAIT_MS)
     wait_until(
         page,
         f"navigator.serviceWorker.controller && ({VERSION})()"
         f".then((v) => v === '{retired.version}')",
-        timeout=UPDATE_WAIT_MS,
+        timeout=WAIT_MS,
     )
-    wait_until(page, "caches.keys().then((k) => k.length === 0)", timeout=WAIT_MS)
     page.goto(server.url + "/other")  # straight from the network, nothing stored again
     assert page.text_content("#title") == "Other"
     assert page.evaluate(CACHES) == {}
