@@ -243,9 +243,13 @@ class MissHandler:
         async def complete() -> None:
             if not settled:
                 settled.append(None)
-                settled[0] = await self._settle(
-                    send, method, headers, facts, primary, stale, capture, client, lead
-                )
+                try:
+                    settled[0] = await self._outcome(
+                        send, method, headers, facts, primary, stale, capture, client, lead
+                    )
+                finally:  # after the store, so other processes find the entry
+                    if lead is not None:
+                        await lead.release()
 
         client.on_complete = complete
         try:
@@ -269,29 +273,6 @@ class MissHandler:
         await complete()  # the app returned without a last body chunk
         return settled[0]
 
-    async def _settle(
-        self,
-        send: Send,
-        method: str,
-        headers: dict[bytes, bytes],
-        facts: RequestFacts,
-        primary: str,
-        stale: CacheEntry | None,
-        capture: Capture,
-        client: ClientSend,
-        lead: Lead[CacheEntry] | None,
-    ) -> CacheEntry | None:
-        """The response is complete: answer from ``stale`` if the app's answer was held back,
-        else refresh or store.  Followers in this process get the entry before the store;
-        the cross-process lock is released after it, so other processes find the entry."""
-        try:
-            return await self._outcome(
-                send, method, headers, facts, primary, stale, capture, client, lead
-            )
-        finally:
-            if lead is not None:
-                await lead.release()
-
     async def _outcome(
         self,
         send: Send,
@@ -304,6 +285,8 @@ class MissHandler:
         client: ClientSend,
         lead: Lead[CacheEntry] | None,
     ) -> CacheEntry | None:
+        """The response is complete: answer from ``stale`` if the app's answer was held back,
+        else refresh or store.  Followers in this process get the entry before the store."""
         response_time = self.clock()
         if client.held and not client.not_modified:
             assert stale is not None
