@@ -1,15 +1,15 @@
 """Content codings (zstd, br, gzip): configuration, one-shot and streaming encoders.
 
 Negotiation rules live in ``http.accept_encoding``; this module decides *whether* a response
-may be compressed and does the byte work. Defaults were chosen by measurement
-(``python -m benchmarks.dynamic``): zstd 3 / br 4 / gzip 5 give ~95 % of the size win of the
-slow levels at a fraction of the CPU; the slow levels belong to build time or to a cache that
-compresses once (``CompressionConfig(zstd_level=19)`` for such a cache).
+may be compressed and does the byte work. The on-the-fly levels (zstd 3 / br 4 / gzip 5)
+keep most of the size win of the slow levels at a fraction of the CPU (figures in
+docs/benchmarks.md); the slow levels belong to build time or to a cache that compresses once
+(``CompressionConfig(zstd_level=19)`` for such a cache).
 
-zstd compression contexts are reused (halves per-call overhead on small bodies). A context is
-not safe to share between threads, and large bodies are compressed in worker threads, so
-contexts are kept per thread inside a ``Codecs`` object the middleware owns (no module-level
-mutable state).
+zstd compression contexts are reused: setting one up is a large share of the cost of
+compressing a small body. A context is not safe to share between threads, and large bodies
+are compressed in worker threads, so contexts are kept per thread inside a ``Codecs`` object
+the middleware owns (no module-level mutable state).
 """
 
 from __future__ import annotations
@@ -68,9 +68,7 @@ class CompressionConfig:
     * ``minimum_size``: bodies smaller than this (bytes) are sent as-is (and do not vary on
       Accept-Encoding). 1 KiB, as Express' ``compression``, Fastify and Traefik: a body this
       small fits one TCP segment with its headers either way, so compressing saves bytes
-      but no packet, while costing CPU on every response (measured on a 982-byte JSON: zstd
-      3 saves 582 bytes for ~14 us, brotli 4 604 bytes for ~59 us, against ~90 us for the
-      whole uncompressed request through uvicorn).
+      but no packet, while costing CPU on every response (docs/benchmarks.md).
     * ``compressible_types``: exact media types compressed in addition to every ``text/*``
       and every ``+json`` / ``+xml`` suffix type.
     * ``offload_size``: bodies (or stream chunks) at least this big are compressed in a
