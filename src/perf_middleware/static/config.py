@@ -1,35 +1,15 @@
-"""Options of ``StaticAssets`` and the per-file rules decided from them at start-up:
-media types (with a charset for text), cache lifetimes, and which relative paths are safe.
+"""Options of ``StaticAssets`` and the per-file rules decided from them at start-up: cache
+lifetimes and which relative paths are safe. Media types come from the build's own table
+(``asset_pipeline.media_types``), so a file is served with the type the build recorded.
 """
 
 from __future__ import annotations
 
-import mimetypes
-import os
 from dataclasses import dataclass
 
 from perf_middleware.http.cache_control import IMMUTABLE
 
 REVALIDATE = "no-cache"
-
-_TEXT_LIKE = (
-    "application/javascript",
-    "application/json",
-    "application/manifest+json",
-    "application/xml",
-    "image/svg+xml",
-)
-_EXTRA_TYPES = {
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".map": "application/json",
-    ".webmanifest": "application/manifest+json",
-    ".avif": "image/avif",
-    ".webp": "image/webp",
-    ".woff2": "font/woff2",
-    ".woff": "font/woff",
-    ".wasm": "application/wasm",
-}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,21 +47,6 @@ class StaticConfig:
     revalidate_cache_control: str = REVALIDATE
     #: Re-read the manifest when it changes on disk (development only: one stat per request).
     autorefresh: bool = False
-
-
-def guess_type(name: str) -> str:
-    ext = os.path.splitext(name)[1].lower()
-    return _EXTRA_TYPES.get(ext) or mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-def content_type_header(media_type: str) -> str:
-    """Text types get ``charset=utf-8`` (the pipeline writes UTF-8) unless one is given."""
-    base = media_type.split(";", 1)[0].strip().lower()
-    if "charset=" in media_type.lower():
-        return media_type
-    if base.startswith("text/") or base in _TEXT_LIKE:
-        return f"{media_type}; charset=utf-8"
-    return media_type
 
 
 def safe_relative_path(path: str) -> bool:

@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asset_pipeline.media_types import with_charset
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.etag import make_etag
-from perf_middleware.static.config import StaticConfig, content_type_header, safe_relative_path
+from perf_middleware.static.config import StaticConfig, safe_relative_path
 from perf_middleware.types import MutableRawHeaders
 
 logger = logging.getLogger("perf_middleware.static")
@@ -118,7 +119,7 @@ class TableBuilder:
         if vary:
             validators.append((b"vary", vary.encode("latin-1")))
         headers: MutableRawHeaders = [
-            (b"content-type", content_type_header(media_type).encode("latin-1")),
+            (b"content-type", with_charset(media_type).encode("latin-1")),
             (b"content-length", str(st.st_size).encode("latin-1")),
             *validators,
             (b"accept-ranges", b"bytes"),

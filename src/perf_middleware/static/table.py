@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from asset_pipeline.manifest import ENCODING_SUFFIX, ManifestEntry, load_manifest
-from perf_middleware.static.config import StaticConfig, guess_type, safe_relative_path
+from asset_pipeline.media_types import guess_type
+from perf_middleware.static.config import StaticConfig, safe_relative_path
 from perf_middleware.static.files import StaticFile, TableBuilder
 
 logger = logging.getLogger("perf_middleware.static")

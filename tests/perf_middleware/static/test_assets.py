@@ -22,6 +22,7 @@ import zstandard
 from blake3 import blake3
 from PIL import Image
 
+from asset_pipeline import media_types
 from asset_pipeline.manifest import (
     EncodedVariant,
     ImageAlternate,
@@ -614,3 +615,16 @@ async def test_pathsend_threshold_for_files_in_memory(
     else:
         assert sent[1]["type"] == "http.response.pathsend"
         assert str(sent[1]["path"]).endswith(manifest["js/app.js"].path)
+
+
+@pytest.mark.parametrize(
+    "name", ["lib.cjs", "mod.mjs", "font.otf", "old.eot", "a.htm", "logo.svg", "app.webmanifest"]
+)
+async def test_unlisted_files_get_the_builds_content_type(tmp_path: Path, name: str) -> None:
+    """One media-type table: a file is served with the Content-Type the build records and the
+    upload sends, whatever the host's /etc/mime.types says."""
+    write_manifest(Manifest(files={}, build_id="t"), tmp_path)
+    (tmp_path / name).write_bytes(b"x")
+    response = await get(StaticAssets(tmp_path, serve_unlisted=True), "/static/" + name)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == media_types.content_type(name)
