@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import brotli
+import zstandard
 
 
 @dataclass
@@ -92,3 +96,14 @@ def make_app(
             await send({"type": "http.response.body", "body": chunk, "more_body": more})
 
     return app
+
+
+def decode(data: bytes, coding: str | None) -> bytes:
+    """``data`` with its content coding (``zstd``, ``br``, ``gzip`` or none) undone."""
+    if coding == "zstd":
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    if coding == "br":
+        return brotli.decompress(data)
+    if coding == "gzip":
+        return gzip.decompress(data)
+    return data
