@@ -74,18 +74,12 @@ class Server:
             [str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")]
         )
         self.process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"benchmark server {self.name} ({self.app}) did not start. "
-                        "HINT: run it by hand with uvicorn to see the error."
-                    ) from None
-                time.sleep(0.05)
+        wait_for_port(
+            self.port,
+            self.process,
+            f"benchmark server {self.name} ({self.app}) did not start. "
+            "HINT: run it by hand with uvicorn to see the error.",
+        )
 
     def stop(self) -> None:
         if self.process is not None:
@@ -102,6 +96,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], error: str, timeout: float = 20.0
+) -> None:
+    """Return once something accepts on 127.0.0.1:``port``; raise ``error`` as soon as
+    ``process`` has exited or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(error) from None
+            time.sleep(0.05)
 
 
 @dataclass(frozen=True)

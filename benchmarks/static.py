@@ -22,11 +22,9 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +37,12 @@ from benchmarks.harness import (
     Probe,
     Server,
     fetch_raw,
+    free_port,
     human_bytes,
     measure_http,
     median,
     print_table,
+    wait_for_port,
     warm_up,
 )
 
@@ -181,8 +181,6 @@ class GranianServer(Server):
     """The same app under ``granian --interface asgi`` (one worker, pinned like uvicorn)."""
 
     def start(self) -> None:
-        from benchmarks.harness import free_port
-
         self.port = free_port()
         cmd = [
             sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
@@ -194,15 +192,7 @@ class GranianServer(Server):
         env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "src")])
         self.process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"granian did not start for {self.name}") from None
-                time.sleep(0.05)
+        wait_for_port(self.port, self.process, f"granian did not start for {self.name}")
 
 
 def check(server: Server, paths: dict[str, str], dist: Path) -> dict[str, str]:

@@ -25,7 +25,6 @@ import hashlib
 import io
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from asset_pipeline.manifest import (
 )
 from asset_pipeline.upload.config import UploadConfig
 from asset_pipeline.upload.publish import publish
+from benchmarks.harness import free_port, wait_for_port
 
 BUCKET = "bench-assets"
 
@@ -101,23 +101,6 @@ def generate(dist: Path, files: int, *, variant: int = 0) -> int:
     return sum(1 for p in dist.rglob("*") if p.is_file())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"moto server did not start on port {port}")
-
-
 def run_once(config: UploadConfig, endpoint: str) -> tuple[float, Counter[str], int]:
     client = boto3.client(
         "s3",
@@ -147,7 +130,7 @@ def main() -> None:
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    port = _free_port()
+    port = free_port()
     # A separate process, so the server does not compete with the uploader for the GIL.
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -156,7 +139,7 @@ def main() -> None:
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(port)
+        wait_for_port(port, server, f"moto server did not start on port {port}", timeout=30.0)
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
             Bucket=BUCKET
         )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import brotli
+import zstandard
 
 
 @dataclass
@@ -32,7 +36,11 @@ async def call(
     *,
     method: str = "GET",
     headers: Sequence[tuple[str | bytes, str | bytes]] = (),
+    raw_path: bytes | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Result:
+    """One request through ``app``; ``raw_path`` defaults to ``path`` encoded, and
+    ``extensions`` is the scope's (e.g. ``{"http.response.pathsend": {}}``)."""
     raw = [
         (
             (k.encode("latin-1") if isinstance(k, str) else k).lower(),
@@ -47,13 +55,15 @@ async def call(
         "method": method,
         "scheme": "http",
         "path": path,
-        "raw_path": path.encode(),
+        "raw_path": path.encode() if raw_path is None else raw_path,
         "query_string": b"",
         "root_path": "",
         "headers": raw,
         "client": ("127.0.0.1", 1234),
         "server": ("127.0.0.1", 80),
     }
+    if extensions is not None:
+        scope["extensions"] = extensions
     messages: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -92,3 +102,14 @@ def make_app(
             await send({"type": "http.response.body", "body": chunk, "more_body": more})
 
     return app
+
+
+def decode(data: bytes, coding: str | None) -> bytes:
+    """``data`` with its content coding (``zstd``, ``br``, ``gzip`` or none) undone."""
+    if coding == "zstd":
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    if coding == "br":
+        return brotli.decompress(data)
+    if coding == "gzip":
+        return gzip.decompress(data)
+    return data

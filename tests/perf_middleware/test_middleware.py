@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import gzip
 import subprocess
 import sys
 from typing import Any
 
-import brotli
 import httpx
 import pytest
 import zstandard
@@ -18,20 +16,10 @@ from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.etag import make_etag
 from perf_middleware.middleware import PerformanceMiddleware
 from perf_middleware.policy import Policy, Rule
-from tests.perf_middleware.asgi_driver import call, make_app
+from tests.perf_middleware.asgi_driver import call, decode, make_app
 
 HTML = b"<!doctype html><title>t</title>" + b"<p>some paragraph text here</p>\n" * 200
 AE = ("accept-encoding", "gzip, deflate, br, zstd")
-
-
-def decode(data: bytes, coding: str | None) -> bytes:
-    if coding == "zstd":
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    if coding == "br":
-        return brotli.decompress(data)
-    if coding == "gzip":
-        return gzip.decompress(data)
-    return data
 
 
 # -- pass-through and mounts ------------------------------------------------------------

@@ -3,15 +3,11 @@ exception, and a 200 always decodes to the app's body."""
 
 from __future__ import annotations
 
-import gzip
-
-import brotli
-import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perf_middleware.middleware import PerformanceMiddleware
-from tests.perf_middleware.asgi_driver import call, make_app
+from tests.perf_middleware.asgi_driver import call, decode, make_app
 
 BODY = b"<html>" + b"fuzzing is fun " * 300 + b"</html>"
 MW_CACHE: dict[tuple[tuple[bytes, bytes], ...], PerformanceMiddleware] = {}
@@ -67,16 +63,6 @@ RESPONSE_NAMES = [
     b"content-length",
     b"set-cookie",
 ]
-
-
-def decode(data: bytes, coding: str | None) -> bytes:
-    if coding == "zstd":
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    if coding == "br":
-        return brotli.decompress(data)
-    if coding == "gzip":
-        return gzip.decompress(data)
-    return data
 
 
 @settings(max_examples=300, deadline=None)

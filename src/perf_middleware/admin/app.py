@@ -172,12 +172,20 @@ class AdminApp:
         await json_response(request.send, 404, {"error": f"no response cache configured. {hint}"})
         return True
 
-    async def _cache_get(self, request: _Request) -> None:
+    async def _cache_target(self, request: _Request) -> str | None:
+        """The URL or key a ``/cache`` request names; ``None`` once a 400 (no target) or
+        404 (no cache configured) has been sent, so the handler just returns."""
         target = self._target(request)
         if target is None:
             await json_response(request.send, 400, {"error": _TARGET_ERROR})
-            return
+            return None
         if await self._no_cache(request):
+            return None
+        return target
+
+    async def _cache_get(self, request: _Request) -> None:
+        target = await self._cache_target(request)
+        if target is None:
             return
         infos = await self._call(request, self.cache.entry_info, self.url_key(target))
         if infos is None:
@@ -190,11 +198,8 @@ class AdminApp:
         )
 
     async def _cache_delete(self, request: _Request) -> None:
-        target = self._target(request)
+        target = await self._cache_target(request)
         if target is None:
-            await json_response(request.send, 400, {"error": _TARGET_ERROR})
-            return
-        if await self._no_cache(request):
             return
         removed = await self._call(request, self.cache.invalidate_url, self.url_key(target))
         if removed is None:

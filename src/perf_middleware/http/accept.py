@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from perf_middleware.http._tokens import to_text
+
 __all__ = [
     "MediaRange",
     "choose_image_format",
@@ -74,14 +76,6 @@ def _parse_q(text: str) -> float:
     return value if value <= 1.0 else 0.0
 
 
-def _text(value: str | bytes | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("latin-1")
-    return value if isinstance(value, str) else ""
-
-
 @lru_cache(maxsize=512)
 def _parse(text: str) -> tuple[MediaRange, ...]:
     ranges: list[MediaRange] = []
@@ -114,10 +108,7 @@ def _parse(text: str) -> tuple[MediaRange, ...]:
 
 def parse_accept(value: str | bytes | None) -> tuple[MediaRange, ...]:
     """Parse an Accept header; never raises. Results are cached per distinct header value."""
-    try:
-        text = _text(value)
-    except (TypeError, ValueError):
-        return ()
+    text = to_text(value)
     if len(text) > 4096:  # bound the cache's memory; real headers are ~100 bytes
         text = text[:4096].rpartition(",")[0]
     return _parse(text)
@@ -130,10 +121,7 @@ def media_type_quality(
 
     With ``explicit=True`` wildcards do not count: the type must be named.
     """
-    try:
-        text = _text(accept)
-    except (TypeError, ValueError):
-        text = ""
+    text = to_text(accept)
     if not text.strip():
         return 0.0 if explicit else 1.0
     type_, _, subtype = media_type.split(";", 1)[0].strip().lower().partition("/")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from perf_middleware.http._tokens import to_text
 from perf_middleware.http.dates import parse_http_date
 
 __all__ = [
@@ -58,14 +59,6 @@ class _Unsatisfiable:
 UNSATISFIABLE: Final = _Unsatisfiable()
 
 
-def _text(value: str | bytes | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("latin-1")
-    return value if isinstance(value, str) else ""
-
-
 def _digits(text: str) -> int | None:
     if not text or not text.isascii() or not text.isdigit() or len(text) > 19:
         return None
@@ -74,10 +67,7 @@ def _digits(text: str) -> int | None:
 
 def parse_range(value: str | bytes | None, size: int) -> ByteRange | _Unsatisfiable | None:
     """Range header -> the byte span to send, ``UNSATISFIABLE`` (416), or None (send 200)."""
-    try:
-        text = _text(value).strip()
-    except (TypeError, ValueError):
-        return None
+    text = to_text(value).strip()
     unit, eq, spec = text.partition("=")
     if not eq or unit.strip().lower() != "bytes":
         return None
@@ -135,10 +125,7 @@ def if_range_allows(
     if_range: str | bytes | None, *, etag: str | None, last_modified: int | None
 ) -> bool:
     """True when the Range header may be honoured (no If-Range, or it still matches)."""
-    try:
-        text = _text(if_range).strip()
-    except (TypeError, ValueError):
-        return False
+    text = to_text(if_range).strip()
     if not text:
         return True
     if text.startswith(('"', "W/", "w/")):

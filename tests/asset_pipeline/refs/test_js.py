@@ -1,31 +1,11 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asset_pipeline.refs.js import find_references, is_local_specifier
-from tests.asset_pipeline.golden_support import (
-    GOLDEN,
-    check_references_golden,
-    check_rewrite_golden,
-    golden_sources,
-    rewrite_all,
-)
-
-JS_GOLDEN = golden_sources("js")
-
-
-@pytest.mark.parametrize("source", JS_GOLDEN, ids=lambda p: p.stem)
-def test_references_match_golden(source: Path) -> None:
-    check_references_golden(source, find_references)
-
-
-@pytest.mark.parametrize("source", JS_GOLDEN, ids=lambda p: p.stem)
-def test_rewrite_matches_golden(source: Path) -> None:
-    check_rewrite_golden(source, find_references)
+from tests.asset_pipeline.golden_support import GOLDEN, rewrite_all
 
 
 def test_lookalikes_in_strings_templates_comments_and_regexes_are_ignored() -> None:

@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from asset_pipeline.cli import main
+from asset_pipeline.manifest import Manifest
 from asset_pipeline.upload.config import UploadConfig
 from asset_pipeline.upload.publish import publish
 from asset_pipeline.upload.rules import IMMUTABLE
@@ -60,6 +61,15 @@ def body(s3: Any, key: str) -> bytes:
 
 def changed_sources() -> dict[str, bytes]:
     return {**DEFAULT_SOURCES, "js/util.js": b"export const answer = 43;\n" * 30}
+
+
+def publish_first_then_build_second(s3: Any, proxy: S3Proxy, dist: Path) -> tuple[Manifest, bytes]:
+    """build-1 published; build-2 (a changed ``js/util.js`` and a new ``sw.js``) written to
+    ``dist`` but not uploaded. Returns build-2's manifest and build-1's live manifest.json."""
+    make_build(dist)
+    assert upload(proxy, dist) == 0
+    live_manifest = body(s3, "manifest.json")
+    return make_build(dist, changed_sources(), build_id="build-2", sw=b"// v2\n"), live_manifest
 
 
 def test_cold_upload_sets_headers_and_blake3_for_every_object_class(
@@ -165,10 +175,7 @@ def test_one_file_change_uploads_exactly_the_changed_objects_and_entry_points(
 def test_failed_put_stops_before_entry_points_and_keeps_previous_manifest(
     s3: Any, proxy: S3Proxy, dist: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_build(dist)
-    assert upload(proxy, dist) == 0
-    old_manifest = body(s3, "manifest.json")
-    manifest = make_build(dist, changed_sources(), build_id="build-2", sw=b"// v2\n")
+    manifest, old_manifest = publish_first_then_build_second(s3, proxy, dist)
     bad = manifest["js/util.js"].path
     proxy.faults[bad] = 500
     proxy.clear()
@@ -574,10 +581,7 @@ def test_concurrent_deploy_is_merged_into_the_index_and_prune_waits(
 def test_failed_entry_point_keeps_the_previous_manifest(
     s3: Any, proxy: S3Proxy, dist: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_build(dist)
-    assert upload(proxy, dist) == 0
-    old_manifest = body(s3, "manifest.json")
-    manifest = make_build(dist, changed_sources(), build_id="build-2", sw=b"// v2\n")
+    manifest, old_manifest = publish_first_then_build_second(s3, proxy, dist)
     proxy.faults["sw.js"] = 403
     proxy.clear()
     capsys.readouterr()

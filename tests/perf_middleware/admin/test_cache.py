@@ -102,6 +102,18 @@ async def test_unknown_entry_is_404(backend):
         assert "HINT" in r.json()["error"]
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_entry_get_and_delete_refuse_a_missing_target_and_a_missing_cache(method, backend):
+    async with client(AdminApp(AdminConfig(token=TOKEN), cache=backend)) as c:
+        r = await c.request(method, "/_perf/cache/", headers=AUTH)
+        assert r.status_code == 400
+        assert "HINT" in r.json()["error"]
+    async with client(AdminApp(AdminConfig(token=TOKEN), cache=None)) as c:
+        r = await c.request(method, f"/_perf/cache/{quote(BASE + '/a', safe='')}", headers=AUTH)
+        assert r.status_code == 404
+        assert r.json()["error"].startswith("no response cache configured. HINT: pass cache=")
+
+
 async def test_delete_removes_every_variant_and_is_logged(backend, caplog):
     caplog.set_level(logging.INFO, logger="perf_middleware.admin")
     await fill(backend)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gzip
 import threading
 import zlib
 
@@ -15,16 +14,9 @@ from perf_middleware.compression.codecs import (
     compress_body,
     compressible_response,
 )
+from tests.perf_middleware.asgi_driver import decode
 
 BODY = b"<p>hello world, hello compression</p>\n" * 400
-
-
-def decode(data: bytes, coding: str) -> bytes:
-    if coding == "zstd":
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    if coding == "br":
-        return brotli.decompress(data)
-    return gzip.decompress(data)
 
 
 @pytest.mark.parametrize("coding", CODINGS)

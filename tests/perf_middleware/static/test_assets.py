@@ -33,9 +33,11 @@ from asset_pipeline.manifest import (
 )
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.static import StaticAssets
+from tests.perf_middleware.asgi_driver import call
 
 CSS = (b".hero { color: #123456; background: url(../img/hero.png); }\n" * 2000)[:100_000]
 JS = b"".join(b"export const v%d = %d * 2; // padding padding\n" % (i, i) for i in range(6000))
+PATHSEND = {"http.response.pathsend": {}}  # the scope extension a server offering it sets
 
 
 def _entry(
@@ -355,24 +357,9 @@ async def test_ranges_from_disk(build: tuple[Path, Manifest]) -> None:
 async def test_pathsend_used_for_files_on_disk(build: tuple[Path, Manifest]) -> None:
     root, manifest = build
     app = StaticAssets(root, max_memory_file_size=1000)
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": url(manifest, "js/app.js"),
-        "root_path": "",
-        "headers": [(b"accept-encoding", b"br")],
-        "query_string": b"",
-        "extensions": {"http.response.pathsend": {}},
-    }
-    await app(scope, receive, send)
+    path = url(manifest, "js/app.js")
+    r = await call(app, path, headers=[("accept-encoding", "br")], extensions=PATHSEND)
+    sent = r.messages
     assert sent[0]["status"] == 200
     assert sent[1]["type"] == "http.response.pathsend"
     sent_path = Path(str(sent[1]["path"]))
@@ -592,24 +579,7 @@ async def test_pathsend_threshold_for_files_in_memory(
     root, manifest = build
     app = StaticAssets(root, pathsend_min_size=threshold)
     assert app.files[manifest["js/app.js"].path].identity.body is not None
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": url(manifest, "js/app.js"),
-        "root_path": "",
-        "headers": [],
-        "query_string": b"",
-        "extensions": {"http.response.pathsend": {}},
-    }
-    await app(scope, receive, send)
+    sent = (await call(app, url(manifest, "js/app.js"), extensions=PATHSEND)).messages
     if expected == "body":
         assert sent[1] == {"type": "http.response.body", "body": JS}
     else:

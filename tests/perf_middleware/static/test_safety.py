@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from asset_pipeline.manifest import Manifest, load_manifest, write_manifest
 from perf_middleware.static import StaticAssets
 from perf_middleware.static.config import safe_relative_path
+from tests.perf_middleware.asgi_driver import call
 from tests.perf_middleware.static.test_assets import get, shared_build  # noqa: F401
 from tests.support.servers import UvicornServer
 
@@ -66,27 +67,9 @@ async def test_hostile_paths_over_asgi(
     normalisation of dot segments, unlike an HTTP client)."""
     root, _ = site
     app = StaticAssets(root, serve_unlisted=unlisted)
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    decoded = unquote(path)
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": decoded,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [],
-    }
-    await app(scope, receive, send)
-    assert sent[0]["status"] == 404
-    assert all(SECRET not in m.get("body", b"") for m in sent)  # type: ignore[operator]
+    r = await call(app, unquote(path), raw_path=path.encode())
+    assert r.status == 404
+    assert SECRET not in r.body
 
 
 def test_hostile_raw_paths_through_uvicorn(site: tuple[Path, Manifest]) -> None:

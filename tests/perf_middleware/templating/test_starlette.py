@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from perf_middleware.templating import Assets
 from perf_middleware.templating.preload import PreloadHints
+from tests.perf_middleware.asgi_driver import call
 from tests.perf_middleware.templating.test_assets import manifest, parse
 
 BASE = """<!doctype html><html><head>{{ stylesheet("css/app.css") }}
@@ -89,43 +90,21 @@ async def test_link_header_from_rendered_assets(tmp_path: Path) -> None:
     assert linked.headers.get_list("link") == ["<https://cdn.example.com>; rel=preconnect"]
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    async def receive(self) -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.messages.append(message)
+EARLY_HINTS = {"http.response.early_hint": {}}  # the scope extension a server offering them sets
 
 
-def scope(path: str, early: bool = True) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"t")],
-        "client": ("127.0.0.1", 1),
-        "server": ("t", 80),
-        "extensions": {"http.response.early_hint": {}} if early else {},
-    }
+async def messages(app: PreloadHints, path: str, *, early: bool = True) -> list[dict[str, Any]]:
+    """What ``app`` sends for ``GET path``; the server offers Early Hints unless ``early``
+    is False."""
+    result = await call(app, path, headers=[("host", "t")], extensions=EARLY_HINTS if early else {})
+    return result.messages
 
 
 async def test_early_hints_learned_from_the_previous_response(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
-    first = Recorder()
-    await app(scope("/"), first.receive, first.send)
-    assert first.messages[0]["type"] == "http.response.start"  # nothing known yet
-    second = Recorder()
-    await app(scope("/"), second.receive, second.send)
-    hint, start = second.messages[0], second.messages[1]
+    first = await messages(app, "/")
+    assert first[0]["type"] == "http.response.start"  # nothing known yet
+    hint, start = (await messages(app, "/"))[:2]
     assert hint["type"] == "http.response.early_hint"
     assert start["type"] == "http.response.start"
     assert hint["links"][0] == b"</static/css/app.4444444444.css>; rel=preload; as=style"
@@ -134,24 +113,21 @@ async def test_early_hints_learned_from_the_previous_response(tmp_path: Path) ->
 
 async def test_early_hints_only_when_the_server_offers_them(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path, pages={"/": ["css/app.css"]})
-    r = Recorder()
-    await app(scope("/", early=False), r.receive, r.send)
-    assert next(m["type"] for m in r.messages) == "http.response.start"
-    r = Recorder()
-    await app(scope("/"), r.receive, r.send)
-    assert r.messages[0]["type"] == "http.response.early_hint"  # configured: first request
+    sent = await messages(app, "/", early=False)
+    assert next(m["type"] for m in sent) == "http.response.start"
+    sent = await messages(app, "/")
+    assert sent[0]["type"] == "http.response.early_hint"  # configured: first request
 
 
 async def test_early_hints_disabled_and_learning_bounded(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path, early_hints=False, max_learned_paths=1)
     for _ in range(2):
-        r = Recorder()
-        await app(scope("/"), r.receive, r.send)
-        assert r.messages[0]["type"] == "http.response.start"
+        sent = await messages(app, "/")
+        assert sent[0]["type"] == "http.response.start"
     assert list(app.learned) == ["/"]
-    await app(scope("/api"), Recorder().receive, Recorder().send)
+    await messages(app, "/api")
     assert list(app.learned) == ["/"]  # JSON responses teach nothing
-    await app(scope("/other"), Recorder().receive, Recorder().send)
+    await messages(app, "/other")
     assert list(app.learned) == ["/other"]  # least recently used path dropped
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import brotli
+import httpx
 import pytest
 import zstandard
 from benchmarks.dynamic import make_bodies
 
 from perf_middleware.cache.backends.memory import MemoryBackend
 from perf_middleware.cache.events import backend_label
+from perf_middleware.middleware import PerformanceMiddleware
 from tests.perf_middleware.cache.support import Origin, Reply, client, json_body, make, status_of
 
 BODY = json_body(4000)
@@ -17,6 +19,12 @@ BODY = json_body(4000)
 @pytest.fixture
 def origin() -> Origin:
     return Origin()
+
+
+async def get_twice(app: PerformanceMiddleware, path: str) -> tuple[httpx.Response, httpx.Response]:
+    """Two requests for ``path`` in a row: for a stored response the second is a hit."""
+    async with client(app) as c:
+        return await c.get(path), await c.get(path)
 
 
 async def test_second_request_is_a_hit_with_age_and_cache_status(origin, backend, clock):
@@ -78,18 +86,14 @@ async def test_vary_accept_language_keeps_one_entry_per_value(origin, backend, c
 
 async def test_vary_star_is_never_stored(origin, backend, clock):
     origin.route("/star", BODY, vary="*")
-    async with client(make(origin, backend, clock)) as c:
-        first = await c.get("/star")
-        await c.get("/star")
+    first, _ = await get_twice(make(origin, backend, clock), "/star")
     assert origin.calls == 2
     assert "detail=vary-star" in status_of(first)
 
 
 async def test_set_cookie_response_is_not_stored(origin, backend, clock):
     origin.route("/login", BODY, set_cookie="session=secret")
-    async with client(make(origin, backend, clock)) as c:
-        first = await c.get("/login")
-        second = await c.get("/login")
+    first, second = await get_twice(make(origin, backend, clock), "/login")
     assert origin.calls == 2
     assert "detail=set-cookie" in status_of(first)
     assert second.headers["set-cookie"] == "session=secret"
@@ -137,9 +141,7 @@ async def test_no_store_in_response_or_request(origin, backend, clock):
 
 async def test_private_response_is_not_stored(origin, backend, clock):
     origin.route("/me", BODY, cache_control="private, max-age=60")
-    async with client(make(origin, backend, clock)) as c:
-        first = await c.get("/me")
-        await c.get("/me")
+    first, _ = await get_twice(make(origin, backend, clock), "/me")
     assert origin.calls == 2
     assert "detail=private" in status_of(first)
 
