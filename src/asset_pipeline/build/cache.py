@@ -10,7 +10,10 @@ Entries are written to a temp file and renamed, so a crashed build never leaves 
 half-written entry; an unreadable entry is treated as a miss. An entry is ONE file that
 holds its bytes (a JSON header line, then the payloads, checked against a blake3 digest
 on read): every file is an inode, a rename and a journal write, and on a tree of many
-small modules those cost more than the compression itself.
+small modules those cost more than the compression itself. So they are written on a
+background thread: those system calls release the GIL, and the main process keeps
+feeding the worker pool instead of waiting on the disk. An entry not yet written is
+already visible to reads; ``flush`` waits for all of them.
 
 The cache would otherwise only grow (every edit adds entries): after a successful build,
 ``prune`` bounds it to a byte budget by deleting the entries that build did not use, oldest
@@ -27,6 +30,7 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,13 +153,27 @@ class BuildCache:
     """A directory of cache entries; ``BuildCache(None)`` caches nothing. Remembers the
     entries this build read or wrote (``used``) so ``prune`` never removes them."""
 
-    __slots__ = ("_base", "_dirs", "root", "used")
+    __slots__ = ("_base", "_dirs", "_pending", "_writer", "root", "used")
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self._base = str(root) if root is not None else ""
         self.used: set[str] = set()
         self._dirs: set[str] = set()  # shard directories known to exist
+        self._pending: dict[str, bytes] = {}  # path -> bytes not yet on disk
+        self._writer: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> BuildCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Wait until every entry handed to the cache is on disk (or failed to be)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def _path(self, area: str, key: str) -> str:
         # Plain strings: thousands of lookups per build, where pathlib's joins add up.
@@ -165,6 +183,10 @@ class BuildCache:
         if self.root is None:
             return None
         path = self._path(area, key)
+        pending = self._pending.get(path)
+        if pending is not None:
+            self.used.add(path)
+            return pending
         try:
             with open(path, "rb") as fh:
                 data = fh.read()
@@ -174,9 +196,18 @@ class BuildCache:
         return data
 
     def _write(self, area: str, key: str, data: bytes) -> None:
+        """Queue an entry for the writer thread (entries are content-addressed, so two
+        writes of one path carry the same bytes)."""
         if self.root is None:
             return
         target = self._path(area, key)
+        self.used.add(target)
+        self._pending[target] = data
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="asset-cache-writer")
+        self._writer.submit(self._store, target, data)
+
+    def _store(self, target: str, data: bytes) -> None:
         parent = os.path.dirname(target)
         try:
             if parent not in self._dirs:
@@ -187,8 +218,9 @@ class BuildCache:
                 fh.write(data)
             os.replace(tmp, target)
         except OSError:
-            return  # a cache that cannot be written only costs speed
-        self.used.add(target)
+            pass  # a cache that cannot be written only costs speed
+        finally:
+            self._pending.pop(target, None)
 
     def _json(self, area: str, key: str) -> Any:
         raw = self._read(area, key)
@@ -292,6 +324,7 @@ class BuildCache:
         left by a crashed build are removed once they are an hour old."""
         if self.root is None:
             return PruneResult(0, 0, 0, 0)
+        self.flush()
         now = time.time()
         unused: list[tuple[float, int, str]] = []
         entries = total = removed = removed_bytes = 0

@@ -14,6 +14,7 @@ config, may write files there and return a replacement Manifest.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ def build(
         stats.seconds = time.perf_counter() - started
         return BuildResult(current[0], stats, current[1], out, dry_run)
     warnings: list[str] = []
-    with Workers(config.workers) as workers:
+    with Workers(config.workers) as workers, cache:  # cache: its writes finish first
         scanner = Scanner(cache, workers)
         plan = _plan(config, src, names, sources, scanner, warnings)
         for before in hooks.before_process:
@@ -85,14 +86,16 @@ def build(
         processed = steps.process_all(
             plan, cache, scanner, workers, hooks.on_process, stats, progress, warnings
         )
+        previous = Previous.load(out)  # unchanged files are hard-linked, not rewritten
         tmp = output.make_temp_dir(out)
         try:
-            previous = Previous.load(out)  # unchanged files are hard-linked, not rewritten
             emitter = steps.Emitter(plan, processed, scanner, tmp, stats, previous)
             for name in order:
                 emitter.emit(name)
             warnings.extend(emitter.warnings)
             encoded = output.precompress_all(emitter, cache, workers, config, progress)
+            previous.flush()  # the files are on disk before plugins read them
+            stats.linked = previous.linked
             manifest = output.make_manifest(emitter, encoded, config)
             for after in hooks.after_manifest:
                 with library_messages() as notes:  # plugins warn through the build's report
@@ -106,6 +109,8 @@ def build(
                 pruned = cache.prune(config.cache_max_bytes)
                 stats.cache_bytes, stats.pruned = pruned.bytes, pruned.removed
         except BaseException:
+            with contextlib.suppress(OSError):
+                previous.flush()  # no write may land after the removal
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         if dry_run:

@@ -69,7 +69,6 @@ def precompress_all(
     for name, item in emitter.main.items():
         br = sizes.get(item.path, {}).get("br", len(item.data))
         emitter.stats.by_type[type_label(name)].bytes_br += br
-    emitter.stats.linked = emitter.previous.linked
     return sizes
 
 
