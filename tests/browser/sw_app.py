@@ -21,13 +21,8 @@ from starlette.routing import Route
 from asset_pipeline.build import build as run_build
 from asset_pipeline.config import BuildConfig
 from asset_pipeline.manifest import Manifest, load_manifest
-from asset_pipeline.sw import (
-    GeneratedWorker,
-    load_config,
-    registration_snippet,
-    render_service_worker,
-)
-from perf_middleware import PerformanceMiddleware, StaticAssets
+from asset_pipeline.sw import GeneratedWorker, load_config, render_service_worker
+from perf_middleware import Assets, PerformanceMiddleware, StaticAssets
 
 SW_TOML = """
 [tool.asset-pipeline.service-worker]
@@ -124,7 +119,7 @@ sessionStorage.loads = Number(sessionStorage.loads || 0) + 1;
 addEventListener('sw:update-available', (e) => {{ __events.push('update'); __update = e.detail; }});
 addEventListener('sw:registered', () => __events.push('registered'));
 </script>
-{registration_snippet(sw_url="/static/sw.js", scope="/", reload=reload)}
+{Assets(manifest).service_worker(sw_url="/static/sw.js", scope="/", reload=reload)}
 <script src="{js}"></script>
 </body></html>"""
 
@@ -146,7 +141,22 @@ def make_app(dist: Path) -> PerformanceMiddleware:
         hits[request.url.path] += 1
         if kind == "slow" and hits[request.url.path] > 1:
             await asyncio.sleep(1.5)
-        return JSONResponse({"path": request.url.path, "n": hits[request.url.path], "name": name})
+        pad = "x" * int(request.query_params.get("pad", "0"))
+        body = {"path": request.url.path, "n": hits[request.url.path], "name": name, "pad": pad}
+        return JSONResponse(body)
+
+    async def document(request: Request) -> Response:
+        """Things a tab can navigate to that are not pages."""
+        kind = request.path_params["kind"]
+        hits[request.url.path] += 1
+        if kind == "report.pdf":
+            return Response(b"%PDF-1.4\n" + b"0" * 5000, media_type="application/pdf")
+        if kind == "data.json":
+            return JSONResponse({"n": hits[request.url.path]})
+        if kind == "export.csv":
+            headers = {"content-disposition": 'attachment; filename="export.csv"'}
+            return Response("a,b\n1,2\n", media_type="text/csv", headers=headers)
+        return HTMLResponse(f"<!doctype html><title>{kind}</title><h1 id='title'>{kind}</h1>")
 
     async def count(request: Request) -> Response:
         return JSONResponse(hits)
@@ -157,6 +167,7 @@ def make_app(dist: Path) -> PerformanceMiddleware:
             Route("/other", other),
             Route("/hits", count),
             Route("/api/{kind}/{name}", api),
+            Route("/docs/{kind}", document),
         ]
     )
     # autorefresh: the tests rebuild DIST under a running server

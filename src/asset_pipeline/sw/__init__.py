@@ -6,9 +6,9 @@ plugin (``hook``), the ``sw`` command (``cli``) and the registration snippet
 from __future__ import annotations
 
 from asset_pipeline.sw.config import ServiceWorkerConfig, load_config
+from asset_pipeline.sw.registration import registration_hash, registration_snippet
 from asset_pipeline.sw.render import (
     GeneratedWorker,
-    registration_snippet,
     render_service_worker,
     write_service_worker,
 )
@@ -17,6 +17,7 @@ __all__ = [
     "GeneratedWorker",
     "ServiceWorkerConfig",
     "load_config",
+    "registration_hash",
     "registration_snippet",
     "render_service_worker",
     "write_service_worker",
