@@ -35,6 +35,7 @@ navigate = true
 strategy = "network-first"
 network_timeout_seconds = 2
 max_entries = 10
+exclude = ["/docs/private/**"]
 
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "nf"
@@ -52,12 +53,24 @@ network_timeout_seconds = 0.3
 name = "swr"
 path = "/api/swr/**"
 strategy = "stale-while-revalidate"
+broadcast_update = true
 
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "cf"
 path = "/api/cf/**"
 strategy = "cache-first"
 max_entries = 2
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "lru"
+path = "/api/lru/**"
+strategy = "cache-first"
+max_bytes = 2600
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "big"
+path = "/api/big/**"
+strategy = "cache-first"
 
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "age"
@@ -71,6 +84,7 @@ name = "opaque-ok"
 url_regex = '^http://localhost:\\d+/api/xo/'
 strategy = "cache-first"
 cache_opaque = true
+max_opaque_entries = 2
 
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "opaque-no"
@@ -114,10 +128,13 @@ def page(title: str, manifest: Manifest, *, reload: bool = False) -> str:
 <html><head><title>{title}</title><link rel="stylesheet" href="{css}"></head>
 <body><h1 id="title">{title}</h1>
 <script>
-window.__events = [];
+window.__events = [];  // sw:* events the registration script dispatched
 sessionStorage.loads = Number(sessionStorage.loads || 0) + 1;
 addEventListener('sw:update-available', (e) => {{ __events.push('update'); __update = e.detail; }});
 addEventListener('sw:registered', () => __events.push('registered'));
+addEventListener('sw:install-failed', (e) => __events.push('install-failed:' + e.detail.error.name)
+);
+addEventListener('sw:cache-updated', (e) => __events.push('cache-updated:' + e.detail.url));
 </script>
 {Assets(manifest).service_worker(sw_url="/static/sw.js", scope="/", reload=reload)}
 <script src="{js}"></script>
@@ -167,7 +184,7 @@ def make_app(dist: Path) -> PerformanceMiddleware:
             Route("/other", other),
             Route("/hits", count),
             Route("/api/{kind}/{name}", api),
-            Route("/docs/{kind}", document),
+            Route("/docs/{kind:path}", document),
         ]
     )
     # autorefresh: the tests rebuild DIST under a running server

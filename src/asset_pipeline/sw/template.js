@@ -136,9 +136,13 @@ async function precacheOne(cache, entry, added) {
   debug('precached', entry.url);
 }
 
+/* Entries first: a deleted cache's space is only given back once no one holds it open. */
 async function purgeRuntime() {
   for (const name of await caches.keys()) {
-    if (name.startsWith(RUNTIME_PREFIX)) await caches.delete(name);
+    if (!name.startsWith(RUNTIME_PREFIX)) continue;
+    const cache = await caches.open(name);
+    for (const key of await cache.keys()) await cache.delete(key);
+    await caches.delete(name);
   }
 }
 
