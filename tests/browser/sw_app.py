@@ -10,6 +10,7 @@ without restarting Python.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +22,12 @@ from starlette.routing import Route
 from asset_pipeline.build import build as run_build
 from asset_pipeline.config import BuildConfig
 from asset_pipeline.manifest import Manifest, load_manifest
-from asset_pipeline.sw import GeneratedWorker, load_config, render_service_worker
+from asset_pipeline.sw import (
+    GeneratedWorker,
+    load_config,
+    registration_snippet,
+    render_service_worker,
+)
 from perf_middleware import Assets, PerformanceMiddleware, StaticAssets
 
 SW_TOML = """
@@ -91,6 +97,8 @@ name = "opaque-no"
 url_regex = '^http://localhost:\\d+/api/xn/'
 strategy = "cache-first"
 """
+
+TRUSTED_TYPES = "require-trusted-types-for 'script'"
 
 SOURCES = {
     "css/app.css": b"body { color: rgb(200, 0, 0); }\n",
@@ -175,6 +183,18 @@ def make_app(dist: Path) -> PerformanceMiddleware:
             return Response("a,b\n1,2\n", media_type="text/csv", headers=headers)
         return HTMLResponse(f"<!doctype html><title>{kind}</title><h1 id='title'>{kind}</h1>")
 
+    async def inline_nonce(request: Request) -> Response:
+        """The inline registration snippet under a nonce-based strict policy; the worker
+        itself needs ``worker-src`` (it falls back to ``script-src``, which a nonce cannot
+        satisfy for a worker script)."""
+        nonce = secrets.token_urlsafe(16)
+        snippet = registration_snippet(sw_url="/static/sw.js", scope="/", nonce=nonce)
+        body = f"<!doctype html><title>nonce</title><h1 id='title'>nonce</h1>{snippet}"
+        policy = (
+            f"default-src 'self'; script-src 'nonce-{nonce}'; worker-src 'self'; {TRUSTED_TYPES}"
+        )
+        return HTMLResponse(body, headers={"content-security-policy": policy})
+
     async def count(request: Request) -> Response:
         return JSONResponse(hits)
 
@@ -183,6 +203,7 @@ def make_app(dist: Path) -> PerformanceMiddleware:
             Route("/", home),
             Route("/other", other),
             Route("/hits", count),
+            Route("/csp-inline", inline_nonce),
             Route("/api/{kind}/{name}", api),
             Route("/docs/{kind:path}", document),
         ]

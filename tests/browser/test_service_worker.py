@@ -31,6 +31,7 @@ from tests.browser.sw_support import (
     controlled_page,
     wait_until,
 )
+from tests.support.csp import RECORD_VIOLATIONS
 from tests.support.servers import UvicornServer
 
 pytestmark = pytest.mark.browser
@@ -354,3 +355,14 @@ def test_retiring_worker_drops_the_caches_and_lets_requests_through(site, contex
             page.goto(server.url + "/never")
     finally:
         context.set_offline(False)
+
+
+def test_the_inline_snippet_registers_under_a_nonce_policy(site, context):
+    _, server, _ = site
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    response = page.goto(server.url + "/csp-inline")
+    assert response is not None
+    assert "script-src 'nonce-" in response.headers["content-security-policy"]
+    wait_until(page, "navigator.serviceWorker.getRegistration().then((r) => !!r && !!r.active)")
+    assert page.evaluate("window.__violations") == []

@@ -35,7 +35,9 @@ def registration_snippet(
     page gets a ``sw:update-available`` event, or reloads by itself with ``reload``.
 
     Under ``script-src`` without ``'unsafe-inline'`` pass the response's CSP ``nonce``,
-    or load the file the build writes instead (``SW_REGISTER_NAME`` in the manifest)."""
+    or load the file the build writes instead (``SW_REGISTER_NAME`` in the manifest). A
+    policy whose ``script-src`` is only a nonce also needs ``worker-src 'self'``: the
+    worker script falls back to ``script-src`` (CSP 3 §6.1.6), and a nonce cannot match it."""
     source = script_source("register.js", minify)
     attrs = _attrs(sw_url, scope, reload)
     if nonce is not None:

@@ -56,11 +56,15 @@ function withMeta(change) {
   const run = metaLock.then(async () => {
     const store = await caches.open(META);
     const hit = await store.match(META_KEY);
-    const meta = hit ? await hit.json() : { active: null, versions: {}, retired: [] };
+    const before = hit ? await hit.text() : null;
+    const meta = before ? JSON.parse(before) : { active: null, versions: {}, retired: [] };
     const result = await change(meta);
-    await store.put(META_KEY, new Response(JSON.stringify(meta), {
-      headers: { 'content-type': 'application/json' },
-    }));
+    const after = JSON.stringify(meta);
+    if (after !== before) {
+      await store.put(META_KEY, new Response(after, {
+        headers: { 'content-type': 'application/json' },
+      }));
+    }
     return result;
   });
   metaLock = run.catch(() => undefined);
