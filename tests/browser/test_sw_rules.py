@@ -87,8 +87,9 @@ def test_opaque_responses_are_capped_per_rule(site, context):
         f"({KEYS})('asset-pipeline-runtime-opaque-ok').then((k) => k.join() === "
         "'/api/xo/b,/api/xo/c')",
     )
-    # each tiny opaque entry costs megabytes of quota (Chromium pads them): the cap matters
-    assert page.evaluate(USAGE) - before > 2 * 1024 * 1024
+    # two ~70-byte bodies, yet the quota grows by far more: Chromium pads each opaque entry
+    # by a random amount (megabytes, typically), which is why the cap matters
+    assert page.evaluate(USAGE) - before > 100_000
 
 
 def _override_quota(context: Any, page: Any, origin: str, size: int) -> Any:

@@ -559,15 +559,17 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return;
   url.hash = '';
+  const stored = precached.has(precacheUrl(url)) || url.href.startsWith(base)
+    || rules.some((r) => matches(r, request, url));
   if (request.headers.has('range')) {
+    if (!stored) return; /* nothing of ours can answer it: the browser handles it */
     event.respondWith((async () => {
       const full = await cachedFull(request, url);
       return full ? answerRange(request, url, full) : fetch(request);
     })());
     return;
   }
-  const own = precached.has(precacheUrl(url)) || url.href.startsWith(base)
-    || rules.some((r) => matches(r, request, url))
-    || (request.mode === 'navigate' && (offlineUrl || CONFIG.navigationPreload));
-  if (own) event.respondWith(route(event, url));
+  if (stored || (request.mode === 'navigate' && (offlineUrl || CONFIG.navigationPreload))) {
+    event.respondWith(route(event, url));
+  }
 });
