@@ -1,7 +1,7 @@
 """The service worker: ``sw.js`` rendered from a build's manifest (``render`` and
 ``template.js``), its options (``config``), the precache plan (``precache``), the build
-plugin (``hook``), the ``sw`` command (``cli``) and the registration snippet
-(``register.js``)."""
+plugin (``hook``), the ``sw`` command (``cli``) and how pages register it
+(``registration``: ``register.js`` as a build file or an inline snippet)."""
 
 from __future__ import annotations
 

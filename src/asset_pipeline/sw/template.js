@@ -494,11 +494,6 @@ async function cachedFull(request, url) {
   return null;
 }
 
-async function answerRange(request, url, full) {
-  debug('range', request.headers.get('range'), 'from cache', url.href);
-  return partial(full, request.headers.get('range'));
-}
-
 /* ---- routing ---- */
 
 async function fromPrecache(request, key) {
@@ -523,7 +518,7 @@ function matches(rule, request, url) {
 /* Under the precache's base URL, a fingerprinted file another version precached (the
    previous one an open page still uses, or the waiting one whose pages the runtime
    cache already stored) answers too: its name is its content. */
-async function anyVersion(request, url) {
+async function anyVersion(url) {
   const hit = await caches.match(url.href, { cacheName: PRECACHE, ignoreVary: true });
   if (hit) {
     debug('precache of another version', url.href);
@@ -540,7 +535,7 @@ async function route(event, url) {
     return fromPrecache(request, key);
   }
   if (url.href.startsWith(base)) {
-    const other = await anyVersion(request, url);
+    const other = await anyVersion(url);
     if (other) return other;
   }
   const rule = rules.find((r) => matches(r, request, url));
@@ -565,7 +560,9 @@ self.addEventListener('fetch', (event) => {
     if (!stored) return; /* nothing of ours can answer it: the browser handles it */
     event.respondWith((async () => {
       const full = await cachedFull(request, url);
-      return full ? answerRange(request, url, full) : fetch(request);
+      if (!full) return fetch(request);
+      debug('range', request.headers.get('range'), 'from cache', url.href);
+      return partial(full, request.headers.get('range'));
     })());
     return;
   }
