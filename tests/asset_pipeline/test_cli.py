@@ -105,6 +105,24 @@ def test_usage_errors_exit_2(site: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["build", "--bogus-flag"]) == 2
 
 
+def test_build_without_src_or_out_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no arguments and no [tool.asset-pipeline] to take them from: a usage error (exit 2)
+    # naming what is missing, not a failed build of "None"
+    monkeypatch.chdir(tmp_path)
+    assert main(["build"]) == 2
+    err = capsys.readouterr().err
+    assert "None" not in err
+    assert "usage: asset-pipeline build" in err
+    assert "no source directory (SRC) or output directory (--out) given" in err
+    assert "(missing: SRC and --out DIST)" in err
+    assert "HINT:" in err
+    (tmp_path / "static").mkdir()
+    assert main(["build", "static"]) == 2
+    assert "(missing: --out DIST)" in capsys.readouterr().err
+
+
 def test_missing_source_dir_is_a_build_error(
     site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from asset_pipeline.build.orchestrate import BuildResult, build
 from asset_pipeline.build.steps import BuildStats
-from asset_pipeline.config import load_config, parse_manifest_formats, validate
+from asset_pipeline.config import BuildConfig, load_config, parse_manifest_formats, validate
 from asset_pipeline.errors import BuildError, ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--verbose", "-v", action="store_true", help="list every output file")
     noise.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    parser.set_defaults(usage=parser.format_usage)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
         config = validate(config.with_overrides(**overrides))
         if args.no_cache:
             config = dataclasses.replace(config, cache_dir=None)
+        _require_paths(config)
     except ConfigError as exc:
+        usage = getattr(args, "usage", None)
+        if usage is not None and isinstance(exc, MissingPathsError):
+            err.write(usage())
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
     progress = None if args.quiet else ProgressBar(err)
@@ -107,6 +112,25 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name} -> {entry.path}")
         print(summary(result), file=sys.stdout)
     return EXIT_OK
+
+
+class MissingPathsError(ConfigError):
+    """Neither the command line nor the config names SRC or DIST: a usage error (exit 2)."""
+
+
+def _require_paths(config: BuildConfig) -> None:
+    """SRC and DIST come from the command line or the config; neither is a usage error."""
+    if config.src is None or config.out is None:
+        missing = " and ".join(
+            what
+            for what, value in (("SRC", config.src), ("--out DIST", config.out))
+            if value is None
+        )
+        raise MissingPathsError(
+            f"no source directory (SRC) or output directory (--out) given (missing: {missing}). "
+            "HINT: run `asset-pipeline build SRC --out DIST`, "
+            "or set src and out in [tool.asset-pipeline] of pyproject.toml."
+        )
 
 
 class ProgressBar:
