@@ -123,6 +123,30 @@ def test_build_without_src_or_out_is_a_usage_error(
     assert "(missing: --out DIST)" in capsys.readouterr().err
 
 
+def test_summary_counts_image_variants_and_says_when_avif_is_dropped(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a noisy little photo: at every size AVIF lands above WebP, so the build ships WebP only
+    from tests.asset_pipeline.processors.test_images import encode, photo
+
+    (site / "static/img/a.jpg").write_bytes(encode(photo((96, 64)), "JPEG", quality=90))
+    with (site / "pyproject.toml").open("a") as f:
+        f.write("[tool.asset-pipeline.images]\nwidths = [32]\n")
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    built = json.loads((site / "dist/manifest.json").read_text())["files"]
+    variants = len(built["img/a.jpg"]["alternates"])
+    assert variants == 3  # a.webp, a.w32.jpg, a.w32.webp
+    image_row = next(line for line in out.splitlines() if line.startswith("image"))
+    assert image_row.split()[1:3] == ["1", "3"]  # files, variants
+    assert f"3 files + {variants} variants (other formats and widths) written to" in out
+    assert "AVIF dropped at 2 of 2 image sizes (1 image): not smaller than WebP" in out
+    assert 'HINT: formats = ["avif"]' in out
+    assert main(["build", "-v", "--no-cache", "--out", "again"]) == 0
+    out = capsys.readouterr().out
+    assert "img/a.jpg: AVIF dropped at 96w, 32w (not smaller than WebP)" in out
+
+
 def test_missing_source_dir_is_a_build_error(
     site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
