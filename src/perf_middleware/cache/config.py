@@ -7,10 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from perf_middleware.cache.backends.base import compile_pattern
+from perf_middleware.options import checked
 
 _CODINGS = frozenset({"zstd", "br", "gzip"})
 
 
+@checked()
 @dataclass(frozen=True, kw_only=True)
 class CacheConfig:
     """Options of the shared response cache (all keyword-only).

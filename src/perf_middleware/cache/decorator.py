@@ -27,6 +27,7 @@ from perf_middleware.cache.backends.memory import MemoryBackend
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.fn_keys import argument_key
 from perf_middleware.cache.singleflight import SingleFlight
+from perf_middleware.options import check_range, check_value
 
 __all__ = ["cached"]
 
@@ -212,8 +213,15 @@ def cached(
     result]: a function of the result; results for which it is false are returned but not
     stored (``condition=bool`` leaves ``None`` and empty lists uncached).
     """
-    if ttl <= 0:
-        raise ValueError(f"@cached(ttl={ttl}) must be positive. HINT: @cached(ttl=60)")
+    for option, value in (
+        ("ttl", ttl), ("stale_while_revalidate", stale_while_revalidate),
+        ("lock_timeout", lock_timeout),
+    ):  # fmt: skip
+        check_value("cached", option, value, "float", hint=f"@cached({option}=60) (seconds)")
+    check_range("cached", "ttl", ttl, above=0, hint="@cached(ttl=60)")
+    for option, value in (("stale_while_revalidate", stale_while_revalidate),
+                          ("lock_timeout", lock_timeout)):  # fmt: skip
+        check_range("cached", option, value, minimum=0, hint=f"{option}=0 turns it off")
     if not callable(tags) and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
         raise TypeError(
             "@cached(tags=...) must be a list of strings or a function. "
