@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 UV := python3 -m uv
 EXAMPLE := examples/starlette_app
-SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs
+SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs nginx-light
 
 .PHONY: demo test uv sync sync-all system-deps lint typecheck pytest bench clean
 
@@ -25,6 +25,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
