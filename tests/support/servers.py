@@ -254,3 +254,47 @@ http {{
                 self.proc.wait()
             self.proc = None
 
+
+class MotoS3Process:
+    """moto's S3 server in its own process with moto's blanket CORS turned off
+    (``MOTO_DISABLE_GLOBAL_CORS=1``), so it answers cross-origin requests as S3 does: with
+    ``Access-Control-Allow-Origin`` only when the bucket's CORS rules allow the origin.
+    (The in-process ``MotoS3Server`` adds the header to every response.)"""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.log = workdir / "moto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import os
+        import sys
+
+        env = {**os.environ, "MOTO_DISABLE_GLOBAL_CORS": "1"}
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        try:
+            wait_for_port(self.port, timeout=60)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"moto did not start: {self.log.read_text()}") from None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
