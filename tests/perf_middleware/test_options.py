@@ -149,3 +149,18 @@ def test_helper_options_suggest_the_closest_name(tmp_path: Path) -> None:
         Assets(tmp_path, cdn_uri="https://cdn.example.com")
     with pytest.raises(TypeError, match=r"StaticAssets\(prefix=\.\.\.\) must be a str"):
         StaticAssets(tmp_path, prefix=5)  # type: ignore[arg-type]
+
+
+def test_hooks_configs_and_positional_mistakes_are_named(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"MemoryBackend\(clock=\.\.\.\) must be a function.*HINT"):
+        MemoryBackend(clock=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"RedisBackend\(events=\.\.\.\) must be a function"):
+        RedisBackend(events="metrics")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"StaticAssets\(config=\.\.\.\) must be a StaticConfig"):
+        StaticAssets(tmp_path, config={"autorefresh": True})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"StaticAssets\(autorefresh=\.\.\.\) must be a bool"):
+        StaticAssets(tmp_path, autorefresh="yes")
+    with pytest.raises(TypeError, match=r"MemoryBackend\(\): too many positional.*HINT"):
+        MemoryBackend(64)  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"cached\(lock_timeout=-1\) must be at least 0.*HINT"):
+        cached(lock_timeout=-1)
