@@ -225,7 +225,7 @@ def _fmt(name: str) -> str:
 
 def _reason(code: str) -> str:
     if code == DROPPED_LOSSLESS:
-        return "lossless image, lossless WebP is smaller"
+        return "a lossless image, where lossless WebP wins"
     if code == DROPPED_FAILED:
         return "the encoder failed (see the warnings)"
     winner = code.removeprefix(DROPPED_LARGER)
@@ -247,7 +247,7 @@ def dropped_lines(dropped: list[DroppedFormat], *, verbose: bool) -> list[str]:
         why = (
             _reason(next(iter(reasons)))
             if len(reasons) == 1
-            else ", ".join(f"{_reason(r)} at {n}" for r, n in sorted(reasons.items()))
+            else "; ".join(f"{_reason(r)} ({n})" for r, n in sorted(reasons.items()))
         )
         plural = "image" if images == 1 else "images"
         line = f"{_fmt(fmt)} dropped at {sizes} of {tried} image sizes ({images} {plural}): {why}"
