@@ -38,7 +38,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>p</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body { margin: 0 } img { width: 100%; height: auto; display: block }
 .column { width: 900px }</style></head><body>
-{% if column %}<div class="column">{{ picture("img/photo.jpg", alt="", id="photo") }}</div>
+{% if column %}<div class="column">{{ picture("img/plain.jpg", alt="", id="photo") }}</div>
 {% else %}{{ picture("img/photo.jpg", alt="", sizes="100vw", lazy=False, id="photo") }}
 {% endif %}</body></html>"""
 
@@ -88,7 +88,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         width=WIDEST,
         height=WIDEST // 2,
     )
-    write_manifest(Manifest(files={"img/photo.jpg": photo}), dist)
+    # the same renditions without AVIF: what the browser picks then depends on sizes alone
+    plain = entry_for(
+        main,
+        (dist / main).read_bytes(),
+        "image/jpeg",
+        alternates=tuple(a for a in alternates if a.format != "avif"),
+        width=WIDEST,
+        height=WIDEST // 2,
+    )
+    write_manifest(Manifest(files={"img/photo.jpg": photo, "img/plain.jpg": plain}), dist)
     (root / "templates").mkdir()
     (root / "templates" / "page.html").write_text(PAGE)
     static = StaticAssets(dist, prefix="/static")

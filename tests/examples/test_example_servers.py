@@ -117,6 +117,12 @@ def test_hypercorn_sends_early_hints_on_a_cache_miss(hypercorn: int, example_dis
     again = h2_get(hypercorn, "/decks/1/1")
     assert [status for status, _ in again] == [200]
     assert "hit" in again[0][1]["cache-status"]
+    # an edit drops the page from the cache: the next visit is a miss, with a 103 again
+    with httpx.Client(base_url=f"http://127.0.0.1:{hypercorn}") as client:
+        assert client.post("/decks/1/edit", data={"title": "Edited"}).status_code == 303
+    after = h2_get(hypercorn, "/decks/1/1")
+    assert [status for status, _ in after] == [103, 200]
+    assert "miss" in after[1][1]["cache-status"]
 
 
 @pytest.mark.usefixtures("redis_url")
