@@ -18,7 +18,7 @@ in-memory response cache, local files. What it shows:
   every worker process shares: ``uvicorn --workers 2`` with ``REDIS_URL`` keeps one
   shared store and one shared cache.
 * ``app`` is a plain module-level ASGI app, so every server loads it (``uvicorn``,
-  ``hypercorn``, ``granian``); it builds the site when the server starts it. Under
+  ``hypercorn``); it builds the site when the server starts it. Under
   hypercorn over HTTP/2 a page that misses the cache gets a ``103 Early Hints`` first.
 * ``/_perf/...``: the admin API when ``PERF_ADMIN_TOKEN`` is set
   (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" localhost:8000/_perf/metrics``);
@@ -38,7 +38,6 @@ from urllib.parse import parse_qs
 from examples.starlette_app.store import Deck, DeckStore, Slide
 from markupsafe import Markup
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -135,11 +134,7 @@ def create_app(
         return response
 
     async def unknown_path(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, HTTPException) and exc.status_code == 404:
-            return not_found(request, "There is no page at this address.")
-        detail = exc.detail if isinstance(exc, HTTPException) else "Error"
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return Response(detail, status_code=status, media_type="text/plain")
+        return not_found(request, "There is no page at this address.")
 
     async def deck_or_404(request: Request) -> Deck | Response:
         deck: Deck | None = await load_deck(request.path_params["deck_id"])
@@ -221,7 +216,7 @@ def create_app(
         Route("/api/presentations", api_list),
         Route("/api/presentations/{deck_id:int}/slides/{number:int}", api_slide),
     ]
-    site = Starlette(routes=routes, exception_handlers={HTTPException: unknown_path})
+    site = Starlette(routes=routes, exception_handlers={404: unknown_path})
     site.state.store = decks
     if server_timing is None:
         server_timing = os.environ.get("PERF_SERVER_TIMING", "") == "1"
