@@ -3,12 +3,16 @@ Hints), and uvicorn with two worker processes sharing Redis and the SQLite store
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import h2.config
 import h2.connection
@@ -53,15 +57,92 @@ def example_env(dist: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def hypercorn_argv(port: int, *tls: str) -> list[str]:
+    argv = [sys.executable, "-m", "hypercorn", "examples.starlette_app.app:app"]
+    return [*argv, "--bind", f"127.0.0.1:{port}", *tls]
+
+
 @pytest.fixture
 def hypercorn(example_dist: Path, tmp_path: Path) -> Iterator[int]:
     port = free_port()
-    argv = [sys.executable, "-m", "hypercorn", "examples.starlette_app.app:app"]
-    argv += ["--bind", f"127.0.0.1:{port}"]
-    process = serve(argv, example_env(example_dist, tmp_path), port)
+    process = serve(hypercorn_argv(port), example_env(example_dist, tmp_path), port)
     try:
         yield port
     finally:
+        stop(process)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (browsers speak HTTP/2 over TLS only)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.mark.browser
+def test_chromium_receives_the_early_hints_and_fetches_each_asset_once(
+    example_dist: Path, tmp_path: Path, chromium: Any
+) -> None:
+    """hypercorn over TLS + HTTP/2, as a browser reaches it: Chromium records the 103
+    (DevTools ``Network.responseReceivedEarlyHints``) and, since the hints carry what the
+    tags carry, uses every preload instead of fetching a file twice."""
+    manifest = load_manifest(example_dist)
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    tls = ("--certfile", str(cert), "--keyfile", str(key))
+    process = serve(hypercorn_argv(port, *tls), example_env(example_dist, tmp_path), port)
+    context = chromium.new_context(ignore_https_errors=True, service_workers="block")
+    try:
+        page = context.new_page()
+        devtools = context.new_cdp_session(page)
+        devtools.send("Network.enable")
+        hints: list[dict[str, Any]] = []
+        requested: Counter[str] = Counter()
+        devtools.on("Network.responseReceivedEarlyHints", lambda e: hints.append(e))
+        devtools.on("Network.requestWillBeSent", lambda e: requested.update([e["request"]["url"]]))
+        response = page.goto(f"https://127.0.0.1:{port}/decks/1/1", wait_until="load")
+        assert response.status == 200
+        assert (
+            page.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol") == "h2"
+        )
+        page.wait_for_function("document.fonts.status === 'loaded'")
+        assert len(hints) == 1
+        link = {k.lower(): v for k, v in hints[0]["headers"].items()}["link"]
+        assert f"</static/{manifest['css/app.css'].path}>" in link
+        assets = {url: n for url, n in requested.items() if "/static/" in url}
+        assert f"https://127.0.0.1:{port}/static/{manifest['css/app.css'].path}" in assets
+        assert {url: n for url, n in assets.items() if n != 1} == {}
+    finally:
+        context.close()
         stop(process)
 
 
