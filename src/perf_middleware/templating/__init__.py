@@ -61,8 +61,10 @@ class AssetsConfig:
     #: origin is checked only on a CORS fetch, so the CDN must send Access-Control-Allow-
     #: Origin: ``asset-pipeline upload --cors-origin``), else omitted (same origin).
     crossorigin: str | None = None
-    #: Scripts are ES modules: their preloads carry ``crossorigin`` to match the CORS fetch.
-    module_scripts: bool = True
+    #: Which scripts are ES modules (``type="module"``, ``modulepreload``): None = the ones
+    #: the manifest marks (the build saw ``import``/``export`` or an importer); True/False =
+    #: every script or none.
+    module_scripts: bool | None = None
     #: Re-read the manifest when it changes on disk (development: one stat per call).
     autorefresh: bool = False
 
@@ -172,14 +174,19 @@ class Assets:
         self,
         name: str,
         *,
-        module: bool = False,
+        module: bool | None = None,
         defer: bool = True,
         async_: bool = False,
         **attrs: Any,
     ) -> Markup:
-        """``<script>``; module scripts are deferred by the browser, so ``defer`` is only
-        written on classic ones (``async_`` for either)."""
+        """``<script>``; ``type="module"`` for files the manifest marks as ES modules
+        (``module=`` overrides). Module scripts are deferred by the browser, so ``defer``
+        is only written on classic ones (``async_`` for either)."""
         entry = self.entry(name)
+        if module is None:
+            module = self.config.module_scripts
+        if module is None:
+            module = entry is not None and entry.module
         return Markup(
             "<script"
             + html_attrs(
