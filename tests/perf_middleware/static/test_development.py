@@ -137,3 +137,17 @@ async def test_a_prefix_the_build_was_not_made_for_is_reported_at_start_up(
     assert caplog.text == ""
     assert (await get(matching, image)).status_code == 200
     shutil.rmtree(result.out)
+
+
+async def test_development_edge_cases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_FLAG, "1")
+    with pytest.raises(FileNotFoundError, match=r"not a directory\. HINT"):
+        StaticAssets(tmp_path / "nowhere", development=True)
+    src = source_tree(tmp_path)
+    static = StaticAssets(src, development=True)
+    assert (await get(static, "/static/css")).status_code == 404  # a directory, not a file
+    (src / "css/app.css").unlink()
+    assert (await get(static, "/static/css/app.css")).status_code == 404  # deleted since
+    assert static.source_tree is not None
+    assert static.source_tree.entry("css/app.css") is None
+    assert static.source_tree.entry("/img/dot.svg") is not None
