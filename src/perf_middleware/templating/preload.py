@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from markupsafe import escape
 
 from asset_pipeline.manifest import Manifest, ManifestEntry
+from perf_middleware.options import checked, describe, with_options
 from perf_middleware.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -172,6 +173,7 @@ class _LinkSource(Protocol):
     def preloads(self, *names: str, include_self: bool = True) -> list[PreloadLink]: ...
 
 
+@checked()
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PreloadConfig:
     """Options of ``PreloadHints`` (keyword-only; defaults documented inline)."""
@@ -202,11 +204,12 @@ class PreloadHints:
         config: PreloadConfig | None = None,
         **options: Any,
     ) -> None:
-        try:
-            self.config = dataclasses.replace(config or PreloadConfig(), **options)
-        except TypeError as exc:
-            known = ", ".join(f.name for f in dataclasses.fields(PreloadConfig))
-            raise TypeError(f"PreloadHints: {exc}. HINT: the options are: {known}.") from None
+        if not callable(app):
+            raise TypeError(
+                f"PreloadHints(app=...) must be an ASGI app, got {describe(app)}. "
+                "HINT: PreloadHints(app, assets) wraps the application object."
+            )
+        self.config = with_options("PreloadHints", PreloadConfig, config, options)
         self.app = app
         self.assets = assets
         self.learned: OrderedDict[str, tuple[str, ...]] = OrderedDict()
