@@ -11,37 +11,15 @@ import pytest
 from examples.starlette_app.app import create_app
 from examples.starlette_app.store import DeckStore
 
-from asset_pipeline.cli import main as asset_pipeline
 from asset_pipeline.manifest import load_manifest
 from perf_middleware import MemoryBackend
 from tests.support.csp import RECORD_VIOLATIONS, STRICT, WithCSP
 from tests.support.servers import UvicornServer
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "starlette_app"
-
-
-@pytest.fixture(scope="module")
-def example_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example's static tree built by the real pipeline with the example's config."""
-    out = tmp_path_factory.mktemp("example") / "dist"
-    code = asset_pipeline(
-        [
-            "build",
-            str(EXAMPLE / "static"),
-            "--out",
-            str(out),
-            "--config",
-            str(EXAMPLE / "assets.toml"),
-            "--quiet",
-        ]
-    )
-    assert code == 0
-    return out
-
 
 @pytest.fixture
-def served(example_dist: Path) -> Iterator[tuple[UvicornServer, DeckStore]]:
-    store = DeckStore(delay=0.02)
+def served(example_dist: Path, tmp_path: Path) -> Iterator[tuple[UvicornServer, DeckStore]]:
+    store = DeckStore(tmp_path / "decks.sqlite3", delay=0.02)
     app = create_app(dist=example_dist, cache=MemoryBackend(max_bytes=8 * 2**20), store=store)
     with UvicornServer(app) as server:
         yield server, store

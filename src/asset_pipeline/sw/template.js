@@ -213,6 +213,27 @@ async function retire() {
   await self.clients.claim();
 }
 
+/* The page that registered the worker loaded before any worker ran, so no rule stored it:
+   store each page no worker controls, as the navigate rule would have. */
+async function keepUncontrolledPages() {
+  const rule = rules.find((r) => r.navigate);
+  if (!rule) return;
+  const controlled = new Set((await self.clients.matchAll({ type: 'window' })).map((c) => c.id));
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  for (const client of windows) {
+    const url = new URL(client.url);
+    if (controlled.has(client.id) || url.origin !== self.location.origin) continue;
+    if (!pathAllowed(rule, url)) continue;
+    const request = new Request(client.url, { credentials: 'same-origin' });
+    try {
+      const response = await fetch(request);
+      if (storable(rule, response)) await store(rule, request, response);
+    } catch (err) {
+      /* offline already: nothing to keep */
+    }
+  }
+}
+
 async function activate() {
   const open = await windowIds();
   await withMeta((meta) => {
@@ -236,6 +257,7 @@ async function activate() {
     const preload = self.registration.navigationPreload;
     await (CONFIG.navigationPreload ? preload.enable() : preload.disable());
   }
+  await keepUncontrolledPages();
   if (CONFIG.clientsClaim) await self.clients.claim();
 }
 
@@ -503,12 +525,18 @@ async function fromPrecache(request, key) {
   return fetch(request);
 }
 
-function matches(rule, request, url) {
+/* A rule's include/exclude path globs (same-origin paths only). */
+function pathAllowed(rule, url) {
   const sameOrigin = url.origin === self.location.origin;
   if (rule.include.length && !(sameOrigin && rule.include.some((re) => re.test(url.pathname)))) {
     return false;
   }
-  if (sameOrigin && rule.exclude.some((re) => re.test(url.pathname))) return false;
+  return !(sameOrigin && rule.exclude.some((re) => re.test(url.pathname)));
+}
+
+function matches(rule, request, url) {
+  const sameOrigin = url.origin === self.location.origin;
+  if (!pathAllowed(rule, url)) return false;
   if (rule.navigate) return request.mode === 'navigate';
   if (rule.re === null) return false;
   if (rule.sameOrigin) return sameOrigin && rule.re.test(url.pathname);
