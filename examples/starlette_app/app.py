@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -237,13 +238,14 @@ class DeferredApp:
     startup, or the first request without lifespan), so importing this module needs no
     build while every server still finds ``app`` as a module attribute."""
 
-    def __init__(self) -> None:
+    def __init__(self, factory: Callable[[], PerformanceMiddleware] = create_app) -> None:
+        self.factory = factory
         self.app: PerformanceMiddleware | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.app is None:
             try:
-                self.app = create_app()
+                self.app = self.factory()
             except ManifestError as exc:
                 if scope["type"] != "lifespan":
                     raise
