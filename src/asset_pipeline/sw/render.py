@@ -1,7 +1,9 @@
 """Generate ``sw.js`` from a build's manifest: precache list, runtime rules, offline page.
 
 The worker is one self-contained script (``template.js`` with the configuration
-inlined as JSON), so it has no imports that could fail to load offline. Every precache
+inlined as JSON), so it has no imports that could fail to load offline; the only ones
+are the ``import_scripts`` a project asks for, which the browser stores with the worker
+when it installs (``importScripts`` during start-up). Every precache
 URL is resolved against the manifest *here*, at build time: a name the build did not
 produce is an error now instead of a 404 that makes every user's install fail later.
 """
