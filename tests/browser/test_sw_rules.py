@@ -39,6 +39,9 @@ def _stored(rule: str, expected: list[str]) -> str:
 def test_the_navigation_rule_stores_html_pages_only(site, context):
     _, server, _ = site
     page = controlled_page(context, server.url)
+    with page.expect_download():  # a download: the navigation never commits
+        page.evaluate("location.href = '/docs/export.html'")
+    assert page.evaluate("fetch('/hits').then((r) => r.json())")["/docs/export.html"] == 1
     for path in ("/docs/report.pdf", "/docs/data.json", "/docs/private/notes", "/docs/guide"):
         response = page.goto(server.url + path)
         assert response is not None
@@ -48,6 +51,7 @@ def test_the_navigation_rule_stores_html_pages_only(site, context):
         page, f"({KEYS})('asset-pipeline-runtime-pages').then((k) => k.includes('/docs/guide'))"
     )
     stored = _keys(page, "pages")
+    assert "/docs/export.html" not in stored  # Content-Disposition: attachment
     assert "/docs/report.pdf" not in stored  # not HTML
     assert "/docs/data.json" not in stored
     assert "/docs/private/notes" not in stored  # excluded by the rule
