@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perf_middleware.admin.config import AdminConfig
+from perf_middleware.cache.backends.base import CacheBackend
+from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.events import (
     BACKEND_EVENTS,
     STAGE_EVENTS,
@@ -30,7 +32,7 @@ from perf_middleware.pipeline.observe import (
 from perf_middleware.pipeline.responder import Responder
 from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.policy import Policy
-from perf_middleware.types import ASGIApp, Receive, Scope, Send
+from perf_middleware.types import ASGIApp, MountedApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from perf_middleware.admin.app import AdminApp
@@ -38,8 +40,9 @@ if TYPE_CHECKING:
 _DEFAULT = object()
 
 
-def _mount_matcher(app: Any, what: str) -> Callable[[str], bool]:
-    """A mounted app either exposes ``matches(path)`` or a ``prefix`` attribute."""
+def _mount_matcher(app: object, what: str) -> Callable[[str], bool]:
+    """A mounted app either exposes ``matches(path)`` or a ``prefix`` attribute (checked at
+    run time too: an untyped caller gets a clear error, not a failure per request)."""
     matches = getattr(app, "matches", None)
     if callable(matches):
         return matches  # type: ignore[no-any-return]
@@ -82,9 +85,9 @@ class PerformanceMiddleware:
         self,
         app: ASGIApp,
         *,
-        cache: Any = None,
-        cache_config: Any = None,
-        static: Any = None,
+        cache: CacheBackend | None = None,
+        cache_config: CacheConfig | None = None,
+        static: MountedApp | None = None,
         compression: CompressionConfig | object | None = _DEFAULT,
         policy: Policy | object | None = _DEFAULT,
         etag: bool = True,
@@ -198,6 +201,7 @@ class PerformanceMiddleware:
             await self.admin(scope, receive, send)
             return
         if self._static_match is not None and self._static_match(path):
+            assert self.static is not None
             await self.observed(scope, receive, send, self.static)
         elif self.cache_stage is not None:
             if self.server_timing:  # every response needs the observer to add its header
