@@ -258,17 +258,7 @@ class MissHandler:
             logger.warning(
                 "cache serving stale after app error url=%s", miss.primary, exc_info=True
             )
-            self.count("stale_if_error")
-            await self.serve(
-                send,
-                method,
-                headers,
-                stale,
-                self.clock(),
-                "hit",
-                "fwd=stale",
-                "detail=stale-if-error",
-            )
+            await self._serve_stale_on_error(send, method, headers, stale, self.clock())
             return None
         await complete()  # the app returned without a last body chunk
         return settled[0]
@@ -292,17 +282,8 @@ class MissHandler:
             assert stale is not None
             if lead is not None:
                 lead.publish(None)
-            self.count("stale_if_error")
-            await self.serve(
-                send,
-                method,
-                headers,
-                stale,
-                response_time,
-                "hit",
-                "fwd=stale",
-                f"fwd-status={client.status}",
-                "detail=stale-if-error",
+            await self._serve_stale_on_error(
+                send, method, headers, stale, response_time, f"fwd-status={client.status}"
             )
             return None
         if client.not_modified:
@@ -311,6 +292,22 @@ class MissHandler:
                 send, method, headers, facts, stale, capture, response_time, lead
             )
         return await self._store(capture, method, headers, facts, primary, response_time, lead)
+
+    async def _serve_stale_on_error(
+        self,
+        send: Send,
+        method: str,
+        headers: dict[bytes, bytes],
+        stale: CacheEntry,
+        now: float,
+        *status: str,
+    ) -> None:
+        """RFC 5861 §4 stale-if-error: the app failed (an exception, or a 5xx held back, its
+        ``fwd-status`` in ``status``): answer from the stored entry instead."""
+        self.count("stale_if_error")
+        await self.serve(
+            send, method, headers, stale, now, "hit", "fwd=stale", *status, "detail=stale-if-error"
+        )
 
     async def _refresh(
         self,
