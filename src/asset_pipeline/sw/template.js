@@ -235,6 +235,8 @@ async function keepUncontrolledPages() {
 }
 
 async function activate() {
+  /* first: the page that registered the worker may go offline at any moment */
+  await keepUncontrolledPages();
   const open = await windowIds();
   await withMeta((meta) => {
     const mine = new Set(meta.versions[CONFIG.version] || ownKeys);
@@ -257,7 +259,6 @@ async function activate() {
     const preload = self.registration.navigationPreload;
     await (CONFIG.navigationPreload ? preload.enable() : preload.disable());
   }
-  await keepUncontrolledPages();
   if (CONFIG.clientsClaim) await self.clients.claim();
 }
 
