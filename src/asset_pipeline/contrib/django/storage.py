@@ -176,8 +176,9 @@ class AssetPipelineStorage(FileSystemStorage):
             try:
                 self._manifest = load_manifest(path)
             except ManifestError as exc:
+                what = str(exc).split(" HINT:", 1)[0].rstrip(".")
                 raise ValueError(
-                    f"{exc}. HINT: run `python manage.py collectstatic` (with DEBUG off, "
+                    f"{what}. HINT: run `python manage.py collectstatic` (with DEBUG off, "
                     "{% static %} answers fingerprinted names from the build)."
                 ) from None
             self._stamp = stamp
@@ -190,7 +191,12 @@ class AssetPipelineStorage(FileSystemStorage):
             return super().url(name)
         clean = name.split("?", 1)[0].split("#", 1)[0]
         suffix = name[len(clean) :]
-        entry = self.manifest().get(clean.lstrip("/"))
+        try:
+            entry = self.manifest().get(clean.lstrip("/"))
+        except ValueError:
+            if self.manifest_strict:
+                raise
+            entry = None
         if entry is None:
             if self.manifest_strict:
                 raise ValueError(
