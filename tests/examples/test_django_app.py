@@ -126,3 +126,53 @@ def test_the_example_runs_from_its_manage_py(tmp_path: Path) -> None:
     assert "post-processed" in done.stdout
     assert "sourceMappingURL comment was removed" in done.stderr  # the warning, not a failure
     assert (tmp_path / "static" / "manifest.json").exists()
+
+
+def test_a_save_in_another_process_invalidates_through_redis(
+    site: tuple[UvicornServer, Manifest], private_redis: Any
+) -> None:
+    """A management command, a worker or the admin on another host: the save happens in
+    another process, and the server's Redis-backed cache drops the tagged pages."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+    from django.core.asgi import get_asgi_application as django_asgi
+    from django.test import override_settings
+
+    from perf_middleware import CacheConfig
+    from perf_middleware.contrib.django import wrap_application
+
+    conf = {
+        "cache": private_redis.url,
+        "cache_config": CacheConfig(allowed_hosts=("127.0.0.1",)),
+    }
+    with (
+        override_settings(PERF_MIDDLEWARE=conf),
+        UvicornServer(wrap_application(django_asgi())) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        client.get("/articles/3/")
+        assert "hit" in client.get("/articles/3/").headers["cache-status"]
+        rename = (
+            "from examples.django_app.articles.models import Article; "
+            "a = Article.objects.get(pk=3); a.title = 'Renamed by a command'; a.save()"
+        )
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "examples.django_app.settings",
+            "DJANGO_DB_PATH": str(settings.DATABASES["default"]["NAME"]),
+            "REDIS_URL": private_redis.url,
+        }
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLE / "manage.py"), "shell", "-c", rename],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        after = client.get("/articles/3/")
+        assert "hit" not in after.headers["cache-status"]
+        assert "<h1>Renamed by a command</h1>" in after.text

@@ -103,7 +103,14 @@ def test_bad_settings_are_clear_errors(collected: Path, conf: object, message: s
         wrap_application(django_asgi())
 
 
-def test_static_needs_a_build_a_root_and_a_path(tmp_path: Path) -> None:
+def test_static_needs_a_build_a_root_and_a_path(collected: Path, tmp_path: Path) -> None:
+    with (
+        override_settings(STATIC_ROOT=tmp_path, PERF_MIDDLEWARE=None),
+        pytest.raises(
+            ImproperlyConfigured, match=r'no manifest.*PERF_MIDDLEWARE\["static"\] = False'
+        ),
+    ):
+        wrap_application(django_asgi())  # no settings at all: static is on by default
     with (
         override_settings(STATIC_ROOT=tmp_path),
         pytest.raises(
