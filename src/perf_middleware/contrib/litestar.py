@@ -114,17 +114,17 @@ class PerformancePlugin(InitPlugin):
 class _RouteMiddleware:
     """Litestar's per-route middleware: routed requests go through the shared one."""
 
-    __slots__ = ("app", "core", "mount")
+    __slots__ = ("app", "core", "plain")
 
     def __init__(self, app: ASGIApp, *, core: PerformanceMiddleware, plugin: PerformancePlugin):
         self.core = core
         self.app = plugin.route_app(app)
-        self.mount = app  # a mount handler of the plugin is called as it is
+        self.plain = app  # the plugin's own mounts and non-HTTP scopes go straight to it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
         if scope["type"] != "http" or getattr(handler, "opt", {}).get(MOUNT_OPT):
-            await self.mount(scope, receive, send)
+            await self.plain(scope, receive, send)
             return
         scope[NEXT_KEY] = self.app
         try:
