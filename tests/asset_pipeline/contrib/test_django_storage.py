@@ -123,3 +123,21 @@ def test_url_prefix_follows_static_url() -> None:
     assert url_prefix_of("assets") == "/assets/"
     assert url_prefix_of("https://cdn.example.com/site/static/") == "/site/static/"
     assert url_prefix_of("https://cdn.example.com") == "/"
+
+
+def test_without_options_the_nearest_pyproject_configures_the_build(site: Path) -> None:
+    project = site / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[tool.asset-pipeline]\nhash_length = 12\nsrc = "ignored"\nurl_prefix = "/ignored/"\n'
+    )
+    with override_settings(BASE_DIR=project / "mysite"):
+        config = AssetPipelineStorage().build_config()
+    assert config.hash_length == 12
+    assert config.src == (site / "static-collected").resolve()  # always from the settings
+    assert config.url_prefix == "/static/"
+    assert config.cache_dir == (site / ".asset-cache").resolve()
+    with override_settings(BASE_DIR=project):
+        (project / "pyproject.toml").write_text("[tool.asset-pipeline]\nhash_length = 'x'\n")
+        with pytest.raises(CommandError, match=r"asset-pipeline configuration: .*hash_length"):
+            AssetPipelineStorage().build_config()
