@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jinja2 import Environment
 from litestar.config.app import AppConfig
 from litestar.handlers.asgi_handlers import ASGIRouteHandler
 from litestar.middleware.base import DefineMiddleware
@@ -94,13 +95,16 @@ class PerformancePlugin(InitPlugin):
         for prefix in (admin_prefix, _prefix(core.static)):
             if prefix:
                 app_config.route_handlers.append(_mount(core, prefix))
+        explicit = self._assets is not None
         assets = self._assets
         if assets is None and core.static is not None:
             assets = Assets(core.static)
         self._assets = assets
         if assets is not None and app_config.template_config is not None:
             template_config = app_config.template_config
-            template_config.engine_callback = _installing(assets, template_config.engine_callback)
+            template_config.engine_callback = _installing(
+                assets, template_config.engine_callback, required=explicit
+            )
         return app_config
 
     def route_app(self, app: ASGIApp) -> ASGIApp:
@@ -150,10 +154,18 @@ def _mount(core: PerformanceMiddleware, prefix: str) -> ASGIRouteHandler:
     return ASGIRouteHandler(prefix, is_static=True, copy_scope=True, opt={MOUNT_OPT: True})(mounted)
 
 
-def _installing(assets: Assets, previous: Callable[[Any], None] | None) -> Callable[[Any], None]:
+def _installing(
+    assets: Assets, previous: Callable[[Any], None] | None, *, required: bool
+) -> Callable[[Any], None]:
+    """The template engine's callback: the app's own first, then the helpers. They are
+    Jinja globals: an ``assets=`` given explicitly to another engine fails with
+    ``Assets.install``'s error; the implicit ones (from ``static``) skip it."""
+
     def callback(engine: Any) -> None:
         if previous is not None:
             previous(engine)
-        assets.install(getattr(engine, "engine", engine))
+        environment = getattr(engine, "engine", engine)
+        if required or isinstance(environment, Environment):
+            assets.install(environment)
 
     return callback

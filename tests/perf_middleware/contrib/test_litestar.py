@@ -17,7 +17,13 @@ from litestar.template.config import TemplateConfig
 
 from asset_pipeline.cli import main as asset_pipeline
 from asset_pipeline.manifest import Manifest, load_manifest
-from perf_middleware import AdminConfig, MemoryBackend, PerformanceMiddleware, StaticAssets
+from perf_middleware import (
+    AdminConfig,
+    Assets,
+    MemoryBackend,
+    PerformanceMiddleware,
+    StaticAssets,
+)
 from perf_middleware.contrib.litestar import PerformancePlugin
 from tests.support.servers import UvicornServer
 
@@ -200,3 +206,22 @@ async def test_the_shared_middleware_outside_a_route_answers_404() -> None:
     transport = httpx.ASGITransport(app=PerformanceMiddleware(_route_app))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.get("/anything")).status_code == 404
+
+
+class OtherEngine:
+    """Stands for a non-Jinja engine (Mako, MiniJinja): no Jinja environment inside."""
+
+    def __init__(self) -> None:
+        self.engine = object()
+
+
+def test_helpers_go_only_to_a_jinja_engine_unless_asked_for(dist: Path) -> None:
+    static = StaticAssets(dist, prefix="/static")
+    other = TemplateConfig(engine=OtherEngine())  # type: ignore[arg-type]
+    plugin = PerformancePlugin(static=static)
+    Litestar([hello], template_config=other, plugins=[plugin])
+    assert other.to_engine().engine is not None  # the implicit helpers skipped it
+    asked = TemplateConfig(engine=OtherEngine())  # type: ignore[arg-type]
+    explicit = PerformancePlugin(static=static, assets=Assets(static))
+    with pytest.raises(TypeError, match=r"not a Jinja environment.*HINT"):
+        Litestar([hello], template_config=asked, plugins=[explicit])  # fails at start-up
