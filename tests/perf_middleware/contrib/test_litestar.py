@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -225,3 +226,30 @@ def test_helpers_go_only_to_a_jinja_engine_unless_asked_for(dist: Path) -> None:
     explicit = PerformancePlugin(static=static, assets=Assets(static))
     with pytest.raises(TypeError, match=r"not a Jinja environment.*HINT"):
         Litestar([hello], template_config=asked, plugins=[explicit])  # fails at start-up
+
+
+def mark_responses(app: Any) -> Any:
+    """An app's own middleware, registered the Litestar way next to ours."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        async def marked(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-mine", b"1")]
+            await send(message)
+
+        await app(scope, receive, marked)
+
+    return middleware
+
+
+async def test_the_apps_other_middleware_keeps_running(templates: Path) -> None:
+    plugin = PerformancePlugin()
+    app = make_app(
+        plugin, templates, middleware=[mark_responses, DefineMiddleware(PerformanceMiddleware)]
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/hello")
+    assert response.headers["x-mine"] == "1"
+    assert "etag" in response.headers
+    assert len(app.middleware) == 2  # ours (per route, shared core) and the app's own
