@@ -196,6 +196,11 @@ self.addEventListener('install', (event) => {
   }
   event.waitUntil((async () => {
     await precacheAll();
+    /* a first install: the page that registered it is stored before `ready` resolves */
+    if (!self.registration.active) {
+      await keepUncontrolledPages();
+      keptAtInstall = true;
+    }
     if (CONFIG.skipWaiting) await self.skipWaiting();
   })());
 });
@@ -215,6 +220,7 @@ async function retire() {
 
 /* The page that registered the worker loaded before any worker ran, so no rule stored it:
    store each page no worker controls, as the navigate rule would have. */
+let keptAtInstall = false;
 async function keepUncontrolledPages() {
   const rule = rules.find((r) => r.navigate);
   if (!rule) return;
@@ -236,7 +242,7 @@ async function keepUncontrolledPages() {
 
 async function activate() {
   /* first: the page that registered the worker may go offline at any moment */
-  await keepUncontrolledPages();
+  if (!keptAtInstall) await keepUncontrolledPages();
   const open = await windowIds();
   await withMeta((meta) => {
     const mine = new Set(meta.versions[CONFIG.version] || ownKeys);
