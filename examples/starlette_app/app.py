@@ -12,7 +12,9 @@ in-memory response cache, local files. What it shows:
   (``DECK_QUERY_DELAY``, 50 ms) cached twice: whole responses, and the query through
   ``@cached`` on the same backend and tags.
 * ``/static/...``: the build, precompressed and image-negotiated by ``StaticAssets``;
-  ``/static/sw.js`` keeps the decks readable offline.
+  ``/static/sw.js`` keeps the decks readable offline. After a rebuild that changed a
+  bundle, a returning browser gets it as a ``dcz`` delta against the version it holds
+  (RFC 9842 Compression Dictionary Transport).
 * ``/_perf/...``: the admin API when ``PERF_ADMIN_TOKEN`` is set
   (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" localhost:8000/_perf/metrics``);
   ``PERF_SERVER_TIMING=1`` adds ``Server-Timing``; ``REDIS_URL=redis://...`` moves the
@@ -85,8 +87,10 @@ def create_app(
     store: DeckStore | None = None,
     admin: AdminConfig | None = None,
     server_timing: bool | None = None,
+    dictionary_transport: bool = True,
 ) -> PerformanceMiddleware:
-    """Build the whole example; tests call it with their own build, store and backend."""
+    """Build the whole example; tests call it with their own build, store and backend.
+    ``dictionary_transport=False`` turns the RFC 9842 deltas of changed bundles off."""
     if not (dist / MANIFEST_NAME).is_file():
         raise ManifestError(
             f"{dist}: no {MANIFEST_NAME}. HINT: run `make demo`, or "
@@ -95,7 +99,12 @@ def create_app(
         )
     backend = cache if cache is not None else make_backend()
     decks = store if store is not None else DeckStore()
-    static = StaticAssets(dist, prefix=STATIC_PREFIX, service_worker_allowed="/")
+    static = StaticAssets(
+        dist,
+        prefix=STATIC_PREFIX,
+        service_worker_allowed="/",
+        dictionary_transport=dictionary_transport,
+    )
     assets = Assets(static, cdn_url=os.environ.get("ASSETS_CDN_URL") or None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     assets.install(templates)
