@@ -57,9 +57,9 @@ DEFAULT_COMPRESSIBLE_TYPES = frozenset(
 
 _NO_COMPRESS_STATUS = frozenset({204, 206, 304})
 #: log2 of the match-finder table sizes for on-the-fly zstd at levels up to 3. Level 3's own
-#: tables (2**17 and 2**16 entries) are set up and swept on every call; tables of level 1's
-#: size make a unique 50 KB page about a tenth cheaper and a 500 KB one a fifth, for
-#: output a few tenths of a per cent larger (docs/benchmarks.md, unique pages).
+#: tables (2**17 and 2**16 entries) are set up and swept on every call, and on bodies of
+#: tens to hundreds of KB that costs more than the few matches the larger tables find
+#: (measured in docs/benchmarks.md, "Unique pages").
 _FAST_TABLE_LOG = 14
 _FAST_TABLE_MAX_LEVEL = 3
 _SHAPES_LIMIT = 1024
