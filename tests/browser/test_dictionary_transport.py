@@ -73,38 +73,40 @@ def bundle(original: str, release: int) -> str:
 
 
 class Wire:
-    """Network events of one page from the DevTools protocol, by URL."""
+    """Network events of one page from the DevTools protocol, by URL.
+
+    A module script is fetched twice, by the ``Link`` preload and by the ``<script>`` that
+    then takes the preloaded response; the network fetch is the one with body bytes."""
 
     def __init__(self, context: Any, page: Any) -> None:
-        self.responses: dict[str, dict[str, Any]] = {}
-        self.finished: dict[str, int] = {}
-        self._urls: dict[str, str] = {}
-        self._ids: dict[str, str] = {}
+        self._responses: dict[str, dict[str, Any]] = {}  # request id -> response
+        self._finished: dict[str, int] = {}  # request id -> bytes received
         cdp = context.new_cdp_session(page)
-        cdp.on("Network.requestWillBeSent", self._request)
         cdp.on("Network.responseReceived", self._response)
-        cdp.on("Network.loadingFinished", self._finished)
+        cdp.on("Network.loadingFinished", self._done)
         cdp.send("Network.enable")
 
-    def _request(self, event: dict[str, Any]) -> None:
-        self._urls[event["requestId"]] = event["request"]["url"]
-
     def _response(self, event: dict[str, Any]) -> None:
-        # The first fetch of a URL is the network one (the Link preload); the module
-        # script that follows takes the preloaded response.
-        url = event["response"]["url"]
-        if url not in self.responses:
-            self.responses[url] = event["response"]
-            self._ids[url] = event["requestId"]
+        self._responses[event["requestId"]] = event["response"]
 
-    def _finished(self, event: dict[str, Any]) -> None:
-        url = self._urls.get(event["requestId"])
-        if url is not None and self._ids.get(url) == event["requestId"]:
-            self.finished[url] = int(event["encodedDataLength"])
+    def _done(self, event: dict[str, Any]) -> None:
+        self._finished[event["requestId"]] = int(event["encodedDataLength"])
 
-    def body_bytes(self, url: str) -> int:
+    def _body(self, request_id: str) -> int:
         """Bytes of the body on the wire: everything received minus the header block."""
-        return self.finished[url] - int(self.responses[url]["encodedDataLength"])
+        finished = self._finished.get(request_id)
+        if finished is None:
+            return -1
+        return finished - int(self._responses[request_id]["encodedDataLength"])
+
+    def fetched(self, suffix: str) -> tuple[dict[str, Any], int] | None:
+        """(response, body bytes on the wire) of the network fetch of the URL ending in
+        ``suffix``, once it finished."""
+        ids = [i for i, r in self._responses.items() if r["url"].endswith(suffix)]
+        best = max(ids, key=self._body, default=None)
+        if best is None or self._body(best) < 0:
+            return None
+        return self._responses[best], self._body(best)
 
 
 class Recorder:
@@ -161,12 +163,15 @@ def visit(chromium: Any, site: Path, *, transport: bool) -> tuple[Manifest, Mani
             create_app(dist=site / "dist", cache=MemoryBackend(), dictionary_transport=transport)
         )
         with UvicornServer(app, port=port) as server:
-            url = f"{server.url}/static/{second['js/app.js'].path}"
             page.reload(wait_until="load")
             page.wait_for_function("document.documentElement.dataset.release === '2'")
-            page.wait_for_function(f"performance.getEntriesByName({url!r}).length > 0")
+            suffix = f"/static/{second['js/app.js'].path}"
+            page.wait_for_function(
+                "(s) => performance.getEntriesByType('resource').some(e => e.name.endsWith(s))",
+                arg=suffix,
+            )
             deadline = 50
-            while url not in wire.finished and deadline:  # the CDP event trails the load
+            while wire.fetched(suffix) is None and deadline:  # CDP events trail the load
                 page.wait_for_timeout(100)
                 deadline -= 1
         return first, second, wire, app.seen
@@ -176,14 +181,16 @@ def visit(chromium: Any, site: Path, *, transport: bool) -> tuple[Manifest, Mani
 
 def test_changed_bundle_arrives_as_a_dcz_delta_and_runs(chromium: Any, site: Path) -> None:
     first, second, wire, seen = visit(chromium, site, transport=True)
-    old = f"/static/{first['js/app.js'].path}"
-    old_url = next(u for u in wire.responses if u.endswith(old))
-    assert wire.responses[old_url]["headers"]["use-as-dictionary"] == (
+    old = wire.fetched(f"/static/{first['js/app.js'].path}")
+    assert old is not None
+    assert old[0]["headers"]["use-as-dictionary"] == (
         'match="/static/js/app.*.js", match-dest=("script")'
     )
     entry = second["js/app.js"]
-    url = next(u for u in wire.responses if u.endswith(f"/static/{entry.path}"))
-    headers = wire.responses[url]["headers"]
+    found = wire.fetched(f"/static/{entry.path}")
+    assert found is not None
+    response, on_wire = found
+    headers = response["headers"]
     assert headers["content-encoding"] == "dcz"
     assert headers["vary"] == "Accept-Encoding, Available-Dictionary"
     sent = seen[f"/static/{entry.path}"]
@@ -192,18 +199,19 @@ def test_changed_bundle_arrives_as_a_dcz_delta_and_runs(chromium: Any, site: Pat
     info = entry.dictionary
     assert info is not None
     delta = next(iter(info.deltas.values()))["dcz"]
-    assert wire.body_bytes(url) == int(headers["content-length"]) == delta.size
+    assert on_wire == int(headers["content-length"]) == delta.size
     assert delta.size <= 0.2 * entry.encodings["br"].size
 
 
 def test_turned_off_the_reload_is_a_plain_brotli_download(chromium: Any, site: Path) -> None:
     _, second, wire, seen = visit(chromium, site, transport=False)
     entry = second["js/app.js"]
-    url = next(u for u in wire.responses if u.endswith(f"/static/{entry.path}"))
-    headers = wire.responses[url]["headers"]
-    assert headers["content-encoding"] == "br"
-    assert "use-as-dictionary" not in headers
+    found = wire.fetched(f"/static/{entry.path}")
+    assert found is not None
+    response, on_wire = found
+    assert response["headers"]["content-encoding"] == "br"
+    assert "use-as-dictionary" not in response["headers"]
     sent = seen[f"/static/{entry.path}"]
     assert "available-dictionary" not in sent
     assert "dcz" not in sent["accept-encoding"]
-    assert wire.body_bytes(url) == entry.encodings["br"].size
+    assert on_wire == entry.encodings["br"].size
