@@ -1,8 +1,9 @@
 """The build manifest: the one contract between the asset build and the runtime.
 
-Standard library only, because the runtime (``perf_middleware``) reads it and must not
-depend on the build-side libraries. Everything that writes or reads ``manifest.json``
-goes through these types, so the schema is defined exactly once.
+Standard library only (and ``asset_pipeline.errors``, itself standard library only), because
+the runtime (``perf_middleware``) reads it and must not depend on the build-side libraries.
+Everything that writes or reads ``manifest.json`` goes through these types, so the schema is
+defined exactly once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from asset_pipeline.errors import ManifestError as ManifestError  # part of the contract
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -35,10 +38,6 @@ def urlpattern_literal(path: str) -> str:
     pattern metacharacter escaped."""
     encoded = quote(path, safe="/!$&'()*+,;=:@-._~")
     return "".join("\\" + ch if ch in _URLPATTERN_SPECIAL else ch for ch in encoded)
-
-
-class ManifestError(ValueError):
-    """The manifest file is missing, not JSON, or does not follow the schema."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +100,9 @@ class ManifestEntry:
 
     ``path`` is relative to the build directory and uses ``/``; ``dependencies`` are
     logical names of the files this one references (for preload hints), leaves first.
+    ``module`` marks JavaScript the build treated as an ES module (it imports, is
+    imported, or is ``.mjs``): a classic ``<script>`` cannot run it, so the template
+    helpers emit ``type="module"`` and ``modulepreload`` for it.
     """
 
     path: str
@@ -116,6 +118,7 @@ class ManifestEntry:
     height: int | None = None
     unicode_range: str | None = None
     dictionary: DictionaryInfo | None = None
+    module: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -150,6 +153,8 @@ class ManifestEntry:
             data["unicode_range"] = self.unicode_range
         if self.dictionary is not None:
             data["dictionary"] = self.dictionary.to_dict()
+        if self.module:
+            data["module"] = True
         return data
 
 
@@ -275,6 +280,9 @@ def entry_from_dict(name: str, data: Any) -> ManifestEntry:
         raise ManifestError(f"{where}: 'dependencies' must be a list of names")
     unicode_range = data.get("unicode_range")
     dictionary = data.get("dictionary")
+    module = data.get("module", False)
+    if not isinstance(module, bool):
+        raise ManifestError(f"{where}: field 'module' has the wrong type ({type(module).__name__})")
     return ManifestEntry(
         path=_require(data, "path", str, where),
         size=_require(data, "size", int, where),
@@ -289,6 +297,7 @@ def entry_from_dict(name: str, data: Any) -> ManifestEntry:
         height=_optional_int(data, "height", where),
         unicode_range=unicode_range if isinstance(unicode_range, str) else None,
         dictionary=None if dictionary is None else _dictionary(dictionary, where),
+        module=module,
     )
 
 

@@ -3,8 +3,9 @@
 A browser that holds an earlier version of ``js/app.<hash>.js`` (it was served with
 ``Use-As-Dictionary``) asks for the new one with ``Available-Dictionary: :<sha-256>:`` and
 ``Accept-Encoding: …, dcz``. The build prepares the answer: for each eligible file it
-remembers the SHA-256 of its last versions (in the manifest) and their bytes (in the build
-cache, or the previous DIST for the version it replaces), and writes the new file compressed
+remembers the SHA-256 of its last versions (in the manifest); the version a build replaces
+is read from the previous DIST and kept in the build cache as it leaves (a cold build writes
+no extra cache file), so older versions come from the cache. It writes the new file compressed
 with zstd against each old one used as a raw-content dictionary, framed as RFC 9842
 section 5 says. A delta that is not clearly smaller than the ``.br`` is dropped.
 
@@ -136,6 +137,8 @@ def _old_bytes(
                 data = (out / entry.path).read_bytes()
             except OSError:
                 return None
+            if hashlib.sha256(data).hexdigest() == digest:
+                cache.put_version(digest, data)  # it leaves DIST now: the cache keeps it
     if data is None or hashlib.sha256(data).hexdigest() != digest:
         return None
     return data
@@ -162,7 +165,6 @@ def build_deltas(
         if item.path == out_logical:
             continue  # not fingerprinted by this build: no pattern ties its versions
         sha = hashlib.sha256(item.data).hexdigest()
-        cache.put_version(sha, item.data)  # the next builds' dictionary
         old = prior.get(name) if prior is not None else None
         history = _history(sha, item.data, old, out, cache, settings.versions)
         match = match_pattern(out_logical, config.name_pattern)

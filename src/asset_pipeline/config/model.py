@@ -66,8 +66,8 @@ class DictionaryConfig:
     version of a file receives the new one compressed against it (``dcz``).
 
     For each fingerprinted file matching ``globs`` (JS and CSS by default) the build keeps
-    the SHA-256 of its last ``versions`` versions (3; 0 turns deltas off) and the bytes of
-    those versions in the build cache (or takes the previous one from the previous DIST),
+    the SHA-256 of its last ``versions`` versions (3; 0 turns deltas off); the version a
+    build replaces is read from the previous DIST and kept in the build cache for later builds,
     and writes ``new ⟵ old`` deltas with zstd at ``zstd_level`` (19) using the old version as
     a raw-content dictionary. A delta is kept only when it is at least ``min_saving`` (20 %)
     smaller than the file's ``.br``: a delta that barely beats brotli costs a ``Vary`` variant

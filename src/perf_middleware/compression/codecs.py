@@ -25,6 +25,7 @@ import zstandard
 from perf_middleware.compression.memo import EncodedMemo
 from perf_middleware.http.cache_control import parse_cache_control
 from perf_middleware.http.headers import media_type
+from perf_middleware.options import checked
 
 CODINGS = ("zstd", "br", "gzip")
 
@@ -65,16 +66,17 @@ _FAST_TABLE_MAX_LEVEL = 3
 _SHAPES_LIMIT = 1024
 
 
+@checked()
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompressionConfig:
     """On-the-fly compression options.
 
     * ``preference``: server preference among codings the client weights equally.
-    * ``zstd_level`` / ``br_level`` / ``gzip_level``: on-the-fly levels (measured defaults).
+    * ``zstd_level`` / ``br_level`` / ``gzip_level``: on-the-fly levels (the figures behind
+      the defaults are in docs/benchmarks.md).
     * ``minimum_size``: bodies smaller than this (bytes) are sent as-is (and do not vary on
-      Accept-Encoding). 1 KiB, as Express' ``compression``, Fastify and Traefik: a body this
-      small fits one TCP segment with its headers either way, so compressing saves bytes
-      but no packet, while costing CPU on every response (docs/benchmarks.md).
+      Accept-Encoding): a body this small fits one TCP segment with its headers either way,
+      so compressing saves bytes but no packet, while costing CPU on every response.
     * ``compressible_types``: exact media types compressed in addition to every ``text/*``
       and every ``+json`` / ``+xml`` suffix type.
     * ``offload_size``: bodies (or stream chunks) at least this big are compressed in a

@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from perf_middleware.metrics.state import (
     CACHE_EVENTS,
@@ -27,6 +27,7 @@ from perf_middleware.metrics.state import (
     state_to_json,
     write_state,
 )
+from perf_middleware.options import checked, describe
 
 __all__ = [
     "CACHE_EVENTS",
@@ -51,6 +52,17 @@ DEFAULT_COMPRESSION_BUCKETS = (
 )  # fmt: skip
 
 
+class SizeStats(Protocol):
+    """What ``Metrics.track_size`` reads of a backend's stats (``BackendStats``)."""
+
+    @property
+    def entries(self) -> int: ...
+
+    @property
+    def bytes(self) -> int: ...
+
+
+@checked()
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MetricsConfig:
     """Options for :class:`Metrics`.
@@ -165,6 +177,11 @@ class Metrics:
     )
 
     def __init__(self, config: MetricsConfig | None = None) -> None:
+        if config is not None and not isinstance(config, MetricsConfig):
+            raise TypeError(
+                f"Metrics(config=...) must be a MetricsConfig or None, got {describe(config)}. "
+                "HINT: Metrics(MetricsConfig(latency_buckets=(0.01, 0.1, 1.0)))."
+            )
         if config is None:
             config = MetricsConfig(multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.config = config
@@ -179,7 +196,7 @@ class Metrics:
         #: response times (to the last byte) in seconds
         self.response_time = Histogram(config.latency_buckets)
         self._cache: dict[str, CacheCounters] = {}
-        self._sizes: dict[str, Any] = {}
+        self._sizes: dict[str, SizeStats] = {}
         self._compression: dict[str, CompressionCounters] = {}
         self._last_flush = 0.0
         self._multiprocess = config.multiprocess_dir is not None
@@ -193,7 +210,7 @@ class Metrics:
             counters = self._cache[backend] = CacheCounters()
         return counters
 
-    def track_size(self, backend: str, stats: Any) -> None:
+    def track_size(self, backend: str, stats: SizeStats) -> None:
         """Expose ``stats.entries`` / ``stats.bytes`` (a backend's ``BackendStats``) as
         gauges; read at scrape time, so the request path pays nothing."""
         self._sizes[backend] = stats

@@ -152,11 +152,13 @@ def test_without_a_cache_the_previous_dist_provides_the_last_version(tree: Path)
     assert list(info.deltas) == [info.history[0]]
 
 
-def test_the_cache_provides_older_versions_when_dist_was_wiped(tree: Path) -> None:
+def test_the_cache_keeps_the_versions_dist_no_longer_holds(tree: Path) -> None:
+    """The version a build replaces goes to the cache as it leaves DIST; with DIST wiped
+    (only its manifest kept), the older version still gets a delta from the cache."""
     run(tree)
     v1 = js(tree, dist_manifest(tree))
     (tree / "src" / "js" / "app.js").write_text(bundle(2))
-    run(tree)
+    run(tree)  # v1 leaves DIST here: kept in the cache
     manifest_v2 = (tree / "dist" / "manifest.json").read_bytes()
     shutil.rmtree(tree / "dist")
     (tree / "dist").mkdir()
@@ -164,7 +166,8 @@ def test_the_cache_provides_older_versions_when_dist_was_wiped(tree: Path) -> No
     (tree / "src" / "js" / "app.js").write_text(bundle(3))
     info = run(tree).manifest["js/app.js"].dictionary
     assert info is not None
-    assert set(info.deltas) == {info.history[0], sha(v1)}
+    assert info.history[1] == sha(v1)
+    assert set(info.deltas) == {sha(v1)}  # v2 was in DIST only, and DIST is gone
 
 
 def test_a_delta_not_clearly_smaller_than_brotli_is_dropped(tree: Path) -> None:

@@ -67,6 +67,22 @@ async def _discard(message: Message) -> None:
     return None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class MissRequest:
+    """One request the stage sends to the app: the ASGI triple, what the stage worked out
+    about it (``facts``, the ``primary``/``secondary`` keys), the stored entry it revalidates
+    (``stale``, None on a plain miss) and why it goes to the app (``fwd``, for Cache-Status)."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    facts: RequestFacts
+    primary: str
+    secondary: str
+    stale: CacheEntry | None
+    fwd: str
+
+
 class MissHandler:
     """Goes to the app for what the stage could not answer, and stores what comes back."""
 
@@ -94,6 +110,7 @@ class MissHandler:
         # stored variants follow the middleware's compression settings; None: identity only
         self.compression = compression
         self.negotiate = compression is not None
+        self._warned_unkeyed = False  # the once-only warning of ``_warn_unkeyed``
         shared = getattr(backend, "shared", True)
         self.flight: SingleFlight[CacheEntry] = SingleFlight(
             backend if shared else None, timeout=config.lock_timeout, lock_ttl=config.lock_ttl
@@ -105,24 +122,13 @@ class MissHandler:
             self.count(f"bypass_{fwd}")  # metrics: requests the cache did not consider
         await self.runner.run_pipeline(scope, receive, ClientSend(send, self.config, fwd))
 
-    async def fetch_shared(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        facts: RequestFacts,
-        primary: str,
-        secondary: str,
-        stale: CacheEntry | None,
-        fwd: str,
-    ) -> None:
+    async def fetch_shared(self, miss: MissRequest) -> None:
         """Single-flight fetch: one app call per key; the others reuse its entry when the
         rules for a stored entry allow it for their own request (see ``_follow``)."""
+        primary, secondary, stale = miss.primary, miss.secondary, miss.stale
 
         async def work(lead: Lead[CacheEntry]) -> CacheEntry | None:
-            return await self.fetch(
-                scope, receive, send, facts, primary, secondary, stale, fwd, lead=lead
-            )
+            return await self.fetch(miss, lead=lead)
 
         # another process's leader stored an entry newer than the one this request found;
         # it may have finished just before this request began (the lock is released after
@@ -139,20 +145,21 @@ class MissHandler:
             return
         if entry is not None:
             self.count("collapsed")
-            answered, base = await self._follow(scope, send, facts, primary, entry)
+            answered, base = await self._follow(miss, entry)
             if answered:
                 return
-            stale = base or stale
-        await self.fetch(scope, receive, send, facts, primary, secondary, stale, fwd)
+            if base is not None:  # revalidate the leader's entry instead of the one found
+                await self.fetch(dataclasses.replace(miss, stale=base))
+                return
+        await self.fetch(miss)
 
-    async def _follow(
-        self, scope: Scope, send: Send, facts: RequestFacts, primary: str, entry: CacheEntry
-    ) -> tuple[bool, CacheEntry | None]:
+    async def _follow(self, miss: MissRequest, entry: CacheEntry) -> tuple[bool, CacheEntry | None]:
         """A follower gets the leader's entry under exactly the rules of a stored one
         (RFC 9111 §4): Vary, Authorization (§3.5), then :func:`usable` — freshness with Age,
         the response's no-cache, the request's directives.  ``(True, None)`` once answered
         from it; else ``(False, base)``: the follower fetches itself, conditionally on
         ``base`` (a copy of the entry when it has validators and fits the request)."""
+        scope, send, facts = miss.scope, miss.send, miss.facts
         headers, _ = combine_fields(scope.get("headers") or ())
         method = scope.get("method", "GET")
         if entry.vary and secondary_key(entry.vary, headers) != entry.secondary:
@@ -172,7 +179,7 @@ class MissHandler:
             return True, None
         if use is Use.STALE_WHILE_REVALIDATE:
             self.count("stale")
-            self.refresh_later(scope, facts, primary, entry)
+            self.refresh_later(scope, facts, miss.primary, entry)
             await self.serve(send, method, headers, entry, now, "hit", "fwd=stale")
             return True, None
         if entry.etag is None and entry.last_modified is None:
@@ -186,32 +193,24 @@ class MissHandler:
     ) -> None:
         """stale-while-revalidate: revalidate ``entry`` in the background (one at a time)."""
         inner, receive, facts = refresh_request(scope, facts)
+        miss = MissRequest(
+            inner, receive, _discard, facts, primary, entry.secondary, entry, "stale"
+        )
 
         def fetch() -> Awaitable[CacheEntry | None]:
-            return self.fetch(
-                inner, receive, _discard, facts, primary, entry.secondary, entry, "stale"
-            )
+            return self.fetch(miss)
 
         self.background.revalidate_later(entry.key, primary, fetch)
 
     async def fetch(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        facts: RequestFacts,
-        primary: str,
-        secondary: str,
-        stale: CacheEntry | None,
-        fwd: str,
-        *,
-        lead: Lead[CacheEntry] | None = None,
+        self, miss: MissRequest, *, lead: Lead[CacheEntry] | None = None
     ) -> CacheEntry | None:
         """Call the app (conditionally when ``stale`` has validators); store and return the
         resulting entry, or None when nothing was stored.  The result is settled as soon as
         the response is complete (``ClientSend.on_complete``), and handed to ``lead``'s
         followers then, not when the app returns."""
         config = self.config
+        scope, send, facts, stale = miss.scope, miss.send, miss.facts, miss.stale
         if not facts.has_cookie and any(k == b"cookie" for k, _ in scope.get("headers") or ()):
             facts = dataclasses.replace(facts, has_cookie=True)
         capture = Capture(config.max_body_size)
@@ -230,7 +229,7 @@ class MissHandler:
         client = ClientSend(
             send,
             config,
-            fwd,
+            miss.fwd,
             capture=capture,
             facts=facts,
             revalidating=revalidating,
@@ -245,7 +244,7 @@ class MissHandler:
                 settled.append(None)
                 try:
                     settled[0] = await self._outcome(
-                        send, method, headers, facts, primary, stale, capture, client, lead
+                        send, method, headers, facts, miss.primary, stale, capture, client, lead
                     )
                 finally:  # after the store, so other processes find the entry
                     if lead is not None:
@@ -253,22 +252,14 @@ class MissHandler:
 
         client.on_complete = complete
         try:
-            await self.runner.run_pipeline(inner, receive, client, capture=capture)
+            await self.runner.run_pipeline(inner, miss.receive, client, capture=capture)
         except Exception:
             if settled or stale is None or not may_use_stale or client.started:
                 raise
-            logger.warning("cache serving stale after app error url=%s", primary, exc_info=True)
-            self.count("stale_if_error")
-            await self.serve(
-                send,
-                method,
-                headers,
-                stale,
-                self.clock(),
-                "hit",
-                "fwd=stale",
-                "detail=stale-if-error",
+            logger.warning(
+                "cache serving stale after app error url=%s", miss.primary, exc_info=True
             )
+            await self._serve_stale_on_error(send, method, headers, stale, self.clock())
             return None
         await complete()  # the app returned without a last body chunk
         return settled[0]
@@ -292,17 +283,8 @@ class MissHandler:
             assert stale is not None
             if lead is not None:
                 lead.publish(None)
-            self.count("stale_if_error")
-            await self.serve(
-                send,
-                method,
-                headers,
-                stale,
-                response_time,
-                "hit",
-                "fwd=stale",
-                f"fwd-status={client.status}",
-                "detail=stale-if-error",
+            await self._serve_stale_on_error(
+                send, method, headers, stale, response_time, f"fwd-status={client.status}"
             )
             return None
         if client.not_modified:
@@ -311,6 +293,22 @@ class MissHandler:
                 send, method, headers, facts, stale, capture, response_time, lead
             )
         return await self._store(capture, method, headers, facts, primary, response_time, lead)
+
+    async def _serve_stale_on_error(
+        self,
+        send: Send,
+        method: str,
+        headers: dict[bytes, bytes],
+        stale: CacheEntry,
+        now: float,
+        *status: str,
+    ) -> None:
+        """RFC 5861 §4 stale-if-error: the app failed (an exception, or a 5xx held back, its
+        ``fwd-status`` in ``status``): answer from the stored entry instead."""
+        self.count("stale_if_error")
+        await self.serve(
+            send, method, headers, stale, now, "hit", "fwd=stale", *status, "detail=stale-if-error"
+        )
 
     async def _refresh(
         self,
@@ -345,6 +343,35 @@ class MissHandler:
         )
         return stale
 
+    def _warn_unkeyed(
+        self, field: str, capture: Capture, facts: RequestFacts, primary: str
+    ) -> None:
+        """Once per process, when a response the cache would otherwise store is refused
+        because the request carried an unkeyed field (a reverse proxy's, usually): without
+        this, a site behind Caddy/Traefik/ingress-nginx silently caches nothing."""
+        otherwise = response_reason(
+            capture.status, capture.headers, dataclasses.replace(facts, unkeyed=()), self.config
+        )
+        if otherwise is not None:
+            return  # not cacheable anyway: nothing lost to the unkeyed field
+        self._warned_unkeyed = True
+        origin = field in ("x-forwarded-host", "x-forwarded-proto", "forwarded")
+        hint = (
+            "if a reverse proxy in front of the app sets it, trust that proxy: "
+            'CacheConfig(forwarded_allow_ips=("<proxy address as the app sees it>",)) '
+            "(uvicorn's --forwarded-allow-ips); the forwarded host then becomes part of the "
+            "key and allowed_hosts applies to it"
+            if origin
+            else f"if your proxy overwrites {field} on every request, drop it from "
+            "CacheConfig(unkeyed_headers=...); otherwise make the app send Vary: " + field
+        )
+        logger.warning(
+            "response cache: responses are not stored because requests carry %s, which the "
+            "response does not Vary on (a client could poison the cache through it) "
+            "detail=unkeyed-header url=%s. HINT: %s. (logged once)",
+            field, primary, hint,
+        )  # fmt: skip
+
     async def _store(
         self,
         capture: Capture,
@@ -363,6 +390,8 @@ class MissHandler:
                 lead.publish(None)
             self.count("not_stored")
             logger.debug("cache store skipped reason=%s url=%s", reason, primary)
+            if reason.startswith("unkeyed-header:") and not self._warned_unkeyed:
+                self._warn_unkeyed(reason.partition(":")[2], capture, facts, primary)
             return None
         app_coded = get_header(capture.headers, b"content-encoding") not in (None, b"identity")
         vary = entry_vary(capture.headers, self.negotiate and not app_coded)
