@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "static": ([], ["--rounds", "1", "--duration", "1"]),
     "build": ([], []),
     "dictionaries": ([], []),
+    "django_static": ([], ["--rounds", "1"]),
     "upload": ([], ["--files", "100"]),
     "images": ([], []),
     "bench_metrics": ([], []),
