@@ -21,9 +21,10 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from perf_middleware.cache.backends import redis_scripts
 from perf_middleware.cache.backends.base import (
@@ -46,7 +47,7 @@ __all__ = ["CacheBackendError", "RedisBackend"]
 
 T = TypeVar("T")
 logger = logging.getLogger("perf_middleware.cache")
-_ERRORS = (RedisError, OSError, TimeoutError, EntryFormatError)
+_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, EntryFormatError)
 
 
 class CacheBackendError(RuntimeError):
@@ -59,6 +60,15 @@ _hash = key_hash
 @lru_cache(maxsize=512)
 def _vary(raw: bytes) -> tuple[str, ...]:
     return tuple(json.loads(raw))
+
+
+def cluster_url(url: str, cluster: bool) -> tuple[str, bool]:
+    """``(url redis-py understands, cluster?)``: ``redis+cluster://`` and
+    ``rediss+cluster://`` select cluster mode."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.endswith("+cluster"):
+        return f"{scheme.removesuffix('+cluster')}://{rest}", True
+    return url, cluster
 
 
 class RedisBackend(RedisAdmin):
@@ -77,7 +87,13 @@ class RedisBackend(RedisAdmin):
         errors, probe again after the delay.
       clock [time.time]: wall clock for admin ages; breaker_clock [time.monotonic]: the
         breaker's timer (inject one to test recovery without sleeping); events: metrics hook.
-      client: an existing ``redis.asyncio.Redis`` (then ``url`` is ignored).
+      cluster [False]: talk to a Redis Cluster (ElastiCache/MemoryDB cluster mode, Valkey
+        or Redis Cluster); a ``redis+cluster://`` or ``rediss+cluster://`` URL selects it
+        too.  The URL names one seed node; the others are discovered.  Every key of a
+        namespace carries the hash tag ``{namespace}``, so the Lua scripts and indexes stay
+        in one slot (no cross-slot errors); several namespaces spread over the shards.
+      client: an existing ``redis.asyncio.Redis`` or ``RedisCluster`` (then ``url`` is
+        ignored; a ``RedisCluster`` client implies ``cluster``).
     """
 
     shared = True  # several processes: single-flight takes a lock key in Redis
@@ -97,10 +113,15 @@ class RedisBackend(RedisAdmin):
         clock: Callable[[], float] = time.time,
         breaker_clock: Callable[[], float] = time.monotonic,
         events: EventHook | None = None,
-        client: Redis | None = None,
+        cluster: bool = False,
+        client: Redis | RedisCluster | None = None,
     ) -> None:
         self.url = url
-        self.prefix = f"{namespace}:"
+        plain_url, cluster = cluster_url(url, cluster or isinstance(client, RedisCluster))
+        self.cluster = cluster
+        # in a cluster the hash tag keeps a namespace's keys in one slot, so every script
+        # touches keys of one node only
+        self.prefix = f"{{{namespace}}}:" if cluster else f"{namespace}:"
         self.clock = clock
         self.events = events
         self.stats = BackendStats()
@@ -117,11 +138,19 @@ class RedisBackend(RedisAdmin):
             clock=breaker_clock,
         )
         self.sealer = Sealer(encryption_key)
+        if client is None and cluster:
+            client = RedisCluster.from_url(
+                plain_url,
+                max_connections=max_connections,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=connect_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
         if client is None:
             # a bounded pool: a burst of 1000 concurrent hits queues for 64 sockets instead
             # of opening 1000 connections (and timing out on connect under load)
             pool = BlockingConnectionPool.from_url(
-                url,
+                plain_url,
                 max_connections=max_connections,
                 timeout=connect_timeout,
                 socket_timeout=socket_timeout,
@@ -129,7 +158,7 @@ class RedisBackend(RedisAdmin):
                 retry=Retry(NoBackoff(), 0),
             )
             client = Redis(connection_pool=pool)
-        self.redis: Redis = client
+        self.redis: Any = client
         self._store = self.redis.register_script(redis_scripts.STORE)
         self._fetch = self.redis.register_script(redis_scripts.FETCH)
         self._drop = self.redis.register_script(redis_scripts.DROP)
