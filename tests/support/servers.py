@@ -283,3 +283,41 @@ class RedisClusterServer:
         for process in self.processes.values():
             process.wait(timeout=10)
         self.processes.clear()
+
+
+class UvicornProcess:
+    """``uvicorn --factory TARGET`` in a process of its own (its own event loop, its own
+    backend objects), for tests about what several server processes see."""
+
+    def __init__(self, factory: str, env: dict[str, str], cwd: Path) -> None:
+        self.factory = factory
+        self.env = env
+        self.cwd = cwd
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import os
+        import sys
+
+        command = [sys.executable, "-m", "uvicorn", "--factory", self.factory]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
+        command += ["--log-level", "warning"]
+        self.process = subprocess.Popen(
+            command,
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+            self.process = None

@@ -36,6 +36,7 @@ from perf_middleware.cache.backends.base import (
     url_path,
 )
 from perf_middleware.cache.backends.breaker import CircuitBreaker
+from perf_middleware.cache.backends.near import NearCache, Tracker
 from perf_middleware.cache.backends.redis_admin import (
     RedisAdmin,
     key_hash,
@@ -92,6 +93,12 @@ class RedisBackend(RedisAdmin):
         too.  The URL names one seed node; the others are discovered.  Every key of a
         namespace carries the hash tag ``{namespace}``, so the Lua scripts and indexes stay
         in one slot (no cross-slot errors); several namespaces spread over the shards.
+      near_cache_bytes [32 MiB]: per-process near cache of entries, served without asking
+        Redis and kept coherent through Redis's ``CLIENT TRACKING`` (Redis 6+, see
+        :mod:`near`); 0 turns it off.
+      near_cache_max_lag [0.5 s]: the coherence bound: a write or invalidation by any
+        process that completed more than this long ago is never hidden by a local copy; a
+        lost tracking connection empties the near cache within the same bound.
       client: an existing ``redis.asyncio.Redis`` or ``RedisCluster`` (then ``url`` is
         ignored; a ``RedisCluster`` client implies ``cluster``).
     """
@@ -113,6 +120,8 @@ class RedisBackend(RedisAdmin):
         clock: Callable[[], float] = time.time,
         breaker_clock: Callable[[], float] = time.monotonic,
         events: EventHook | None = None,
+        near_cache_bytes: int = 32 * 2**20,
+        near_cache_max_lag: float = 0.5,
         cluster: bool = False,
         client: Redis | RedisCluster | None = None,
     ) -> None:
@@ -159,6 +168,20 @@ class RedisBackend(RedisAdmin):
             )
             client = Redis(connection_pool=pool)
         self.redis: Any = client
+        self.near: NearCache | None = None
+        self.tracker: Tracker | None = None
+        if near_cache_bytes > 0:
+            if near_cache_max_lag <= 0:
+                raise ValueError(
+                    f"near_cache_max_lag={near_cache_max_lag!r} must be positive. "
+                    "HINT: the bound in seconds, e.g. 0.5; near_cache_bytes=0 turns it off"
+                )
+            self.near = NearCache(
+                self.prefix, max_bytes=near_cache_bytes, max_lag=near_cache_max_lag, clock=clock
+            )
+            self.tracker = Tracker(
+                self.near, self._tracking_connection, errors=_ERRORS, where=repr(self)
+            )
         self._store = self.redis.register_script(redis_scripts.STORE)
         self._fetch = self.redis.register_script(redis_scripts.FETCH)
         self._drop = self.redis.register_script(redis_scripts.DROP)
@@ -168,6 +191,23 @@ class RedisBackend(RedisAdmin):
 
     def __repr__(self) -> str:
         return f"RedisBackend({self.url!r}, namespace={self.prefix[:-1]!r})"
+
+    async def _tracking_connection(self) -> Any:
+        """A new connection to the node holding this namespace, for the near cache."""
+        if not self.cluster:
+            pool = self.redis.connection_pool
+            kind, kwargs = pool.connection_class, pool.connection_kwargs
+        else:
+            await self.redis.initialize()
+            await self.redis.nodes_manager.initialize()  # the slot may have moved since
+            node = self.redis.get_node_from_key(self.prefix)
+            kind, kwargs = node.connection_class, node.connection_kwargs
+        # RESP2: announcements then arrive as plain pub/sub messages on this connection
+        # (redis-py's maintenance notifications need RESP3, so they stay off here)
+        plain = {k: v for k, v in kwargs.items() if not k.startswith("maint_notifications")}
+        # no socket timeout: the tracker bounds every wait itself, and redis-py's timed
+        # writes can swallow a cancellation on close
+        return kind(**{**plain, "protocol": 2, "socket_timeout": None})
 
     def _event(self, name: str, amount: int = 1) -> None:
         if self.events is not None:
@@ -190,11 +230,16 @@ class RedisBackend(RedisAdmin):
         try:
             result = await call()
         except _ERRORS as exc:
+            if self.near is not None:
+                self.near.clear()  # it may have half happened
             self._failed(op, exc)
             raise CacheBackendError(
                 f"cache {op} failed on {self.url}: {type(exc).__name__}: {exc}. "
                 "HINT: check that Redis is running and reachable"
             ) from exc
+        if self.near is not None and op != "entry_info":
+            # read-your-writes in this process without waiting for the announcement
+            self.near.clear()
         self.breaker.success()
         return result
 
@@ -210,6 +255,17 @@ class RedisBackend(RedisAdmin):
     # -- request path --------------------------------------------------------------------
     async def get(self, primary: str, secondary: str) -> Lookup:
         kh = _hash(f"{primary}\x1f{secondary}" if secondary else primary)
+        near = self.near
+        mark = 0
+        if near is not None:
+            found = near.get(kh)
+            if found is not None:
+                self.stats.hits += 1
+                return Lookup(found, found.vary)
+            assert self.tracker is not None
+            if self.tracker.task is None:
+                self.tracker.start()
+            mark = near.mark()
         keys = [f"{self.prefix}e:{kh}", f"{self.prefix}p:{_hash(primary)}"]
         # ONE round trip: the entry (it carries its own Vary list) checked against its tags'
         # versions, or on a miss the primary's Vary record, so the caller can recompute the
@@ -227,6 +283,8 @@ class RedisBackend(RedisAdmin):
             # same bytes as last time: reuse the decoded entry and its precomputed headers
             self._decoded.move_to_end(kh)
             self.stats.hits += 1
+            if near is not None:
+                near.put(kh, memo[1], mark)
             return Lookup(memo[1], memo[1].vary)
         try:
             entry = self._open(kh, data)
@@ -235,6 +293,8 @@ class RedisBackend(RedisAdmin):
             return MISS
         self._remember(kh, data, entry)
         self.stats.hits += 1
+        if near is not None:
+            near.put(kh, entry, mark)
         return Lookup(entry, entry.vary)
 
     def _remember(self, kh: str, data: bytes, entry: CacheEntry) -> None:
@@ -276,7 +336,13 @@ class RedisBackend(RedisAdmin):
             await self._store(keys=keys, args=args)
             return True
 
+        near = self.near
+        kh = _hash(entry.key)
+        if near is not None:
+            near.drop(kh)
         stored = await self._guard("set", call, False)
+        if near is not None:
+            near.drop(kh)  # a fetch of the old version may have finished meanwhile
         if stored:
             self.stats.stores += 1
             self._event("store")
@@ -331,4 +397,6 @@ class RedisBackend(RedisAdmin):
         return PingResult(True, (time.perf_counter() - start) * 1000, self.url)
 
     async def close(self) -> None:
+        if self.tracker is not None:
+            await self.tracker.close()
         await self.redis.aclose()
