@@ -55,7 +55,8 @@ class CacheBackendError(RuntimeError):
     """An administrative cache operation could not reach the store."""
 
 
-_hash = key_hash
+# the hit path hashes the same few keys over and over
+_hash = lru_cache(maxsize=8192)(key_hash)
 
 
 @lru_cache(maxsize=512)
@@ -253,6 +254,17 @@ class RedisBackend(RedisAdmin):
         return load_entry(self.sealer.unseal(kh, redis_scripts.entry_bytes(data)))
 
     # -- request path --------------------------------------------------------------------
+    def peek(self, primary: str, secondary: str) -> CacheEntry | None:
+        """The near cache's copy of the entry, without a coroutine or a round trip (the
+        cache stage tries this first); None means: ask :meth:`get`."""
+        near = self.near
+        if near is None:
+            return None
+        entry = near.get(_hash(f"{primary}\x1f{secondary}" if secondary else primary))
+        if entry is not None:
+            self.stats.hits += 1
+        return entry
+
     async def get(self, primary: str, secondary: str) -> Lookup:
         kh = _hash(f"{primary}\x1f{secondary}" if secondary else primary)
         near = self.near

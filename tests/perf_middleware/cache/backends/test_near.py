@@ -15,6 +15,7 @@ from perf_middleware.cache.backends.near import NearCache
 from perf_middleware.cache.backends.redis import RedisBackend
 from tests.perf_middleware.cache.backends.test_backends import URL, make_entry
 from tests.perf_middleware.cache.conftest import FakeClock
+from tests.perf_middleware.cache.support import Origin, client, make, status_of
 
 LAG = 0.4
 
@@ -241,3 +242,37 @@ async def test_the_near_cache_on_a_cluster_follows_the_namespace_slot(private_re
     assert not reader.near.entries
     await reader.close()
     await writer.close()
+
+
+async def test_peek_answers_near_hits_without_a_coroutine(redis_url):
+    store = RedisBackend(redis_url, namespace="peek", near_cache_max_lag=LAG)
+    plain = RedisBackend(redis_url, namespace="peek", near_cache_bytes=0)
+    assert await store.set(stored(), ttl=60)
+    assert store.peek(URL, "") is None  # nothing copied yet: the stage then calls get()
+    await warm(store)
+    hits = store.stats.hits
+    assert store.peek(URL, "").body() == b"hello"
+    assert store.stats.hits == hits + 1
+    assert plain.peek(URL, "") is None
+    await store.close()
+    await plain.close()
+
+
+async def test_the_cache_stage_serves_near_hits(redis_url):
+    origin = Origin()
+    origin.route("/deck", b'{"deck": 1}')
+    store = RedisBackend(redis_url, namespace="stage", near_cache_max_lag=LAG)
+    app = make(origin, store, time.time)
+    async with client(app) as c:
+        assert "stored" in status_of(await c.get("/deck"))
+        for _ in range(200):
+            r = await c.get("/deck")
+            if store.near is not None and store.near.hits >= 3:
+                break
+            await asyncio.sleep(0.02)
+        assert "hit" in status_of(r)
+        assert r.content == b'{"deck": 1}'
+    assert store.near.hits >= 3
+    assert origin.calls == 1
+    await app.cache_stage.drain()
+    await store.close()
