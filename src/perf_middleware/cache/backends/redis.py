@@ -11,6 +11,7 @@ server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -169,6 +170,10 @@ class RedisBackend(RedisAdmin):
             )
             client = Redis(connection_pool=pool)
         self.redis: Any = client
+        # a cluster client discovers the slots on first use; concurrent first commands
+        # would each start that discovery and break one another's connections
+        self._cold = cluster
+        self._warming = asyncio.Lock()
         self.near: NearCache | None = None
         self.tracker: Tracker | None = None
         if near_cache_bytes > 0:
@@ -199,8 +204,9 @@ class RedisBackend(RedisAdmin):
             pool = self.redis.connection_pool
             kind, kwargs = pool.connection_class, pool.connection_kwargs
         else:
+            # the client's slot map (refreshed by the request path on MOVED or a dead node;
+            # re-initialising it here would close connections requests are using)
             await self.redis.initialize()
-            await self.redis.nodes_manager.initialize()  # the slot may have moved since
             node = self.redis.get_node_from_key(self.prefix)
             kind, kwargs = node.connection_class, node.connection_kwargs
         # RESP2: announcements then arrive as plain pub/sub messages on this connection
@@ -214,11 +220,19 @@ class RedisBackend(RedisAdmin):
         if self.events is not None:
             self.events(name, amount)
 
+    async def _warm(self) -> None:
+        async with self._warming:
+            if self._cold:
+                await self.redis.initialize()
+                self._cold = False
+
     async def _guard(self, op: str, call: Callable[[], Awaitable[T]], default: T) -> T:
         """Run a request-path call; any store error yields ``default`` (fail open)."""
         if not self.breaker.allow():
             return default
         try:
+            if self._cold:
+                await self._warm()
             result = await call()
         except _ERRORS as exc:
             self._failed(op, exc)
@@ -229,6 +243,8 @@ class RedisBackend(RedisAdmin):
     async def _admin(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run an admin call; errors become a clear :class:`CacheBackendError`."""
         try:
+            if self._cold:
+                await self._warm()
             result = await call()
         except _ERRORS as exc:
             if self.near is not None:
