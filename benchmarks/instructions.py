@@ -71,7 +71,7 @@ def cases(only: str | None) -> list[Case]:
         for variant in ("raw", "starlette-compress", "perf"):
             out.append(Case("dynamic", variant, "1 KB JSON, no AE", dynamic, request("/json1k")))
     if only in (None, "cache"):
-        for variant in ("raw", "reference", "perf-mem", "perf-mem-nm", "perf-redis"):
+        for variant in ("raw", "reference", "perf-mem", "perf-mem-nm"):
             out.append(Case("cache", variant, "1 KB JSON hit, AE", cache, request("/json1k", AE)))
             out.append(Case("cache", variant, "1 KB JSON hit, no AE", cache, request("/json1k")))
     return out
