@@ -269,6 +269,7 @@ class Tracker:
             if self._warned:
                 logger.warning("near cache for %s resumed", self.where)
                 self._warned = False
+            self._answered = asyncio.Event()  # of this loop (a backend may outlive one)
             reader = asyncio.get_running_loop().create_task(self._read(conn))
             interval = near.max_lag / 4
             previous: float | None = None
