@@ -73,8 +73,9 @@ def cases(only: str | None) -> list[Case]:
             unique = request("/html50k-unique", AE)
             out.append(Case("dynamic", variant, "unique 50 KB HTML, AE", dynamic, unique))
     if only in (None, "cache"):
-        for variant in ("raw", "ref-zstd", "perf-mem", "perf-mem-nm"):
+        for variant in ("raw", "reference", "perf-mem", "perf-mem-nm"):
             out.append(Case("cache", variant, "1 KB JSON hit, AE", cache, request("/json1k", AE)))
+            out.append(Case("cache", variant, "1 KB JSON hit, no AE", cache, request("/json1k")))
     return out
 
 
