@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_metrics": ([], []),
     "instructions": ([], ["--requests", "300", "--only", "dynamic"]),
     "protocol": ([], ["--batches", "6", "--batch", "100", "--warm", "200"]),
+    "imports": ([], ["--runs", "3", "--no-valgrind"]),
 }
 
 #: column names that are our own variants; every other value column is a peer
