@@ -30,6 +30,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "cache": ([], ["--rounds", "1", "--duration", "1"]),
     "static": ([], ["--rounds", "1", "--duration", "1"]),
     "build": ([], []),
+    "dictionaries": ([], []),
+    "django_static": ([], ["--rounds", "1"]),
     "upload": ([], ["--files", "100"]),
     "images": ([], []),
     "bench_metrics": ([], []),

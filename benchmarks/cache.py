@@ -10,10 +10,14 @@ store it; bodies are the pre-serialised 1 KB JSON / 50 KB HTML / 500 KB JSON of
 
 * raw        the Starlette app alone (baseline)
 * bare       an ASGI callable returning a constant 1 KB body (the ceiling)
-* ref-zstd   a 30-line dict cache storing zstd-19 bodies (the "60-line reference" row)
+* reference  ``benchmarks.reference_cache``: the least an RFC cache must do on a hit (the
+             same headers, Age per hit, Cache-Status), the row the others are measured by
 * perf-mem   PerformanceMiddleware(cache=MemoryBackend()) with its defaults (metrics on) —
              hits after one warm-up request; perf-mem-nm the same with ``metrics=None``
-* perf-redis PerformanceMiddleware(cache=RedisBackend(...)) against a local redis-server
+* perf-redis-rt  PerformanceMiddleware(cache=RedisBackend(..., near_cache_bytes=0)) against a
+             local redis-server: every hit is a round trip
+* perf-redis PerformanceMiddleware(cache=RedisBackend(...)) with its defaults (near cache on)
+* perf-cluster  the same against a local 3-master Redis Cluster (``redis+cluster://``)
 The hit/miss probe uses a handler that blocks for 5 ms (template rendering stand-in): the
 hit run repeats one URL, the miss run gives every request a new query string (a wrk Lua
 script), so each miss is a real lookup + app call + compress-once + store.
@@ -46,11 +50,22 @@ from benchmarks.harness import (
     print_table,
     run_wrk,
 )
+from benchmarks.reference_cache import ReferenceCache
 
 AE = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 BODIES = make_bodies()
 CACHE_CONTROL = "public, max-age=3600"
-VARIANTS = ("raw", "bare", "ref-zstd", "perf-mem", "perf-mem-nm", "perf-redis")
+VARIANTS = (
+    "raw",
+    "bare",
+    "reference",
+    "perf-mem",
+    "perf-mem-nm",
+    "perf-redis-rt",
+    "perf-redis",
+    "perf-cluster",
+)
+REDIS_VARIANTS = ("perf-redis-rt", "perf-redis", "perf-cluster")
 MISS_SCRIPT = """
 counter = 0
 request = function()
@@ -85,43 +100,6 @@ def _starlette() -> Any:
     return Starlette(routes=routes)
 
 
-def _reference(app: Any) -> Any:
-    """The peer row: a minimal cache storing the identity and a zstd-19 body per URL."""
-    import zstandard
-
-    store: dict[bytes, tuple[Any, Any]] = {}
-    compressor = zstandard.ZstdCompressor(level=19)
-
-    async def cache(scope: Any, receive: Any, send: Any) -> None:
-        key = scope["path"].encode() + b"?" + scope["query_string"]
-        hit = store.get(key)
-        if hit is not None:
-            zstd = b"zstd" in dict(scope["headers"]).get(b"accept-encoding", b"")
-            headers, body = hit[0] if zstd else hit[1]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        parts: list[Any] = []
-
-        async def capture(message: Any) -> None:
-            parts.append(message)
-            await send(message)
-
-        await app(scope, receive, capture)
-        start, body = parts[0], b"".join(m.get("body", b"") for m in parts[1:])
-        packed = compressor.compress(body)
-        plain = [(k, v) for k, v in start["headers"] if k != b"content-length"]
-        zheaders = [
-            *plain,
-            (b"content-encoding", b"zstd"),
-            (b"vary", b"Accept-Encoding"),
-            (b"content-length", b"%d" % len(packed)),
-        ]
-        store[key] = ((zheaders, packed), ([*plain, (b"content-length", b"%d" % len(body))], body))
-
-    return cache
-
-
 def make_app() -> Any:
     """uvicorn ``--factory`` entry; the variant comes from ``BENCH_VARIANT``."""
     variant = os.environ.get("BENCH_VARIANT", "raw")
@@ -142,16 +120,21 @@ def make_app() -> Any:
     app = _starlette()
     if variant == "raw":
         return app
-    if variant == "ref-zstd":
-        return _reference(app)
+    if variant == "reference":
+        return ReferenceCache(app)
     from perf_middleware import MemoryBackend, PerformanceMiddleware, RedisBackend
 
     if variant == "perf-mem":
         return PerformanceMiddleware(app, cache=MemoryBackend(max_bytes=256 * 2**20))
     if variant == "perf-mem-nm":
         return PerformanceMiddleware(app, cache=MemoryBackend(max_bytes=256 * 2**20), metrics=None)
+    if variant == "perf-redis-rt":
+        backend = RedisBackend(os.environ["BENCH_REDIS_URL"], near_cache_bytes=0)
+        return PerformanceMiddleware(app, cache=backend)
     if variant == "perf-redis":
         return PerformanceMiddleware(app, cache=RedisBackend(os.environ["BENCH_REDIS_URL"]))
+    if variant == "perf-cluster":
+        return PerformanceMiddleware(app, cache=RedisBackend(os.environ["BENCH_CLUSTER_URL"]))
     raise SystemExit(f"unknown variant {variant!r}. HINT: one of {VARIANTS}")
 
 
@@ -168,7 +151,7 @@ def probes() -> list[Probe]:
 def _pairs(server: Server, probe: Probe) -> bool:
     if server.name == "bare":
         return probe.name == "json1k AE"
-    return not (server.name == "ref-zstd" and probe.name == "slow 5ms hit")
+    return True
 
 
 def run_wrk_script(url: str, script: str, duration: float) -> float:
@@ -216,6 +199,39 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str]:
     )
     time.sleep(0.3)
     return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def start_cluster(masters: int = 3) -> tuple[list[subprocess.Popen[bytes]], str, Path]:
+    """A local Redis Cluster of ``masters`` nodes (no replicas); its processes and URL."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    ports = [free_port() for _ in range(masters)]
+    while any(p > 55000 for p in ports):  # the cluster bus listens on port + 10000
+        ports = [free_port() for _ in range(masters)]
+    procs = [
+        subprocess.Popen(
+            [
+                *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+                *("--appendonly", "no", "--dir", str(workdir), "--cluster-enabled", "yes"),
+                *("--cluster-config-file", f"nodes-{port}.conf"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    time.sleep(0.5)
+    nodes = [f"127.0.0.1:{port}" for port in ports]
+    create = ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0"]
+    subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = [
+            subprocess.run(["redis-cli", "-p", str(p), "CLUSTER", "INFO"], capture_output=True)
+            for p in ports
+        ]
+        if all(b"cluster_state:ok" in i.stdout for i in info):
+            break
+        time.sleep(0.1)
+    return procs, f"redis+cluster://127.0.0.1:{ports[0]}/0", workdir
 
 
 def check(servers: list[Server]) -> dict[tuple[str, str], str]:
@@ -330,29 +346,31 @@ class Sample:
 
 
 def measure(
-    server: Server, redis_pid: int | None, run: Any, duration: float
+    server: Server, store_pids: list[int], run: Any, duration: float
 ) -> tuple[float, float]:
     """Run one wrk measurement; req/s and server CPU per request in microseconds (plus the
-    redis-server's CPU for the Redis variant: its work is part of a Redis hit)."""
+    redis-servers' CPU for the Redis variants: their work is part of a Redis hit)."""
     assert server.process is not None
-    pids = [server.process.pid] + ([redis_pid] if redis_pid else [])
+    pids = [server.process.pid, *store_pids]
     before = sum(cpu_seconds(pid) for pid in pids)
     rps = run()
     used = sum(cpu_seconds(pid) for pid in pids) - before
     return rps, used / max(1.0, rps * duration) * 1e6
 
 
-def run_http(rounds: int, duration: float) -> None:
+def run_http(rounds: int, duration: float, variants: tuple[str, ...] = VARIANTS) -> None:
     redis_proc, redis_url = start_redis()
+    cluster_procs, cluster_url, cluster_dir = start_cluster()
+    env = {"BENCH_REDIS_URL": redis_url, "BENCH_CLUSTER_URL": cluster_url}
     servers = [
-        Server(
-            v,
-            "benchmarks.cache:make_app",
-            {"BENCH_VARIANT": v, "BENCH_REDIS_URL": redis_url},
-            factory=True,
-        )
-        for v in VARIANTS
+        Server(v, "benchmarks.cache:make_app", {"BENCH_VARIANT": v, **env}, factory=True)
+        for v in variants
     ]
+    store_pids = {
+        "perf-redis-rt": [redis_proc.pid],
+        "perf-redis": [redis_proc.pid],
+        "perf-cluster": [p.pid for p in cluster_procs],
+    }
     probe_list = probes()
     samples: dict[tuple[str, str], Sample] = {}
     errors = 0
@@ -369,7 +387,7 @@ def run_http(rounds: int, duration: float) -> None:
                 for server in order:
                     if not _pairs(server, probe):
                         continue
-                    redis_pid = redis_proc.pid if server.name == "perf-redis" else None
+                    pids = store_pids.get(server.name, [])
                     result: list[Any] = []
 
                     def run(
@@ -379,7 +397,7 @@ def run_http(rounds: int, duration: float) -> None:
                         result.append(res)
                         return res.rps
 
-                    rps, cpu = measure(server, redis_pid, run, duration)
+                    rps, cpu = measure(server, pids, run, duration)
                     errors += result[0].errors
                     sample = samples.setdefault((server.name, probe.name), Sample())
                     sample.rps.append(rps)
@@ -392,7 +410,7 @@ def run_http(rounds: int, duration: float) -> None:
             miss = samples.setdefault(("perf-mem", "slow 5ms miss"), Sample())
             rps, cpu = measure(
                 perf,
-                None,
+                [],
                 lambda: run_wrk_script(perf.url + "/slow", MISS_SCRIPT, duration),
                 duration,
             )
@@ -401,8 +419,10 @@ def run_http(rounds: int, duration: float) -> None:
     finally:
         for server in servers:
             server.stop()
-        redis_proc.terminate()
-        redis_proc.wait()
+        for proc in [redis_proc, *cluster_procs]:
+            proc.terminate()
+            proc.wait()
+        shutil.rmtree(cluster_dir, ignore_errors=True)
     rps = {key: median(v.rps) for key, v in samples.items()}
     cpu = {key: median(v.cpu_us) for key, v in samples.items()}
     rows = []
@@ -411,7 +431,7 @@ def run_http(rounds: int, duration: float) -> None:
         base, base_cpu = rps[("raw", probe.name)], cpu[("raw", probe.name)]
         row: list[object] = [probe.name, f"{base:.0f}"]
         cpu_row: list[object] = [probe.name, f"{base_cpu:.0f} us"]
-        for name in VARIANTS[1:]:
+        for name in variants[1:]:
             key = (name, probe.name)
             row.append(f"{rps[key] / base:.2f}" if key in rps else "-")
             cpu_row.append(f"{base_cpu / cpu[key]:.2f} ({cpu[key]:.0f} us)" if key in cpu else "-")
@@ -419,18 +439,36 @@ def run_http(rounds: int, duration: float) -> None:
         cpu_rows.append(cpu_row)
     print_table(
         f"uvicorn+wrk req/s, ratio to raw (median of {rounds} rounds, {duration:g}s each)",
-        ["probe", "raw req/s", *VARIANTS[1:]],
+        ["probe", "raw req/s", *variants[1:]],
         rows,
     )
     print_table(
         "server CPU per request, as a capacity ratio to raw (load-independent)",
-        ["probe", "raw CPU/req", *VARIANTS[1:]],
+        ["probe", "raw CPU/req", *variants[1:]],
         cpu_rows,
     )
     print_table(
         "body bytes on the wire (AE: gzip, deflate, br, zstd)",
-        ["probe", *VARIANTS],
-        [[p.name, *(sizes.get((v, p.name), "-") for v in VARIANTS)] for p in probe_list],
+        ["probe", *variants],
+        [[p.name, *(sizes.get((v, p.name), "-") for v in variants)] for p in probe_list],
+    )
+    target_rows = []
+    pairs = [("perf-mem", "reference"), ("perf-redis", "perf-mem"), ("perf-redis-rt", "perf-mem")]
+    pairs += [("perf-cluster", "perf-mem")]
+    pairs = [(a, b) for a, b in pairs if a in variants and b in variants]
+    for probe in probe_list:
+        row = [probe.name]
+        for a, b in pairs:
+            ka, kb = (a, probe.name), (b, probe.name)
+            if ka in rps and kb in rps:
+                row.append(f"{rps[ka] / rps[kb]:.2f} / {cpu[kb] / cpu[ka]:.2f}")
+            else:
+                row.append("-")
+        target_rows.append(row)
+    print_table(
+        "targets: throughput ratio / CPU-per-request ratio (capacity), same run",
+        ["probe", *(f"{a} vs {b}" for a, b in pairs)],
+        target_rows,
     )
     hit, miss_rps = rps[("perf-mem", "slow 5ms hit")], rps[("perf-mem", "slow 5ms miss")]
     hit_cpu, miss_cpu = cpu[("perf-mem", "slow 5ms hit")], cpu[("perf-mem", "slow 5ms miss")]
@@ -448,7 +486,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-stampede", action="store_true")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="comma-separated subset (raw and perf-mem are always run)",
+    )
     args = parser.parse_args(argv)
+    chosen = set(args.variants.split(",")) | {"raw", "perf-mem"}
+    unknown = chosen - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}. HINT: choose from {VARIANTS}")
     if not args.skip_stampede:
         rows = asyncio.run(stampede())
         print_table(
@@ -457,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
             rows,
         )
     if not args.skip_http:
-        run_http(args.rounds, args.duration)
+        run_http(args.rounds, args.duration, tuple(v for v in VARIANTS if v in chosen))
     return 0
 
 

@@ -4,7 +4,10 @@
 ``python -m benchmarks.dynamic --paired 15 [--duration 2] [--probe json1k] [--variants perf]``
 
 Bodies are pre-serialised (1 KB JSON, 50 KB HTML, 500 KB JSON) so the handler costs nothing
-and each ratio isolates the middleware. Every figure is a ratio to the raw app in the same
+and each ratio isolates the middleware. ``/html50k-unique`` is the 50 KB page with a
+per-request counter in it, as a page carrying a request id or a CSRF token differs on every
+request: no memo (encoded body, ETag, response plan) can answer it, so its row is the cost
+of a page every user sees differently. Every figure is a ratio to the raw app in the same
 round; bytes are the body as sent on the wire, and every decoded body is checked against the
 original. The 304 row is PerformanceMiddleware answering ``If-None-Match`` from an
 app-provided ETag, as a ratio to a bare ASGI callable returning a constant.
@@ -23,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import os
 import random
+import re
 import sys
 from typing import Any
 
@@ -94,6 +99,14 @@ def make_bodies() -> dict[str, tuple[bytes, str]]:
 
 
 BODIES = make_bodies()
+#: where the per-request counter goes in the unique page (after ``<main>``)
+UNIQUE_AT = BODIES["html50k"][0].index(b"<main>") + len(b"<main>")
+_UNIQUE_MARK = re.compile(rb"<!-- request \d+ -->")
+
+
+def unique_html(n: int) -> bytes:
+    body = BODIES["html50k"][0]
+    return b"".join((body[:UNIQUE_AT], b"<!-- request %d -->" % n, body[UNIQUE_AT:]))
 
 
 def make_app(variant: str | None = None) -> Any:
@@ -132,6 +145,12 @@ def make_app(variant: str | None = None) -> Any:
 
     routes = [Route(f"/{name}", endpoint(name)) for name in BODIES]
     routes.append(Route("/etag", endpoint("json1k", {"etag": ETAG})))
+    counter = itertools.count()
+
+    async def unique(request: Any) -> Response:
+        return Response(unique_html(next(counter)), media_type="text/html; charset=utf-8")
+
+    routes.append(Route("/html50k-unique", unique))
     app: Any = Starlette(routes=routes)
     if variant == "gzip":
         from starlette.middleware.gzip import GZipMiddleware
@@ -161,7 +180,7 @@ def make_app(variant: str | None = None) -> Any:
 
 def probes() -> list[Probe]:
     out = []
-    for name in BODIES:
+    for name in (*BODIES, "html50k-unique"):
         out.append(Probe(f"{name} AE", f"/{name}", AE))
         out.append(Probe(f"{name} no-AE", f"/{name}", {}))
     out.append(Probe("304 (If-None-Match)", "/etag", {**AE, "If-None-Match": ETAG}))
@@ -196,8 +215,12 @@ def check_bodies(servers: list[Server], probe_list: list[Probe]) -> dict[tuple[s
             status, headers, body = fetch_raw(server.url + probe.path, probe.headers)
             coding = headers.get("content-encoding")
             if status == 200:
-                original = BODIES["json1k" if probe.path == "/etag" else probe.path[1:]][0]
-                if decode(body, coding) != original:
+                decoded = decode(body, coding)
+                if probe.path == "/html50k-unique":
+                    original, decoded = BODIES["html50k"][0], _UNIQUE_MARK.sub(b"", decoded)
+                else:
+                    original = BODIES["json1k" if probe.path == "/etag" else probe.path[1:]][0]
+                if decoded != original:
                     raise SystemExit(f"{server.name} {probe.name}: decoded body differs!")
             sizes[(server.name, probe.name)] = f"{human_bytes(len(body))} {coding or 'id'}"
     return sizes

@@ -1,6 +1,6 @@
 """Instructions per request through uvicorn, counted by valgrind: a noise-free cost figure.
 
-``python -m benchmarks.instructions [--requests 1000] [--only dynamic|cache]``
+``python -m benchmarks.instructions [--requests 1000] [--only dynamic|cache] [--probe TEXT]``
 
 Throughput ratios move from run to run (shared cores, varying clock) by more than a change of
 a few per cent. This benchmark counts CPU instructions
@@ -69,9 +69,13 @@ def cases(only: str | None) -> list[Case]:
             out.append(Case("dynamic", variant, "1 KB JSON, AE", dynamic, request("/json1k", AE)))
         for variant in ("raw", "starlette-compress", "perf"):
             out.append(Case("dynamic", variant, "1 KB JSON, no AE", dynamic, request("/json1k")))
+        for variant in ("raw", "starlette-compress", "perf"):
+            unique = request("/html50k-unique", AE)
+            out.append(Case("dynamic", variant, "unique 50 KB HTML, AE", dynamic, unique))
     if only in (None, "cache"):
-        for variant in ("raw", "ref-zstd", "perf-mem", "perf-mem-nm"):
+        for variant in ("raw", "reference", "perf-mem", "perf-mem-nm"):
             out.append(Case("cache", variant, "1 KB JSON hit, AE", cache, request("/json1k", AE)))
+            out.append(Case("cache", variant, "1 KB JSON hit, no AE", cache, request("/json1k")))
     return out
 
 
@@ -223,10 +227,12 @@ def per_request(case: Case, requests: int, cache_sim: bool = False) -> Counts:
     return (instructions(case, WARM + requests, cache_sim) - warm) / requests
 
 
-def run(only: str | None, requests: int, jobs: int, cache_sim: bool = False) -> None:
+def run(
+    only: str | None, requests: int, jobs: int, cache_sim: bool = False, probe: str | None = None
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    todo = cases(only)
+    todo = [c for c in cases(only) if probe is None or probe in c.probe]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         counts = list(pool.map(lambda c: per_request(c, requests, cache_sim), todo))
     measured = dict(zip(todo, counts, strict=True))
@@ -257,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--only", choices=("dynamic", "cache"))
     parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at once")
+    parser.add_argument("--probe", help="only probes whose name contains this")
     parser.add_argument("--cache-sim", action="store_true",
                         help="also simulated L1 cache misses per request (slower)")  # fmt: skip
     parser.add_argument("--child", nargs=3, metavar=("FACTORY", "REQUEST", "COUNT"),
@@ -266,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         factory, raw_request, count = args.child
         child(factory, raw_request.encode("latin-1"), int(count))
         return 0
-    run(args.only, args.requests, args.jobs, args.cache_sim)
+    run(args.only, args.requests, args.jobs, args.cache_sim, args.probe)
     return 0
 
 

@@ -68,6 +68,8 @@ SECTIONS: list[tuple[str, str, str]] = [
      "`[tool.asset-pipeline]` in pyproject.toml, or `asset-pipeline build --config FILE`"),
     ("Build: precompression", "asset_pipeline.config:PrecompressConfig",
      "`[tool.asset-pipeline.precompress]`"),
+    ("Build: dictionary deltas", "asset_pipeline.config:DictionaryConfig",
+     "`[tool.asset-pipeline.dictionaries]` (or `dictionaries = false`)"),
     ("Build: images", "asset_pipeline.processors.images.options:ImageOptions",
      "`[tool.asset-pipeline.images]` and `[[tool.asset-pipeline.images.rules]]` (with `glob`)"),
     ("Build: fonts", "asset_pipeline.processors.fonts:FontOptions",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.servers import MotoS3Server, RedisServer
+from tests.support.servers import MotoS3Server, RedisClusterServer, RedisServer
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -39,6 +39,30 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
+    """A real 3-master Redis Cluster for the session (``redis-cli --cluster create``)."""
+    cluster = RedisClusterServer(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster_server: RedisClusterServer) -> str:
+    redis_cluster_server.flush()
+    return redis_cluster_server.url
+
+
+@pytest.fixture
+def private_redis_cluster(tmp_path: Path) -> Iterator[RedisClusterServer]:
+    """A Redis Cluster of the test's own, for tests that kill and restart a master."""
+    cluster = RedisClusterServer(tmp_path)
+    cluster.start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

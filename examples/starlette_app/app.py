@@ -13,7 +13,8 @@ in-memory response cache, local files. What it shows:
   ``@cached`` on the same backend and tags.
 * ``/static/...``: the build, precompressed and image-negotiated by ``StaticAssets``;
   ``/static/sw.js`` keeps the decks readable offline. Unknown pages get an HTML 404 in
-  the site's style.
+  the site's style. After a rebuild that changed a bundle, a returning browser gets it
+  as a ``dcz`` delta against the version it holds (RFC 9842).
 * Decks live in an SQLite file (``DECK_DB``, created and seeded on first start) that
   every worker process shares: ``uvicorn --workers 2`` with ``REDIS_URL`` keeps one
   shared store and one shared cache.
@@ -97,8 +98,10 @@ def create_app(
     store: DeckStore | None = None,
     admin: AdminConfig | None = None,
     server_timing: bool | None = None,
+    dictionary_transport: bool = True,
 ) -> PerformanceMiddleware:
-    """Build the whole example; tests call it with their own build, store and backend."""
+    """Build the whole example; tests call it with their own build, store and backend.
+    ``dictionary_transport=False`` turns the RFC 9842 deltas of changed bundles off."""
     if not (dist / MANIFEST_NAME).is_file():
         raise ManifestError(
             f"{dist}: no {MANIFEST_NAME}. HINT: run `make demo`, or "
@@ -107,7 +110,12 @@ def create_app(
         )
     backend = cache if cache is not None else make_backend()
     decks = store if store is not None else DeckStore(DECK_DB)
-    static = StaticAssets(dist, prefix=STATIC_PREFIX, service_worker_allowed="/")
+    static = StaticAssets(
+        dist,
+        prefix=STATIC_PREFIX,
+        service_worker_allowed="/",
+        dictionary_transport=dictionary_transport,
+    )
     assets = Assets(static, cdn_url=os.environ.get("ASSETS_CDN_URL") or None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     assets.install(templates)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from asset_pipeline.errors import ManifestError as ManifestError  # part of the contract
 
@@ -23,6 +24,20 @@ SCHEMA_VERSION = 1
 
 #: File suffix of each precompressed sibling.
 ENCODING_SUFFIX = {"zstd": ".zst", "br": ".br", "gzip": ".gz"}
+#: Dictionary-compressed codings (RFC 9842) a build may write as deltas, and their suffix.
+DELTA_SUFFIX = {"dcz": ".dcz"}
+
+
+#: Characters with a meaning in URL Pattern syntax; a literal one is escaped with ``\\``.
+_URLPATTERN_SPECIAL = frozenset("*:(){}?+\\")
+
+
+def urlpattern_literal(path: str) -> str:
+    """``path`` as a URL Pattern that matches exactly it: percent-encoded the way the
+    request URL will be (RFC 9842 section 2.1.1 matches the encoded path), with every
+    pattern metacharacter escaped."""
+    encoded = quote(path, safe="/!$&'()*+,;=:@-._~")
+    return "".join("\\" + ch if ch in _URLPATTERN_SPECIAL else ch for ch in encoded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +58,40 @@ class ImageAlternate:
     size: int
     width: int
     height: int
+
+
+@dataclass(frozen=True, slots=True)
+class DictionaryInfo:
+    """Compression Dictionary Transport (RFC 9842) data of one output file.
+
+    ``match`` is the URL Pattern (RFC 9842 section 2.1.1) of this file's versions,
+    relative to the URL prefix the build is served under (``js/app.*.js``): the server
+    puts its prefix in front. ``history`` lists the SHA-256 (hex) of the previous versions,
+    newest first; ``deltas`` maps such a SHA-256 to this file compressed against that
+    version, by coding (``dcz``).
+    """
+
+    sha256: str
+    match: str
+    match_dest: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()
+    deltas: Mapping[str, Mapping[str, EncodedVariant]] = field(default_factory=dict)
+
+    def match_under(self, prefix: str) -> str:
+        """The absolute ``match`` for files served under the URL path ``prefix``."""
+        return urlpattern_literal(prefix.rstrip("/") + "/") + self.match
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "match": self.match,
+            "match_dest": list(self.match_dest),
+            "history": list(self.history),
+            "deltas": {
+                digest: {c: {"path": v.path, "size": v.size} for c, v in codings.items()}
+                for digest, codings in self.deltas.items()
+            },
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +117,7 @@ class ManifestEntry:
     width: int | None = None
     height: int | None = None
     unicode_range: str | None = None
+    dictionary: DictionaryInfo | None = None
     module: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +151,8 @@ class ManifestEntry:
             data["height"] = self.height
         if self.unicode_range is not None:
             data["unicode_range"] = self.unicode_range
+        if self.dictionary is not None:
+            data["dictionary"] = self.dictionary.to_dict()
         if self.module:
             data["module"] = True
         return data
@@ -135,6 +187,9 @@ class Manifest:
             paths.add(entry.path)
             paths.update(v.path for v in entry.encodings.values())
             paths.update(a.path for a in entry.alternates)
+            if entry.dictionary is not None:
+                for codings in entry.dictionary.deltas.values():
+                    paths.update(v.path for v in codings.values())
         return paths
 
     def to_dict(self) -> dict[str, Any]:
@@ -224,6 +279,7 @@ def entry_from_dict(name: str, data: Any) -> ManifestEntry:
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
         raise ManifestError(f"{where}: 'dependencies' must be a list of names")
     unicode_range = data.get("unicode_range")
+    dictionary = data.get("dictionary")
     module = data.get("module", False)
     if not isinstance(module, bool):
         raise ManifestError(f"{where}: field 'module' has the wrong type ({type(module).__name__})")
@@ -240,7 +296,44 @@ def entry_from_dict(name: str, data: Any) -> ManifestEntry:
         width=_optional_int(data, "width", where),
         height=_optional_int(data, "height", where),
         unicode_range=unicode_range if isinstance(unicode_range, str) else None,
+        dictionary=None if dictionary is None else _dictionary(dictionary, where),
         module=module,
+    )
+
+
+def _str_tuple(data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ManifestError(f"{where}: {key!r} must be a list of strings")
+    return tuple(value)
+
+
+def _dictionary(data: Any, where: str) -> DictionaryInfo:
+    where = f"{where} dictionary"
+    if not isinstance(data, dict):
+        raise ManifestError(f"{where}: expected an object")
+    deltas_raw = data.get("deltas") or {}
+    if not isinstance(deltas_raw, dict) or not all(
+        isinstance(v, dict) for v in deltas_raw.values()
+    ):
+        raise ManifestError(f"{where}: 'deltas' must map a SHA-256 to an object of codings")
+    deltas = {
+        str(digest): {
+            str(coding): EncodedVariant(
+                path=_require(v, "path", str, f"{where} delta {digest} {coding}"),
+                size=_require(v, "size", int, f"{where} delta {digest} {coding}"),
+            )
+            for coding, v in codings.items()
+            if isinstance(v, dict)
+        }
+        for digest, codings in deltas_raw.items()
+    }
+    return DictionaryInfo(
+        sha256=_require(data, "sha256", str, where),
+        match=_require(data, "match", str, where),
+        match_dest=_str_tuple(data, "match_dest", where),
+        history=_str_tuple(data, "history", where),
+        deltas=deltas,
     )
 
 

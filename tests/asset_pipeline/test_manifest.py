@@ -142,3 +142,41 @@ def test_django_and_vite_shapes() -> None:
     }
     json.dumps(vite)  # serialisable as written by the build
     assert json.loads(manifest.to_json())["files"]["img/a.png"]["alternates"][0]["width"] == 64
+
+
+def test_dictionary_info_round_trips_and_lists_its_deltas() -> None:
+    from asset_pipeline.manifest import DictionaryInfo, urlpattern_literal
+
+    info = DictionaryInfo(
+        sha256="ab" * 32,
+        match="js/app.*.js",
+        match_dest=("script",),
+        history=("cd" * 32,),
+        deltas={"cd" * 32: {"dcz": EncodedVariant("js/app.1.js.cdcdcdcdcdcdcdcd.dcz", 90)}},
+    )
+    entry = ManifestEntry(
+        path="js/app.1.js",
+        size=10,
+        content_type="text/javascript",
+        hash="00",
+        integrity="sha384-x",
+        fingerprinted=True,
+        dictionary=info,
+    )
+    manifest = Manifest(files={"js/app.js": entry})
+    again = manifest_from_dict(json.loads(manifest.to_json()))
+    assert again["js/app.js"].dictionary == info
+    assert "js/app.1.js.cdcdcdcdcdcdcdcd.dcz" in again.output_paths()
+    assert info.match_under("/static") == "/static/js/app.*.js"
+    assert info.match_under("/") == "/js/app.*.js"
+    assert urlpattern_literal("/a b/{x}(y)") == "/a%20b/%7Bx%7D\\(y\\)"
+    bad = json.loads(manifest.to_json())
+    bad["files"]["js/app.js"]["dictionary"]["deltas"] = ["x"]
+    with pytest.raises(ManifestError, match="'deltas' must map a SHA-256"):
+        manifest_from_dict(bad)
+    bad["files"]["js/app.js"]["dictionary"] = {"sha256": "x", "match": "m", "history": "h"}
+    with pytest.raises(ManifestError, match="'history' must be a list of strings"):
+        manifest_from_dict(bad)
+    bad["files"]["js/app.js"]["dictionary"] = "x"
+    with pytest.raises(ManifestError, match="dictionary: expected an object"):
+        manifest_from_dict(bad)

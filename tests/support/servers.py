@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -298,3 +299,174 @@ class MotoS3Process:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+
+
+def free_cluster_port() -> int:
+    """A free loopback port P whose cluster bus port P+10000 is free too."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 40000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+class RedisClusterServer:
+    """A real Redis Cluster of ``masters`` ``redis-server --cluster-enabled yes`` processes
+    (no replicas) on loopback ports, joined by ``redis-cli --cluster create``.
+
+    ``kill(port)`` stops one master hard (SIGKILL, as a crash); ``restart(port)`` starts it
+    again on the same port with its ``nodes.conf``, so it rejoins owning the same slots —
+    empty, since nothing is persisted."""
+
+    def __init__(self, workdir: Path, masters: int = 3, node_timeout_ms: int = 1000) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None or shutil.which("redis-cli") is None:
+            raise RuntimeError("redis-server/redis-cli are not installed. HINT: run `make test`.")
+        self.binary = binary
+        self.workdir = workdir
+        self.node_timeout_ms = node_timeout_ms
+        self.ports: list[int] = []
+        while len(self.ports) < masters:
+            port = free_cluster_port()
+            if port not in self.ports:
+                self.ports.append(port)
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}/0"
+
+    def _spawn(self, port: int) -> None:
+        node_dir = self.workdir / f"node-{port}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        self.processes[port] = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(node_dir),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                f"nodes-{port}.conf",
+                "--cluster-node-timeout",
+                str(self.node_timeout_ms),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port)
+
+    def cli(self, port: int, *args: str) -> str:
+        done = subprocess.run(
+            ["redis-cli", "-p", str(port), *args], check=True, capture_output=True, timeout=30
+        )
+        return done.stdout.decode()
+
+    def start(self) -> None:
+        for port in self.ports:
+            self._spawn(port)
+        nodes = [f"127.0.0.1:{port}" for port in self.ports]
+        create = ["--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"]
+        subprocess.run(
+            ["redis-cli", *create],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self.wait_ok()
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Until every running node reports ``cluster_state:ok``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [self.cli(port, "CLUSTER", "INFO") for port in self.processes]
+            if all("cluster_state:ok" in state for state in states):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"Redis Cluster on {self.ports} did not reach cluster_state:ok")
+
+    def port_for_key(self, key: str) -> int:
+        """The port of the master serving ``key``'s slot."""
+        slot = int(self.cli(self.ports[0], "CLUSTER", "KEYSLOT", key))
+        for port in self.processes:
+            for line in self.cli(port, "CLUSTER", "NODES").splitlines():
+                fields = line.split()
+                if "myself" not in fields[2]:
+                    continue
+                for span in fields[8:]:
+                    lo, _, hi = span.partition("-")
+                    if lo.isdigit() and int(lo) <= slot <= int(hi or lo):
+                        return port
+        raise LookupError(f"no running master serves slot {slot} of {key!r}")
+
+    def kill(self, port: int) -> None:
+        process = self.processes.pop(port)
+        process.kill()
+        process.wait(timeout=10)
+
+    def restart(self, port: int) -> None:
+        self._spawn(port)
+        self.wait_ok()
+
+    def flush(self) -> None:
+        for port in self.processes:
+            self.cli(port, "FLUSHALL")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            process.wait(timeout=10)
+        self.processes.clear()
+
+
+class UvicornProcess:
+    """``uvicorn --factory TARGET`` in a process of its own (its own event loop, its own
+    backend objects), for tests about what several server processes see."""
+
+    def __init__(self, factory: str, env: dict[str, str], cwd: Path) -> None:
+        self.factory = factory
+        self.env = env
+        self.cwd = cwd
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import os
+        import sys
+
+        command = [sys.executable, "-m", "uvicorn", "--factory", self.factory]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
+        command += ["--log-level", "warning"]
+        self.process = subprocess.Popen(
+            command,
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+            self.process = None

@@ -142,7 +142,7 @@ def processor_fingerprint(kind: str) -> str | None:
 
 #: The areas holding entries; the build's own state files live beside them and are kept.
 #: ("blobs" held the payloads of format-1 entries; pruned like the others.)
-ENTRY_AREAS = ("processed", "refs", "encoded", "blobs")
+ENTRY_AREAS = ("processed", "refs", "encoded", "blobs", "versions")
 _STALE_TEMP_SECONDS = 3600.0
 
 
@@ -362,6 +362,14 @@ class BuildCache:
         if self.root is None:
             return
         self._write("encoded", key, _pack({"codings": list(encoded)}, list(encoded.values())))
+
+    # -- earlier versions of files (compression dictionaries, RFC 9842) ----------------
+    def get_version(self, sha256_hex: str) -> bytes | None:
+        """The bytes of an output whose SHA-256 is ``sha256_hex``, if this cache kept them."""
+        return self._read("versions", sha256_hex)
+
+    def put_version(self, sha256_hex: str, data: bytes) -> None:
+        self._write("versions", sha256_hex, data)
 
     # -- size bound --------------------------------------------------------------------
     def prune(self, max_bytes: int) -> PruneResult:

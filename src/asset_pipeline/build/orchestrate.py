@@ -1,5 +1,5 @@
 """Build orchestration: discover -> graph -> process -> rewrite + fingerprint -> precompress
--> manifest -> plugins -> atomic swap.
+-> dictionary deltas -> manifest -> plugins -> atomic swap.
 
 Everything CPU-heavy (processors, compression) runs in a process pool and is looked up
 in the content-addressed cache first; everything order-dependent (rewriting, hashing)
@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from asset_pipeline.build import output, state, steps
+from asset_pipeline.build import dictionaries, output, state, steps
 from asset_pipeline.build.cache import BuildCache
 from asset_pipeline.build.fonts import scan_usage, usage_inputs
 from asset_pipeline.build.plan import BuildHooks, BuildPlan, ProgressCallback
@@ -87,6 +87,7 @@ def build(
             plan, cache, scanner, workers, hooks.on_process, stats, progress, warnings
         )
         previous = Previous.load(out)  # unchanged files are hard-linked, not rewritten
+        prior = dictionaries.prior_manifest(out)
         tmp = output.make_temp_dir(out)
         try:
             emitter = steps.Emitter(plan, processed, scanner, tmp, stats, previous)
@@ -94,9 +95,12 @@ def build(
                 emitter.emit(name)
             warnings.extend(emitter.warnings)
             encoded = output.precompress_all(emitter, cache, workers, config, progress)
+            deltas = dictionaries.build_deltas(
+                emitter, cache, workers, config, encoded, prior, progress
+            )
             previous.flush()  # the files are on disk before plugins read them
             stats.linked = previous.linked
-            manifest = output.make_manifest(emitter, encoded, config)
+            manifest = output.make_manifest(emitter, encoded, config, deltas)
             for after in hooks.after_manifest:
                 with library_messages() as notes:  # plugins warn through the build's report
                     manifest = after(manifest, tmp, config) or manifest

@@ -23,6 +23,7 @@ from asset_pipeline.build.steps import Emitted, Emitter, type_label
 from asset_pipeline.config.model import BuildConfig, PrecompressConfig
 from asset_pipeline.manifest import (
     ENCODING_SUFFIX,
+    DictionaryInfo,
     EncodedVariant,
     ImageAlternate,
     Manifest,
@@ -98,7 +99,10 @@ def _entry(item: Emitted, sizes: Mapping[str, int], deps: Sequence[str]) -> Mani
 
 
 def make_manifest(
-    emitter: Emitter, encoded: Mapping[str, Mapping[str, int]], config: BuildConfig
+    emitter: Emitter,
+    encoded: Mapping[str, Mapping[str, int]],
+    config: BuildConfig,
+    dictionaries: Mapping[str, DictionaryInfo] | None = None,
 ) -> Manifest:
     files: dict[str, ManifestEntry] = {}
     rank = {name: i for i, name in enumerate(emitter.plan.order)}
@@ -126,6 +130,7 @@ def make_manifest(
                 "width": _int_or_none(metadata.get("width")),
                 "height": _int_or_none(metadata.get("height")),
                 "unicode_range": _str_or_none(metadata.get("unicode_range")),
+                "dictionary": (dictionaries or {}).get(name),
                 "module": name in modules,
             }
         )

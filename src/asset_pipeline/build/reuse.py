@@ -49,6 +49,9 @@ class Previous:
                 sizes[variant.path] = variant.size
             for alt in entry.alternates:
                 sizes[alt.path] = alt.size
+            if entry.dictionary is not None:
+                for codings in entry.dictionary.deltas.values():
+                    sizes.update((v.path, v.size) for v in codings.values())
         return cls(out, hashes, sizes)
 
     def _same(self, path: str, data: bytes, digest: str | None) -> bool:

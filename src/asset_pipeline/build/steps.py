@@ -73,6 +73,8 @@ class BuildStats:
     linked: int = 0  # files hard-linked from the previous DIST instead of written
     cache_bytes: int = 0  # build cache size after pruning
     pruned: int = 0  # cache entries removed to stay within cache_max_bytes
+    deltas: int = 0  # RFC 9842 deltas computed by this build
+    deltas_cached: int = 0  # deltas taken from the build cache
     dropped: list[DroppedFormat] = field(default_factory=list)
 
     def add(self, label: str, bytes_in: int, bytes_out: int) -> None:

@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from asset_pipeline.config.model import MANIFEST_FORMATS, BuildConfig, PrecompressConfig, validate
+from asset_pipeline.config.model import (
+    MANIFEST_FORMATS,
+    BuildConfig,
+    DictionaryConfig,
+    PrecompressConfig,
+    validate,
+)
 from asset_pipeline.config.pyproject import find_pyproject, read_table
 from asset_pipeline.errors import ConfigError
 from asset_pipeline.processors import PROCESSOR_KINDS
@@ -116,6 +122,8 @@ def config_from_mapping(table: Mapping[str, Any], *, root: Path, source: str) ->
         kw["manifest_formats"] = tuple(value)
     if "precompress" in table:
         kw["precompress"] = _precompress(table["precompress"], source)
+    if "dictionaries" in table:
+        kw["dictionaries"] = _dictionaries(table["dictionaries"], source)
     processors: dict[str, dict[str, Any]] = {}
     for kind in kinds & set(table):
         processors[kind] = _processor_table(kind, table[kind], source)
@@ -161,6 +169,37 @@ def _precompress(value: Any, source: str) -> PrecompressConfig:
                 f"an integer from {lo} to {hi}",
             )
     return PrecompressConfig(**value)
+
+
+def _dictionaries(value: Any, source: str) -> DictionaryConfig:
+    if isinstance(value, bool):  # true: the defaults; false: no deltas
+        return DictionaryConfig() if value else DictionaryConfig(versions=0)
+    _check(isinstance(value, dict), source, "dictionaries", "true/false or a table")
+    known = set(DictionaryConfig.__dataclass_fields__)
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) in [tool.asset-pipeline.dictionaries]: "
+            f"{', '.join(unknown)}. HINT: known keys are {', '.join(sorted(known))}."
+        )
+    if "versions" in value:
+        v = value["versions"]
+        _check(type(v) is int and 0 <= v <= 20, source, "dictionaries.versions", "0 to 20")
+    if "globs" in value:
+        _check(_str_list(value["globs"]), source, "dictionaries.globs", "a list of globs")
+        value = {**value, "globs": tuple(value["globs"])}
+    if "zstd_level" in value:
+        v = value["zstd_level"]
+        _check(type(v) is int and 1 <= v <= 22, source, "dictionaries.zstd_level", "1 to 22")
+    if "min_saving" in value:
+        ms = value["min_saving"]
+        _check(
+            isinstance(ms, int | float) and 0 <= ms < 1,
+            source,
+            "dictionaries.min_saving",
+            "a fraction between 0 and 1 (0.2 = 20 % smaller than the .br)",
+        )
+    return DictionaryConfig(**value)
 
 
 def _processor_table(kind: str, value: Any, source: str) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class LocalObject:
     phase: int
     #: Canned ACL (``public-read`` for stores served without a CDN identity), or None.
     acl: str | None = None
+    #: For an RFC 9842 delta (``Content-Encoding: dcz``): SHA-256 (hex) of its dictionary.
+    dictionary: str | None = None
 
     @property
     def fingerprinted(self) -> bool:
@@ -70,6 +72,7 @@ class _Source:
     coding: str | None
     base_rel: str
     expected_hash: str | None
+    dictionary: str | None = None
 
 
 def file_blake3(path: str | os.PathLike[str]) -> str:
@@ -89,6 +92,12 @@ def _manifest_sources(manifest: Manifest) -> dict[str, _Source]:
             sources[variant.path] = _Source(entry.content_type, fp, coding, entry.path, None)
         for alt in entry.alternates:
             sources[alt.path] = _Source(alt.content_type, fp, None, alt.path, None)
+        if entry.dictionary is not None:
+            for digest, codings in entry.dictionary.deltas.items():
+                for coding, variant in codings.items():
+                    sources[variant.path] = _Source(
+                        entry.content_type, fp, coding, entry.path, None, digest
+                    )
     return sources
 
 
@@ -173,6 +182,7 @@ def scan_build(
                 content_encoding=source.coding,
                 phase=_phase(rel, source.fingerprinted),
                 acl=acl,
+                dictionary=source.dictionary,
             )
         )
     objects.sort(key=_upload_order)

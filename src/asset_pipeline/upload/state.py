@@ -30,6 +30,8 @@ INDEX_NAME = STATE_DIR + "index.json"
 STATE_VERSION = 1
 #: Object metadata key (sent as ``x-amz-meta-blake3``).
 META_HASH = "blake3"
+#: Object metadata naming the dictionary (SHA-256 hex) an RFC 9842 delta was made against.
+META_DICTIONARY = "dictionary-sha256"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 

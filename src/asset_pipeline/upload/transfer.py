@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from asset_pipeline.upload.inventory import LocalObject
 from asset_pipeline.upload.plan import format_size
-from asset_pipeline.upload.state import META_HASH
+from asset_pipeline.upload.state import META_DICTIONARY, META_HASH
 
 _AUTH_CODES = {
     "AccessDenied",
@@ -80,6 +80,8 @@ def extra_args(obj: LocalObject) -> dict[str, Any]:
     }
     if obj.content_encoding:
         args["ContentEncoding"] = obj.content_encoding
+    if obj.dictionary:  # which dictionary a dcz delta needs (RFC 9842), for edge logic
+        args["Metadata"][META_DICTIONARY] = obj.dictionary
     if obj.acl:
         args["ACL"] = obj.acl
     return args

@@ -57,6 +57,12 @@ DEFAULT_COMPRESSIBLE_TYPES = frozenset(
 )
 
 _NO_COMPRESS_STATUS = frozenset({204, 206, 304})
+#: log2 of the match-finder table sizes for on-the-fly zstd at levels up to 3. Level 3's own
+#: tables (2**17 and 2**16 entries) are set up and swept on every call, and on bodies of
+#: tens to hundreds of KB that costs more than the few matches the larger tables find
+#: (measured in docs/benchmarks.md, "Unique pages").
+_FAST_TABLE_LOG = 14
+_FAST_TABLE_MAX_LEVEL = 3
 _SHAPES_LIMIT = 1024
 
 
@@ -210,6 +216,21 @@ def compress_body(body: bytes, coding: str, level: int) -> bytes:
     raise ValueError(f"unknown content coding {coding!r}. HINT: use one of {CODINGS!r}.")
 
 
+def one_shot_zstd(level: int) -> zstandard.ZstdCompressor:
+    """The compressor for complete bodies at ``level``: at the fast levels its match tables
+    are capped at ``2**_FAST_TABLE_LOG`` entries (zstd still shrinks them further for small
+    inputs, whose size it is told)."""
+    if not 1 <= level <= _FAST_TABLE_MAX_LEVEL:
+        return zstandard.ZstdCompressor(level=level)
+    base = zstandard.ZstdCompressionParameters.from_level(level)
+    params = zstandard.ZstdCompressionParameters.from_level(
+        level,
+        hash_log=min(base.hash_log, _FAST_TABLE_LOG),
+        chain_log=min(base.chain_log, _FAST_TABLE_LOG),
+    )
+    return zstandard.ZstdCompressor(compression_params=params)
+
+
 class Codecs:
     """Compression entry points bound to one ``CompressionConfig`` with per-thread zstd
     contexts. One instance per middleware; safe to use from the loop and worker threads."""
@@ -245,7 +266,7 @@ class Codecs:
     def _zstd(self) -> zstandard.ZstdCompressor:
         cctx: zstandard.ZstdCompressor | None = getattr(self._local, "zstd", None)
         if cctx is None:
-            cctx = zstandard.ZstdCompressor(level=self.config.zstd_level)
+            cctx = one_shot_zstd(self.config.zstd_level)
             self._local.zstd = cctx
         return cctx
 

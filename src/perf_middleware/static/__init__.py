@@ -6,7 +6,10 @@ precomputed headers plus in-memory bytes. Large files are read in big chunks, or
 the server with ``http.response.pathsend`` when it offers that extension (granian does).
 
 Selection order for a URL: image format (``Accept``, only for image alternates the client
-names explicitly) -> content coding (``Accept-Encoding``, smallest acceptable sibling) ->
+names explicitly) -> a delta against the client's dictionary (RFC 9842: an earlier version
+of the file named by ``Available-Dictionary``, ``dcz`` in ``Accept-Encoding``, and the
+cross-origin rule of section 8.4) -> content coding (``Accept-Encoding``, smallest
+acceptable sibling) ->
 preconditions against the *selected* representation's validator -> ``Range`` on an
 uncompressed representation. A request with a ``Range`` header gets an uncompressed
 representation, so byte offsets mean what media players and download managers expect.
@@ -194,7 +197,7 @@ class StaticAssets:
     async def serve(self, scope: Scope, send: Send, file: StaticFile) -> None:
         """Answer a GET/HEAD for ``file``, for callers that did their own ``lookup``."""
         request = StaticRequest(scope["headers"])
-        rep = select(file, request)
+        rep = select(file, request, allow_origin=self.config.allow_origin)
         head = scope["method"] == "HEAD"
         inm = request.if_none_match
         if (

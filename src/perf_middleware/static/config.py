@@ -34,6 +34,11 @@ class StaticConfig:
     image_negotiation: bool = True
     #: ``Access-Control-Allow-Origin`` on every file (fonts/SRI from another origin), or None.
     allow_origin: str | None = None
+    #: Compression Dictionary Transport (RFC 9842): send ``Use-As-Dictionary`` on files the
+    #: build recorded a dictionary ``match`` for, and answer a request naming an earlier
+    #: version (``Available-Dictionary`` + ``dcz`` in ``Accept-Encoding``) with the build's
+    #: delta. False serves exactly what a build without deltas would.
+    dictionary_transport: bool = True
     #: Representations up to this size are kept in memory; larger ones are read from disk.
     max_memory_file_size: int = 2 * 2**20
     #: Total bytes kept in memory; files past the budget are read from disk.

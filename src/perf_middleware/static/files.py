@@ -53,6 +53,8 @@ class StaticFile:
     #: ``(media_type, size)`` of negotiable image alternates, and their representations
     image_candidates: tuple[tuple[str, int], ...] = ()
     images: dict[str, Representation] = field(default_factory=dict)
+    #: RFC 9842 deltas: SHA-256 of the dictionary (an earlier version) -> representation
+    deltas: dict[bytes, Representation] = field(default_factory=dict)
 
 
 class _Budget:
@@ -152,8 +154,12 @@ class TableBuilder:
         immutable: bool,
         encodings: Mapping[str, str],
         alternates: list[tuple[str, str]],
+        use_as_dictionary: str | None = None,
+        deltas: Mapping[bytes, tuple[str, str]] | None = None,
     ) -> StaticFile:
-        """``encodings``: coding -> real path; ``alternates``: (media type, real path)."""
+        """``encodings``: coding -> real path; ``alternates``: (media type, real path);
+        ``use_as_dictionary``: that header's value; ``deltas``: dictionary SHA-256 ->
+        (coding, real path) of the file compressed against that dictionary."""
         config = self.config
         is_worker = config.service_worker is not None and url_path == config.service_worker
         cache_control = (
@@ -164,7 +170,11 @@ class TableBuilder:
         extra: MutableRawHeaders = []
         if is_worker and config.service_worker_allowed:
             extra.append((b"service-worker-allowed", config.service_worker_allowed.encode()))
-        vary_fields = ["Accept-Encoding"] if encodings else []
+        if use_as_dictionary:
+            extra.append((b"use-as-dictionary", use_as_dictionary.encode("ascii")))
+        vary_fields = ["Accept-Encoding"] if encodings or deltas else []
+        if deltas:  # RFC 9842 section 6.2: the body depends on the dictionary offered
+            vary_fields.append("Available-Dictionary")
         if alternates:
             vary_fields.append("Accept")
         vary = ", ".join(vary_fields) or None
@@ -187,6 +197,10 @@ class TableBuilder:
             for coding, path in encodings.items()
         }
         images = {mtype: rep(path, mtype, "identity", None) for mtype, path in alternates}
+        delta_reps = {
+            digest: rep(path, media_type, coding, f'"{opaque}-{coding}-{digest[:6].hex()}"')
+            for digest, (coding, path) in (deltas or {}).items()
+        }
         return StaticFile(
             identity=identity,
             media_type=media_type,
@@ -194,4 +208,5 @@ class TableBuilder:
             encoded=encoded,
             image_candidates=tuple((m, r.size) for m, r in images.items()),
             images=images,
+            deltas=delta_reps,
         )

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from asset_pipeline.manifest import ENCODING_SUFFIX, ManifestEntry, load_manifest
 from asset_pipeline.media_types import guess_type
+from perf_middleware.http.dictionary import SHA256_SIZE, use_as_dictionary
 from perf_middleware.static.config import StaticConfig, safe_relative_path
 from perf_middleware.static.files import StaticFile, TableBuilder
 
@@ -17,10 +18,38 @@ logger = logging.getLogger("perf_middleware.static")
 _SUFFIX_CODING = {suffix: coding for coding, suffix in ENCODING_SUFFIX.items()}
 
 
+def _dictionary(
+    builder: TableBuilder, entry: ManifestEntry
+) -> tuple[str | None, dict[bytes, tuple[str, str]]]:
+    """``Use-As-Dictionary`` value and the deltas of a fingerprinted entry (RFC 9842)."""
+    info = entry.dictionary
+    if info is None or not entry.fingerprinted or not builder.config.dictionary_transport:
+        return None, {}
+    try:
+        header = use_as_dictionary(info.match_under(builder.config.prefix), info.match_dest)
+    except ValueError as exc:
+        logger.warning("static dictionary skipped path=%r reason=%s", entry.path, exc)
+        return None, {}
+    deltas: dict[bytes, tuple[str, str]] = {}
+    for digest, codings in info.deltas.items():
+        variant = codings.get("dcz")
+        try:
+            key = bytes.fromhex(digest)
+        except ValueError:
+            key = b""
+        if variant is None or len(key) != SHA256_SIZE:
+            continue
+        path = builder.resolve(variant.path)
+        if path is not None:
+            deltas[key] = ("dcz", path)
+    return header, deltas
+
+
 def entry_file(builder: TableBuilder, entry: ManifestEntry) -> StaticFile | None:
     real = builder.resolve(entry.path)
     if real is None:
         return None
+    header, deltas = _dictionary(builder, entry)
     encodings: dict[str, str] = {}
     for coding, variant in entry.encodings.items():
         path = builder.resolve(variant.path)
@@ -45,6 +74,8 @@ def entry_file(builder: TableBuilder, entry: ManifestEntry) -> StaticFile | None
         immutable=entry.fingerprinted,
         encodings=encodings,
         alternates=alternates,
+        use_as_dictionary=header,
+        deltas=deltas,
     )
 
 
@@ -119,7 +150,7 @@ def build_table(directory: str | os.PathLike[str], config: StaticConfig) -> dict
             again = entry_file(builder, replace(entry, fingerprinted=False))
             if again is not None:
                 table.setdefault(logical, again)
-    listed = manifest.output_paths()
+    listed = manifest.output_paths()  # deltas included: never served at their own URL
     extras = list(config.extra_files)
     if config.serve_unlisted:
         for rel in walk(builder.root):

@@ -69,3 +69,32 @@ def test_build_then_upload_serves_every_manifest_url_with_the_right_headers(
         assert data == (dist / entry_point).read_bytes()
         assert (headers["content-type"], headers["cache-control"]) == (ctype, "no-cache")
     assert json.loads(fetch(s3, base + "manifest.json")[0])["build_id"] == manifest.build_id
+
+
+def test_dictionary_deltas_are_uploaded_with_their_coding_and_dictionary(
+    s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    src, dist = tmp_path / "static", tmp_path / "dist"
+    shutil.copytree(EXAMPLE, src)
+    build = ["build", str(src), "--out", str(dist), "-j", "1", "-q"]
+    assert main(build) == 0
+    app_js = src / "js" / "app.js"
+    app_js.write_text(app_js.read_text().replace("banner.hidden = false;", "banner.hidden = !1;"))
+    assert main(build) == 0
+    info = load_manifest(dist)["js/app.js"].dictionary
+    assert info is not None
+    assert len(info.deltas) == 1
+    digest, codings = next(iter(info.deltas.items()))
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    upload = ["upload", str(dist), "--bucket", BUCKET, "--endpoint-url", s3_endpoint]
+    assert main([*upload, "--prefix", "static/", "--no-progress"]) == 0
+    data, headers = fetch(s3, "static/" + codings["dcz"].path)
+    assert data == (dist / codings["dcz"].path).read_bytes()
+    assert headers["content-encoding"] == "dcz"
+    assert headers["content-type"] == "text/javascript; charset=utf-8"
+    assert headers["cache-control"] == IMMUTABLE
+    assert headers["x-amz-meta-dictionary-sha256"] == digest

@@ -1,4 +1,5 @@
-"""Fixtures of the cache tests: every behaviour test runs against memory AND a real Redis."""
+"""Fixtures of the cache tests: every behaviour test runs against memory, a real Redis and a
+real 3-master Redis Cluster."""
 
 from __future__ import annotations
 
@@ -28,12 +29,13 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def backend(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[object]:
     if request.param == "memory":
         yield MemoryBackend(max_bytes=8 * 2**20, clock=clock)
         return
-    url = request.getfixturevalue("redis_url")
+    fixture = "redis_cluster_url" if request.param == "cluster" else "redis_url"
+    url = request.getfixturevalue(fixture)
     store = RedisBackend(url, namespace="t", clock=clock)
     yield store
     await store.close()

@@ -148,3 +148,21 @@ def test_codecs_compressible_memo_stays_bounded() -> None:
         assert codecs.compressible(200, b"text/x-%d" % i, None, None) is True
     assert codecs.compressible(200, b"image/x-odd", None, None) is False
     assert len(codecs._shapes) <= 1024
+
+
+def test_fast_levels_use_small_match_tables_for_nearly_the_same_output() -> None:
+    """Level 3 with level 1's table sizes: decodes, and stays within 1 % of level 3's size;
+    slow levels (a cache that compresses once) keep their own parameters."""
+    import random
+
+    from perf_middleware.compression.codecs import one_shot_zstd
+
+    rng = random.Random(3)
+    words = ["slide", "deck", "render", "cache", "header", "stream", "the", "of", "and"]
+    body = " ".join(rng.choice(words) for _ in range(20_000)).encode()
+    small = one_shot_zstd(3).compress(body)
+    assert zstandard.ZstdDecompressor().decompress(small) == body
+    plain = zstandard.ZstdCompressor(level=3).compress(body)
+    assert len(small) <= len(plain) * 1.01
+    assert one_shot_zstd(19).compress(body) == zstandard.ZstdCompressor(level=19).compress(body)
+    assert one_shot_zstd(-1).compress(body) == zstandard.ZstdCompressor(level=-1).compress(body)

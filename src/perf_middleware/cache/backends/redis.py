@@ -11,6 +11,7 @@ server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -21,9 +22,10 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from perf_middleware.cache.backends import redis_scripts
 from perf_middleware.cache.backends.base import (
@@ -35,6 +37,7 @@ from perf_middleware.cache.backends.base import (
     url_path,
 )
 from perf_middleware.cache.backends.breaker import CircuitBreaker
+from perf_middleware.cache.backends.near import NearCache, Tracker
 from perf_middleware.cache.backends.redis_admin import (
     RedisAdmin,
     key_hash,
@@ -47,21 +50,23 @@ __all__ = ["CacheBackendError", "RedisBackend"]
 
 T = TypeVar("T")
 logger = logging.getLogger("perf_middleware.cache")
-_ERRORS = (RedisError, OSError, TimeoutError, EntryFormatError)
+_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError, EntryFormatError)
 
 
 class CacheBackendError(RuntimeError):
     """An administrative cache operation could not reach the store."""
 
 
-_hash = key_hash
+# the hit path hashes the same few keys over and over
+_hash = lru_cache(maxsize=8192)(key_hash)
 
 
 @lru_cache(maxsize=512)
 def _check_ranges(**values: float) -> None:
     """The numeric options' bounds (their types are checked by ``@checked``)."""
-    above_zero = {"socket_timeout": 0.5, "connect_timeout": 1.0}
+    above_zero = {"socket_timeout": 0.5, "connect_timeout": 1.0, "near_cache_max_lag": 0.5}
     at_least = {"max_connections": 1, "decoded_cache_bytes": 0, "breaker_threshold": 1}
+    at_least["near_cache_bytes"] = 0
     for option, value in values.items():
         if option in above_zero:
             hint = f"{option}={above_zero[option]} (seconds; the default)"
@@ -77,7 +82,16 @@ def _vary(raw: bytes) -> tuple[str, ...]:
     return tuple(json.loads(raw))
 
 
-@checked(url='url="redis://127.0.0.1:6379/0" (or rediss://, unix://)')
+def cluster_url(url: str, cluster: bool) -> tuple[str, bool]:
+    """``(url redis-py understands, cluster?)``: ``redis+cluster://`` and
+    ``rediss+cluster://`` select cluster mode."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.endswith("+cluster"):
+        return f"{scheme.removesuffix('+cluster')}://{rest}", True
+    return url, cluster
+
+
+@checked(url='url="redis://127.0.0.1:6379/0" (or rediss://, unix://, redis+cluster://)')
 class RedisBackend(RedisAdmin):
     """Response/function cache in Redis.
 
@@ -94,7 +108,19 @@ class RedisBackend(RedisAdmin):
         errors, probe again after the delay.
       clock [time.time]: wall clock for admin ages; breaker_clock [time.monotonic]: the
         breaker's timer (inject one to test recovery without sleeping); events: metrics hook.
-      client: an existing ``redis.asyncio.Redis`` (then ``url`` is ignored).
+      cluster [False]: talk to a Redis Cluster (ElastiCache/MemoryDB cluster mode, Valkey
+        or Redis Cluster); a ``redis+cluster://`` or ``rediss+cluster://`` URL selects it
+        too.  The URL names one seed node; the others are discovered.  Every key of a
+        namespace carries the hash tag ``{namespace}``, so the Lua scripts and indexes stay
+        in one slot (no cross-slot errors); several namespaces spread over the shards.
+      near_cache_bytes [32 MiB]: per-process near cache of entries, served without asking
+        Redis and kept coherent through Redis's ``CLIENT TRACKING`` (Redis 6+, see
+        :mod:`near`); 0 turns it off.
+      near_cache_max_lag [0.5 s]: the coherence bound: a write or invalidation by any
+        process that completed more than this long ago is never hidden by a local copy; a
+        lost tracking connection empties the near cache within the same bound.
+      client: an existing ``redis.asyncio.Redis`` or ``RedisCluster`` (then ``url`` is
+        ignored; a ``RedisCluster`` client implies ``cluster``).
     """
 
     shared = True  # several processes: single-flight takes a lock key in Redis
@@ -114,7 +140,10 @@ class RedisBackend(RedisAdmin):
         clock: Callable[[], float] = time.time,
         breaker_clock: Callable[[], float] = time.monotonic,
         events: EventHook | None = None,
-        client: Redis | None = None,
+        near_cache_bytes: int = 32 * 2**20,
+        near_cache_max_lag: float = 0.5,
+        cluster: bool = False,
+        client: Redis | RedisCluster | None = None,
     ) -> None:
         _check_ranges(
             socket_timeout=socket_timeout,
@@ -123,12 +152,18 @@ class RedisBackend(RedisAdmin):
             decoded_cache_bytes=decoded_cache_bytes,
             breaker_threshold=breaker_threshold,
             breaker_retry_after=breaker_retry_after,
+            near_cache_bytes=near_cache_bytes,
+            near_cache_max_lag=near_cache_max_lag,
         )
         for option, hook in (("clock", clock), ("breaker_clock", breaker_clock)):
             check_callable("RedisBackend", option, hook, hint=f"leave {option} unset")
         check_callable("RedisBackend", "events", events, hint="leave it unset", optional=True)
         self.url = url
-        self.prefix = f"{namespace}:"
+        plain_url, cluster = cluster_url(url, cluster or isinstance(client, RedisCluster))
+        self.cluster = cluster
+        # in a cluster the hash tag keeps a namespace's keys in one slot, so every script
+        # touches keys of one node only
+        self.prefix = f"{{{namespace}}}:" if cluster else f"{namespace}:"
         self.clock = clock
         self.events = events
         self.stats = BackendStats()
@@ -145,11 +180,19 @@ class RedisBackend(RedisAdmin):
             clock=breaker_clock,
         )
         self.sealer = Sealer(encryption_key)
+        if client is None and cluster:
+            client = RedisCluster.from_url(
+                plain_url,
+                max_connections=max_connections,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=connect_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
         if client is None:
             # a bounded pool: a burst of 1000 concurrent hits queues for 64 sockets instead
             # of opening 1000 connections (and timing out on connect under load)
             pool = BlockingConnectionPool.from_url(
-                url,
+                plain_url,
                 max_connections=max_connections,
                 timeout=connect_timeout,
                 socket_timeout=socket_timeout,
@@ -157,7 +200,20 @@ class RedisBackend(RedisAdmin):
                 retry=Retry(NoBackoff(), 0),
             )
             client = Redis(connection_pool=pool)
-        self.redis: Redis = client
+        self.redis: Any = client
+        # a cluster client discovers the slots on first use; concurrent first commands
+        # would each start that discovery and break one another's connections
+        self._cold = cluster
+        self._warming = asyncio.Lock()
+        self.near: NearCache | None = None
+        self.tracker: Tracker | None = None
+        if near_cache_bytes > 0:
+            self.near = NearCache(
+                self.prefix, max_bytes=near_cache_bytes, max_lag=near_cache_max_lag, clock=clock
+            )
+            self.tracker = Tracker(
+                self.near, self._tracking_connection, errors=_ERRORS, where=repr(self)
+            )
         self._store = self.redis.register_script(redis_scripts.STORE)
         self._fetch = self.redis.register_script(redis_scripts.FETCH)
         self._drop = self.redis.register_script(redis_scripts.DROP)
@@ -168,15 +224,41 @@ class RedisBackend(RedisAdmin):
     def __repr__(self) -> str:
         return f"RedisBackend({self.url!r}, namespace={self.prefix[:-1]!r})"
 
+    async def _tracking_connection(self) -> Any:
+        """A new connection to the node holding this namespace, for the near cache."""
+        if not self.cluster:
+            pool = self.redis.connection_pool
+            kind, kwargs = pool.connection_class, pool.connection_kwargs
+        else:
+            # the client's slot map (refreshed by the request path on MOVED or a dead node;
+            # re-initialising it here would close connections requests are using)
+            await self.redis.initialize()
+            node = self.redis.get_node_from_key(self.prefix)
+            kind, kwargs = node.connection_class, node.connection_kwargs
+        # RESP2: announcements then arrive as plain pub/sub messages on this connection
+        # (redis-py's maintenance notifications need RESP3, so they stay off here)
+        plain = {k: v for k, v in kwargs.items() if not k.startswith("maint_notifications")}
+        # no socket timeout: the tracker bounds every wait itself, and redis-py's timed
+        # writes can swallow a cancellation on close
+        return kind(**{**plain, "protocol": 2, "socket_timeout": None})
+
     def _event(self, name: str, amount: int = 1) -> None:
         if self.events is not None:
             self.events(name, amount)
+
+    async def _warm(self) -> None:
+        async with self._warming:
+            if self._cold:
+                await self.redis.initialize()
+                self._cold = False
 
     async def _guard(self, op: str, call: Callable[[], Awaitable[T]], default: T) -> T:
         """Run a request-path call; any store error yields ``default`` (fail open)."""
         if not self.breaker.allow():
             return default
         try:
+            if self._cold:
+                await self._warm()
             result = await call()
         except _ERRORS as exc:
             self._failed(op, exc)
@@ -187,13 +269,20 @@ class RedisBackend(RedisAdmin):
     async def _admin(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run an admin call; errors become a clear :class:`CacheBackendError`."""
         try:
+            if self._cold:
+                await self._warm()
             result = await call()
         except _ERRORS as exc:
+            if self.near is not None:
+                self.near.clear()  # it may have half happened
             self._failed(op, exc)
             raise CacheBackendError(
                 f"cache {op} failed on {self.url}: {type(exc).__name__}: {exc}. "
                 "HINT: check that Redis is running and reachable"
             ) from exc
+        if self.near is not None and op != "entry_info":
+            # read-your-writes in this process without waiting for the announcement
+            self.near.clear()
         self.breaker.success()
         return result
 
@@ -207,8 +296,30 @@ class RedisBackend(RedisAdmin):
         return load_entry(self.sealer.unseal(kh, redis_scripts.entry_bytes(data)))
 
     # -- request path --------------------------------------------------------------------
+    def peek(self, primary: str, secondary: str) -> CacheEntry | None:
+        """The near cache's copy of the entry, without a coroutine or a round trip (the
+        cache stage tries this first); None means: ask :meth:`get`."""
+        near = self.near
+        if near is None:
+            return None
+        entry = near.get(_hash(f"{primary}\x1f{secondary}" if secondary else primary))
+        if entry is not None:
+            self.stats.hits += 1
+        return entry
+
     async def get(self, primary: str, secondary: str) -> Lookup:
         kh = _hash(f"{primary}\x1f{secondary}" if secondary else primary)
+        near = self.near
+        mark = 0
+        if near is not None:
+            found = near.get(kh)
+            if found is not None:
+                self.stats.hits += 1
+                return Lookup(found, found.vary)
+            assert self.tracker is not None
+            if self.tracker.task is None:
+                self.tracker.start()
+            mark = near.mark()
         keys = [f"{self.prefix}e:{kh}", f"{self.prefix}p:{_hash(primary)}"]
         # ONE round trip: the entry (it carries its own Vary list) checked against its tags'
         # versions, or on a miss the primary's Vary record, so the caller can recompute the
@@ -226,6 +337,8 @@ class RedisBackend(RedisAdmin):
             # same bytes as last time: reuse the decoded entry and its precomputed headers
             self._decoded.move_to_end(kh)
             self.stats.hits += 1
+            if near is not None:
+                near.put(kh, memo[1], mark)
             return Lookup(memo[1], memo[1].vary)
         try:
             entry = self._open(kh, data)
@@ -234,6 +347,8 @@ class RedisBackend(RedisAdmin):
             return MISS
         self._remember(kh, data, entry)
         self.stats.hits += 1
+        if near is not None:
+            near.put(kh, entry, mark)
         return Lookup(entry, entry.vary)
 
     def _remember(self, kh: str, data: bytes, entry: CacheEntry) -> None:
@@ -275,7 +390,13 @@ class RedisBackend(RedisAdmin):
             await self._store(keys=keys, args=args)
             return True
 
+        near = self.near
+        kh = _hash(entry.key)
+        if near is not None:
+            near.drop(kh)
         stored = await self._guard("set", call, False)
+        if near is not None:
+            near.drop(kh)  # a fetch of the old version may have finished meanwhile
         if stored:
             self.stats.stores += 1
             self._event("store")
@@ -330,4 +451,6 @@ class RedisBackend(RedisAdmin):
         return PingResult(True, (time.perf_counter() - start) * 1000, self.url)
 
     async def close(self) -> None:
+        if self.tracker is not None:
+            await self.tracker.close()
         await self.redis.aclose()

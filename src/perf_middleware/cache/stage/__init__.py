@@ -52,6 +52,7 @@ logger = logging.getLogger("perf_middleware.cache")
 
 
 LookupNow = Callable[[str, str], tuple[CacheEntry | None, tuple[str, ...] | None]]
+Peek = Callable[[str, str], CacheEntry | None]
 _HIT = ("hit",)
 # RFC 9110 §9.2.1 safe methods the stage does not answer; any other method but GET/HEAD
 # may change the resource (RFC 9111 §4.4: PURGE, M-SEARCH, WebDAV, extensions ...)
@@ -121,6 +122,9 @@ class CacheStage:
         self._lookup_now: LookupNow | None = (
             getattr(backend, "lookup", None) if not shared else None
         )
+        # a shared store with an in-process copy answers its hits without one too
+        # (``RedisBackend.peek``: its near cache); None sends the lookup to ``get``
+        self._peek: Peek | None = getattr(backend, "peek", None) if shared else None
 
     @property
     def events(self) -> Callable[[str, int], None] | None:
@@ -207,11 +211,15 @@ class CacheStage:
         vary = self.vary_hints.get(primary, ())
         secondary = secondary_key(vary, headers) if vary else ""
         lookup_now = self._lookup_now
-        entry, stored_vary = (
-            lookup_now(primary, secondary)
-            if lookup_now is not None
-            else await self.backend.get(primary, secondary)
-        )
+        if lookup_now is not None:
+            entry, stored_vary = lookup_now(primary, secondary)
+        else:
+            peek = self._peek
+            entry = peek(primary, secondary) if peek is not None else None
+            if entry is not None:
+                stored_vary = entry.vary
+            else:
+                entry, stored_vary = await self.backend.get(primary, secondary)
         if stored_vary is not None and stored_vary != vary:
             remember(self.vary_hints, primary, stored_vary)
             secondary = secondary_key(stored_vary, headers)
