@@ -117,7 +117,7 @@ def test_a_negative_budget_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_the_budget_is_read_from_pyproject_and_checked(tmp_path: Path) -> None:
-    from asset_pipeline.config.load import from_mapping
+    from asset_pipeline.config.load import config_from_mapping as from_mapping
 
     config = from_mapping({"cache_max_bytes": 1024}, root=tmp_path, source="pyproject.toml")
     assert config.cache_max_bytes == 1024
