@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 UV := python3 -m uv
 EXAMPLE := examples/starlette_app
-SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs nginx-light
+SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs nginx-light zstd
 
 .PHONY: demo demo-django test uv sync sync-all system-deps lint typecheck pytest docs bench clean
 
@@ -26,6 +26,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
+	command -v zstd >/dev/null || missing="$$missing zstd"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \

@@ -208,6 +208,14 @@ def timed(name: str, cmd: list[str], note: str = "", env: dict[str, str] | None 
     return run
 
 
+def cache_inodes(cache: Path) -> str:
+    """Files and directories a build created in its cache: each is an inode and a
+    journal write, which is what a tree of many small files pays for."""
+    paths = list(cache.rglob("*"))
+    files = sum(1 for p in paths if p.is_file())
+    return f"{files} files, {len(paths) - files} directories"
+
+
 def build_cmd(tree: Path, out: Path, cache: Path, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "asset_pipeline", "build", str(tree), "--out", str(out),
@@ -244,6 +252,7 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     runs.append(timed("cold build", build_cmd(tree, out, cache)))
+    print(f"    its cache: {cache_inodes(cache)}")
     verify = [sys.executable, "-m", "asset_pipeline", "inspect", str(out), "--verify"]
     subprocess.run(verify, check=True, capture_output=True, timeout=300, env=ENV)
     sizes = {"ours": measure_bytes(out)}
@@ -264,6 +273,7 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
         env = {**ENV, "PYTHONPATH": str(args.baseline_src)}
         label = f"cold build at {args.baseline}"
         runs.append(timed(label, build_cmd(tree, base_out, base_cache), env=env))
+        print(f"    its cache: {cache_inodes(base_cache)}")
         sizes["baseline"] = measure_bytes(base_out)
         shutil.rmtree(base_out, ignore_errors=True)
         shutil.rmtree(base_cache, ignore_errors=True)

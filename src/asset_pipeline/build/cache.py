@@ -10,10 +10,16 @@ Entries are written to a temp file and renamed, so a crashed build never leaves 
 half-written entry; an unreadable entry is treated as a miss. An entry is ONE file that
 holds its bytes (a JSON header line, then the payloads, checked against a blake3 digest
 on read): every file is an inode, a rename and a journal write, and on a tree of many
-small modules those cost more than the compression itself. So they are written on a
-background thread: those system calls release the GIL, and the main process keeps
-feeding the worker pool instead of waiting on the disk. An entry not yet written is
-already visible to reads; ``flush`` waits for all of them.
+small modules those cost more than the compression itself. For the same reason entries
+sit directly in their area's directory (no ``xx/`` shard directories: a directory per
+prefix is one more inode per entry on a small tree), and the references of all scanned
+files live in ONE pack per build (``refs/pack``, same format): a scan record is a few
+hundred bytes, so a file each would be almost all overhead. The pack holds what the
+last build used or found; a damaged pack is a miss for every record (the files are
+scanned again). Files are written on a background thread: those system calls release
+the GIL, and the main process keeps feeding the worker pool instead of waiting on the
+disk. An entry not yet written is already visible to reads; ``flush`` waits for all of
+them.
 
 The cache would otherwise only grow (every edit adds entries): after a successful build,
 ``prune`` bounds it to a byte budget by deleting the entries that build did not use, oldest
@@ -22,6 +28,7 @@ first. Entries the build used are always kept, so the next unchanged build stays
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import json
@@ -40,7 +47,7 @@ from blake3 import blake3
 from asset_pipeline.processors import ExtraOutput, ProcessorOutput, processor_module
 from asset_pipeline.refs import RawRef
 
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 
 
 def cache_key(*parts: str | bytes) -> str:
@@ -153,15 +160,28 @@ class BuildCache:
     """A directory of cache entries; ``BuildCache(None)`` caches nothing. Remembers the
     entries this build read or wrote (``used``) so ``prune`` never removes them."""
 
-    __slots__ = ("_base", "_dirs", "_pending", "_writer", "root", "used")
+    __slots__ = (
+        "_base",
+        "_dirs",
+        "_pending",
+        "_refs_kept",
+        "_refs_stale",
+        "_refs_stored",
+        "_writer",
+        "root",
+        "used",
+    )
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self._base = str(root) if root is not None else ""
         self.used: set[str] = set()
-        self._dirs: set[str] = set()  # shard directories known to exist
+        self._dirs: set[str] = set()  # area directories known to exist
         self._pending: dict[str, bytes] = {}  # path -> bytes not yet on disk
         self._writer: ThreadPoolExecutor | None = None
+        self._refs_stored: dict[str, Any] | None = None  # the pack on disk, once read
+        self._refs_kept: dict[str, Any] = {}  # records this build used or found
+        self._refs_stale = False  # the pack on disk lacks some of them
 
     def __enter__(self) -> BuildCache:
         return self
@@ -170,14 +190,22 @@ class BuildCache:
         self.flush()
 
     def flush(self) -> None:
-        """Wait until every entry handed to the cache is on disk (or failed to be)."""
+        """Wait until every entry handed to the cache is on disk (or failed to be); the
+        references pack is written here, once per build."""
+        if self._refs_stale or (
+            self._refs_stored is not None and len(self._refs_stored) != len(self._refs_kept)
+        ):
+            self._refs_stale = False
+            self._refs_stored = dict(self._refs_kept)
+            payload = json.dumps(self._refs_kept, separators=(",", ":")).encode()
+            self._write("refs", "pack", _pack({"kind": "refs"}, [payload]))
         if self._writer is not None:
             self._writer.shutdown(wait=True)
             self._writer = None
 
     def _path(self, area: str, key: str) -> str:
         # Plain strings: thousands of lookups per build, where pathlib's joins add up.
-        return f"{self._base}/{area}/{key[:2]}/{key}"
+        return f"{self._base}/{area}/{key}"
 
     def _read(self, area: str, key: str) -> bytes | None:
         if self.root is None:
@@ -221,15 +249,6 @@ class BuildCache:
             pass  # a cache that cannot be written only costs speed
         finally:
             self._pending.pop(target, None)
-
-    def _json(self, area: str, key: str) -> Any:
-        raw = self._read(area, key)
-        if raw is None:
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return None
 
     # -- processor outputs -------------------------------------------------------------
     def get_output(self, key: str) -> ProcessorOutput | None:
@@ -294,11 +313,38 @@ class BuildCache:
         self._write("processed", key, raw)
 
     # -- scanned references ------------------------------------------------------------
+    def _refs_pack(self) -> dict[str, Any]:
+        if self._refs_stored is None:
+            raw = self._read("refs", "pack")
+            entry = _unpack(raw) if raw is not None else None
+            stored: Any = None
+            if entry is not None and len(entry[1]) == 1:
+                try:
+                    stored = json.loads(entry[1][0])
+                except ValueError:
+                    stored = None
+            self._refs_stored = stored if isinstance(stored, dict) else {}
+        return self._refs_stored
+
     def get_refs(self, key: str) -> list[RawRef] | None:
-        return _refs_from_rows(self._json("refs", key))
+        if self.root is None:
+            return None
+        rows = self._refs_kept.get(key)
+        if rows is None:
+            rows = self._refs_pack().get(key)
+        refs = _refs_from_rows(rows)
+        if refs is not None:
+            self._refs_kept[key] = rows
+        return refs
 
     def put_refs(self, key: str, refs: Sequence[RawRef]) -> None:
-        self._write("refs", key, json.dumps(_refs_to_rows(refs)).encode())
+        """Record a file's references; they reach the disk with the pack at ``flush``."""
+        if self.root is None:
+            return
+        self._refs_pack()  # so the pack written at flush replaces, not loses, the old one
+        if key not in self._refs_kept:
+            self._refs_kept[key] = _refs_to_rows(refs)
+            self._refs_stale = True
 
     # -- precompressed siblings --------------------------------------------------------
     def get_encoded(self, key: str) -> dict[str, bytes] | None:
@@ -356,6 +402,12 @@ class BuildCache:
                 entries -= 1
                 removed += 1
                 removed_bytes += size
+        for area in ENTRY_AREAS:  # shard directories of older formats, once emptied
+            with contextlib.suppress(OSError), os.scandir(f"{self._base}/{area}") as items:
+                for item in items:
+                    if item.is_dir(follow_symlinks=False):
+                        with contextlib.suppress(OSError):
+                            os.rmdir(item.path)  # fails while it still holds files
         return PruneResult(entries, total, removed, removed_bytes)
 
 
@@ -387,21 +439,23 @@ def _refs_from_rows(rows: Any) -> list[RawRef] | None:
 
 
 def _files(directory: str) -> list[tuple[str, os.stat_result]]:
-    """Every file one or two levels under ``directory`` (entries live in ``xx/`` shards)."""
+    """Every file directly under ``directory``, and one level deeper in the ``xx/`` shard
+    directories of older formats (so ``prune`` removes their entries as unused)."""
     out: list[tuple[str, os.stat_result]] = []
     try:
-        shards = list(os.scandir(directory))
+        items = list(os.scandir(directory))
     except OSError:
         return out
-    for shard in shards:
-        if not shard.is_dir(follow_symlinks=False):
-            continue
-        try:
-            for item in os.scandir(shard.path):
-                if item.is_file(follow_symlinks=False):
-                    out.append((item.path, item.stat(follow_symlinks=False)))
-        except OSError:
-            continue
+    for item in items:
+        if item.is_file(follow_symlinks=False):
+            out.append((item.path, item.stat(follow_symlinks=False)))
+        elif item.is_dir(follow_symlinks=False):
+            try:
+                for inner in os.scandir(item.path):
+                    if inner.is_file(follow_symlinks=False):
+                        out.append((inner.path, inner.stat(follow_symlinks=False)))
+            except OSError:
+                continue
     return out
 
 

@@ -7,12 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from asset_pipeline.manifest import load_manifest
-from tests.support.django_site import EXAMPLE, collectstatic, setup_django_site
-
-pytest.importorskip("django")
-
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 from django.test import override_settings
@@ -21,6 +15,8 @@ from asset_pipeline.contrib.django.storage import (
     AssetPipelineStorage,
     url_prefix_of,
 )
+from asset_pipeline.manifest import load_manifest
+from tests.support.django_site import EXAMPLE, collectstatic, setup_django_site
 
 
 @pytest.fixture
