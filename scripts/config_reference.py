@@ -40,8 +40,15 @@ CALLABLES: list[tuple[str, str, str]] = [
      "`app = PreloadHints(app, assets, ...)`; its other keywords are the Preload hints options"),
     ("Metrics", "perf_middleware.metrics.counters:Metrics",
      "`PerformanceMiddleware(app, metrics=Metrics(MetricsConfig(...)))`"),
-    ("registration_snippet", "asset_pipeline.sw.render:registration_snippet",
-     "`from asset_pipeline.sw import registration_snippet`: the `<script>` registering sw.js"),
+    ("Assets.service_worker", "perf_middleware.templating:Assets.service_worker",
+     "`{{ service_worker() }}` in a template: the `<script src>` loading the build's "
+     "registration script (works under a strict Content-Security-Policy)"),
+    ("registration_snippet", "asset_pipeline.sw.registration:registration_snippet",
+     "`from asset_pipeline.sw import registration_snippet`: the inline `<script>` registering "
+     "sw.js"),
+    ("registration_hash", "asset_pipeline.sw.registration:registration_hash",
+     "`from asset_pipeline.sw import registration_hash`: the CSP `'sha256-…'` source of "
+     "the inline snippet"),
 ]  # fmt: skip
 
 #: (heading, "module:Class", where it is set)
@@ -85,7 +92,10 @@ SECTIONS: list[tuple[str, str, str]] = [
 
 def _load(ref: str) -> Any:
     module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+    target: Any = importlib.import_module(module)
+    for part in name.split("."):  # "Class.method" too
+        target = getattr(target, part)
+    return target
 
 
 def _default(field: dataclasses.Field[Any]) -> str:
@@ -137,7 +147,7 @@ def _options(obj: Any) -> list[inspect.Parameter]:
     """The parameters a user passes: ``self`` and ``**options`` left out."""
     target = obj.__init__ if inspect.isclass(obj) else obj
     params = list(inspect.signature(target).parameters.values())
-    if inspect.isclass(obj):
+    if inspect.isclass(obj) or (params and params[0].name == "self"):  # a class or a method
         params = params[1:]
     return [p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
 

@@ -38,7 +38,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from examples.starlette_app.store import Deck, DeckStore, Slide
-from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -46,7 +45,6 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from asset_pipeline.manifest import MANIFEST_NAME, ManifestError
-from asset_pipeline.sw import registration_snippet
 from perf_middleware import (
     AdminConfig,
     Assets,
@@ -119,10 +117,9 @@ def create_app(
     assets = Assets(static, cdn_url=os.environ.get("ASSETS_CDN_URL") or None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     assets.install(templates)
-    has_worker = (dist / "sw.js").is_file()
-    templates.env.globals["service_worker_snippet"] = Markup(
-        registration_snippet(sw_url=f"{STATIC_PREFIX}/sw.js", scope="/") if has_worker else ""
-    )
+    # the build wrote sw.js and the registration script it loads (no inline code, so a
+    # strict Content-Security-Policy allows it)
+    templates.env.globals["has_service_worker"] = (dist / "sw.js").is_file()
 
     load_decks = cached(ttl=300, backend=backend, tags=["presentations"])(decks.all)
     load_deck = cached(ttl=300, backend=backend, tags=deck_tags)(decks.get)

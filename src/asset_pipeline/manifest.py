@@ -20,6 +20,9 @@ from urllib.parse import quote
 from asset_pipeline.errors import ManifestError as ManifestError  # part of the contract
 
 MANIFEST_NAME = "manifest.json"
+#: Logical name of the service-worker registration script the build writes (a file, so
+#: pages under a Content-Security-Policy without inline scripts can load it).
+SW_REGISTER_NAME = "sw-register.js"
 SCHEMA_VERSION = 1
 
 #: File suffix of each precompressed sibling.

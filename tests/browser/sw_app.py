@@ -10,6 +10,7 @@ without restarting Python.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import Counter
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from asset_pipeline.sw import (
     registration_snippet,
     render_service_worker,
 )
-from perf_middleware import PerformanceMiddleware, StaticAssets
+from perf_middleware import Assets, PerformanceMiddleware, StaticAssets
 
 SW_TOML = """
 [tool.asset-pipeline.service-worker]
@@ -40,6 +41,7 @@ navigate = true
 strategy = "network-first"
 network_timeout_seconds = 2
 max_entries = 10
+exclude = ["/docs/private/**"]
 
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "nf"
@@ -57,12 +59,24 @@ network_timeout_seconds = 0.3
 name = "swr"
 path = "/api/swr/**"
 strategy = "stale-while-revalidate"
+broadcast_update = true
 
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "cf"
 path = "/api/cf/**"
 strategy = "cache-first"
 max_entries = 2
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "lru"
+path = "/api/lru/**"
+strategy = "cache-first"
+max_bytes = 2600
+
+[[tool.asset-pipeline.service-worker.runtime]]
+name = "big"
+path = "/api/big/**"
+strategy = "cache-first"
 
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "age"
@@ -76,12 +90,15 @@ name = "opaque-ok"
 url_regex = '^http://localhost:\\d+/api/xo/'
 strategy = "cache-first"
 cache_opaque = true
+max_opaque_entries = 2
 
 [[tool.asset-pipeline.service-worker.runtime]]
 name = "opaque-no"
 url_regex = '^http://localhost:\\d+/api/xn/'
 strategy = "cache-first"
 """
+
+TRUSTED_TYPES = "require-trusted-types-for 'script'"
 
 SOURCES = {
     "css/app.css": b"body { color: rgb(200, 0, 0); }\n",
@@ -119,12 +136,15 @@ def page(title: str, manifest: Manifest, *, reload: bool = False) -> str:
 <html><head><title>{title}</title><link rel="stylesheet" href="{css}"></head>
 <body><h1 id="title">{title}</h1>
 <script>
-window.__events = [];
+window.__events = [];  // sw:* events the registration script dispatched
 sessionStorage.loads = Number(sessionStorage.loads || 0) + 1;
 addEventListener('sw:update-available', (e) => {{ __events.push('update'); __update = e.detail; }});
 addEventListener('sw:registered', () => __events.push('registered'));
+addEventListener('sw:install-failed', (e) => __events.push('install-failed:' + e.detail.error.name)
+);
+addEventListener('sw:cache-updated', (e) => __events.push('cache-updated:' + e.detail.url));
 </script>
-{registration_snippet(sw_url="/static/sw.js", scope="/", reload=reload)}
+{Assets(manifest).service_worker(sw_url="/static/sw.js", scope="/", reload=reload)}
 <script src="{js}"></script>
 </body></html>"""
 
@@ -146,7 +166,34 @@ def make_app(dist: Path) -> PerformanceMiddleware:
         hits[request.url.path] += 1
         if kind == "slow" and hits[request.url.path] > 1:
             await asyncio.sleep(1.5)
-        return JSONResponse({"path": request.url.path, "n": hits[request.url.path], "name": name})
+        pad = "x" * int(request.query_params.get("pad", "0"))
+        body = {"path": request.url.path, "n": hits[request.url.path], "name": name, "pad": pad}
+        return JSONResponse(body)
+
+    async def document(request: Request) -> Response:
+        """Things a tab can navigate to that are not pages."""
+        kind = request.path_params["kind"]
+        hits[request.url.path] += 1
+        if kind == "report.pdf":
+            return Response(b"%PDF-1.4\n" + b"0" * 5000, media_type="application/pdf")
+        if kind == "data.json":
+            return JSONResponse({"n": hits[request.url.path]})
+        if kind == "export.html":  # a download, even though it is HTML
+            headers = {"content-disposition": 'attachment; filename="export.html"'}
+            return HTMLResponse("<!doctype html><title>export</title>", headers=headers)
+        return HTMLResponse(f"<!doctype html><title>{kind}</title><h1 id='title'>{kind}</h1>")
+
+    async def inline_nonce(request: Request) -> Response:
+        """The inline registration snippet under a nonce-based strict policy; the worker
+        itself needs ``worker-src`` (it falls back to ``script-src``, which a nonce cannot
+        satisfy for a worker script)."""
+        nonce = secrets.token_urlsafe(16)
+        snippet = registration_snippet(sw_url="/static/sw.js", scope="/", nonce=nonce)
+        body = f"<!doctype html><title>nonce</title><h1 id='title'>nonce</h1>{snippet}"
+        policy = (
+            f"default-src 'self'; script-src 'nonce-{nonce}'; worker-src 'self'; {TRUSTED_TYPES}"
+        )
+        return HTMLResponse(body, headers={"content-security-policy": policy})
 
     async def count(request: Request) -> Response:
         return JSONResponse(hits)
@@ -156,7 +203,9 @@ def make_app(dist: Path) -> PerformanceMiddleware:
             Route("/", home),
             Route("/other", other),
             Route("/hits", count),
+            Route("/csp-inline", inline_nonce),
             Route("/api/{kind}/{name}", api),
+            Route("/docs/{kind:path}", document),
         ]
     )
     # autorefresh: the tests rebuild DIST under a running server

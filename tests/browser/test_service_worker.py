@@ -9,106 +9,36 @@ import base64
 import hashlib
 import json
 import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.sw_app import SOURCES, build, make_app
+from tests.browser.sw_app import SOURCES, build
+from tests.browser.sw_support import (
+    CACHED_JSON,
+    CACHES,
+    COLOR,
+    FETCH_JSON,
+    META,
+    PRECACHE,
+    READY,
+    UPDATE_WAIT_MS,
+    VERSION,
+    WAIT_MS,
+    active_version_is,
+    cached_urls,
+    controlled_page,
+    wait_until,
+)
+from tests.support.csp import RECORD_VIOLATIONS
 from tests.support.servers import UvicornServer
 
 pytestmark = pytest.mark.browser
-WAIT_MS = 8000
-#: Chromium looks for a new sw.js a few seconds after a navigation, later on a busy machine.
-UPDATE_WAIT_MS = 20000
-
-READY = "navigator.serviceWorker.ready.then(() => true)"
-CACHES = """async () => {
-  const out = {};
-  for (const name of await caches.keys()) {
-    out[name] = (await (await caches.open(name)).keys()).map((r) => r.url).sort();
-  }
-  return out;
-}"""
-FETCH_JSON = """async (url) => {
-  const r = await fetch(url);
-  return { status: r.status, body: await r.json(), stamped: r.headers.has('x-sw-cached-at') };
-}"""
-CACHED_JSON = """async ([cache, url]) => {
-  const r = await (await caches.open(cache)).match(url);
-  return r ? (await r.json()).n : null;
-}"""
-COLOR = "getComputedStyle(document.body).color"
-#: The controlling worker's version; null if it does not answer within a second (a worker
-#: replaced while the message is on its way never answers, and an unsettled promise would
-#: keep ``page.evaluate`` waiting without a timeout).
-VERSION = """() => new Promise((resolve) => {
-  const channel = new MessageChannel();
-  channel.port1.onmessage = (e) => resolve(e.data.version);
-  setTimeout(() => resolve(null), 1000);
-  navigator.serviceWorker.controller.postMessage({ type: 'GET_VERSION' }, [channel.port2]);
-})"""
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[Path, UvicornServer, Any]]:
-    dist = tmp_path / "dist"
-    dist.mkdir()
-    _, worker = build(dist, SOURCES)
-    server = UvicornServer(make_app(dist))
-    server.start()
-    try:
-        yield dist, server, worker
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def context(chromium: Any) -> Iterator[Any]:
-    ctx = chromium.new_context(service_workers="allow")
-    ctx.set_default_timeout(WAIT_MS)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
-def wait_until(page: Any, expression: str, *, timeout: int = WAIT_MS) -> None:
-    """Poll ``expression`` (awaited, unlike ``page.wait_for_function``, which takes a
-    returned promise as truthy) until it is truthy; retried across navigations."""
-    deadline = time.monotonic() + timeout / 1000
-    problem: Exception | None = None
-    while True:
-        try:
-            if page.evaluate(expression):
-                return
-        except PlaywrightError as exc:  # the page navigated while evaluating
-            problem = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout} ms: {expression} ({problem})")
-        page.wait_for_timeout(100)
-
-
-def controlled_page(context: Any, url: str) -> Any:
-    """First visit installs the worker; a reload puts the page under its control (and
-    lets the network-first rule store the page)."""
-    page = context.new_page()
-    page.goto(url + "/")
-    assert page.evaluate(READY) is True
-    page.reload()
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
-    return page
-
-
-def precache_name(worker: Any) -> str:
-    return f"asset-pipeline-precache-{worker.version}"
 
 
 def test_first_visit_precaches_exactly_the_manifest_urls(site, context):
-    dist, server, worker = site
+    dist, server, _ = site
     page = context.new_page()
     page.goto(server.url + "/")
     assert page.evaluate(READY) is True
@@ -116,17 +46,17 @@ def test_first_visit_precaches_exactly_the_manifest_urls(site, context):
     manifest = json.loads((dist / "manifest.json").read_text())["files"]
     expected = sorted(
         f"{server.url}/static/{manifest[name]['path']}"
-        for name in ("css/app.css", "js/app.js", "offline.html")
+        for name in ("css/app.css", "js/app.js", "offline.html", "sw-register.js")
     )
-    assert caches[precache_name(worker)] == expected
-    # besides the precache, only the page that registered the worker (kept for offline),
-    # stored before the activate event completes
+    assert caches[PRECACHE] == expected
+    # besides the precache and its bookkeeping, only the page that registered the worker
+    # (kept for offline), stored before the activate event completes
     page.wait_for_function(
         "navigator.serviceWorker.ready.then((r) => r.active.state === 'activated')"
     )
     caches = page.evaluate(CACHES)
     pages = "asset-pipeline-runtime-pages"
-    assert set(caches) == {precache_name(worker), pages}
+    assert set(caches) == {PRECACHE, META, pages}
     assert caches[pages] == [server.url + "/"]
     headers = page.evaluate(
         "fetch('/static/sw.js').then((r) => Object.fromEntries(r.headers.entries()))"
@@ -181,18 +111,19 @@ def test_update_flow_replaces_caches_and_applies_new_css(site, context):
     server.start()
     page.reload()
     page.wait_for_function("window.__events.includes('update')", timeout=UPDATE_WAIT_MS)
-    # the new worker waits (skip_waiting is off): both versions' caches exist, old serves
-    names = set(page.evaluate(CACHES))
-    assert {precache_name(old), precache_name(new)} <= names
+    # the new worker waits (skip_waiting is off): it added only the changed stylesheet to
+    # the one precache, which holds both versions' files; the old worker serves
+    old_css = server.url + next(e.url for e in old.precache if e.url.endswith(".css"))
+    new_css = server.url + next(e.url for e in new.precache if e.url.endswith(".css"))
+    assert {old_css, new_css} <= set(page.evaluate(CACHES)[PRECACHE])
     assert page.evaluate(VERSION) == old.version
     with page.expect_navigation(timeout=WAIT_MS):
         page.evaluate("window.__update.apply()")
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
     assert page.evaluate(VERSION) == new.version
-    caches = page.evaluate(CACHES)
-    assert precache_name(old) not in caches
-    new_css = next(e.url for e in new.precache if e.url.endswith(".css"))
-    assert server.url + new_css in caches[precache_name(new)]
+    # the page that ran the old version reloaded: nothing uses the old stylesheet now
+    wait_until(page, f"({cached_urls()}).then((u) => !u.includes('{old_css}'))")
+    assert new_css in page.evaluate(CACHES)[PRECACHE]
     assert page.evaluate(COLOR) == "rgb(0, 0, 200)"
     context.set_offline(True)  # the new CSS is served by the new precache
     try:
@@ -296,7 +227,8 @@ def test_data_reload_takes_the_update_and_reloads_by_itself(site, context):
         f"navigator.serviceWorker.controller && ({VERSION})().then((v) => v === '{new.version}')",
         timeout=WAIT_MS,
     )
-    assert precache_name(old) not in page.evaluate(CACHES)
+    old_css = server.url + next(e.url for e in old.precache if e.url.endswith(".css"))
+    wait_until(page, f"({cached_urls()}).then((u) => !u.includes('{old_css}'))")
     assert page.evaluate(COLOR) == "rgb(0, 120, 0)"
 
 
@@ -329,7 +261,7 @@ def test_install_fails_whole_and_leaves_no_partial_cache_when_a_file_is_wrong(si
     _swap_worker(dist, worker.source)
     page.reload()
     assert page.evaluate(READY) is True
-    assert server.url + css.url in page.evaluate(CACHES)[precache_name(worker)]
+    assert server.url + css.url in page.evaluate(CACHES)[PRECACHE]
 
 
 def test_navigation_preload_fetches_the_page_alongside_the_worker(site, context):
@@ -359,12 +291,7 @@ def test_skip_waiting_and_clients_claim_take_over_without_a_reload(site, context
     page.reload()
     # skipWaiting(): the new version activates by itself, no apply() needed. Wait on the
     # caches its activation rewrites, not by messaging the old worker (see _retired_caches).
-    wait_until(
-        page,
-        f"caches.keys().then((k) => k.includes('{precache_name(new)}')"
-        f" && !k.includes('{precache_name(old)}'))",
-        timeout=UPDATE_WAIT_MS,
-    )
+    wait_until(page, active_version_is(new.version), timeout=UPDATE_WAIT_MS)
     wait_until(
         page,
         f"navigator.serviceWorker.controller && ({VERSION})().then((v) => v === '{new.version}')",
@@ -436,3 +363,14 @@ def test_retiring_worker_drops_the_caches_and_lets_requests_through(site, contex
             page.goto(server.url + "/never")
     finally:
         context.set_offline(False)
+
+
+def test_the_inline_snippet_registers_under_a_nonce_policy(site, context):
+    _, server, _ = site
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    response = page.goto(server.url + "/csp-inline")
+    assert response is not None
+    assert "script-src 'nonce-" in response.headers["content-security-policy"]
+    wait_until(page, "navigator.serviceWorker.getRegistration().then((r) => !!r && !!r.active)")
+    assert page.evaluate("window.__violations") == []

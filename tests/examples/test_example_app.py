@@ -15,6 +15,7 @@ from examples.starlette_app.store import DeckStore
 
 from asset_pipeline.manifest import load_manifest
 from perf_middleware import MemoryBackend
+from tests.support.csp import RECORD_VIOLATIONS, STRICT, WithCSP
 from tests.support.servers import UvicornServer
 
 
@@ -151,6 +152,48 @@ def test_the_deck_stays_readable_offline(served: tuple[UvicornServer, DeckStore]
         # a page never visited falls back to the offline page from the precache
         page.goto(server.url + "/decks/3/2")
         assert page.inner_text("h1") == "You are offline"
+    finally:
+        context.close()
+
+
+#: True once a worker is active; false after 8 s (``ready`` alone never settles when
+#: registration was blocked).
+READY_WITHIN_8S = """Promise.race([
+  navigator.serviceWorker.ready.then((r) => !!r.active),
+  new Promise((resolve) => setTimeout(resolve, 8000, false)),
+])"""
+
+
+@pytest.mark.browser
+def test_the_example_registers_its_worker_under_a_strict_csp(example_dist: Path, chromium) -> None:  # type: ignore[no-untyped-def]
+    """``default-src 'self'; script-src 'self'; require-trusted-types-for 'script'``: the
+    worker registers, controls the page and serves it offline, with no violation."""
+    app = create_app(dist=example_dist, cache=MemoryBackend(max_bytes=8 * 2**20))
+    context = chromium.new_context(service_workers="allow")
+    context.add_init_script(RECORD_VIOLATIONS)
+    console: list[str] = []
+    try:
+        with UvicornServer(WithCSP(app, STRICT)) as server:
+            page = context.new_page()
+            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+            response = page.goto(server.url + "/decks/2/1")
+            assert response is not None
+            assert response.headers["content-security-policy"] == STRICT
+            assert page.evaluate(READY_WITHIN_8S)
+            page.reload()
+            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=8000)
+            assert page.inner_text("article.slide h2") == "Precache"
+            context.set_offline(True)
+            page.reload()
+            assert page.inner_text("article.slide h2") == "Precache"
+            assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith(
+                '"Deck Serif"'
+            )
+            page.goto(server.url + "/decks/3/2")  # never visited: the offline page
+            assert page.inner_text("h1") == "You are offline"
+            assert page.evaluate("window.__violations") == []
+            context.set_offline(False)
+        assert [m for m in console if "Content Security Policy" in m or "Trusted" in m] == []
     finally:
         context.close()
 

@@ -11,7 +11,8 @@ from asset_pipeline.errors import ConfigError
 from asset_pipeline.manifest import ManifestError, load_manifest
 from asset_pipeline.sw.config import ServiceWorkerConfig, load_config
 from asset_pipeline.sw.precache import ServiceWorkerError
-from asset_pipeline.sw.render import registration_snippet, write_service_worker
+from asset_pipeline.sw.registration import registration_snippet
+from asset_pipeline.sw.render import write_service_worker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

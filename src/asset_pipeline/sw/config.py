@@ -69,11 +69,24 @@ class RuntimeRule:
     Exactly one matcher: ``navigate`` (page navigations), ``path`` (a glob over the
     same-origin path: ``*`` stays within a segment, ``**`` crosses them) or
     ``url_regex`` (a regular expression searched in the full URL, for other origins).
-    ``max_entries`` trims the least recently stored entries; ``max_age_seconds`` stops
-    serving entries stored longer ago than that (opaque responses cannot be stamped,
-    so only ``max_entries`` bounds them). ``cache_opaque`` lets cross-origin no-cors
-    responses (status unknown) be cached; off because an opaque error page would be
-    served as if it were the real thing.
+    ``include`` / ``exclude``: same-origin path globs a request must match / must not
+    match on top of the matcher (e.g. ``exclude = ["/admin/**", "/**.pdf"]``).
+    ``content_types``: media types of responses worth storing; navigation rules store
+    only HTML by default (a PDF, JSON or download opened in a tab is not a page), other
+    rules store any type. Downloads (``Content-Disposition: attachment``) are never
+    stored by navigation rules.
+    ``max_entries`` / ``max_bytes`` bound the cache by count and by body bytes; a hit
+    moves an entry to the back, so the least recently *used* entries go first.
+    ``max_age_seconds`` stops serving entries stored longer ago than that (opaque
+    responses cannot be stamped, so only the other bounds apply to them).
+    ``cache_opaque`` lets cross-origin no-cors responses (status unknown) be cached;
+    off because an opaque error page would be served as if it were the real thing, and
+    because Chromium charges every opaque entry several megabytes of quota whatever its
+    size (padding, so its real size does not leak across origins): ``max_opaque_entries``
+    (5) caps how many a rule keeps, and ``max_bytes`` counts each as 7 MiB.
+    ``broadcast_update`` posts ``{type: "CACHE_UPDATED", cacheName, url}`` to every page
+    when a refreshed response differs from the stored one (the registration script
+    turns it into a ``sw:cache-updated`` event).
     """
 
     name: str
@@ -84,7 +97,13 @@ class RuntimeRule:
     network_timeout_seconds: float | None = None
     max_entries: int | None = None
     max_age_seconds: int | None = None
+    max_bytes: int | None = None
     cache_opaque: bool = False
+    max_opaque_entries: int = 5
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    content_types: tuple[str, ...] | None = None
+    broadcast_update: bool = False
 
 
 #: Navigations go to the network first (fresh HTML), and fall back to the last copy after 3 s.
@@ -126,6 +145,16 @@ class ServiceWorkerConfig:
       worker's caches: deploy it at the same URL to switch the service worker off
       without stranding anyone (it takes over at once; pages then use the network).
     - ``minify`` (True): minify the worker with rjsmin when it is installed.
+    - ``registration_script`` (True): also write the registration script as a
+      fingerprinted file (manifest name ``sw-register.js``), for pages whose
+      Content-Security-Policy forbids inline scripts.
+    - ``ignore_url_parameters`` (``^utm_``, ``^fbclid$``): regular expressions over query
+      parameter names dropped before a precache lookup (Workbox's
+      ``ignoreURLParametersMatching``).
+    - ``import_scripts`` (none): scripts the worker loads first with ``importScripts``
+      (logical names of the build, or absolute URLs): custom worker code without
+      forking the template. A fingerprinted name changes ``sw.js`` when it changes.
+    - ``debug`` (False): the worker logs every strategy decision to its console.
     """
 
     enabled: bool = False
@@ -144,6 +173,10 @@ class ServiceWorkerConfig:
     navigation_preload: bool = False
     retire: bool = False
     minify: bool = True
+    registration_script: bool = True
+    ignore_url_parameters: tuple[str, ...] = ("^utm_", "^fbclid$")
+    import_scripts: tuple[str, ...] = ()
+    debug: bool = False
 
 
 def _fail(where: str, what: str, hint: str) -> ServiceWorkerConfigError:
@@ -227,11 +260,32 @@ def parse_rule(table: Any, index: int) -> RuntimeRule:
         _positive(max_entries, where, "max_entries")
     if max_age is not None:
         _positive(max_age, where, "max_age_seconds")
+    max_bytes = _get(table, "max_bytes")
+    if max_bytes is not None:
+        _positive(max_bytes, where, "max_bytes")
+    max_opaque = _get(table, "max_opaque_entries")
+    if max_opaque is not None:
+        _positive(max_opaque, where, "max_opaque_entries")
+    globs: dict[str, tuple[str, ...]] = {}
+    for key in ("include", "exclude"):
+        value = _get(table, key)
+        globs[key] = _strings(value, where, key) if value is not None else ()
+        for glob in globs[key]:
+            if not glob.startswith("/"):
+                raise _fail(where, f"{key} glob {glob!r} must start with '/'", f'write "/{glob}"')
+    types = _get(table, "content_types")
+    content_types = _strings(types, where, "content_types") if types is not None else None
+    for kind in content_types or ():
+        if not re.fullmatch(r"[a-z0-9.+-]+/[a-z0-9.+-]+", kind):
+            raise _fail(where, f"content type {kind!r} is not a bare media type", '"text/html"')
     name = _get(table, "name") or f"rule{index}"
     _typed(name, str, where, "name", 'write name = "api"')
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise _fail(where, f"name {name!r} may only hold letters, digits, '_', '.', '-'", "rename")
     opaque = _typed(_get(table, "cache_opaque") or False, bool, where, "cache_opaque", "true/false")
+    broadcast = _typed(
+        _get(table, "broadcast_update") or False, bool, where, "broadcast_update", "true/false"
+    )
     return RuntimeRule(
         name=name,
         strategy=cast(Strategy, strategy),
@@ -241,7 +295,13 @@ def parse_rule(table: Any, index: int) -> RuntimeRule:
         network_timeout_seconds=float(timeout) if timeout is not None else None,
         max_entries=max_entries,
         max_age_seconds=max_age,
+        max_bytes=max_bytes,
         cache_opaque=opaque,
+        max_opaque_entries=max_opaque if max_opaque is not None else 5,
+        include=globs["include"],
+        exclude=globs["exclude"],
+        content_types=content_types,
+        broadcast_update=broadcast,
     )
 
 
@@ -256,7 +316,7 @@ def config_from_mapping(table: Mapping[str, Any] | None) -> ServiceWorkerConfig:
     for f in fields(ServiceWorkerConfig):  # every boolean option, so none is forgotten
         if f.type == "bool" and (value := _get(table, f.name)) is not None:
             options[f.name] = _typed(value, bool, TABLE, f.name, f"write {f.name} = true")
-    for key in ("precache", "images"):
+    for key in ("precache", "images", "import_scripts", "ignore_url_parameters"):
         if (value := _get(table, key)) is not None:
             options[key] = _strings(value, TABLE, key)
     if (value := _get(table, "max_file_size")) is not None:
@@ -270,6 +330,13 @@ def config_from_mapping(table: Mapping[str, Any] | None) -> ServiceWorkerConfig:
     filename = options.get("filename", "sw.js")
     if "/" in filename or "\\" in filename or not filename.endswith(".js"):
         raise _fail(TABLE, f"filename {filename!r} must be a plain *.js name", 'use "sw.js"')
+    for pattern in options.get("ignore_url_parameters", ()):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise _fail(
+                TABLE, f"ignore_url_parameters entry {pattern!r} is invalid ({exc})", "fix it"
+            ) from None
     if (value := _get(table, "runtime")) is not None:
         if not isinstance(value, list):
             raise _fail(TABLE, "'runtime' must be an array of tables", "use [[...runtime]]")

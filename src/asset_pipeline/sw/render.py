@@ -1,7 +1,9 @@
 """Generate ``sw.js`` from a build's manifest: precache list, runtime rules, offline page.
 
 The worker is one self-contained script (``template.js`` with the configuration
-inlined as JSON), so it has no imports that could fail to load offline. Every precache
+inlined as JSON), so it has no imports that could fail to load offline; the only ones
+are the ``import_scripts`` a project asks for, which the browser stores with the worker
+when it installs (``importScripts`` during start-up). Every precache
 URL is resolved against the manifest *here*, at build time: a name the build did not
 produce is an error now instead of a 404 that makes every user's install fail later.
 """
@@ -9,7 +11,6 @@ produce is an error now instead of a 404 that makes every user's install fail la
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import logging
 import os
@@ -27,13 +28,17 @@ from asset_pipeline.sw.config import (
 from asset_pipeline.sw.precache import (
     PrecacheEntry,
     ServiceWorkerError,
+    deployed_base,
     offline_url,
     plan_precache,
     precache_version,
+    resolve_name,
+    url_for,
 )
 
 log = logging.getLogger(__name__)
 PLACEHOLDER = "__SW_CONFIG__"
+IMPORTS = "__SW_IMPORTS__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +86,31 @@ def _rule_json(rule: RuntimeRule) -> dict[str, Any]:
         "timeout": rule.network_timeout_seconds,
         "maxEntries": rule.max_entries,
         "maxAge": rule.max_age_seconds,
+        "maxBytes": rule.max_bytes,
         "opaque": rule.cache_opaque,
+        "maxOpaque": rule.max_opaque_entries if rule.cache_opaque else None,
+        "include": [path_glob_to_regex(g) for g in rule.include],
+        "exclude": [path_glob_to_regex(g) for g in rule.exclude],
+        "contentTypes": list(rule.content_types) if rule.content_types is not None else None,
+        "broadcast": rule.broadcast_update,
     }
 
 
-def _script(name: str, minify: bool) -> str:
+def import_urls(manifest: Manifest, config: ServiceWorkerConfig) -> list[str]:
+    """``import_scripts`` as URLs: absolute URLs and paths as written, logical names
+    through the manifest (an unknown name fails the build)."""
+    out = []
+    for wanted in config.import_scripts:
+        if wanted.startswith(("/", "http:", "https:")):
+            out.append(wanted)
+            continue
+        name = resolve_name(manifest, config, wanted, "import_scripts entry")
+        out.append(url_for(deployed_base(manifest, config), manifest[name].path))
+    return out
+
+
+def script_source(name: str, minify: bool) -> str:
+    """A JavaScript file shipped with this package, minified when rjsmin is installed."""
     source = resources.files("asset_pipeline.sw").joinpath(name).read_text("utf-8")
     if minify:
         try:
@@ -115,9 +140,15 @@ def render_service_worker(manifest: Manifest, config: ServiceWorkerConfig) -> Ge
         "clientsClaim": config.clients_claim,
         "navigationPreload": config.navigation_preload,
         "retire": config.retire,
+        "base": deployed_base(manifest, config),
+        "ignoreParams": list(config.ignore_url_parameters),
+        "debug": config.debug,
     }
     config_js = json.dumps(data, separators=(",", ":"))
-    source = _script("template.js", config.minify).replace(PLACEHOLDER, config_js, 1)
+    imports = [] if config.retire else import_urls(manifest, config)
+    call = f"importScripts({', '.join(json.dumps(u) for u in imports)})" if imports else ""
+    source = script_source("template.js", config.minify).replace(PLACEHOLDER, config_js, 1)
+    source = source.replace(IMPORTS, call, 1)
     return GeneratedWorker(source, version, entries, skipped)
 
 
@@ -144,16 +175,3 @@ def write_service_worker(
         Path(tmp).unlink(missing_ok=True)
         raise
     return worker
-
-
-def registration_snippet(
-    *, sw_url: str = "/sw.js", scope: str = "/", reload: bool = False, minify: bool = True
-) -> str:
-    """An inline ``<script>`` that registers the worker (see ``register.js``): the
-    page gets a ``sw:update-available`` event, or reloads by itself with ``reload``."""
-    source = _script("register.js", minify)
-    attrs = f' data-sw="{html.escape(sw_url)}" data-scope="{html.escape(scope)}"'
-    if reload:
-        attrs += " data-reload"
-    safe = source.replace("</", "<\\/")
-    return f"<script{attrs}>\n{safe}</script>"

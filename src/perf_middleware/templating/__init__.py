@@ -1,5 +1,5 @@
 """Jinja2 helpers that turn manifest names into tags: ``asset_url``, ``stylesheet``,
-``script``, ``picture``, ``preload_links``.
+``script``, ``picture``, ``preload_links``, ``service_worker``.
 
 Templates keep naming sources (``css/app.css``); the manifest supplies the fingerprinted
 URL, SRI hash, image alternates and dimensions, so a rebuild never touches a template and a
@@ -27,10 +27,17 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from asset_pipeline.manifest import MANIFEST_NAME, Manifest, ManifestEntry, load_manifest
+from asset_pipeline.manifest import (
+    MANIFEST_NAME,
+    SW_REGISTER_NAME,
+    Manifest,
+    ManifestEntry,
+    load_manifest,
+)
 from perf_middleware.options import checked, with_options
 from perf_middleware.templating.picture import html_attrs, render_picture
 from perf_middleware.templating.preload import PRELOAD_SCOPE_KEY, PreloadLink, collect_preloads
+from perf_middleware.templating.service_worker import registration_tag
 
 __all__ = ["AssetNotFoundError", "Assets", "AssetsConfig"]
 
@@ -234,6 +241,34 @@ class Assets:
         )
         return Markup(html)
 
+    def service_worker(
+        self,
+        *,
+        sw_url: str | None = None,
+        scope: str = "/",
+        reload: bool = False,
+        nonce: str | None = None,
+    ) -> Markup:
+        """``<script>`` loading the registration script the build wrote (manifest name
+        ``sw-register.js``): no inline code, so it works under ``script-src 'self'`` and
+        Trusted Types. ``sw_url`` defaults to ``sw.js`` under the local prefix (a worker
+        is always served by the site itself, never by a CDN)."""
+        entry = self.entry(SW_REGISTER_NAME)
+        if entry is None:
+            return Markup("")
+        worker = sw_url or self.config.prefix.rstrip("/") + "/sw.js"
+        return Markup(
+            registration_tag(
+                self.url_for_path(entry.path),
+                sw_url=worker,
+                scope=scope,
+                reload=reload,
+                integrity=self._sri(entry),
+                crossorigin=self._crossorigin,
+                nonce=nonce,
+            )
+        )
+
     # -- preload hints ------------------------------------------------------------------
 
     def preloads(self, *names: str, include_self: bool = True) -> list[PreloadLink]:
@@ -290,6 +325,7 @@ class Assets:
             script=self._recording(self.script),
             picture=self._recording(self.picture),
             preload_links=self._recording(self.preload_links),
+            service_worker=self.service_worker,
         )
         env.filters["asset_url"] = self.url
         return env

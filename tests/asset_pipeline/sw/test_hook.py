@@ -45,7 +45,8 @@ def test_build_writes_the_worker_for_the_real_build(tmp_path: Path, capsys):
     data = worker_config(dist)
     urls = {p["url"] for p in data["precache"]}
     assert urls == {
-        "/static/" + manifest[name].path for name in ("css/app.css", "js/app.js", "offline.html")
+        "/static/" + manifest[name].path
+        for name in ("css/app.css", "js/app.js", "offline.html", "sw-register.js")
     }
     assert data["offline"] == "/static/" + manifest["offline.html"].path
     assert "sw.js" not in {e.path for e in manifest.files.values()}  # unhashed, not an asset
