@@ -27,6 +27,7 @@ from perf_middleware.metrics.state import (
     state_to_json,
     write_state,
 )
+from perf_middleware.metrics.vitals import VitalsCounters
 
 __all__ = [
     "CACHE_EVENTS",
@@ -162,6 +163,7 @@ class Metrics:
         "response_time",
         "started_at",
         "status_classes",
+        "vitals",
     )
 
     def __init__(self, config: MetricsConfig | None = None) -> None:
@@ -183,6 +185,8 @@ class Metrics:
         self._compression: dict[str, CompressionCounters] = {}
         self._last_flush = 0.0
         self._multiprocess = config.multiprocess_dir is not None
+        #: real-user Web Vitals; None until :meth:`enable_vitals` (the beacon is opt-in)
+        self.vitals: VitalsCounters | None = None
 
     # -- recording (hot path) ---------------------------------------------------------------
 
@@ -204,6 +208,12 @@ class Metrics:
             counters = CompressionCounters(self.config.compression_buckets)
             self._compression[encoding] = counters
         return counters
+
+    def enable_vitals(self) -> VitalsCounters:
+        """Start collecting Web Vitals beacons (their series appear from then on)."""
+        if self.vitals is None:
+            self.vitals = VitalsCounters()
+        return self.vitals
 
     def observe_compression(
         self, encoding: str, bytes_in: int, bytes_out: int, seconds: float
@@ -257,6 +267,7 @@ class Metrics:
                 for name, stats in sorted(self._sizes.items())
             },
             "compression": {name: c.state() for name, c in sorted(self._compression.items())},
+            **({"web_vitals": self.vitals.state()} if self.vitals is not None else {}),
         }
 
     def flush(self) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from perf_middleware.metrics.vitals import merge_vitals, vitals_to_json
+
 __all__ = [
     "CACHE_EVENTS",
     "STATE_VERSION",
@@ -149,6 +151,8 @@ def merge_states(states: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             for key in ("responses", "bytes_in", "bytes_out"):
                 target[key] += comp[key]
             _merge_histogram(target["seconds"], comp["seconds"])
+        if "web_vitals" in state:
+            merge_vitals(merged.setdefault("web_vitals", {}), state["web_vitals"])
     if merged is None:
         raise ValueError("no metrics state to merge")
     return merged
@@ -197,4 +201,5 @@ def state_to_json(state: Mapping[str, Any]) -> dict[str, Any]:
         "cache": cache,
         "cache_size": dict(state.get("cache_size", {})),
         "compression": compression,
+        **({"web_vitals": vitals_to_json(state["web_vitals"])} if "web_vitals" in state else {}),
     }
