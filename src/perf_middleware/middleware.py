@@ -22,6 +22,7 @@ from perf_middleware.cache.keys import cache_url_key
 from perf_middleware.cache.stage import CacheStage
 from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.metrics.counters import Metrics
+from perf_middleware.metrics.vitals import VITALS_ROUTE_KEY, VitalsRoutes
 from perf_middleware.pipeline.observe import (
     OBSERVER_KEY,
     RequestObserver,
@@ -73,7 +74,8 @@ class PerformanceMiddleware:
     * ``etag_max_bytes`` [8 MiB]: larger bodies are not hashed.
     * ``metrics`` [a fresh ``Metrics()``]: request/cache/compression counters; None = off.
     * ``admin`` [None]: ``AdminConfig(token=...)`` mounts the admin API under its prefix
-      (``/_perf``); without a token nothing is mounted.
+      (``/_perf``); without a token nothing is mounted, unless ``web_vitals=True`` (then
+      only the public beacon endpoint and its script).
     * ``server_timing`` [False]: add ``Server-Timing: cache;desc=hit, app;dur=…, compress;dur=…``.
     """
 
@@ -158,7 +160,8 @@ class PerformanceMiddleware:
             )
         self.admin: AdminApp | None = None
         self._admin_match: Callable[[str], bool] | None = None
-        if admin is not None and admin.enabled:
+        self._vitals_routes: VitalsRoutes | None = None
+        if admin is not None and admin.mounted:
             url_key = None
             if self.cache_stage is not None:
                 url_key = functools.partial(cache_url_key, config=self.cache_stage.config)
@@ -166,8 +169,11 @@ class PerformanceMiddleware:
             # document, most of the package's import time, which an app without it never needs
             from perf_middleware.admin.app import AdminApp
 
-            self.admin = AdminApp(admin, metrics=metrics, cache=cache, url_key=url_key)
+            self.admin = AdminApp(
+                admin, metrics=metrics, cache=cache, url_key=url_key, static=static
+            )
             self._admin_match = self.admin.matches
+            self._vitals_routes = self.admin.vitals_routes
         self._plain = (
             self._admin_match is None
             and self._static_match is None
@@ -196,6 +202,18 @@ class PerformanceMiddleware:
             assert self.admin is not None
             await self.admin(scope, receive, send)
             return
+        if self._vitals_routes is not None:
+            try:
+                await self._dispatch(scope, receive, send, path)
+            finally:
+                # the web_vitals() template helper noted the page's route template: only
+                # routes the app itself rendered become labels beacons may name
+                self._vitals_routes.add(scope.get(VITALS_ROUTE_KEY))
+            return
+        await self._dispatch(scope, receive, send, path)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        """Static mount, cache stage or pipeline: everything but the admin API."""
         if self._static_match is not None and self._static_match(path):
             await self.observed(scope, receive, send, self.static)
         elif self.cache_stage is not None:

@@ -9,13 +9,22 @@ backend call, so malformed input is a 4xx with a reason and never a 500.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from prometheus_client.exposition import choose_encoder
 
+from perf_middleware.admin.beacon import BeaconEndpoint
 from perf_middleware.admin.config import ENV_TOKEN, AdminConfig
+from perf_middleware.admin.dashboard import (
+    PAGE_HEADERS,
+    REPORT_HEADERS,
+    dashboard_data,
+    render_page,
+    render_report,
+)
 from perf_middleware.admin.health import check_health
 from perf_middleware.admin.io import (
     BodyError,
@@ -27,8 +36,13 @@ from perf_middleware.admin.io import (
     send_response,
     without_body,
 )
+from perf_middleware.admin.ratelimit import RateLimiter
+from perf_middleware.admin.web import WEB_DIST
 from perf_middleware.metrics.counters import Metrics
+from perf_middleware.metrics.history import History
 from perf_middleware.metrics.prometheus import CONTENT_TYPE, prometheus_text, registry_for
+from perf_middleware.metrics.vitals import VitalsRoutes
+from perf_middleware.static import StaticAssets
 from perf_middleware.types import Receive, Scope, Send
 
 __all__ = ["ENV_TOKEN", "AdminApp", "AdminConfig"]
@@ -54,10 +68,14 @@ class _Request:
 
 class AdminApp:
     """ASGI app answering ``<prefix>/metrics``, ``/metrics.json``, ``/health``, ``/cache/…``,
-    ``/invalidate`` and ``/openapi.json``; the spec is in :mod:`perf_middleware.admin.openapi`.
+    ``/invalidate``, ``/openapi.json`` and the dashboard (``/``, ``/dashboard.json``,
+    ``/report``); the spec is in :mod:`perf_middleware.admin.openapi`. Two paths are public:
+    ``/assets/…`` (the package's own scripts and styles) and, with ``web_vitals``,
+    ``POST /vitals`` (beacons from visitors' browsers).
 
     ``cache`` is any :class:`~perf_middleware.cache.CacheBackend` (or ``None``);
-    ``url_key`` turns a user-given URL into the backend's primary key (default: unchanged).
+    ``url_key`` turns a user-given URL into the backend's primary key (default: unchanged);
+    ``static`` is the ``StaticAssets`` whose build the dashboard summarises.
     """
 
     def __init__(
@@ -67,13 +85,32 @@ class AdminApp:
         metrics: Metrics | None = None,
         cache: Any = None,
         url_key: Callable[[str], str] | None = None,
+        static: Any = None,
     ) -> None:
         self.config = config
         self.metrics = metrics if metrics is not None else Metrics()
         self.cache = cache
+        self.static = static
         self.url_key = url_key or (lambda url: url)
         self._registry = registry_for(self.metrics)
+        self.history = History(
+            self.metrics.collect_state, interval=config.history_interval, size=config.history_size
+        )
+        self.assets = StaticAssets(
+            WEB_DIST, prefix=f"{config.prefix}/assets", service_worker=None, extra_files=()
+        )
+        #: route templates beacons may name; the middleware adds the ones pages render
+        self.vitals_routes: VitalsRoutes | None = None
+        self.beacon: BeaconEndpoint | None = None
+        if config.web_vitals:
+            self.vitals_routes = VitalsRoutes(config.web_vitals_routes)
+            limiter = RateLimiter(rate=config.web_vitals_rate, burst=config.web_vitals_burst)
+            vitals = self.metrics.enable_vitals()
+            self.beacon = BeaconEndpoint(vitals, self.vitals_routes, limiter)
         self._routes: dict[str, dict[str, Handler]] = {
+            "/": {"GET": self._dashboard},
+            "/dashboard.json": {"GET": self._dashboard_json},
+            "/report": {"GET": self._report},
             "/metrics": {"GET": self._metrics},
             "/metrics.json": {"GET": self._metrics_json},
             "/health": {"GET": self._health},
@@ -97,6 +134,13 @@ class AdminApp:
         if path.startswith(self.config.prefix):
             path = path[len(self.config.prefix) :] or "/"
         request = _Request(scope, receive, send, path)
+        self.history.start()
+        if path.startswith("/assets/"):  # public: the package's own scripts and styles
+            await self.assets(scope, receive, send)
+            return
+        if path == "/vitals" and self.beacon is not None:  # public: visitors' beacons
+            await self.beacon(scope, receive, send, request.client)
+            return
         if not self.config.enabled:
             await empty_response(send, 404)
             return
@@ -146,6 +190,25 @@ class AdminApp:
 
     async def _metrics_json(self, request: _Request) -> None:
         await json_response(request.send, 200, self.metrics.to_json())
+
+    async def _dashboard_json(self, request: _Request) -> None:
+        self.history.maybe_sample()
+        data = await dashboard_data(self.metrics, self.history, self.cache, self.static)
+        await json_response(request.send, 200, data)
+
+    async def _dashboard(self, request: _Request) -> None:
+        data = await dashboard_data(self.metrics, self.history, self.cache, self.static)
+        body = render_page(data, self.config.prefix)
+        await send_response(request.send, 200, body, b"text/html; charset=utf-8", PAGE_HEADERS)
+
+    async def _report(self, request: _Request) -> None:
+        self.history.maybe_sample()
+        data = await dashboard_data(self.metrics, self.history, self.cache, self.static)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(data["generated_at"]))
+        disposition = f'attachment; filename="perf-report-{stamp}.html"'.encode()
+        headers = [*REPORT_HEADERS, (b"content-disposition", disposition)]
+        body = render_report(data)
+        await send_response(request.send, 200, body, b"text/html; charset=utf-8", headers)
 
     async def _openapi(self, request: _Request) -> None:
         from perf_middleware.admin.openapi import openapi_document
