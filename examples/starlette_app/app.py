@@ -14,7 +14,9 @@ in-memory response cache, local files. What it shows:
 * ``/static/...``: the build, precompressed and image-negotiated by ``StaticAssets``;
   ``/static/sw.js`` keeps the decks readable offline.
 * ``/_perf/...``: the admin API when ``PERF_ADMIN_TOKEN`` is set
-  (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" localhost:8000/_perf/metrics``);
+  (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" localhost:8000/_perf/metrics``), with
+  the dashboard at ``/_perf/`` and real-user Web Vitals from every page (the beacon
+  endpoint ``/_perf/vitals`` is public and on even without a token);
   ``PERF_SERVER_TIMING=1`` adds ``Server-Timing``; ``REDIS_URL=redis://...`` moves the
   cache to Redis; ``ASSETS_CDN_URL=https://cdn.example.com/static`` points asset URLs at a
   CDN that ``asset-pipeline upload dist --bucket ...`` filled.
@@ -46,6 +48,7 @@ from perf_middleware import (
     PerformanceMiddleware,
     PreloadHints,
     StaticAssets,
+    WebVitals,
     cached,
 )
 
@@ -99,6 +102,7 @@ def create_app(
     assets = Assets(static, cdn_url=os.environ.get("ASSETS_CDN_URL") or None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     assets.install(templates)
+    WebVitals().install(templates)  # {{ web_vitals() }} in base.html: real-user page loads
     has_worker = (dist / "sw.js").is_file()
     templates.env.globals["service_worker_snippet"] = Markup(
         registration_snippet(sw_url=f"{STATIC_PREFIX}/sw.js", scope="/") if has_worker else ""
@@ -194,7 +198,8 @@ def create_app(
         PreloadHints(site, assets),
         cache=backend,
         static=static,
-        admin=admin if admin is not None else AdminConfig.from_env(),
+        # web_vitals: visitors' browsers report LCP/INP/CLS/FCP/TTFB to /_perf/vitals
+        admin=admin if admin is not None else AdminConfig.from_env(web_vitals=True),
         server_timing=server_timing,
     )
 
