@@ -34,6 +34,7 @@ from perf_middleware.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from perf_middleware.admin.app import AdminApp
+    from perf_middleware.metrics.history import History
 
 _DEFAULT = object()
 
@@ -161,6 +162,7 @@ class PerformanceMiddleware:
         self.admin: AdminApp | None = None
         self._admin_match: Callable[[str], bool] | None = None
         self._vitals_routes: VitalsRoutes | None = None
+        self._history: History | None = None
         if admin is not None and admin.mounted:
             url_key = None
             if self.cache_stage is not None:
@@ -174,6 +176,7 @@ class PerformanceMiddleware:
             )
             self._admin_match = self.admin.matches
             self._vitals_routes = self.admin.vitals_routes
+            self._history = self.admin.history
         self._plain = (
             self._admin_match is None
             and self._static_match is None
@@ -198,6 +201,8 @@ class PerformanceMiddleware:
                     responder.settle()  # not recorded where it was sent (or not sent)
             return
         path: str = scope.get("path", "")
+        if self._history is not None:  # the dashboard's plots start with the traffic
+            self._history.start()
         if self._admin_match is not None and self._admin_match(path):
             assert self.admin is not None
             await self.admin(scope, receive, send)

@@ -4,6 +4,7 @@ pipeline, under real uvicorn, visited by real Chromium."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -134,3 +135,89 @@ def test_page_views_report_web_vitals_per_route(site: UvicornServer, chromium: A
     )
     assert 'perf_web_vitals_ttfb_seconds_count{route="/",served_by="network"}' in text
     assert json.dumps(routes)  # JSON-able as served
+
+
+@pytest.mark.browser
+def test_dashboard_draws_its_charts_and_refreshes(
+    site: UvicornServer, chromium: Any, tmp_path: Path
+) -> None:
+    context = chromium.new_context(service_workers="block", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        for path in ("/", "/decks/1/1", "/decks/1/2", "/decks/2/1", "/", "/decks/1/1"):
+            _visit(page, site.url + path)
+        page.goto("about:blank")
+        _wait_for(lambda: _vitals(site), lambda r: _count(r, DECK, "LCP") >= 3)
+        for _ in range(20):  # traffic across several history snapshots
+            httpx.get(site.url + "/api/presentations")
+            httpx.get(site.url + "/decks/3/1", headers={"accept-encoding": "br"})
+        assert httpx.get(site.url + "/_perf/").status_code == 401  # token-protected
+
+        dashboard = context.new_page()
+        dashboard.set_extra_http_headers(AUTH)
+        response = dashboard.goto(site.url + "/_perf/")
+        assert response is not None
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        # drawn once from the embedded data, then again from /_perf/dashboard.json
+        dashboard.wait_for_function(
+            "() => Number(document.body.dataset.renders) >= 2", timeout=20000
+        )
+        for panel in ("hit-ratio", "latency"):  # uPlot time series: a canvas with a size
+            size = dashboard.eval_on_selector(
+                f"[data-panel='{panel}'] canvas", "(c) => [c.width, c.height]"
+            )
+            assert size[0] > 200
+            assert size[1] > 100
+        bars = {
+            panel: dashboard.locator(f"[data-panel='{panel}'] .bar").count()
+            for panel in ("outcomes", "compression", "vitals", "largest", "build")
+        }
+        assert all(count > 0 for count in bars.values()), bars
+        vitals_text = dashboard.inner_text("[data-panel='vitals']")
+        assert DECK in vitals_text
+        assert "LCP" in vitals_text
+        # the page's assets came fingerprinted and precompressed from StaticAssets
+        assets = [u for u in _asset_urls(dashboard) if "/_perf/assets/" in u]
+        assert len(assets) == 4
+        for url in assets:
+            head = httpx.get(url, headers={"accept-encoding": "br"})
+            assert head.headers["content-encoding"] == "br"
+            assert "immutable" in head.headers["cache-control"]
+        shot = dashboard.screenshot(full_page=True)
+        assert shot.startswith(b"\x89PNG")
+        (tmp_path / "dashboard.png").write_bytes(shot)
+        if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
+            (DOCS / "dashboard.png").write_bytes(shot)
+    finally:
+        context.close()
+
+
+def _asset_urls(page: Any) -> list[str]:
+    urls: list[str] = page.evaluate(
+        "[...document.querySelectorAll('link[rel=stylesheet], script[src]')]"
+        ".map((e) => e.href || e.src)"
+    )
+    return urls
+
+
+@pytest.mark.browser
+def test_report_is_one_self_contained_file(
+    site: UvicornServer, chromium: Any, tmp_path: Path
+) -> None:
+    for path in ("/", "/decks/1/1", "/api/presentations"):
+        httpx.get(site.url + path)
+    response = httpx.get(site.url + "/_perf/report", headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment; filename=")
+    assert "/_perf/assets/" not in response.text  # everything inlined
+    report = tmp_path / "report.html"
+    report.write_bytes(response.content)
+    context = chromium.new_context(offline=True)  # a file opened from a ticket, no server
+    try:
+        page = context.new_page()
+        page.goto(report.as_uri())
+        page.wait_for_function("() => Number(document.body.dataset.renders) >= 1")
+        assert page.locator("[data-panel='latency'] canvas").count() == 1
+        assert page.locator("[data-panel='build'] .bar").count() > 0
+    finally:
+        context.close()

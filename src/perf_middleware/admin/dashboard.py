@@ -35,8 +35,8 @@ _PANELS: Final = (
     ("compression", "Bytes saved by compression", "On-the-fly compression per encoding.",
      False),
     ("vitals", "Web Vitals per route (p75)", "Real-user page loads from the beacon, per route "
-     "template and how the navigation was served; bars scaled to each metric's 'poor' "
-     "threshold.", True),
+     "template and how the navigation was served; a full bar is the metric's 'poor' "
+     "threshold (web.dev).", True),
     ("largest", "Largest cached entries", "Stored responses by size (all their variants).",
      False),
     ("build", "Asset build", "The manifest StaticAssets serves: files and bytes before and "

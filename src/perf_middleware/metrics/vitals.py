@@ -153,7 +153,8 @@ def parse_beacon(body: bytes, routes: VitalsRoutes) -> Beacon:
     nothing can be recorded.
     """
     try:
-        data = json.loads(body)
+        # UTF-8 only (RFC 8259 section 8.1; json.loads would also guess UTF-16 and -32)
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, RecursionError):
         raise BeaconError("malformed", "beacon is not valid JSON") from None
     if not isinstance(data, dict):
@@ -192,6 +193,11 @@ def parse_beacon(body: bytes, routes: VitalsRoutes) -> Beacon:
     if not values:
         raise BeaconError("out_of_range" if rejected else "malformed", "no valid metric values")
     return Beacon(route, served_by, tuple(values), rejected)
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN`` / ``Infinity`` are not JSON (Python's parser accepts them by default)."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _new_histogram(spec: MetricSpec) -> dict[str, Any]:

@@ -47,7 +47,8 @@ def route_template(scope: MutableMapping[str, Any]) -> str | None:
         except Exception:  # a route type with other expectations of the scope
             continue
         if getattr(match, "name", None) == "FULL":
-            return path
+            template = getattr(candidate, "path_format", None)  # without ":int" convertors
+            return template if isinstance(template, str) and template else path
     return None
 
 

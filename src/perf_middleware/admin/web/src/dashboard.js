@@ -35,18 +35,19 @@ function panel(id) {
   return root.querySelector(`[data-panel="${id}"] .body`);
 }
 
-/* rows: [{label, value, text, cls}] drawn as bars proportional to the largest value */
-function bars(target, rows, empty) {
+/* rows: [{label, value, text, cls}] drawn as bars proportional to `scale` (default: the
+   largest value) */
+function bars(target, rows, empty, scale) {
   target.replaceChildren();
   if (!rows.length) {
     target.append(el('p', { class: 'empty' }, empty));
     return;
   }
-  const max = Math.max(...rows.map((r) => r.value), 1e-12);
+  const max = scale || Math.max(...rows.map((r) => r.value), 1e-12);
   const grid = el('div', { class: 'bars' });
   for (const row of rows) {
     const bar = el('div', { class: 'bar ' + (row.cls || '') });
-    bar.style.width = Math.max(0, (row.value / max) * 100).toFixed(2) + '%';
+    bar.style.width = Math.min(100, Math.max(0, (row.value / max) * 100)).toFixed(2) + '%';
     grid.append(
       el('span', { class: 'label', title: row.label }, row.label),
       el('div', { class: 'track' }, bar),
@@ -108,7 +109,7 @@ function renderSeries(data) {
     scales: { y: { range: [0, 1] } },
     series: [{}, { label: 'hit ratio', stroke: '#2f5fd0', width: 2, value: (u, v) => fmtPct(v) },
       { label: 'requests/s', stroke: '#9aa3b5', width: 1, scale: 'rps', value: (u, v) => (v == null ? '–' : v.toFixed(1)) }],
-    axes: [{}, { values: (u, vals) => vals.map((v) => (v * 100).toFixed(0) + '%') },
+    axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => (v * 100).toFixed(0) + '%') },
       { scale: 'rps', side: 1, grid: { show: false } }],
   }, [s.t, s.ratio, s.rps]);
   timePlot('latency', {
@@ -116,7 +117,7 @@ function renderSeries(data) {
       { label: 'p50', stroke: '#0c8f5a', width: 2, value: (u, v) => fmtMs(v) },
       { label: 'p95', stroke: '#c77700', width: 2, value: (u, v) => fmtMs(v) },
       { label: 'p99', stroke: '#c62a2a', width: 2, value: (u, v) => fmtMs(v) }],
-    axes: [{}, { values: (u, vals) => vals.map((v) => fmtMs(v)) }],
+    axes: [{}, { size: 70, values: (u, vals) => vals.map((v) => fmtMs(v)) }],
   }, [s.t, s.p50, s.p95, s.p99]);
 }
 
@@ -149,7 +150,8 @@ function renderVitals(metrics) {
   if (!routes.length) {
     target.append(el('p', { class: 'empty' }, 'No beacons received yet.'));
   }
-  const scale = { LCP: 4, FCP: 3, TTFB: 1.8, INP: 0.5, CLS: 0.25 };
+  /* a full bar is the metric's "poor" threshold of web.dev */
+  const poor = { LCP: 4, FCP: 3, TTFB: 1.8, INP: 0.5, CLS: 0.25 };
   for (const [route, byServed] of routes) {
     for (const [served, byMetric] of Object.entries(byServed)) {
       const box = el('div', { class: 'vitals' });
@@ -157,10 +159,10 @@ function renderVitals(metrics) {
       const rows = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'].filter((m) => byMetric[m]).map((m) => {
         const v = byMetric[m];
         const text = (m === 'CLS' ? v.p75.toFixed(3) : fmtMs(v.p75)) + ` p75 · n=${v.count}`;
-        return { label: m, value: Math.min(v.p75 / scale[m], 1.5) + 1e-6, text, cls: v.rating };
+        return { label: m, value: v.p75 / poor[m], text, cls: v.rating };
       });
       const inner = el('div');
-      bars(inner, rows, 'no values');
+      bars(inner, rows, 'no values', 1);
       box.append(inner);
       target.append(box);
     }
