@@ -23,11 +23,12 @@ from perf_middleware.cache.stage import CacheStage
 from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.metrics.counters import Metrics
 from perf_middleware.metrics.vitals import VITALS_ROUTE_KEY, VitalsRoutes
+from perf_middleware.pipeline.capture import Capture
 from perf_middleware.pipeline.observe import (
     OBSERVER_KEY,
     RequestObserver,
 )
-from perf_middleware.pipeline.responder import Capture, Responder
+from perf_middleware.pipeline.responder import Responder
 from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.policy import Policy
 from perf_middleware.types import ASGIApp, Receive, Scope, Send

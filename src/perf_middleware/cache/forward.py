@@ -22,8 +22,8 @@ from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.http.cache_control import parse_cache_control
 from perf_middleware.http.headers import content_type, get_header, get_joined
 from perf_middleware.http.vary import parse_vary
+from perf_middleware.pipeline.capture import Capture
 from perf_middleware.pipeline.observe import note_cache
-from perf_middleware.pipeline.responder import Capture
 from perf_middleware.types import Message, MutableRawHeaders, Send
 
 logger = logging.getLogger("perf_middleware.cache")

@@ -1,6 +1,8 @@
 """The per-request response pipeline: policy -> ETag -> conditional -> compression.
 
-``settings`` holds what a middleware resolves once (``Pipeline``, response plans), ``responder``
-the per-request ``send`` wrapper, ``headers`` the pure header helpers a cache stage shares, and
-``observe`` the bridge to the metrics.
+``settings`` holds what a middleware resolves once (``Pipeline``), ``plans`` the responses
+already worked out, ``request`` the request fields the pipeline reads, ``responder`` the
+per-request ``send`` wrapper, ``capture`` what a cache stage records of a response,
+``headers`` the pure header helpers a cache stage shares, and ``observe`` the bridge to the
+metrics.
 """

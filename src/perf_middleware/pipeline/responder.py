@@ -23,6 +23,7 @@ from perf_middleware.http.dates import parse_http_date
 from perf_middleware.http.etag import etag_bytes
 from perf_middleware.http.headers import MutableRawHeaders, media_type, parse_length
 from perf_middleware.metrics.counters import clock
+from perf_middleware.pipeline.capture import Capture
 from perf_middleware.pipeline.headers import (
     ResponseFields,
     app_headers,
@@ -31,75 +32,16 @@ from perf_middleware.pipeline.headers import (
     scan,
 )
 from perf_middleware.pipeline.observe import RequestObserver, send_complete
+from perf_middleware.pipeline.request import request_fields
 from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.types import Message, Scope, Send
 
 if TYPE_CHECKING:
     from perf_middleware.metrics.counters import Metrics
 
-__all__ = ["Capture", "Responder"]
+__all__ = ["Responder"]
 
 _HASH_OFFLOAD_SIZE = 1 << 20  # bodies this big are hashed in a worker thread
-
-
-class Capture:
-    """What the app answered, for a cache: status, headers after policy and ETag, the identity
-    body (up to ``limit`` bytes; ``overflow`` once exceeded) and whether it completed."""
-
-    __slots__ = ("body", "complete", "headers", "limit", "overflow", "status", "streamed")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.status = 0
-        self.headers: MutableRawHeaders = []
-        self.body = bytearray()
-        self.complete = False
-        self.overflow = False
-        self.streamed = False
-
-    def add(self, chunk: bytes) -> None:
-        if self.overflow:
-            return
-        if len(self.body) + len(chunk) > self.limit:
-            self.overflow = True
-            self.body = bytearray()
-        else:
-            self.body += chunk
-
-
-#: The request fields the pipeline reads.
-_READ = frozenset(
-    (
-        b"accept-encoding",
-        b"if-match",
-        b"if-none-match",
-        b"if-modified-since",
-        b"if-unmodified-since",
-    )
-)
-
-Conditions = tuple[bytes | None, bytes | None, bytes | None, bytes | None]
-
-
-def request_fields(scope: Scope) -> tuple[bytes | None, Conditions | None]:
-    """Accept-Encoding and the four precondition fields (If-Match, If-None-Match,
-    If-Modified-Since, If-Unmodified-Since; None when all are absent) of a request. Repeated
-    lines of a field are combined first to last with ", " (RFC 9110 §5.3)."""
-    fields: dict[bytes, bytes] = {}
-    for name, value in scope.get("headers") or ():
-        if name in _READ:
-            prior = fields.get(name)
-            fields[name] = value if prior is None else prior + b", " + value
-    accept_encoding = fields.pop(b"accept-encoding", None)
-    if not fields:
-        return accept_encoding, None
-    conditions = (
-        fields.get(b"if-match"),
-        fields.get(b"if-none-match"),
-        fields.get(b"if-modified-since"),
-        fields.get(b"if-unmodified-since"),
-    )
-    return accept_encoding, conditions
 
 
 class Responder:
@@ -243,7 +185,7 @@ class Responder:
             self._plannable = False  # hashed off the loop: never planned
             return None
         pipeline = self.pipeline
-        plan = pipeline.plan(self.path, self.accept_encoding)
+        plan = pipeline.plans.lookup(self.path, self.accept_encoding)
         if (
             plan is None
             or plan.size != len(body)
@@ -409,7 +351,7 @@ class Responder:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             headers.append((b"content-length", b"%d" % len(body)))
         if plannable:
-            self.pipeline.remember_plan(
+            self.pipeline.plans.remember(
                 self.path, self.accept_encoding, start, len(body), status, headers, self._digest
             )
         await send_complete(self.send, status, headers, b"" if head else body)

@@ -14,6 +14,7 @@ from perf_middleware.http.etag import (
     ETagList,
     base_opaque,
     encoding_etag,
+    etag_bytes,
     etag_matches_any,
     etag_matches_strong,
     make_etag,
@@ -149,3 +150,8 @@ def test_if_match_uses_strong_comparison() -> None:
     assert not etag_matches_strong('"b"', 'W/"b"')
     assert etag_matches_strong("*", None)
     assert not etag_matches_strong('"b"', None)
+
+
+def test_etag_bytes_is_make_etag_as_header_bytes() -> None:
+    for body in (b"", b"x", b"{}" * 512, bytes(range(256)) * 40):
+        assert etag_bytes(body) == make_etag(body).encode("latin-1")

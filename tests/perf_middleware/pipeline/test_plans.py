@@ -13,7 +13,7 @@ from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.http.etag import make_etag
 from perf_middleware.metrics.counters import Metrics
 from perf_middleware.middleware import PerformanceMiddleware
-from perf_middleware.pipeline.settings import (
+from perf_middleware.pipeline.plans import (
     PLAN_ENCODINGS,
     PLAN_ENTRIES,
     PLAN_RETRIES,
@@ -58,7 +58,7 @@ def planned(app: PerformanceMiddleware) -> dict[tuple[str, bytes | None], Respon
     """The plans of ``app`` by (path, Accept-Encoding)."""
     return {
         (path, coding): plan
-        for path, by_encoding in app.pipeline.plans.items()
+        for path, by_encoding in app.pipeline.plans.by_path.items()
         for coding, plan in by_encoding.items()
     }
 
@@ -77,7 +77,7 @@ async def test_a_repeated_shape_reuses_its_plan_and_hashes_each_body(
     one = await call(app, "/data")
     two = await call(app, "/data")
     assert policy.applied == 1  # the second response was not worked out again
-    assert len(app.pipeline.plans) == 1
+    assert len(app.pipeline.plans.by_path) == 1
     assert one.header("etag") == make_etag(first)
     assert two.header("etag") == make_etag(second)
     assert two.body == second
@@ -141,7 +141,7 @@ async def test_compressed_responses_are_never_planned(policy: CountingPolicy, et
         assert result.header("content-encoding") == "gzip"
         assert gzip.decompress(result.body) == body
         assert result.header("etag") == ("W/" + make_etag(body) if etag else None)
-    assert app.pipeline.plans == {}
+    assert app.pipeline.plans.by_path == {}
     assert policy.applied == 2
 
 
@@ -174,7 +174,7 @@ async def test_headers_a_plan_cannot_snapshot_are_never_planned(headers: Any) ->
     body = b"l" * 800
     app = PerformanceMiddleware(answering([(200, headers, body)] * 2))
     one = await call(app, "/l")
-    assert app.pipeline.plans == {}
+    assert app.pipeline.plans.by_path == {}
     assert one.header("etag") == make_etag(body)
     assert one.header("content-length") == "800"
     assert one.header("content-type") == "application/json"
@@ -232,7 +232,7 @@ async def test_plans_are_bounded() -> None:
     app = PerformanceMiddleware(answering([(200, JSON, b"b" * 10)] * (PLAN_ENTRIES + 5)))
     for index in range(PLAN_ENTRIES + 5):
         assert (await call(app, f"/n/{index}")).status == 200
-    assert 0 < len(app.pipeline.plans) <= PLAN_ENTRIES
+    assert 0 < len(app.pipeline.plans.by_path) <= PLAN_ENTRIES
 
 
 async def test_plans_per_path_are_bounded_by_accept_encoding_values() -> None:
@@ -241,8 +241,8 @@ async def test_plans_per_path_are_bounded_by_accept_encoding_values() -> None:
     for index in range(count):
         headers = [("accept-encoding", f"x-{index}")]  # no coding we know: identity, planned
         assert (await call(app, "/one", headers=headers)).status == 200
-    assert list(app.pipeline.plans) == ["/one"]
-    assert 0 < len(app.pipeline.plans["/one"]) <= PLAN_ENCODINGS
+    assert list(app.pipeline.plans.by_path) == ["/one"]
+    assert 0 < len(app.pipeline.plans.by_path["/one"]) <= PLAN_ENCODINGS
     assert ("/one", f"x-{count - 1}".encode()) in planned(app)  # the newest is kept
 
 
@@ -262,7 +262,7 @@ async def test_planned_responses_are_counted_and_failures_still_recorded() -> No
     middleware = PerformanceMiddleware(app, metrics=metrics, compression=CompressionConfig())
     for _ in range(3):
         assert (await call(middleware, "/m")).status == 200
-    assert len(middleware.pipeline.plans) == 1
+    assert len(middleware.pipeline.plans.by_path) == 1
     with pytest.raises(RuntimeError):
         await call(middleware, "/m")
     assert metrics.requests == 4

@@ -45,7 +45,7 @@ from perf_middleware.cache.vary_hints import VaryHints, remember
 from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.http.dates import format_http_date
 from perf_middleware.http.headers import combine_fields, get_header
-from perf_middleware.pipeline.responder import Capture
+from perf_middleware.pipeline.capture import Capture
 from perf_middleware.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("perf_middleware.cache")

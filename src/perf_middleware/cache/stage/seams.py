@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from perf_middleware.metrics.counters import Metrics
-from perf_middleware.pipeline.responder import Capture
+from perf_middleware.pipeline.capture import Capture
 from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.types import ASGIApp, Receive, Scope, Send
 

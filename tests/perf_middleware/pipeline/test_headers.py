@@ -1,4 +1,4 @@
-"""The responder's reusable pieces (the cache stage builds on them)."""
+"""The pure header helpers of the pipeline (the cache stage builds on them too)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from perf_middleware.pipeline.headers import (
     not_modified_headers,
     scan,
 )
-from perf_middleware.pipeline.responder import Capture
 
 HEADERS = [
     (b"content-type", b"Text/HTML; charset=utf-8"),
@@ -73,23 +72,3 @@ def test_mark_encoded_identity_only_adds_vary() -> None:
     headers = [(b"content-length", b"5"), (b"etag", b'"x"')]
     mark_encoded(headers, "identity")
     assert headers == [(b"content-length", b"5"), (b"etag", b'"x"'), (b"vary", b"Accept-Encoding")]
-
-
-def test_capture_is_bounded() -> None:
-    capture = Capture(limit=10)
-    capture.add(b"12345")
-    capture.add(b"67890")
-    assert bytes(capture.body) == b"1234567890"
-    assert not capture.overflow
-    capture.add(b"x")
-    assert capture.overflow
-    assert bytes(capture.body) == b""
-    capture.add(b"y")
-    assert bytes(capture.body) == b""
-
-
-def test_etag_bytes_is_make_etag_as_header_bytes() -> None:
-    from perf_middleware.http.etag import etag_bytes, make_etag
-
-    for body in (b"", b"x", b"{}" * 512, bytes(range(256)) * 40):
-        assert etag_bytes(body) == make_etag(body).encode("latin-1")
