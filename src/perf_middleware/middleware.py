@@ -149,7 +149,8 @@ class PerformanceMiddleware:
         counters = None
         if cache is not None and metrics is not None:
             counters = metrics.cache(backend_label(cache))
-            events = cache_event_hook(counters, STAGE_EVENTS)
+            reasons = metrics.cache_reasons(backend_label(cache))
+            events = cache_event_hook(counters, STAGE_EVENTS, reasons)
             if getattr(cache, "events", None) is None and hasattr(cache, "events"):
                 cache.events = cache_event_hook(counters, BACKEND_EVENTS)
             if hasattr(cache, "max_bytes") and hasattr(cache, "stats"):  # in-process store

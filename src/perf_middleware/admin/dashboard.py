@@ -30,8 +30,8 @@ _PANELS: Final = (
      "interval (hit + stale); grey: requests per second.", False),
     ("latency", "Response-time percentiles", "p50 / p95 / p99 per interval, from the "
      "response-time histogram (time to the last byte).", False),
-    ("outcomes", "Cache outcomes", "Hits, stale serves, misses and bypasses since start.",
-     False),
+    ("outcomes", "Cache outcomes", "Hits, stale serves, misses and bypasses by reason, and "
+     "what the cache did (stores, evictions ...) since start.", False),
     ("compression", "Bytes saved by compression", "On-the-fly compression per encoding.",
      False),
     ("vitals", "Web Vitals per route (p75)", "Real-user page loads from the beacon, per route "

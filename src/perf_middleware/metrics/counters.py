@@ -152,6 +152,7 @@ class Metrics:
 
     __slots__ = (
         "_cache",
+        "_cache_reasons",
         "_compression",
         "_last_flush",
         "_multiprocess",
@@ -181,6 +182,7 @@ class Metrics:
         #: response times (to the last byte) in seconds
         self.response_time = Histogram(config.latency_buckets)
         self._cache: dict[str, CacheCounters] = {}
+        self._cache_reasons: dict[str, dict[str, int]] = {}
         self._sizes: dict[str, Any] = {}
         self._compression: dict[str, CompressionCounters] = {}
         self._last_flush = 0.0
@@ -196,6 +198,11 @@ class Metrics:
         if counters is None:
             counters = self._cache[backend] = CacheCounters()
         return counters
+
+    def cache_reasons(self, backend: str) -> dict[str, int]:
+        """Stage event name -> count for ``backend``: why lookups missed, went stale or
+        were bypassed (see ``perf_middleware.cache.events.OUTCOME_REASONS``)."""
+        return self._cache_reasons.setdefault(backend, {})
 
     def track_size(self, backend: str, stats: Any) -> None:
         """Expose ``stats.entries`` / ``stats.bytes`` (a backend's ``BackendStats``) as
@@ -262,6 +269,9 @@ class Metrics:
             "status_classes": list(self.status_classes),
             "response_time": self.response_time.state(),
             "cache": {name: c.state() for name, c in sorted(self._cache.items())},
+            "cache_reasons": {
+                name: dict(sorted(r.items())) for name, r in sorted(self._cache_reasons.items())
+            },
             "cache_size": {
                 name: {"entries": int(stats.entries), "bytes": int(stats.bytes)}
                 for name, stats in sorted(self._sizes.items())

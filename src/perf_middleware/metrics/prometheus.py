@@ -28,7 +28,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from perf_middleware.metrics.counters import CACHE_EVENTS, Metrics
-from perf_middleware.metrics.state import hit_ratio
+from perf_middleware.metrics.state import OUTCOME_REASONS, hit_ratio
 from perf_middleware.metrics.vitals import DROP_REASONS, METRICS
 
 __all__ = ["CONTENT_TYPE", "MetricsCollector", "prometheus_text"]
@@ -99,6 +99,16 @@ class MetricsCollector(Collector):
         )
         yield from self._cache_families(ns, state["cache"])
         yield from self._size_families(ns, state.get("cache_size", {}))
+        reasons = CounterMetricFamily(
+            f"{ns}_cache_lookup_reasons",
+            "Lookups that were not fresh hits, by outcome (stale, miss, bypass) and reason.",
+            labels=["backend", "outcome", "reason"],
+        )
+        for backend, by_name in state.get("cache_reasons", {}).items():
+            for name, count in sorted(by_name.items()):
+                outcome, reason = OUTCOME_REASONS.get(name, ("other", name))
+                reasons.add_metric([backend, outcome, reason], count)
+        yield reasons
         yield from self._compression_families(ns, state["compression"])
         if "web_vitals" in state:
             yield from self._vitals_families(ns, state["web_vitals"])

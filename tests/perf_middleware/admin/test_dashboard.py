@@ -207,3 +207,27 @@ def test_snapshot_and_percentiles() -> None:
         "p95": None,
         "p99": None,
     }
+
+
+async def test_lookups_are_counted_by_outcome_and_reason() -> None:
+    app = PerformanceMiddleware(
+        make_app(b"ok", headers=[(b"cache-control", b"public, max-age=60")]),
+        cache=MemoryBackend(max_bytes=2**20),
+        admin=AdminConfig(token=TOKEN),
+    )
+    async with client(app) as c:
+        await c.get("/a")  # miss, no entry
+        await c.get("/a")  # fresh hit
+        await c.options("/a")
+        await c.options("/a")
+        data = (await c.get("/_perf/metrics.json", headers=AUTH)).json()
+        text = (await c.get("/_perf/metrics", headers=AUTH)).text
+    assert data["cache"]["memory"]["hit"] == 1
+    assert data["cache_reasons"]["memory"] == {
+        "miss": {"no-entry": 1},
+        "bypass": {"method": 2},
+    }
+    assert (
+        'perf_cache_lookup_reasons_total{backend="memory",outcome="bypass",reason="method"} 2.0'
+        in text
+    )

@@ -126,9 +126,28 @@ function renderCache(metrics) {
   for (const events of Object.values(metrics.cache || {})) {
     for (const [k, v] of Object.entries(events)) if (typeof v === 'number' && k !== 'hit_ratio') totals[k] = (totals[k] || 0) + v;
   }
-  const order = ['hit', 'stale', 'miss', 'bypass', 'store', 'coalesced', 'revalidation', 'revalidation_error', 'eviction', 'invalidation', 'error'];
+  /* lookups by outcome and reason: fresh hits, then why the others were not */
+  const reasons = {};
+  for (const byOutcome of Object.values(metrics.cache_reasons || {})) {
+    for (const [outcome, byReason] of Object.entries(byOutcome)) {
+      for (const [reason, n] of Object.entries(byReason)) {
+        const key = `${outcome} · ${reason}`;
+        reasons[key] = (reasons[key] || 0) + n;
+      }
+    }
+  }
   const cls = { hit: 'good', stale: 'good', miss: 'needs-improvement', bypass: '', error: 'poor', revalidation_error: 'poor' };
-  bars(panel('outcomes'), order.filter((k) => totals[k]).map((k) => ({ label: k, value: totals[k], text: String(totals[k]), cls: cls[k] || '' })), 'No cache lookups yet (or no response cache configured).');
+  const rows = [];
+  if (totals.hit) rows.push({ label: 'hit · fresh', value: totals.hit, text: String(totals.hit), cls: 'good' });
+  for (const outcome of ['stale', 'miss', 'bypass']) {
+    for (const [key, n] of Object.entries(reasons)) {
+      if (n && key.startsWith(outcome + ' ')) rows.push({ label: key, value: n, text: String(n), cls: cls[outcome] });
+    }
+  }
+  for (const k of ['store', 'coalesced', 'revalidation', 'revalidation_error', 'eviction', 'invalidation', 'error']) {
+    if (totals[k]) rows.push({ label: k, value: totals[k], text: String(totals[k]), cls: cls[k] || '' });
+  }
+  bars(panel('outcomes'), rows, 'No cache lookups yet (or no response cache configured).');
 }
 
 function renderCompression(metrics) {
