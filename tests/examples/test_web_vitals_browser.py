@@ -221,3 +221,22 @@ def test_report_is_one_self_contained_file(
         assert page.locator("[data-panel='build'] .bar").count() > 0
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_navigations_through_the_service_worker_are_labelled_so(
+    site: UvicornServer, chromium: Any
+) -> None:
+    context = chromium.new_context(service_workers="allow")
+    try:
+        page = context.new_page()
+        _visit(page, site.url + "/")
+        assert page.evaluate("navigator.serviceWorker.ready.then((r) => !!r.active)")
+        _visit(page, site.url + "/decks/2/1")  # a navigation the worker handles
+        assert page.evaluate("!!navigator.serviceWorker.controller")
+        page.goto("about:blank")
+    finally:
+        context.close()
+    routes = _wait_for(lambda: _vitals(site), lambda r: "service-worker" in r.get(DECK, {}))
+    assert routes[DECK]["service-worker"]["TTFB"]["count"] == 1
+    assert "service-worker" not in routes.get("/", {})  # the first view had no worker yet
