@@ -19,9 +19,11 @@ from prometheus_client.exposition import choose_encoder
 from perf_middleware.admin.beacon import BeaconEndpoint
 from perf_middleware.admin.config import ENV_TOKEN, AdminConfig
 from perf_middleware.admin.dashboard import (
+    LOGIN_HEADERS,
     PAGE_HEADERS,
     REPORT_HEADERS,
     dashboard_data,
+    render_login,
     render_page,
     render_report,
 )
@@ -33,10 +35,17 @@ from perf_middleware.admin.io import (
     json_response,
     parse_invalidate,
     read_body,
+    read_bounded,
     send_response,
     without_body,
 )
 from perf_middleware.admin.ratelimit import RateLimiter
+from perf_middleware.admin.session import (
+    login_token,
+    make_session,
+    session_cookie,
+    session_valid,
+)
 from perf_middleware.admin.web import WEB_DIST
 from perf_middleware.metrics.counters import Metrics
 from perf_middleware.metrics.history import History
@@ -117,6 +126,8 @@ class AdminApp:
             "/invalidate": {"POST": self._invalidate},
             "/openapi.json": {"GET": self._openapi},
         }
+        # guessing the token through the login form is slowed to a few tries a minute
+        self._login_limiter = RateLimiter(rate=0.1, burst=5)
         self._cache_methods: dict[str, Handler] = {
             "GET": self._cache_get,
             "DELETE": self._cache_delete,
@@ -148,9 +159,16 @@ class AdminApp:
             logger.warning("admin refused client=%s reason=ip-not-allowed", request.client)
             await empty_response(send, 403)
             return
+        if path == "/login":
+            await self._login(request)
+            return
         headers = dict(scope.get("headers", ()))
-        if not self.config.token_matches(headers.get(b"authorization")):
+        if not self._authorized(request.method, headers):
             logger.warning("admin refused client=%s reason=bad-token", request.client)
+            if request.method == "GET" and b"text/html" in headers.get(b"accept", b""):
+                body = render_login(self.config.prefix)  # a browser: the sign-in form
+                await send_response(send, 401, body, b"text/html; charset=utf-8", LOGIN_HEADERS)
+                return
             await empty_response(send, 401, [(b"www-authenticate", b'Bearer realm="perf-admin"')])
             return
         methods = self._cache_methods if path.startswith("/cache/") or path == "/cache" else None
@@ -173,6 +191,50 @@ class AdminApp:
             )
             return
         await handler(request)
+
+    def _authorized(self, method: str, headers: dict[bytes, bytes]) -> bool:
+        """The bearer token, or (reading only) a dashboard session cookie."""
+        if self.config.token_matches(headers.get(b"authorization")):
+            return True
+        if method not in ("GET", "HEAD") or self.config.token is None:
+            return False
+        return session_valid(self.config.token, headers.get(b"cookie"), time.time())
+
+    async def _login(self, request: _Request) -> None:
+        """``POST /login`` with the token in a form: a session cookie and back to ``/``."""
+        prefix = self.config.prefix
+        if request.method != "POST":
+            await json_response(
+                request.send, 405, {"error": "sign in with POST"}, [(b"allow", b"POST")]
+            )
+            return
+        if not self._login_limiter.allow(request.client):
+            logger.warning("admin login refused client=%s reason=rate-limited", request.client)
+            await empty_response(request.send, 429, [(b"retry-after", b"60")])
+            return
+        headers = dict(request.scope.get("headers", ()))
+        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if content_type != b"application/x-www-form-urlencoded":
+            error = "the login form is application/x-www-form-urlencoded"
+            await json_response(request.send, 415, {"error": error})
+            return
+        body = await read_bounded(headers.get(b"content-length"), request.receive, 4096)
+        token = login_token(body) if body is not None else None
+        if token is None or not self.config.token_matches(b"Bearer " + token.encode()):
+            logger.warning("admin login refused client=%s reason=bad-token", request.client)
+            page = render_login(prefix, "That is not the admin token.")
+            await send_response(request.send, 401, page, b"text/html; charset=utf-8", LOGIN_HEADERS)
+            return
+        assert self.config.token is not None  # token_matches is False without one
+        cookie = session_cookie(
+            make_session(self.config.token, time.time()),
+            prefix,
+            secure=request.scope.get("scheme") == "https",
+        )
+        logger.info("admin login client=%s", request.client)
+        location = f"{prefix}/".encode()
+        extra = [(b"location", location), (b"set-cookie", cookie)]
+        await send_response(request.send, 303, b"", None, extra)
 
     # -- handlers ---------------------------------------------------------------------------
 

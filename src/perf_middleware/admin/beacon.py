@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from perf_middleware.admin.io import empty_response, json_response
+from perf_middleware.admin.io import empty_response, json_response, read_bounded
 from perf_middleware.admin.ratelimit import RateLimiter
 from perf_middleware.metrics.vitals import BeaconError, VitalsCounters, VitalsRoutes, parse_beacon
 from perf_middleware.types import Receive, Scope, Send
@@ -62,7 +62,7 @@ class BeaconEndpoint:
                 send, 415, "malformed", "Content-Type must be text/plain or application/json"
             )
             return
-        body = await _read_bounded(headers.get(b"content-length"), receive)
+        body = await read_bounded(headers.get(b"content-length"), receive, MAX_BEACON_BYTES)
         if body is None:
             await self._refuse(
                 send, 413, "too_large", f"beacon larger than {MAX_BEACON_BYTES} bytes"
@@ -81,23 +81,3 @@ class BeaconEndpoint:
         self.vitals.drop(reason)
         logger.debug("web vitals beacon dropped reason=%s", reason)
         await json_response(send, status, {"error": message, "reason": reason})
-
-
-async def _read_bounded(length: bytes | None, receive: Receive) -> bytes | None:
-    """The body, or None once it is known to exceed :data:`MAX_BEACON_BYTES` (declared or
-    read); a client that disconnects mid-body yields what arrived, which then fails to parse."""
-    if length is not None and (not length.isdigit() or int(length) > MAX_BEACON_BYTES):
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BEACON_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)

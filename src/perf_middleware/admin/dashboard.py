@@ -20,7 +20,15 @@ from perf_middleware.admin.web import WEB_DIST, web_manifest
 from perf_middleware.metrics.counters import Metrics
 from perf_middleware.metrics.history import History
 
-__all__ = ["build_summary", "dashboard_data", "largest_entries", "render_page", "render_report"]
+__all__ = [
+    "LOGIN_HEADERS",
+    "build_summary",
+    "dashboard_data",
+    "largest_entries",
+    "render_login",
+    "render_page",
+    "render_report",
+]
 
 #: Entries listed in "largest cached entries".
 LARGEST: Final = 10
@@ -52,6 +60,10 @@ _REPORT_CSP: Final = (
     b"img-src data:; base-uri 'none'"
 )
 PAGE_HEADERS: Final = [(b"content-security-policy", _PAGE_CSP)]
+LOGIN_HEADERS: Final = [
+    (b"content-security-policy", _PAGE_CSP),
+    (b"www-authenticate", b'Bearer realm="perf-admin"'),
+]
 REPORT_HEADERS: Final = [(b"content-security-policy", _REPORT_CSP)]
 
 
@@ -172,6 +184,23 @@ def render_page(data: Mapping[str, Any], prefix: str) -> bytes:
     )
     body = _body(data, f"{prefix}/dashboard.json")
     return (_head("perf-middleware dashboard", head) + body + "</body></html>").encode()
+
+
+def render_login(prefix: str, error: str | None = None) -> bytes:
+    """The form a browser gets instead of the dashboard without a session (the token is
+    posted to ``<prefix>/login``, which sets the session cookie)."""
+    css = f"{prefix}/assets/{web_manifest()['dashboard.css'].path}"
+    message = f'<p class="note">{html.escape(error)}</p>' if error else ""
+    body = (
+        '<div id="dashboard"><header class="top"><h1>perf-middleware</h1></header>'
+        '<main class="grid"><section class="panel"><h2>Admin token</h2>'
+        f'{message}<form method="post" action="{html.escape(prefix)}/login">'
+        '<input type="password" name="token" autocomplete="current-password" required '
+        'aria-label="Admin token"> <button type="submit">Open the dashboard</button>'
+        "</form></section></main></div>"
+    )
+    head = f'<link rel="stylesheet" href="{css}">'
+    return (_head("perf-middleware: sign in", head) + body + "</body></html>").encode()
 
 
 def _inline(name: str) -> str:

@@ -186,6 +186,32 @@ def _dashboard_paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "Report.", "content": _HTML}, **_refusals()},
             }
         },
+        "/login": {
+            "post": {
+                "operationId": "login",
+                "summary": "Sign a browser in: a session cookie for reading (GET) endpoints.",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["token"],
+                                "properties": {"token": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "303": {"description": "Signed in: Set-Cookie, and Location the dashboard."},
+                    "401": {"description": "Wrong token: the form again.", "content": _HTML},
+                    "403": {"description": "Client address not in the allow-list."},
+                    "415": _json(_ERROR, "Not a form."),
+                    "429": {"description": "Too many attempts from this client address."},
+                },
+            }
+        },
         "/vitals": {
             "post": {
                 "operationId": "webVitalsBeacon",
