@@ -169,7 +169,7 @@ def _flood() -> list[tuple[str, dict[str, Any]]]:
     big = "A" * (MAX_BEACON_BYTES * 64)
     kinds: list[tuple[str, dict[str, Any]]] = [
         ("huge declared", {"content": big}),
-        ("huge streamed", {"content": iter([big.encode()] * 4)}),
+        ("huge streamed", {"content": [big.encode()] * 4}),  # chunked: no length
         ("deep nesting", {"content": "[" * 4000}),
         ("wrong types", {"content": '{"route": ["/"], "served_by": 1, "metrics": "LCP"}'}),
         ("bad numbers", {"content": beacon(LCP="NaN", CLS=[1], INP={"v": 1}, TTFB=1e308)}),
