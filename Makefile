@@ -6,9 +6,9 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 UV := python3 -m uv
 EXAMPLE := examples/starlette_app
-SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs
+SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs nginx-light
 
-.PHONY: demo test uv sync sync-all system-deps lint typecheck pytest bench clean admin-assets
+.PHONY: demo test uv sync sync-all system-deps lint typecheck pytest docs bench clean admin-assets
 
 uv:
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -25,6 +25,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
@@ -43,6 +44,10 @@ lint: sync-all
 
 typecheck: sync-all
 	$(UV) run --no-sync mypy
+
+## Regenerate docs/configuration.md from the public API (tests/test_docs.py checks it).
+docs: sync-all
+	$(UV) run --no-sync python scripts/config_reference.py
 
 ## The whole suite once, with branch coverage of the runtime gated at its measured level.
 pytest: sync-all system-deps

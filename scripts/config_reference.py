@@ -1,8 +1,11 @@
-"""Write ``docs/configuration.md``: every option of every component with its default.
+"""Write ``docs/configuration.md``: every public name and every option, with its default.
 
-Generated from the config dataclasses and ``PerformanceMiddleware``'s signature, so the
-reference cannot drift from the code (``tests/test_docs.py`` fails when it is stale).
-Run: ``python scripts/config_reference.py`` (``--check`` only compares).
+Generated from the public API itself: the signatures of the constructors and functions users
+call (``CALLABLES``) and the fields of the config dataclasses (``SECTIONS``), so the reference
+cannot drift from the code. Every name in ``perf_middleware.__all__`` must have a section
+here (the script refuses to write otherwise) and ``tests/test_docs.py`` fails when the file
+is stale or a public name or option is missing.
+Run: ``python scripts/config_reference.py`` or ``make docs`` (``--check`` only compares).
 """
 
 from __future__ import annotations
@@ -16,6 +19,33 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "configuration.md"
+
+#: constructors and functions users call: (heading, "module:name", how it is used)
+CALLABLES: list[tuple[str, str, str]] = [
+    ("MemoryBackend", "perf_middleware.cache.backends.memory:MemoryBackend",
+     "`PerformanceMiddleware(app, cache=MemoryBackend(...))`: one process's memory"),
+    ("RedisBackend", "perf_middleware.cache.backends.redis:RedisBackend",
+     "`PerformanceMiddleware(app, cache=RedisBackend(url, ...))`: shared by every worker"),
+    ("CacheBackend", "perf_middleware.cache.backends.base:CacheBackend",
+     "the protocol both backends implement (`app.cache.invalidate_tags([...])` and friends)"),
+    ("@cached", "perf_middleware.cache.decorator:cached",
+     "`@cached(ttl=60, backend=app.cache, tags=...)` on an `async def`"),
+    ("StaticAssets", "perf_middleware.static:StaticAssets",
+     "`PerformanceMiddleware(app, static=StaticAssets(directory, ...))`; "
+     "its other keywords are the Static files options below"),
+    ("Assets", "perf_middleware.templating:Assets",
+     "`Assets(static_or_dist, ...).install(templates)`; "
+     "its other keywords are the Template helpers options below"),
+    ("PreloadHints", "perf_middleware.templating.preload:PreloadHints",
+     "`app = PreloadHints(app, assets, ...)`; its other keywords are the Preload hints options"),
+    ("WebVitals", "perf_middleware.templating.vitals:WebVitals",
+     "`WebVitals(...).install(templates)`: `{{ web_vitals() }}` sends real-user Web Vitals "
+     "to `AdminConfig(web_vitals=True)`"),
+    ("Metrics", "perf_middleware.metrics.counters:Metrics",
+     "`PerformanceMiddleware(app, metrics=Metrics(MetricsConfig(...)))`"),
+    ("registration_snippet", "asset_pipeline.sw.render:registration_snippet",
+     "`from asset_pipeline.sw import registration_snippet`: the `<script>` registering sw.js"),
+]  # fmt: skip
 
 #: (heading, "module:Class", where it is set)
 SECTIONS: list[tuple[str, str, str]] = [
@@ -88,28 +118,80 @@ def _doc(obj: Any) -> str:
     return "\n".join(line.rstrip() for line in doc.splitlines())
 
 
+def _cell(text: str) -> str:
+    text = text.replace("|", "\\|")
+    return f"`{text}`" if len(text) <= 120 else f"`{text[:117]}...`"
+
+
+def _param_default(param: inspect.Parameter) -> str:
+    value = param.default
+    if value is inspect.Parameter.empty:
+        return "(required)"
+    if repr(value).startswith("<object"):  # a sentinel: "use a default instance"
+        return "a default instance"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return _cell(f"{getattr(value, '__module__', '')}.{value.__qualname__}".lstrip("."))
+    return _cell(repr(value))
+
+
+def _options(obj: Any) -> list[inspect.Parameter]:
+    """The parameters a user passes: ``self`` and ``**options`` left out."""
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    params = list(inspect.signature(target).parameters.values())
+    if inspect.isclass(obj):
+        params = params[1:]
+    return [p for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
+def _protocol_methods(cls: Any) -> list[str]:
+    rows = ["| method | what it does |", "|---|---|"]
+    for name, member in sorted(vars(cls).items()):
+        if name.startswith("_") or not callable(member):
+            continue
+        summary = (inspect.getdoc(member) or "").split("\n\n")[0].replace("\n", " ")
+        summary = summary.replace("|", "\\|")
+        rows.append(f"| `{name}{inspect.signature(member)}` | {summary} |")
+    return rows
+
+
+def _callable_section(heading: str, obj: Any, how: str) -> list[str]:
+    lines = [f"## {heading}", "", f"Used as {how}.", ""]
+    if getattr(obj, "_is_protocol", False):
+        lines += [*_protocol_methods(obj), ""]
+    else:
+        rows = ["| option | type | default |", "|---|---|---|"]
+        for p in _options(obj):
+            kind = p.annotation if isinstance(p.annotation, str) else ""
+            rows.append(f"| `{p.name}` | {_cell(kind) if kind else ''} | {_param_default(p)} |")
+        lines += [*rows, ""]
+    doc = _doc(obj)
+    return [*lines, doc, ""] if doc else lines
+
+
 def _middleware_section() -> list[str]:
     from perf_middleware.middleware import PerformanceMiddleware
 
-    lines = [
-        "## PerformanceMiddleware",
-        "",
-        "`PerformanceMiddleware(app, **options)`; every option is keyword-only.",
-        "",
-        "| option | default |",
-        "|---|---|",
-    ]
-    for name, param in inspect.signature(PerformanceMiddleware.__init__).parameters.items():
-        if param.kind is not inspect.Parameter.KEYWORD_ONLY:
-            continue
-        default = param.default
-        text = "a default instance" if repr(default).startswith("<object") else repr(default)
-        lines.append(f"| `{name}` | `{text}` |")
-    doc = _doc(PerformanceMiddleware)
-    return [*lines, "", doc, ""] if doc else [*lines, ""]
+    return _callable_section(
+        "PerformanceMiddleware", PerformanceMiddleware, "`PerformanceMiddleware(app, **options)`"
+    )
+
+
+def _check_public_names() -> None:
+    """Every name ``perf_middleware`` exports has a section: the script refuses otherwise."""
+    import perf_middleware
+
+    covered = {"PerformanceMiddleware", "__version__"}
+    covered |= {ref.rpartition(":")[2] for _, ref, _ in CALLABLES + SECTIONS}
+    missing = sorted(set(perf_middleware.__all__) - covered)
+    if missing:
+        raise SystemExit(
+            f"public names without a section: {', '.join(missing)}. HINT: add them to "
+            "CALLABLES or SECTIONS in scripts/config_reference.py."
+        )
 
 
 def render() -> str:
+    _check_public_names()
     out = [
         "# Configuration reference",
         "",
@@ -118,9 +200,11 @@ def render() -> str:
         "",
         *_middleware_section(),
     ]
+    for heading, ref, how in CALLABLES:
+        out += _callable_section(heading, _load(ref), how)
     for heading, ref, where in SECTIONS:
         cls = _load(ref)
-        out += [f"## {heading}", "", f"Set with {where}.", ""]
+        out += [f"## {heading} (`{cls.__name__}`)", "", f"Set with {where}.", ""]
         doc = _doc(cls)
         if doc:
             out += [doc, ""]
@@ -138,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render()
     if "--check" in args:
         if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            print(f"{TARGET} is stale. HINT: run python scripts/config_reference.py")
+            print(
+                f"{TARGET} is stale (a public name or option changed). HINT: run "
+                "`python scripts/config_reference.py` (or `make docs`) and commit the result."
+            )
             return 1
         return 0
     TARGET.parent.mkdir(exist_ok=True)

@@ -12,7 +12,14 @@ in-memory response cache, local files. What it shows:
   (``DECK_QUERY_DELAY``, 50 ms) cached twice: whole responses, and the query through
   ``@cached`` on the same backend and tags.
 * ``/static/...``: the build, precompressed and image-negotiated by ``StaticAssets``;
-  ``/static/sw.js`` keeps the decks readable offline.
+  ``/static/sw.js`` keeps the decks readable offline. Unknown pages get an HTML 404 in
+  the site's style.
+* Decks live in an SQLite file (``DECK_DB``, created and seeded on first start) that
+  every worker process shares: ``uvicorn --workers 2`` with ``REDIS_URL`` keeps one
+  shared store and one shared cache.
+* ``app`` is a plain module-level ASGI app, so every server loads it (``uvicorn``,
+  ``hypercorn``); it builds the site when the server starts it. Under
+  hypercorn over HTTP/2 a page that misses the cache gets a ``103 Early Hints`` first.
 * ``/_perf/...``: the admin API when ``PERF_ADMIN_TOKEN`` is set
   (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" localhost:8000/_perf/metrics``), with
   the dashboard at ``/_perf/`` and real-user Web Vitals from every page (the beacon
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -51,10 +59,14 @@ from perf_middleware import (
     WebVitals,
     cached,
 )
+from perf_middleware.types import Receive, Scope, Send
 
 HERE = Path(__file__).resolve().parent
 DIST = Path(os.environ.get("PERF_DEMO_DIST", HERE / "dist"))
+DECK_DB = Path(os.environ.get("DECK_DB", HERE / "decks.sqlite3"))
 STATIC_PREFIX = "/static"
+#: What ``base.html`` renders on every page: hinted (103) before the app has run.
+LAYOUT_ASSETS = ("css/app.css", "js/app.js")
 
 #: Pages: browsers revalidate every time (cheap 304s); the shared cache keeps them 5 min
 #: and an edit drops them at once by tag.
@@ -97,7 +109,7 @@ def create_app(
             "examples/starlette_app/dist --config examples/starlette_app/assets.toml`."
         )
     backend = cache if cache is not None else make_backend()
-    decks = store if store is not None else DeckStore()
+    decks = store if store is not None else DeckStore(DECK_DB)
     static = StaticAssets(dist, prefix=STATIC_PREFIX, service_worker_allowed="/")
     assets = Assets(static, cdn_url=os.environ.get("ASSETS_CDN_URL") or None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -117,10 +129,22 @@ def create_app(
         response.headers.update(_tags_header(*tags))
         return response
 
+    def not_found(request: Request, message: str) -> Response:
+        """The site's own 404 page for browsers; plain text for the API."""
+        if request.url.path.startswith("/api/"):
+            return Response(message, status_code=404, media_type="text/plain")
+        context = {"message": message}
+        response = templates.TemplateResponse(request, "404.html", context, status_code=404)
+        response.headers["cache-control"] = "no-cache"
+        return response
+
+    async def unknown_path(request: Request, exc: Exception) -> Response:
+        return not_found(request, "There is no page at this address.")
+
     async def deck_or_404(request: Request) -> Deck | Response:
         deck: Deck | None = await load_deck(request.path_params["deck_id"])
         if deck is None:
-            return Response("No such presentation.", status_code=404, media_type="text/plain")
+            return not_found(request, "No such presentation.")
         return deck
 
     async def index(request: Request) -> Response:
@@ -132,7 +156,7 @@ def create_app(
             return deck
         number: int = request.path_params["number"]
         if not 1 <= number <= len(deck.slides):
-            return Response("No such slide.", status_code=404, media_type="text/plain")
+            return not_found(request, "No such slide.")
         return deck, number, deck.slides[number - 1]
 
     async def slide(request: Request) -> Response:
@@ -165,7 +189,7 @@ def create_app(
         bodies = [form.get(f"slide-{i}", "")[:5000] for i in range(1, 200)]
         bodies = bodies[: max((i + 1 for i, b in enumerate(bodies) if b), default=0)]
         if await decks.update(deck_id, title, bodies) is None:
-            return Response("No such presentation.", status_code=404, media_type="text/plain")
+            return not_found(request, "No such presentation.")
         # One call drops the cached pages, API responses and @cached query results.
         await backend.invalidate_tags([f"presentation:{deck_id}", "presentations"])
         return RedirectResponse(f"/decks/{deck_id}/1", status_code=303)
@@ -182,20 +206,27 @@ def create_app(
         body = {"deck": deck.id, "number": number, "title": current.title, "body": current.body}
         return _json(body, f"presentation:{deck.id}")
 
+    favicon = assets.url("img/favicon.svg")
+
+    async def favicon_ico(request: Request) -> Response:
+        """Clients that ask for ``/favicon.ico`` without reading the page's ``<link>``."""
+        return RedirectResponse(favicon, status_code=301)
+
     routes = [
         Route("/", index),
+        Route("/favicon.ico", favicon_ico),
         Route("/decks/{deck_id:int}/edit", edit_form, methods=["GET"]),
         Route("/decks/{deck_id:int}/edit", edit_submit, methods=["POST"]),
         Route("/decks/{deck_id:int}/{number:int}", slide),
         Route("/api/presentations", api_list),
         Route("/api/presentations/{deck_id:int}/slides/{number:int}", api_slide),
     ]
-    site = Starlette(routes=routes)
+    site = Starlette(routes=routes, exception_handlers={404: unknown_path})
     site.state.store = decks
     if server_timing is None:
         server_timing = os.environ.get("PERF_SERVER_TIMING", "") == "1"
     return PerformanceMiddleware(
-        PreloadHints(site, assets),
+        PreloadHints(site, assets, layout=LAYOUT_ASSETS),
         cache=backend,
         static=static,
         # web_vitals: visitors' browsers report LCP/INP/CLS/FCP/TTFB to /_perf/vitals
@@ -210,10 +241,26 @@ def _json(body: Any, *tags: str) -> Response:
     return Response(data, media_type="application/json", headers=headers)
 
 
-def __getattr__(name: str) -> Any:
-    """``app`` is made on first use, so importing ``create_app`` needs no build."""
-    if name == "app":
-        application = create_app()
-        globals()["app"] = application
-        return application
-    raise AttributeError(name)
+class DeferredApp:
+    """A plain ASGI app that builds the site when the server first calls it (lifespan
+    startup, or the first request without lifespan), so importing this module needs no
+    build while every server still finds ``app`` as a module attribute."""
+
+    def __init__(self, factory: Callable[[], PerformanceMiddleware] = create_app) -> None:
+        self.factory = factory
+        self.app: PerformanceMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            try:
+                self.app = self.factory()
+            except ManifestError as exc:
+                if scope["type"] != "lifespan":
+                    raise
+                await receive()  # lifespan.startup: the server stops with this message
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+        await self.app(scope, receive, send)
+
+
+app = DeferredApp()

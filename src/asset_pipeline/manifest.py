@@ -52,6 +52,9 @@ class ManifestEntry:
 
     ``path`` is relative to the build directory and uses ``/``; ``dependencies`` are
     logical names of the files this one references (for preload hints), leaves first.
+    ``module`` marks JavaScript the build treated as an ES module (it imports, is
+    imported, or is ``.mjs``): a classic ``<script>`` cannot run it, so the template
+    helpers emit ``type="module"`` and ``modulepreload`` for it.
     """
 
     path: str
@@ -66,6 +69,7 @@ class ManifestEntry:
     width: int | None = None
     height: int | None = None
     unicode_range: str | None = None
+    module: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -98,6 +102,8 @@ class ManifestEntry:
             data["height"] = self.height
         if self.unicode_range is not None:
             data["unicode_range"] = self.unicode_range
+        if self.module:
+            data["module"] = True
         return data
 
 
@@ -219,6 +225,9 @@ def entry_from_dict(name: str, data: Any) -> ManifestEntry:
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
         raise ManifestError(f"{where}: 'dependencies' must be a list of names")
     unicode_range = data.get("unicode_range")
+    module = data.get("module", False)
+    if not isinstance(module, bool):
+        raise ManifestError(f"{where}: field 'module' has the wrong type ({type(module).__name__})")
     return ManifestEntry(
         path=_require(data, "path", str, where),
         size=_require(data, "size", int, where),
@@ -232,6 +241,7 @@ def entry_from_dict(name: str, data: Any) -> ManifestEntry:
         width=_optional_int(data, "width", where),
         height=_optional_int(data, "height", where),
         unicode_range=unicode_range if isinstance(unicode_range, str) else None,
+        module=module,
     )
 
 

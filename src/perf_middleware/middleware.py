@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from perf_middleware.admin.config import AdminConfig
+from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.events import (
     BACKEND_EVENTS,
     STAGE_EVENTS,
@@ -23,6 +24,7 @@ from perf_middleware.cache.stage import CacheStage
 from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.metrics.counters import Metrics
 from perf_middleware.metrics.vitals import VITALS_ROUTE_KEY, VitalsRoutes
+from perf_middleware.options import check_range, checked, describe
 from perf_middleware.pipeline.capture import Capture
 from perf_middleware.pipeline.observe import (
     OBSERVER_KEY,
@@ -46,10 +48,11 @@ def _mount_matcher(app: Any, what: str) -> Callable[[str], bool]:
     if callable(matches):
         return matches  # type: ignore[no-any-return]
     prefix = getattr(app, "prefix", None)
-    if not isinstance(prefix, str):
+    if not isinstance(prefix, str) or not callable(app):
         raise TypeError(
-            f"PerformanceMiddleware({what}=...) needs an ASGI app with a `prefix` string "
-            f"attribute (got {type(app).__name__}). HINT: pass StaticAssets(dir, prefix='/static')."
+            f"PerformanceMiddleware({what}=...) must be a StaticAssets (or an ASGI app with a "
+            f"`prefix` string attribute), got {describe(app)}. "
+            "HINT: static=StaticAssets('dist', prefix='/static')."
         )
     prefix = prefix.rstrip("/")
 
@@ -59,6 +62,23 @@ def _mount_matcher(app: Any, what: str) -> Callable[[str], bool]:
     return under
 
 
+def _check_cache(cache: Any, cache_config: Any) -> None:
+    if cache is not None and not all(
+        callable(getattr(cache, name, None)) for name in ("get", "set", "invalidate_tags")
+    ):
+        raise TypeError(
+            f"PerformanceMiddleware(cache=...) must be a cache backend or None, got "
+            f"{describe(cache)}. HINT: cache=MemoryBackend() or "
+            'cache=RedisBackend("redis://127.0.0.1:6379/0").'
+        )
+    if cache_config is not None and not isinstance(cache_config, CacheConfig):
+        raise TypeError(
+            f"PerformanceMiddleware(cache_config=...) must be a CacheConfig or None, got "
+            f"{describe(cache_config)}. HINT: cache_config=CacheConfig(allowed_hosts=(...,))."
+        )
+
+
+@checked(etag_max_bytes="etag_max_bytes=8 * 2**20 (bytes; the default).")
 class PerformanceMiddleware:
     """Wrap any ASGI app: ``app = PerformanceMiddleware(app)``.
 
@@ -102,6 +122,11 @@ class PerformanceMiddleware:
                 f"PerformanceMiddleware needs an ASGI app, got {type(app).__name__}. "
                 "HINT: pass the application object, e.g. PerformanceMiddleware(Starlette(...))."
             )
+        check_range(
+            "PerformanceMiddleware", "etag_max_bytes", etag_max_bytes, minimum=0,
+            hint="bodies larger than this get no ETag; 8 * 2**20 is the default",
+        )  # fmt: skip
+        _check_cache(cache, cache_config)
         self.app = app
         if compression is _DEFAULT:
             compression = CompressionConfig()

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from perf_middleware.http.cache_control import IMMUTABLE_MAX_AGE, immutable, parse_cache_control
 from perf_middleware.http.headers import MutableRawHeaders, get_header, get_joined, has_header
+from perf_middleware.options import checked
 
 logger = logging.getLogger("perf_middleware.policy")
 
@@ -41,6 +42,7 @@ _DEFAULT_STATUSES = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414,
 _MEMO_LIMIT = 4096
 
 
+@checked()
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
     """One policy rule; every given criterion must match.
@@ -102,6 +104,7 @@ class Decision:
 _NO_DECISION = Decision(None, (), False, False)
 
 
+@checked()
 @dataclass(slots=True, kw_only=True)
 class Policy:
     """Ordered rules plus the tag header name (``Cache-Tag``; ``Surrogate-Key`` for Fastly)."""

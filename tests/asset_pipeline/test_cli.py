@@ -105,6 +105,48 @@ def test_usage_errors_exit_2(site: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["build", "--bogus-flag"]) == 2
 
 
+def test_build_without_src_or_out_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no arguments and no [tool.asset-pipeline] to take them from: a usage error (exit 2)
+    # naming what is missing, not a failed build of "None"
+    monkeypatch.chdir(tmp_path)
+    assert main(["build"]) == 2
+    err = capsys.readouterr().err
+    assert "None" not in err
+    assert "usage: asset-pipeline build" in err
+    assert "no source directory (SRC) or output directory (--out) given" in err
+    assert "(missing: SRC and --out DIST)" in err
+    assert "HINT:" in err
+    (tmp_path / "static").mkdir()
+    assert main(["build", "static"]) == 2
+    assert "(missing: --out DIST)" in capsys.readouterr().err
+
+
+def test_summary_counts_image_variants_and_says_when_avif_is_dropped(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a noisy little photo: at every size AVIF lands above WebP, so the build ships WebP only
+    from tests.asset_pipeline.processors.test_images import encode, photo
+
+    (site / "static/img/a.jpg").write_bytes(encode(photo((96, 64)), "JPEG", quality=90))
+    with (site / "pyproject.toml").open("a") as f:
+        f.write("[tool.asset-pipeline.images]\nwidths = [32]\n")
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    built = json.loads((site / "dist/manifest.json").read_text())["files"]
+    variants = len(built["img/a.jpg"]["alternates"])
+    assert variants == 3  # a.webp, a.w32.jpg, a.w32.webp
+    image_row = next(line for line in out.splitlines() if line.startswith("image"))
+    assert image_row.split()[1:3] == ["1", "3"]  # files, variants
+    assert f"3 files + {variants} variants (other formats and widths) written to" in out
+    assert "AVIF dropped at 2 of 2 image sizes (1 image): not smaller than WebP" in out
+    assert 'HINT: formats = ["avif"]' in out
+    assert main(["build", "-v", "--no-cache", "--out", "again"]) == 0
+    out = capsys.readouterr().out
+    assert "img/a.jpg: AVIF dropped at 96w, 32w (not smaller than WebP)" in out
+
+
 def test_missing_source_dir_is_a_build_error(
     site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -49,6 +49,7 @@ def _manifest() -> Manifest:
         hash="ef" * 32,
         integrity="sha384-def",
         fingerprinted=True,
+        module=True,
     )
     return Manifest(files={"css/app.css": css, "img/a.png": img, "js/app.js": js}, build_id="b1")
 
@@ -95,6 +96,23 @@ def test_output_paths_lists_every_file_the_build_wrote() -> None:
                 },
             },
             "'size' has the wrong type",
+        ),
+        (
+            {
+                "version": 1,
+                "files": {
+                    "a.js": {
+                        "path": "a.js",
+                        "size": 1,
+                        "content_type": "text/javascript",
+                        "hash": "x",
+                        "integrity": "y",
+                        "fingerprinted": False,
+                        "module": "yes",
+                    }
+                },
+            },
+            "'module' has the wrong type",
         ),
     ],
 )

@@ -119,7 +119,15 @@ def test_first_visit_precaches_exactly_the_manifest_urls(site, context):
         for name in ("css/app.css", "js/app.js", "offline.html")
     )
     assert caches[precache_name(worker)] == expected
-    assert set(caches) == {precache_name(worker)}  # nothing else before the page is controlled
+    # besides the precache, only the page that registered the worker (kept for offline),
+    # stored before the activate event completes
+    page.wait_for_function(
+        "navigator.serviceWorker.ready.then((r) => r.active.state === 'activated')"
+    )
+    caches = page.evaluate(CACHES)
+    pages = "asset-pipeline-runtime-pages"
+    assert set(caches) == {precache_name(worker), pages}
+    assert caches[pages] == [server.url + "/"]
     headers = page.evaluate(
         "fetch('/static/sw.js').then((r) => Object.fromEntries(r.headers.entries()))"
     )

@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from examples.starlette_app.app import create_app
+from examples.starlette_app.app import DeferredApp, app, create_app
 from examples.starlette_app.store import DeckStore
 
-from asset_pipeline.cli import main as asset_pipeline
 from asset_pipeline.manifest import load_manifest
 from perf_middleware import MemoryBackend
 from tests.support.servers import UvicornServer
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "starlette_app"
-
-
-@pytest.fixture(scope="module")
-def example_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example's static tree built by the real pipeline with the example's config."""
-    out = tmp_path_factory.mktemp("example") / "dist"
-    code = asset_pipeline(
-        [
-            "build",
-            str(EXAMPLE / "static"),
-            "--out",
-            str(out),
-            "--config",
-            str(EXAMPLE / "assets.toml"),
-            "--quiet",
-        ]
-    )
-    assert code == 0
-    return out
-
 
 @pytest.fixture
-def served(example_dist: Path) -> Iterator[tuple[UvicornServer, DeckStore]]:
-    store = DeckStore(delay=0.02)
+def served(example_dist: Path, tmp_path: Path) -> Iterator[tuple[UvicornServer, DeckStore]]:
+    store = DeckStore(tmp_path / "decks.sqlite3", delay=0.02)
     app = create_app(dist=example_dist, cache=MemoryBackend(max_bytes=8 * 2**20), store=store)
     with UvicornServer(app) as server:
         yield server, store
@@ -49,6 +29,25 @@ def served(example_dist: Path) -> Iterator[tuple[UvicornServer, DeckStore]]:
 def test_missing_build_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no manifest\.json.*HINT: run `make demo`"):
         create_app(dist=tmp_path)
+
+
+async def test_the_module_level_app_reports_a_missing_build_at_startup(tmp_path: Path) -> None:
+    """``app`` is importable without a build; the server's startup fails with the hint."""
+    deferred = DeferredApp(functools.partial(create_app, dist=tmp_path))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await deferred({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    assert sent[0]["type"] == "lifespan.startup.failed"
+    assert "HINT: run `make demo`" in sent[0]["message"]
+    with pytest.raises(ValueError, match="no manifest"):
+        await deferred({"type": "http"}, receive, send)
+    assert isinstance(app, DeferredApp)
 
 
 def test_pages_are_cached_and_an_edit_invalidates_them_by_tag(

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TextIO
 
 from asset_pipeline.build.orchestrate import BuildResult, build
-from asset_pipeline.build.steps import BuildStats
-from asset_pipeline.config import load_config, parse_manifest_formats, validate
+from asset_pipeline.build.steps import BuildStats, DroppedFormat
+from asset_pipeline.config import BuildConfig, load_config, parse_manifest_formats, validate
 from asset_pipeline.errors import BuildError, ConfigError
+from asset_pipeline.processors.base import DROPPED_FAILED, DROPPED_LARGER, DROPPED_LOSSLESS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--verbose", "-v", action="store_true", help="list every output file")
     noise.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    parser.set_defaults(usage=parser.format_usage)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +71,11 @@ def run(args: argparse.Namespace) -> int:
         config = validate(config.with_overrides(**overrides))
         if args.no_cache:
             config = dataclasses.replace(config, cache_dir=None)
+        _require_paths(config)
     except ConfigError as exc:
+        usage = getattr(args, "usage", None)
+        if usage is not None and isinstance(exc, MissingPathsError):
+            err.write(usage())
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
     progress = None if args.quiet else ProgressBar(err)
@@ -105,8 +111,27 @@ def run(args: argparse.Namespace) -> int:
         if args.verbose:
             for name, entry in sorted(result.manifest.files.items()):
                 print(f"{name} -> {entry.path}")
-        print(summary(result), file=sys.stdout)
+        print(summary(result, verbose=args.verbose), file=sys.stdout)
     return EXIT_OK
+
+
+class MissingPathsError(ConfigError):
+    """Neither the command line nor the config names SRC or DIST: a usage error (exit 2)."""
+
+
+def _require_paths(config: BuildConfig) -> None:
+    """SRC and DIST come from the command line or the config; neither is a usage error."""
+    if config.src is None or config.out is None:
+        missing = " and ".join(
+            what
+            for what, value in (("SRC", config.src), ("--out DIST", config.out))
+            if value is None
+        )
+        raise MissingPathsError(
+            f"no source directory (SRC) or output directory (--out) given (missing: {missing}). "
+            "HINT: run `asset-pipeline build SRC --out DIST`, "
+            "or set src and out in [tool.asset-pipeline] of pyproject.toml."
+        )
 
 
 class ProgressBar:
@@ -145,18 +170,21 @@ def _size(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def summary(result: BuildResult) -> str:
-    """The closing table: files and bytes before/after per type, time, cache reuse."""
+def summary(result: BuildResult, *, verbose: bool = False) -> str:
+    """The closing table: files, variants and bytes before/after per type, time, cache reuse,
+    and the alternate formats left out (with ``verbose``, which file at which widths)."""
     stats: BuildStats = result.stats
-    rows: list[tuple[str, ...]] = [("type", "files", "source", "output", "brotli")]
-    total = [0, 0, 0, 0]
+    header = ("type", "files", "variants", "source", "output", "variant bytes", "brotli")
+    rows: list[tuple[str, ...]] = [header]
+    total = [0, 0, 0, 0, 0, 0]
     for label in sorted(stats.by_type):
         t = stats.by_type[label]
-        rows.append((label, str(t.files), _size(t.bytes_in), _size(t.bytes_out), _size(t.bytes_br)))
-        for i, v in enumerate((t.files, t.bytes_in, t.bytes_out, t.bytes_br)):
+        values = (t.files, t.variants, t.bytes_in, t.bytes_out, t.variant_bytes, t.bytes_br)
+        rows.append((label, str(t.files), str(t.variants), *(_size(v) for v in values[2:])))
+        for i, v in enumerate(values):
             total[i] += v
-    rows.append(("total", str(total[0]), *(_size(v) for v in total[1:])))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    rows.append(("total", str(total[0]), str(total[1]), *(_size(v) for v in total[2:])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = [
         "  ".join(
             c.ljust(w) if i == 0 else c.rjust(w)
@@ -172,15 +200,65 @@ def summary(result: BuildResult) -> str:
         )
         return "\n".join(lines)
     verb = "checked (dry run)" if result.dry_run else f"written to {result.out}"
+    variants = f" + {total[1]} variants (other formats and widths)" if total[1] else ""
     lines.append(
-        f"{len(result.manifest)} files {verb} in {stats.seconds:.2f} s; processed "
+        f"{len(result.manifest)} files{variants} {verb} in {stats.seconds:.2f} s; processed "
         f"{stats.processed}, reused {stats.processed_cached} from cache, copied "
         f"{stats.copied}; compressed {stats.compressed}, reused {stats.compressed_cached}; "
         f"{stats.linked} unchanged outputs linked from the previous build"
     )
+    lines.extend(dropped_lines(stats.dropped, verbose=verbose))
     if stats.cache_bytes or stats.pruned:
         lines.append(
             f"build cache {stats.cache_bytes / 2**20:.1f} MiB"
             + (f" ({stats.pruned} unused entries pruned)" if stats.pruned else "")
         )
     return "\n".join(lines)
+
+
+_FORMAT_NAMES = {"webp": "WebP", "avif": "AVIF", "jpeg": "JPEG", "png": "PNG"}
+
+
+def _fmt(name: str) -> str:
+    return _FORMAT_NAMES.get(name, name.upper())
+
+
+def _reason(code: str) -> str:
+    if code == DROPPED_LOSSLESS:
+        return "a lossless image, where lossless WebP wins"
+    if code == DROPPED_FAILED:
+        return "the encoder failed (see the warnings)"
+    winner = code.removeprefix(DROPPED_LARGER)
+    return f"not smaller than {'the original' if winner == 'original' else _fmt(winner)}"
+
+
+def dropped_lines(dropped: list[DroppedFormat], *, verbose: bool) -> list[str]:
+    """One line per format the image processor left out somewhere: at how many of the
+    sizes it was tried, in how many images, and why; with ``verbose`` one line per file."""
+    lines: list[str] = []
+    for fmt in sorted({d.format for d in dropped}):
+        rows = [d for d in dropped if d.format == fmt]
+        sizes = sum(len(d.widths) for d in rows)
+        tried = sum(d.tried for d in {d.name: d for d in rows}.values())
+        images = len({d.name for d in rows})
+        reasons: dict[str, int] = {}
+        for d in rows:
+            reasons[d.reason] = reasons.get(d.reason, 0) + len(d.widths)
+        why = (
+            _reason(next(iter(reasons)))
+            if len(reasons) == 1
+            else "; ".join(f"{_reason(r)} ({n})" for r, n in sorted(reasons.items()))
+        )
+        plural = "image" if images == 1 else "images"
+        line = f"{_fmt(fmt)} dropped at {sizes} of {tried} image sizes ({images} {plural}): {why}"
+        if any(r.startswith(DROPPED_LARGER) and r != DROPPED_LARGER + "original" for r in reasons):
+            line += (
+                f'. HINT: formats = ["{fmt}"] in an [[tool.asset-pipeline.images.rules]] entry '
+                "ships it without comparing it with the other formats."
+            )
+        lines.append(line)
+        if verbose:
+            for d in rows:
+                at = ", ".join(f"{w}w" for w in d.widths)
+                lines.append(f"  {d.name}: {_fmt(fmt)} dropped at {at} ({_reason(d.reason)})")
+    return lines

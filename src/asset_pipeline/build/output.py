@@ -28,6 +28,7 @@ from asset_pipeline.manifest import (
     Manifest,
     ManifestEntry,
 )
+from asset_pipeline.refs.graph import es_modules
 
 
 def precompress_all(
@@ -101,6 +102,7 @@ def make_manifest(
 ) -> Manifest:
     files: dict[str, ManifestEntry] = {}
     rank = {name: i for i, name in enumerate(emitter.plan.order)}
+    modules = es_modules(emitter.plan.names, emitter.plan.refs, config.url_prefix)
     for name, item in emitter.main.items():
         # Leaves first (the build order), as the manifest schema documents.
         deps = sorted(emitter.plan.graph.deps.get(name, ()), key=rank.__getitem__)
@@ -124,6 +126,7 @@ def make_manifest(
                 "width": _int_or_none(metadata.get("width")),
                 "height": _int_or_none(metadata.get("height")),
                 "unicode_range": _str_or_none(metadata.get("unicode_range")),
+                "module": name in modules,
             }
         )
     build_id = blake3(

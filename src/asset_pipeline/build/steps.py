@@ -42,6 +42,20 @@ class TypeStats:
     bytes_in: int = 0
     bytes_out: int = 0
     bytes_br: int = 0
+    variants: int = 0  # image alternates (other formats, other widths) beside the files
+    variant_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedFormat:
+    """An alternate format a processor left out for one file: at which widths, and why
+    (``images.LOSSLESS``, ``images.FAILED`` or ``images.LARGER`` + the format that won)."""
+
+    name: str
+    format: str
+    widths: tuple[int, ...]
+    tried: int  # sizes the format was considered at (kept + dropped)
+    reason: str
 
 
 @dataclass(slots=True)
@@ -59,12 +73,32 @@ class BuildStats:
     linked: int = 0  # files hard-linked from the previous DIST instead of written
     cache_bytes: int = 0  # build cache size after pruning
     pruned: int = 0  # cache entries removed to stay within cache_max_bytes
+    dropped: list[DroppedFormat] = field(default_factory=list)
 
     def add(self, label: str, bytes_in: int, bytes_out: int) -> None:
         row = self.by_type.setdefault(label, TypeStats())
         row.files += 1
         row.bytes_in += bytes_in
         row.bytes_out += bytes_out
+
+    def add_variant(self, label: str, size: int) -> None:
+        row = self.by_type.setdefault(label, TypeStats())
+        row.variants += 1
+        row.variant_bytes += size
+
+    def add_dropped(self, name: str, output: ProcessorOutput) -> None:
+        """Record the formats ``output.metadata["dropped"]`` lists, one row per reason."""
+        raw = output.metadata.get("dropped")
+        if not isinstance(raw, list):
+            return
+        by_key: dict[tuple[str, str], list[int]] = {}
+        for item in raw:
+            fmt, width, reason = item
+            by_key.setdefault((str(fmt), str(reason)), []).append(int(width))
+        for (fmt, reason), widths in by_key.items():
+            kept = sum(1 for e in output.extras if e.format == fmt)
+            tried = kept + sum(len(w) for (f, _), w in by_key.items() if f == fmt)
+            self.dropped.append(DroppedFormat(name, fmt, tuple(widths), tried, reason))
 
 
 def type_label(name: str) -> str:
@@ -228,7 +262,9 @@ class Emitter:
         self.main[name] = Emitted(name, path, data, ctype or content_type(out_logical), True)
         self.outputs[name] = path
         self.stats.add(type_label(name), len(self.plan.sources[name]), len(data))
+        self.stats.add_dropped(name, result)
         for extra in result.extras:
+            self.stats.add_variant(type_label(name), len(extra.data))
             extra_logical = with_suffix(name, extra.suffix)
             extra_path, _ = self._name(extra_logical, extra.data)
             self.previous.place(self.out, extra_path, extra.data)

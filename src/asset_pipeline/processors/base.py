@@ -24,6 +24,11 @@ class ProcessingError(AssetPipelineError):
         self.reason = reason
 
 
+#: why an alternate format is missing at one width (``metadata["dropped"]`` of an image);
+#: ``DROPPED_LARGER`` is followed by the format that won, or ``original``
+DROPPED_LOSSLESS, DROPPED_FAILED, DROPPED_LARGER = "lossless", "failed", "larger:"
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessContext:
     """What a processor knows about the file besides its bytes.

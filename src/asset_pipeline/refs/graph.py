@@ -148,6 +148,35 @@ def build_graph(
     return Graph(deps, tuple(missing))
 
 
+#: Reference kinds that only an ES module can contain (``import``/``export … from``,
+#: ``import.meta``), and the kinds whose target is loaded as one (``import()`` too).
+_MODULE_SYNTAX = frozenset({"module", "import-meta-url"})
+_LOADS_A_MODULE = frozenset({"module", "dynamic-import"})
+
+
+def es_modules(
+    names: Iterable[str], refs: Mapping[str, Sequence[RawRef]], url_prefix: str
+) -> frozenset[str]:
+    """The JavaScript files that must run as ES modules: ``.mjs`` files, files with
+    ``import``/``export … from``/``import.meta``, and files another one imports. A page
+    has to load these with ``<script type="module">`` (a classic script stops at the
+    first ``import``), so the manifest records the answer for the template helpers."""
+    existing = set(names)
+    found: set[str] = set()
+    for name in existing:
+        if posixpath.splitext(name)[1].lower() not in (".js", ".mjs"):
+            continue
+        own = refs.get(name, ())
+        if name.lower().endswith(".mjs") or any(r.kind in _MODULE_SYNTAX for r in own):
+            found.add(name)
+        for ref in own:
+            if ref.kind in _LOADS_A_MODULE:
+                res = resolve(ref, name, url_prefix)
+                if res is not None and res.target in existing:
+                    found.add(res.target)
+    return frozenset(found)
+
+
 def topo_order(deps: Mapping[str, Sequence[str]]) -> list[str]:
     """Every name after all the names it depends on; raises CycleError on a loop."""
     order: list[str] = []

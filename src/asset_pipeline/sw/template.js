@@ -77,6 +77,25 @@ async function retire() {
   await self.clients.claim();
 }
 
+/* The page that registered the worker loaded before any worker ran, so no rule stored it:
+   store each page no worker controls, as the navigate rule would have. */
+async function keepUncontrolledPages() {
+  const rule = rules.find((r) => r.navigate);
+  if (!rule) return;
+  const controlled = new Set((await self.clients.matchAll({ type: 'window' })).map((c) => c.id));
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  for (const client of windows) {
+    if (controlled.has(client.id) || new URL(client.url).origin !== self.location.origin) continue;
+    const request = new Request(client.url, { credentials: 'same-origin' });
+    try {
+      const response = await fetch(request);
+      if (storable(rule, response)) await store(rule, request, response);
+    } catch (err) {
+      /* offline already: nothing to keep */
+    }
+  }
+}
+
 self.addEventListener('activate', (event) => {
   if (CONFIG.retire) {
     event.waitUntil(retire());
@@ -92,6 +111,7 @@ self.addEventListener('activate', (event) => {
       const preload = self.registration.navigationPreload;
       await (CONFIG.navigationPreload ? preload.enable() : preload.disable());
     }
+    await keepUncontrolledPages();
     if (CONFIG.clientsClaim) await self.clients.claim();
   })());
 });

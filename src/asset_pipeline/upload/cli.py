@@ -28,6 +28,7 @@ from asset_pipeline.upload.config import (
     normalise_prefix,
     read_settings,
 )
+from asset_pipeline.upload.cors import check_origins
 from asset_pipeline.upload.inventory import PRECOMPRESSED_MODES
 from asset_pipeline.upload.publish import publish
 from asset_pipeline.upload.rules import (
@@ -127,11 +128,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cloudfront-distribution", metavar="ID", help="invalidate changes")
     parser.add_argument("--cloudfront-endpoint-url", help="CloudFront API endpoint override")
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="page origin the bucket's CORS rules must allow (repeatable), e.g. "
+        "https://www.example.com; needed when pages load the assets with SRI from a CDN",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     parser.add_argument(
         "--verify",
         action="store_true",
-        help="ignore the stored state; compare each object's blake3 metadata (HEAD per key)",
+        help="ignore the stored state; compare each object's blake3 metadata (HEAD per key) "
+        "and check the bucket's CORS rules",
     )
     parser.add_argument(
         "--progress",
@@ -196,6 +205,10 @@ def config_from_args(args: argparse.Namespace) -> UploadConfig:
     exclude = [*(toml.get("exclude") or ()), *(args.exclude or ())]
     if not all(isinstance(e, str) for e in exclude):
         raise OptionError(f"{where}: exclude must be a list of globs.")
+    cors_origins = check_origins(
+        [*(toml.get("cors_origins") or ()), *(args.cors_origin or ())],
+        "--cors-origin / cors_origins",
+    )
     concurrency = int(pick("concurrency", 8))
     max_attempts = int(pick("max_attempts", 5))
     threshold_mb = float(pick("multipart_threshold_mb", 16))
@@ -230,6 +243,7 @@ def config_from_args(args: argparse.Namespace) -> UploadConfig:
         acl=acl,
         checksums=checksums,
         addressing_style=addressing_style,
+        cors_origins=cors_origins,
     )
 
 

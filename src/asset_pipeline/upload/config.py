@@ -38,6 +38,7 @@ _TOML_KEYS: dict[str, type | tuple[type, ...]] = {
     "cloudfront_endpoint_url": str,
     "acl": str,
     "checksums": str,
+    "cors_origins": list,
     "addressing_style": str,
 }
 
@@ -80,6 +81,11 @@ class UploadConfig:
     checksums: str = "when_supported"
     #: ``"path"`` for MinIO and other stores without per-bucket DNS names.
     addressing_style: str = "auto"
+    #: Page origins (``https://www.example.com``, or ``*``) the bucket's CORS rules must
+    #: allow: pages using SRI with ``Assets(cdn_url=...)`` fetch every asset with
+    #: ``crossorigin``, and a browser blocks the response without ``Access-Control-Allow-
+    #: Origin``. Set, the upload writes an ``asset-pipeline`` CORS rule; () leaves CORS alone.
+    cors_origins: tuple[str, ...] = ()
 
 
 def normalise_prefix(prefix: str) -> str:

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 from asset_pipeline.errors import UploadError
 from asset_pipeline.manifest import ManifestError, load_manifest
 from asset_pipeline.upload.config import UploadConfig
+from asset_pipeline.upload.cors import apply_rules, current_rules
+from asset_pipeline.upload.cors import problems as cors_problems
 from asset_pipeline.upload.history import load_history, record_and_prune
 from asset_pipeline.upload.invalidate import create_invalidations, invalidation_paths
 from asset_pipeline.upload.inventory import (
@@ -54,6 +56,7 @@ class UploadResult:
     uploaded_bytes: int = 0
     pruned: int = 0
     invalidated: tuple[str, ...] = ()
+    cors_changed: bool = False
     warnings: list[str] = field(default_factory=list)
     failures: list[UploadFailure] = field(default_factory=list)
     seconds: float = 0.0
@@ -125,10 +128,16 @@ def publish(
         result.plan = plan
         if config.dry_run:
             out.write(format_plan(plan, prefix=prefix) + "\n")
+            if config.cors_origins:
+                origins = ", ".join(config.cors_origins)
+                out.write(f"would allow GET/HEAD from {origins} in the bucket's CORS rules\n")
             out.write("dry run: nothing was written.\n")
             result.seconds = time.monotonic() - started
             return result
 
+        # before any entry point goes live: the pages referencing new assets must be able
+        # to load them with crossorigin as soon as they are served
+        _cors(config, client, result)
         uploads = plan.uploads
         progress = TransferProgress(
             len(uploads), sum(s.obj.size for s in uploads), stream=err, tty=config.progress
@@ -178,6 +187,31 @@ def publish(
     return result
 
 
+def _cors(config: UploadConfig, client: Any, result: UploadResult) -> None:
+    """Set the ``asset-pipeline`` CORS rule (``cors_origins``); with ``verify`` read the
+    rules back and fail on origins they do not allow (warn when none is configured)."""
+    if not config.cors_origins and not config.verify:
+        return
+    try:
+        if config.cors_origins and apply_rules(client, config.bucket, config.cors_origins):
+            result.cors_changed = True
+        if not config.verify:
+            return
+        found = cors_problems(
+            current_rules(client, config.bucket), config.cors_origins, config.bucket
+        )
+    except Exception as exc:
+        raise UploadError(
+            "could not set or read the bucket's CORS rules: "
+            + describe_error(exc, config.bucket, config.endpoint_url)
+            + " The store may not support CORS configuration (then set the CORS headers at "
+            "the CDN), or the credentials lack s3:PutBucketCORS / s3:GetBucketCORS."
+        ) from None
+    if found and config.cors_origins:
+        raise UploadError("\n".join(found))
+    result.warnings.extend(found)
+
+
 def _stopped(phase: int, done: int, total: int) -> str:
     if phase == PHASE_HASHED:
         what = "no entry point and no manifest of this build was written, so the previous "
@@ -223,6 +257,7 @@ def _summary(config: UploadConfig, plan: UploadPlan, result: UploadResult) -> st
         f"{len(plan.skipped)} unchanged,",
         f"{result.pruned} pruned,",
         f"{len(result.invalidated)} paths invalidated,",
+        *(["CORS rules updated,"] if result.cors_changed else []),
         f"{result.seconds:.2f} s",
     ]
     return " ".join(parts)

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from perf_middleware.options import checked
+
 __all__ = ["ENV_TOKEN", "AdminConfig"]
 
 #: Environment variable :meth:`AdminConfig.from_env` reads the token from.
@@ -24,6 +26,7 @@ _HINT_TOKEN: Final = (
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@checked()
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdminConfig:
     """Options of the admin API.

@@ -7,10 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from perf_middleware.cache.backends.base import compile_pattern
+from perf_middleware.cache.proxies import TrustedProxies
+from perf_middleware.http.forwarded import ORIGIN_FIELDS, forwarded_origin
+from perf_middleware.options import checked
 
 _CODINGS = frozenset({"zstd", "br", "gzip"})
 
 
+@checked()
 @dataclass(frozen=True, kw_only=True)
 class CacheConfig:
     """Options of the shared response cache (all keyword-only).
@@ -57,6 +61,13 @@ class CacheConfig:
         X-Rewrite-URL, X-HTTP-Method-Override, Forwarded]: request fields apps often reflect
         without declaring Vary (the classic cache-poisoning vector); a response to a request
         carrying one is stored only if it varies on it.  Set () once a proxy strips them.
+    forwarded_allow_ips [()]: the reverse proxies in front of the app (addresses or networks,
+        ``"*"`` for any peer, ``"unix:"`` for a Unix socket), as uvicorn's
+        ``--forwarded-allow-ips``.  From these peers ``Forwarded`` / ``X-Forwarded-Host`` /
+        ``X-Forwarded-Proto`` name the origin in the cache key (``allowed_hosts`` applies
+        to the forwarded host) and are no longer unkeyed; from any other peer they keep the
+        ``unkeyed_headers`` rule.  Behind Caddy, Traefik or ingress-nginx set it to the
+        proxy's address as the app sees it, or nothing is ever stored.
     honor_request_no_cache [False]: whether a request's ``Cache-Control: no-cache``,
         ``max-age`` or ``no-store``, or ``Pragma: no-cache`` makes the cache go to the app.
         Off, the cache shields the app as Varnish, nginx and CDNs do: any client could
@@ -100,6 +111,7 @@ class CacheConfig:
         "x-http-method-override",
         "forwarded",
     )
+    forwarded_allow_ips: tuple[str, ...] = ()
     honor_request_no_cache: bool = False
     purge_interval: float = 300.0
     cache_name: str = "perf-middleware"
@@ -137,13 +149,23 @@ class CacheConfig:
                 "CacheConfig(targeted_fields=...) must be a tuple of header names. "
                 'HINT: targeted_fields=("cdn-cache-control",)'
             )
+        if isinstance(self.forwarded_allow_ips, str):
+            raise TypeError(
+                "CacheConfig(forwarded_allow_ips=...) must be a tuple of addresses, got a "
+                f'str {self.forwarded_allow_ips!r}. HINT: forwarded_allow_ips=("127.0.0.1",)'
+            )
+        proxies = TrustedProxies(self.forwarded_allow_ips) if self.forwarded_allow_ips else None
+        object.__setattr__(self, "_proxies", proxies)
         object.__setattr__(self, "tag_header", self.tag_header.lower())
         targeted = tuple(name.lower() for name in self.targeted_fields)
         object.__setattr__(self, "targeted_fields", targeted)
         object.__setattr__(self, "_targeted_raw", tuple(n.encode("latin-1") for n in targeted))
         names = tuple(name.lower() for name in self.unkeyed_headers)
         object.__setattr__(self, "unkeyed_headers", names)
-        object.__setattr__(self, "_unkeyed_raw", tuple(n.encode("latin-1") for n in names))
+        unkeyed_raw = tuple(n.encode("latin-1") for n in names)
+        object.__setattr__(self, "_unkeyed_raw", unkeyed_raw)
+        folded = tuple(n for n in unkeyed_raw if n not in ORIGIN_FIELDS)
+        object.__setattr__(self, "_unkeyed_trusted_raw", folded)
         object.__setattr__(
             self, "_tag_rules", [(compile_pattern(p), tuple(t)) for p, t in self.route_tags.items()]
         )
@@ -157,11 +179,27 @@ class CacheConfig:
         raw: tuple[bytes, ...] = getattr(self, "_targeted_raw", ())
         return raw
 
-    def unkeyed_present(self, headers: Mapping[bytes, bytes]) -> tuple[str, ...]:
+    def unkeyed_present(
+        self, headers: Mapping[bytes, bytes], *, trusted: bool = False
+    ) -> tuple[str, ...]:
         """Which of ``unkeyed_headers`` the request carries (usually none: one dict probe
-        per configured name)."""
-        raw: tuple[bytes, ...] = getattr(self, "_unkeyed_raw", ())
+        per configured name); from a ``trusted`` proxy the origin fields are keyed instead."""
+        name_ = "_unkeyed_trusted_raw" if trusted else "_unkeyed_raw"
+        raw: tuple[bytes, ...] = getattr(self, name_, ())
         return tuple(name.decode("latin-1") for name in raw if name in headers)
+
+    def origin(
+        self, scope: Mapping[str, object], headers: Mapping[bytes, bytes]
+    ) -> tuple[bytes | None, str, bool]:
+        """(Host value, scheme, trusted) to key the request on: the forwarded origin when
+        the peer is a trusted proxy (``forwarded_allow_ips``), else Host and the scheme."""
+        scheme = str(scope.get("scheme", "http"))
+        host = headers.get(b"host")
+        proxies: TrustedProxies | None = getattr(self, "_proxies", None)
+        if proxies is None or not proxies.trusts(scope.get("client")):
+            return host, scheme, False
+        fwd_host, fwd_scheme = forwarded_origin(headers)
+        return (fwd_host if fwd_host is not None else host), (fwd_scheme or scheme), True
 
     def tags_for(self, path: str) -> tuple[str, ...]:
         """Tags the route rules attach to ``path``."""

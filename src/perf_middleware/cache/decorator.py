@@ -4,6 +4,10 @@ Results are stored as entries under ``fn:<module>.<qualname>:<digest of the argu
 they share the backends' limits, tags and invalidation (``invalidate_tags`` drops pages and
 query results alike), single-flight and stale-while-revalidate.  Values are pickled: a Redis
 holding them must be trusted (or encrypted with ``RedisBackend(encryption_key=...)``).
+
+Arguments are bound to the function's signature with defaults applied before anything sees
+them, so ``f(7)``, ``f(item_id=7)`` and ``f(7, lang="en")`` (``lang="en"`` being the default)
+are one call: one key, one entry, and the ``tags``/``key`` functions receive the same values.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from perf_middleware.cache.backends.memory import MemoryBackend
 from perf_middleware.cache.entry import CacheEntry
 from perf_middleware.cache.fn_keys import argument_key
 from perf_middleware.cache.singleflight import SingleFlight
+from perf_middleware.options import check_range, check_value
 
 __all__ = ["cached"]
 
@@ -48,8 +53,11 @@ class CachedFunction:
         stale_while_revalidate: float,
         clock: Callable[[], float],
         lock_timeout: float,
+        condition: Callable[[Any], bool] | None = None,
     ) -> None:
         self.fn = fn
+        self.signature = inspect.signature(fn)
+        self.condition = condition
         self.ttl = ttl
         self.backend = backend
         self.tags = tags
@@ -69,8 +77,25 @@ class CachedFunction:
         """Bind like a function when used on a method (``self`` becomes the first argument)."""
         return self if instance is None else types.MethodType(self, instance)
 
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """``(args, kwargs)`` of a call in one canonical spelling: bound to the signature,
+        defaults applied, every parameter that can be positional passed positionally."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"{self.name}(): {exc}. HINT: call it as its signature says: "
+                f"{self.fn.__qualname__}{self.signature}"
+            ) from None
+        bound.apply_defaults()
+        return bound.args, bound.kwargs
+
     def key_for(self, *args: Any, **kwargs: Any) -> str:
         """Cache key of a call; a custom ``key`` function's result is digested the same way."""
+        args, kwargs = self.bind(args, kwargs)
+        return self._key(args, kwargs)
+
+    def _key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         if self.key is not None:
             parts: Any = self.key(*args, **kwargs)
             return f"fn:{self.name}:{argument_key(self.name, (parts,), {})}"
@@ -85,7 +110,8 @@ class CachedFunction:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key = self.key_for(*args, **kwargs)
+        args, kwargs = self.bind(args, kwargs)
+        key = self._key(args, kwargs)
         started = self.clock()
         entry = (await self.backend.get(key, "")).entry
         if entry is not None:
@@ -115,7 +141,10 @@ class CachedFunction:
 
     async def _store(
         self, key: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> CacheEntry:
+    ) -> CacheEntry | None:
+        """Store ``value``; None when ``condition`` says not to."""
+        if self.condition is not None and not self.condition(value):
+            return None
         try:
             data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
@@ -144,7 +173,10 @@ class CachedFunction:
 
         async def run() -> None:
             try:
-                await self._store(key, await self.fn(*args, **kwargs), args, kwargs)
+                if await self._store(key, await self.fn(*args, **kwargs), args, kwargs) is None:
+                    # a refresh that found nothing to keep must not leave the old value to
+                    # be served stale until it expires
+                    await self.backend.invalidate_url(key)
             except Exception:
                 logger.warning("@cached background refresh failed fn=%s", self.name, exc_info=True)
             finally:
@@ -168,6 +200,7 @@ def cached(
     stale_while_revalidate: float = 0.0,
     lock_timeout: float = 5.0,
     clock: Callable[[], float] = time.time,
+    condition: Callable[[Any], bool] | None = None,
 ) -> Callable[[Callable[P, Awaitable[R]]], CachedFunction]:
     """Cache an async function's results.
 
@@ -175,14 +208,30 @@ def cached(
     while one background call refreshes it.  backend [a private MemoryBackend(16 MiB)]: pass
     the middleware's backend to share limits and invalidation.  tags: a list, or a function of
     the call's arguments returning tags.  key: a function of the arguments returning the
-    plain data to key on (use it for methods: ``key=lambda self, pk: pk``).
+    plain data to key on (use it for methods: ``key=lambda self, pk: pk``).  Both receive the
+    arguments bound to the signature with defaults applied.  condition [None: store every
+    result]: a function of the result; results for which it is false are returned but not
+    stored (``condition=bool`` leaves ``None`` and empty lists uncached).
     """
-    if ttl <= 0:
-        raise ValueError(f"@cached(ttl={ttl}) must be positive. HINT: @cached(ttl=60)")
+    for option, value in (
+        ("ttl", ttl), ("stale_while_revalidate", stale_while_revalidate),
+        ("lock_timeout", lock_timeout),
+    ):  # fmt: skip
+        check_value("cached", option, value, "float", hint=f"@cached({option}=60) (seconds)")
+    check_range("cached", "ttl", ttl, above=0, hint="@cached(ttl=60)")
+    for option, value in (("stale_while_revalidate", stale_while_revalidate),
+                          ("lock_timeout", lock_timeout)):  # fmt: skip
+        check_range("cached", option, value, minimum=0, hint=f"{option}=0 turns it off")
     if not callable(tags) and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
         raise TypeError(
             "@cached(tags=...) must be a list of strings or a function. "
             'HINT: tags=["products"] or tags=lambda pk: [f"product:{pk}"]'
+        )
+    if condition is not None and not callable(condition):
+        raise TypeError(
+            f"@cached(condition=...) must be a function of the result, got {condition!r}. "
+            "HINT: condition=bool stores only truthy results, "
+            "condition=lambda r: r is not None skips None"
         )
     store = backend if backend is not None else MemoryBackend(max_bytes=16 * 2**20, clock=clock)
 
@@ -201,6 +250,7 @@ def cached(
             stale_while_revalidate=stale_while_revalidate,
             clock=clock,
             lock_timeout=lock_timeout,
+            condition=condition,
         )
 
     return decorate

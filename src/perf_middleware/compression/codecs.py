@@ -25,6 +25,7 @@ import zstandard
 from perf_middleware.compression.memo import EncodedMemo
 from perf_middleware.http.cache_control import parse_cache_control
 from perf_middleware.http.headers import media_type
+from perf_middleware.options import checked
 
 CODINGS = ("zstd", "br", "gzip")
 
@@ -59,6 +60,7 @@ _NO_COMPRESS_STATUS = frozenset({204, 206, 304})
 _SHAPES_LIMIT = 1024
 
 
+@checked()
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompressionConfig:
     """On-the-fly compression options.

@@ -28,6 +28,7 @@ from perf_middleware.metrics.state import (
     write_state,
 )
 from perf_middleware.metrics.vitals import VitalsCounters
+from perf_middleware.options import checked, describe
 
 __all__ = [
     "CACHE_EVENTS",
@@ -52,6 +53,7 @@ DEFAULT_COMPRESSION_BUCKETS = (
 )  # fmt: skip
 
 
+@checked()
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MetricsConfig:
     """Options for :class:`Metrics`.
@@ -168,6 +170,11 @@ class Metrics:
     )
 
     def __init__(self, config: MetricsConfig | None = None) -> None:
+        if config is not None and not isinstance(config, MetricsConfig):
+            raise TypeError(
+                f"Metrics(config=...) must be a MetricsConfig or None, got {describe(config)}. "
+                "HINT: Metrics(MetricsConfig(latency_buckets=(0.01, 0.1, 1.0)))."
+            )
         if config is None:
             config = MetricsConfig(multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.config = config

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from asset_pipeline.manifest import MANIFEST_NAME, ManifestError
+from asset_pipeline.manifest import MANIFEST_NAME, ManifestError, load_manifest
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.ranges import (
     UNSATISFIABLE,
@@ -29,7 +29,9 @@ from perf_middleware.http.ranges import (
     parse_range,
     unsatisfied_content_range,
 )
+from perf_middleware.options import check_value, with_options
 from perf_middleware.static.config import StaticConfig
+from perf_middleware.static.development import ENV_FLAG, SourceTree, development_allowed
 from perf_middleware.static.files import StaticFile
 from perf_middleware.static.request import StaticRequest, select
 from perf_middleware.static.send import (
@@ -76,17 +78,56 @@ class StaticAssets:
         config: StaticConfig | None = None,
         **options: Any,
     ) -> None:
-        try:
-            base = dataclasses.replace(config or StaticConfig(), **options)
-        except TypeError as exc:
-            known = ", ".join(f.name for f in dataclasses.fields(StaticConfig))
-            raise TypeError(f"StaticAssets: {exc}. HINT: the options are: {known}.") from None
+        check_value("StaticAssets", "prefix", prefix, "str", hint='prefix="/static"')
+        base = with_options("StaticAssets", StaticConfig, config, options, own=("prefix",))
         self.config = dataclasses.replace(base, prefix=_normalize_prefix(prefix))
         self.prefix = self.config.prefix
         self.directory = Path(directory)
         self._manifest_path = self.directory / MANIFEST_NAME
         self._stamp = self._manifest_stamp()
-        self.files: dict[str, StaticFile] = build_table(self.directory, self.config)
+        #: the unbuilt tree served in development mode (see ``static.development``), or None
+        self.source_tree: SourceTree | None = None
+        self.files: dict[str, StaticFile] = {}
+        if self.config.development and development_allowed():
+            self.source_tree = SourceTree(self.directory, self.config)
+            logger.warning(
+                "static DEVELOPMENT mode directory=%s: unbuilt files, revalidated on every "
+                "use; never deploy this (unset %s)", self.directory, ENV_FLAG,
+            )  # fmt: skip
+            return
+        if self.config.development:
+            logger.warning(
+                "StaticAssets(development=True) ignored: %s is not set in the environment, "
+                "so the build in %s is served as in production", ENV_FLAG, self.directory,
+            )  # fmt: skip
+        try:
+            self.files = build_table(self.directory, self.config)
+        except ManifestError as exc:
+            if self._manifest_path.exists():
+                raise
+            raise ManifestError(
+                f"{exc} To serve an unbuilt source directory while developing, pass "
+                f"StaticAssets({str(directory)!r}, development=True) and set {ENV_FLAG}=1 in "
+                "the environment of the development server."
+            ) from None
+        self._check_url_prefix()
+
+    def _check_url_prefix(self) -> None:
+        """Warn when the build was made for another URL prefix: the root-relative URLs it
+        wrote into CSS and JS (``url(/static/img/a.png)``) would then 404 here."""
+        try:
+            built_for = load_manifest(self.directory).url_prefix
+        except ManifestError:  # pragma: no cover - build_table just read it
+            return
+        here = (self.prefix or "") + "/"
+        if built_for == here or built_for.endswith(here):  # equal, or under a proxy path
+            return
+        logger.warning(
+            "StaticAssets(prefix=%r) serves %s, built with url_prefix=%r: the root-relative "
+            "URLs the build wrote into CSS/JS point under %s and will 404. HINT: "
+            "StaticAssets(..., prefix=%r), or rebuild with --url-prefix %s",
+            self.prefix, self.directory, built_for, built_for, built_for.rstrip("/"), here,
+        )  # fmt: skip
 
     def _manifest_stamp(self) -> tuple[int, int]:
         try:
@@ -126,10 +167,14 @@ class StaticAssets:
 
     def lookup(self, scope: Scope) -> StaticFile | None:
         """The file a request addresses, or None (callers may fall through to their app)."""
-        if self.config.autorefresh:
+        if self.config.autorefresh and self.source_tree is None:
             self._refresh()
         rel = self.relative_path(scope)
-        return None if rel is None else self.files.get(rel)
+        if rel is None:
+            return None
+        if self.source_tree is not None:
+            return self.source_tree.lookup(rel)
+        return self.files.get(rel)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perf_middleware.http.cache_control import IMMUTABLE
+from perf_middleware.options import checked
 
 REVALIDATE = "no-cache"
 
 
+@checked()
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StaticConfig:
     """Options of ``StaticAssets`` (every one keyword-only, defaults documented inline)."""
@@ -47,6 +49,10 @@ class StaticConfig:
     revalidate_cache_control: str = REVALIDATE
     #: Re-read the manifest when it changes on disk (development only: one stat per request).
     autorefresh: bool = False
+    #: Serve the directory as an unbuilt source tree (no manifest): every file revalidated,
+    #: never immutable, templates get plain names. Needs ``PERF_MIDDLEWARE_DEVELOPMENT=1`` in
+    #: the environment too; without it the option is ignored with a warning.
+    development: bool = False
 
 
 def safe_relative_path(path: str) -> bool:

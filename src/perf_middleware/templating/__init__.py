@@ -28,6 +28,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from asset_pipeline.manifest import MANIFEST_NAME, Manifest, ManifestEntry, load_manifest
+from perf_middleware.options import checked, with_options
 from perf_middleware.templating.picture import html_attrs, render_picture
 from perf_middleware.templating.preload import PRELOAD_SCOPE_KEY, PreloadLink, collect_preloads
 
@@ -42,6 +43,7 @@ class AssetNotFoundError(LookupError):
     """A template named an asset the manifest does not have."""
 
 
+@checked()
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class AssetsConfig:
     """Options of ``Assets`` (keyword-only; defaults documented inline)."""
@@ -55,10 +57,14 @@ class AssetsConfig:
     strict: bool = False
     #: Emit ``integrity`` (SRI) on stylesheet/script/preload tags.
     integrity: bool = True
-    #: ``crossorigin`` value; None = ``"anonymous"`` when ``cdn_url`` is set, else omitted.
+    #: ``crossorigin`` value; None = ``"anonymous"`` when ``cdn_url`` is set (SRI on another
+    #: origin is checked only on a CORS fetch, so the CDN must send Access-Control-Allow-
+    #: Origin: ``asset-pipeline upload --cors-origin``), else omitted (same origin).
     crossorigin: str | None = None
-    #: Scripts are ES modules: their preloads carry ``crossorigin`` to match the CORS fetch.
-    module_scripts: bool = True
+    #: Which scripts are ES modules (``type="module"``, ``modulepreload``): None = the ones
+    #: the manifest marks (the build saw ``import``/``export`` or an importer); True/False =
+    #: every script or none.
+    module_scripts: bool | None = None
     #: Re-read the manifest when it changes on disk (development: one stat per call).
     autorefresh: bool = False
 
@@ -73,14 +79,13 @@ class Assets:
         config: AssetsConfig | None = None,
         **options: Any,
     ) -> None:
+        #: development mode's unbuilt tree (``StaticAssets(..., development=True)``): plain
+        #: names, no SRI, no preloads
+        self._tree: Any = getattr(source, "source_tree", None)
         if hasattr(source, "directory") and hasattr(source, "prefix"):  # a StaticAssets
             options.setdefault("prefix", source.prefix)
-            source = source.directory
-        try:
-            self.config = dataclasses.replace(config or AssetsConfig(), **options)
-        except TypeError as exc:
-            known = ", ".join(f.name for f in dataclasses.fields(AssetsConfig))
-            raise TypeError(f"Assets: {exc}. HINT: the options are: {known}.") from None
+            source = source.directory if self._tree is None else Manifest(files={})
+        self.config = with_options("Assets", AssetsConfig, config, options)
         self._path: Path | None = None
         self._stamp: tuple[int, int] = (0, 0)
         if isinstance(source, Manifest):
@@ -119,7 +124,7 @@ class Assets:
     def entry(self, name: str) -> ManifestEntry | None:
         """The manifest entry for ``name``; unknown names raise (strict) or log."""
         manifest = self._current()
-        entry = manifest.get(name)
+        entry = manifest.get(name) if self._tree is None else self._tree.entry(name)
         if entry is None:
             close = difflib.get_close_matches(name, list(manifest.files), n=3)
             hint = (
@@ -146,7 +151,7 @@ class Assets:
     # -- tags ---------------------------------------------------------------------------
 
     def _sri(self, entry: ManifestEntry | None) -> str | None:
-        return entry.integrity if entry is not None and self.config.integrity else None
+        return entry.integrity or None if entry is not None and self.config.integrity else None
 
     def stylesheet(self, name: str, *, media: str | None = None, **attrs: Any) -> Markup:
         entry = self.entry(name)
@@ -169,14 +174,19 @@ class Assets:
         self,
         name: str,
         *,
-        module: bool = False,
+        module: bool | None = None,
         defer: bool = True,
         async_: bool = False,
         **attrs: Any,
     ) -> Markup:
-        """``<script>``; module scripts are deferred by the browser, so ``defer`` is only
-        written on classic ones (``async_`` for either)."""
+        """``<script>``; ``type="module"`` for files the manifest marks as ES modules
+        (``module=`` overrides). Module scripts are deferred by the browser, so ``defer``
+        is only written on classic ones (``async_`` for either)."""
         entry = self.entry(name)
+        if module is None:
+            module = self.config.module_scripts
+        if module is None:
+            module = entry is not None and entry.module
         return Markup(
             "<script"
             + html_attrs(

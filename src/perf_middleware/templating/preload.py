@@ -6,11 +6,17 @@ module's imports after parsing the module. The manifest already knows both (each
 ``103 Early Hints``, before the application has even produced it.
 
 ``PreloadHints`` is the response hook. The page entries of a response come from a static
-``pages`` map (path -> names) and from what the template helpers rendered for this request
-(``Assets.install`` records them on the scope). 103s need the list *before* the app runs, so
-the hook remembers the last list per path (bounded), like CDNs that cache a page's Link
-headers for their Early Hints. Early hints are sent only when the server offers the ASGI
-``http.response.early_hint`` extension; otherwise the final ``Link`` header still helps.
+``pages`` map (path -> names), from ``layout`` (what every page's base template uses) and
+from what the template helpers rendered for this request (``Assets.install`` records them
+on the scope). 103s need the list *before* the app runs: ``layout`` and ``pages`` are known
+from the first request on, and the hook remembers the last list per path (bounded), like
+CDNs that cache a page's Link headers for their Early Hints. Early hints are sent only when
+the server offers the ASGI ``http.response.early_hint`` extension (RFC 8297), and only for
+requests that ask for HTML; otherwise the final ``Link`` header still helps.
+
+Placed inside ``PerformanceMiddleware``, the hook runs on every response cache miss (first
+visit, after an invalidation, uncached pages), which is when the app makes the browser
+wait; a cache hit answers at once, and its stored ``Link`` header does the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any, Protocol
 from markupsafe import escape
 
 from asset_pipeline.manifest import Manifest, ManifestEntry
+from perf_middleware.options import checked, describe, with_options
 from perf_middleware.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -44,28 +51,44 @@ _ORDER = {"style": 0, "font": 1, "script": 2}
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PreloadLink:
-    """One file to preload; renders as an HTML ``<link>`` or a ``Link`` header member."""
+    """One file to preload; renders as an HTML ``<link>`` or a ``Link`` header member.
+
+    A preload is only reused when its request matches the one the page makes later
+    (Fetch, "preload" matching: destination, CORS mode and credentials, integrity), so
+    ``crossorigin`` and ``integrity`` are exactly what the matching tag carries; an ES
+    module gets ``rel=modulepreload`` (HTML, "modulepreload"), which also parses it.
+    """
 
     url: str
     as_: str  # "style" | "script" | "font"
     type: str | None = None
     crossorigin: str | None = None
     integrity: str | None = None
+    module: bool = False
+
+    @property
+    def rel(self) -> str:
+        return "modulepreload" if self.module else "preload"
 
     def html(self) -> str:
-        attrs = [("rel", "preload"), ("href", self.url), ("as", self.as_), ("type", self.type)]
+        attrs: list[tuple[str, str | None]] = [("rel", self.rel), ("href", self.url)]
+        attrs += [("as", None if self.module else self.as_), ("type", self.type)]
         attrs += [("crossorigin", self.crossorigin), ("integrity", self.integrity)]
         return "<link" + "".join(f' {k}="{escape(v)}"' for k, v in attrs if v) + ">"
 
     def header(self) -> str:
         url = self.url.replace(">", "%3E").replace(" ", "%20")
-        parts = [f"<{url}>", "rel=preload", f"as={self.as_}"]
+        parts = [f"<{url}>", f"rel={self.rel}"]
+        if not self.module:
+            parts.append(f"as={self.as_}")
         if self.type:
             parts.append(f'type="{self.type}"')
         if self.crossorigin == "anonymous":
             parts.append("crossorigin")
         elif self.crossorigin:
             parts.append(f"crossorigin={self.crossorigin}")
+        if self.integrity:
+            parts.append(f'integrity="{self.integrity}"')
         return "; ".join(parts)
 
 
@@ -89,12 +112,14 @@ def collect_preloads(
     crossorigin: str | None = None,
     integrity: bool = True,
     include_self: bool = True,
-    module_scripts: bool = True,
+    module_scripts: bool | None = None,
 ) -> list[PreloadLink]:
     """Styles, fonts and scripts that ``names`` need, transitively, each once.
 
-    Fonts always carry ``crossorigin`` (fonts are fetched in CORS mode, and a preload
-    without it is fetched twice); so do scripts when they are ES modules.
+    Each link carries what the tag or fetch that will use it carries: stylesheets and
+    scripts the helpers' ``crossorigin`` and SRI; fonts, fetched by CSS in CORS mode and
+    without integrity, ``crossorigin`` and no SRI. Scripts are modules when the manifest
+    says so (``module_scripts`` overrides it for every script).
     """
     seen: set[str] = set()
     found: list[tuple[str, ManifestEntry]] = []
@@ -118,32 +143,46 @@ def collect_preloads(
         kind = preload_kind(entry.content_type)
         if kind is None:
             continue
-        cors = crossorigin
-        if kind == "font" or (kind == "script" and module_scripts):
-            cors = crossorigin or "anonymous"
+        font = kind == "font"
+        module = kind == "script" and (entry.module if module_scripts is None else module_scripts)
         links.append(
             PreloadLink(
                 url=url_for(entry.path),
                 as_=kind,
-                type=entry.content_type if kind == "font" else None,
-                crossorigin=cors,
-                integrity=entry.integrity if integrity else None,
+                type=entry.content_type if font else None,
+                crossorigin=(crossorigin or "anonymous") if font else crossorigin,
+                integrity=entry.integrity if integrity and not font else None,
+                module=module,
             )
         )
     links.sort(key=lambda link: _ORDER[link.as_])
     return links
 
 
+def _wants_html(scope: Scope) -> bool:
+    """A navigation or a request accepting HTML: the requests a page answers."""
+    for key, value in scope.get("headers", ()):
+        if key == b"sec-fetch-dest":
+            return bool(value == b"document")
+        if key == b"accept" and b"text/html" in value.lower():
+            return True
+    return False
+
+
 class _LinkSource(Protocol):
     def preloads(self, *names: str, include_self: bool = True) -> list[PreloadLink]: ...
 
 
+@checked()
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class PreloadConfig:
     """Options of ``PreloadHints`` (keyword-only; defaults documented inline)."""
 
     #: Request path -> page entry names, for pages known up front (``{"/": ["js/app.js"]}``).
     pages: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    #: Entry names every HTML page uses (the base template's stylesheet and script): hinted
+    #: early on every page request, the first one included.
+    layout: Sequence[str] = ()
     #: Send ``103 Early Hints`` when the server supports the ASGI extension.
     early_hints: bool = True
     #: Remember each path's last hint list to send it early next time.
@@ -165,11 +204,12 @@ class PreloadHints:
         config: PreloadConfig | None = None,
         **options: Any,
     ) -> None:
-        try:
-            self.config = dataclasses.replace(config or PreloadConfig(), **options)
-        except TypeError as exc:
-            known = ", ".join(f.name for f in dataclasses.fields(PreloadConfig))
-            raise TypeError(f"PreloadHints: {exc}. HINT: the options are: {known}.") from None
+        if not callable(app):
+            raise TypeError(
+                f"PreloadHints(app=...) must be an ASGI app, got {describe(app)}. "
+                "HINT: PreloadHints(app, assets) wraps the application object."
+            )
+        self.config = with_options("PreloadHints", PreloadConfig, config, options)
         self.app = app
         self.assets = assets
         self.learned: OrderedDict[str, tuple[str, ...]] = OrderedDict()
@@ -182,9 +222,13 @@ class PreloadHints:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        configured = tuple(self.config.pages.get(path, ()))
-        early = configured or self.learned.get(path, ())
-        if early and self.config.early_hints and _EARLY_HINT in scope.get("extensions", {}):
+        configured = tuple(self.config.layout) + tuple(self.config.pages.get(path, ()))
+        if (
+            self.config.early_hints
+            and _EARLY_HINT in scope.get("extensions", {})
+            and _wants_html(scope)
+        ):
+            early = configured + self.learned.get(path, ())
             links = [link.header().encode("latin-1") for link in self.links_for(early)]
             if links:
                 await send({"type": _EARLY_HINT, "links": links})
@@ -214,7 +258,7 @@ class PreloadHints:
             names += [n for n in used if isinstance(n, str) and n not in names]
         if not names:
             return
-        if self.config.learn and path not in self.config.pages:
+        if self.config.learn and path not in self.config.pages and len(names) > len(configured):
             self.learned[path] = tuple(names)
             self.learned.move_to_end(path)
             while len(self.learned) > self.config.max_learned_paths:

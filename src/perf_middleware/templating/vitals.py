@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from perf_middleware.admin.web import web_manifest
 from perf_middleware.metrics.vitals import VITALS_ROUTE_KEY
+from perf_middleware.options import checked
 from perf_middleware.templating.picture import html_attrs
 
 __all__ = ["WebVitals", "route_template"]
@@ -52,6 +53,7 @@ def route_template(scope: MutableMapping[str, Any]) -> str | None:
     return None
 
 
+@checked()
 class WebVitals:
     """``WebVitals().install(templates)`` registers ``{{ web_vitals() }}``.
 

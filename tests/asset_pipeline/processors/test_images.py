@@ -86,7 +86,7 @@ def test_registered_for_png_jpeg_gif() -> None:
 def test_rgba_logo_round_trips_losslessly_in_webp_and_records_size() -> None:
     src = logo()
     out = run(encode(src, "PNG"), "img/logo.png")
-    assert out.metadata == {"width": 80, "height": 80}
+    assert (out.metadata["width"], out.metadata["height"]) == (80, 80)
     webp = next(e for e in out.extras if e.suffix == ".webp")
     assert (webp.format, webp.content_type, webp.width, webp.height) == (
         "webp",
@@ -167,7 +167,7 @@ def exif_jpeg(orientation: int, size: tuple[int, int] = (40, 20)) -> tuple[bytes
 def test_exif_orientation_is_applied_to_every_output() -> None:
     data, _ = exif_jpeg(6)  # rotate 90 CW to display
     out = run(data, "img/phone.jpg", widths=[10])
-    assert out.metadata == {"width": 20, "height": 40}
+    assert (out.metadata["width"], out.metadata["height"]) == (20, 40)
     main = decode(out.data)
     assert main.size == (20, 40)
     assert main.getexif().get(0x0112) in (None, 1)
@@ -408,4 +408,16 @@ def test_an_encoder_limit_skips_that_format_instead_of_failing() -> None:
     wide = Image.new("RGB", (17000, 2), (10, 20, 30))  # WebP cannot exceed 16383 px
     out = run(encode(wide, "PNG"), "img/wide.png", formats=["webp"], mode="lossy")
     assert out.extras == ()
-    assert out.metadata == {"width": 17000, "height": 2}
+    assert out.metadata == {"width": 17000, "height": 2, "dropped": [["webp", 17000, "failed"]]}
+
+
+def test_formats_left_out_are_recorded_with_the_reason() -> None:
+    # the build summary says why AVIF is missing: a photo whose AVIF loses to WebP at every
+    # size, a flat logo that never tries near-lossless AVIF, and AVIF alone vs the original
+    shot = run(encode(photo((96, 64)), "JPEG", quality=90), "img/a.jpg", widths=[32])
+    assert shot.metadata["dropped"] == [["avif", 96, "larger:webp"], ["avif", 32, "larger:webp"]]
+    flat = run(encode(logo(), "PNG"), widths=[40])
+    assert flat.metadata["dropped"] == [["avif", 80, "lossless"], ["avif", 40, "lossless"]]
+    tiny = run(encode(photo((2, 2)), "PNG"), formats=["avif"])
+    assert tiny.extras == ()
+    assert tiny.metadata["dropped"] == [["avif", 2, "larger:original"]]

@@ -10,6 +10,7 @@ from asset_pipeline.refs.graph import (
     Resolved,
     build_graph,
     discover,
+    es_modules,
     resolve,
     topo_order,
     url_for,
@@ -118,3 +119,18 @@ def test_self_reference_is_a_cycle_of_one() -> None:
     assert graph.deps["a.js"] == ("a.js",)
     with pytest.raises(CycleError, match=r"a\.js -> a\.js"):
         topo_order(graph.deps)
+
+
+def test_es_modules_are_importers_imported_files_and_mjs() -> None:
+    names = ["js/app.js", "js/pager.js", "js/lazy.js", "js/classic.js", "js/x.mjs", "a.css"]
+    refs = {
+        "js/app.js": [ref("./pager.js", "module"), ref("./lazy.js", "dynamic-import")],
+        "js/classic.js": [ref("./lazy.js", "dynamic-import")],  # import() works in classic
+        "a.css": [ref("./pager.js")],
+    }
+    assert es_modules(names, refs, "/static/") == {
+        "js/app.js",
+        "js/pager.js",
+        "js/lazy.js",
+        "js/x.mjs",
+    }

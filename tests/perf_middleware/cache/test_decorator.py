@@ -150,3 +150,82 @@ async def test_unpicklable_result_is_a_clear_error(backend, clock):
 
     with pytest.raises(TypeError, match="cannot be pickled"):
         await gen()
+
+
+async def test_call_style_and_defaults_give_one_key_and_tags_see_every_argument(backend, clock):
+    # f(7), f(item_id=7) and a call relying on the default are one call: one entry, one run,
+    # and the tag function gets the bound arguments however the caller spelled them
+    calls: list[tuple[int, str]] = []
+
+    @cached(ttl=30, backend=backend, clock=clock, tags=lambda item_id, lang: [f"item:{item_id}"])
+    async def item(item_id: int, lang: str = "en") -> dict:
+        calls.append((item_id, lang))
+        return {"id": item_id, "lang": lang}
+
+    assert await item(7) == {"id": 7, "lang": "en"}
+    assert await item(item_id=7) == {"id": 7, "lang": "en"}
+    assert await item(7, "en") == {"id": 7, "lang": "en"}
+    assert await item(lang="en", item_id=7) == {"id": 7, "lang": "en"}
+    assert calls == [(7, "en")]
+    assert item.key_for(7) == item.key_for(item_id=7) == item.key_for(7, lang="en")
+    assert item.key_for(7, "de") != item.key_for(7)
+    assert await backend.invalidate_tags(["item:7"]) == 1
+    await item(item_id=7)
+    assert calls == [(7, "en"), (7, "en")]
+    assert await item.invalidate(item_id=7, lang="en") == 1
+
+
+async def test_a_call_that_does_not_fit_the_signature_names_the_function(backend, clock):
+    @cached(ttl=30, backend=backend, clock=clock)
+    async def item(item_id: int) -> int:
+        return item_id
+
+    with pytest.raises(TypeError, match=r"item\(\).*missing a required argument: 'item_id'"):
+        await item()
+
+
+async def test_condition_leaves_some_results_uncached(backend, clock):
+    # "not found" and empty results are returned but not stored (condition=bool skips
+    # None and []), so the next call asks again
+    store: dict[int, list[int]] = {}
+    calls: list[int] = []
+
+    @cached(ttl=30, backend=backend, clock=clock, condition=bool)
+    async def rows(pk: int) -> list[int] | None:
+        calls.append(pk)
+        return store.get(pk)
+
+    assert await rows(1) is None
+    store[1] = []
+    assert await rows(1) == []
+    store[1] = [5]
+    assert await rows(1) == [5]
+    assert await rows(1) == [5]
+    assert calls == [1, 1, 1]
+
+
+async def test_condition_false_on_a_background_refresh_drops_the_stale_value(backend, clock):
+    value: list[int | None] = [1]
+    calls = 0
+
+    @cached(
+        ttl=10, backend=backend, clock=clock, stale_while_revalidate=60,
+        condition=lambda result: result is not None,
+    )  # fmt: skip
+    async def row() -> int | None:
+        nonlocal calls
+        calls += 1
+        return value[0]
+
+    assert await row() == 1
+    value[0] = None  # deleted meanwhile
+    clock.advance(11)
+    assert await row() == 1  # stale, refreshed in the background
+    await row.drain()
+    assert await row() is None  # the stale 1 is gone, not served for another minute
+    assert calls == 3
+
+
+def test_condition_must_be_callable():
+    with pytest.raises(TypeError, match=r"condition.*got 'yes'.*HINT"):
+        cached(condition="yes")  # type: ignore[arg-type]

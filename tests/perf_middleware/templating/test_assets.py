@@ -48,8 +48,11 @@ def manifest() -> Manifest:
         "img/bg.png": _e("img/bg.2222222222.png", "image/png", width=10, height=10),
         "css/base.css": _e("css/base.3333333333.css", "text/css", "fonts/serif.woff2"),
         "css/app.css": _e("css/app.4444444444.css", "text/css", "css/base.css", "img/bg.png"),
-        "js/pager.js": _e("js/pager.5555555555.js", "text/javascript"),
-        "js/app.js": _e("js/app.6666666666.js", "text/javascript", "js/pager.js", "css/app.css"),
+        "js/pager.js": _e("js/pager.5555555555.js", "text/javascript", module=True),
+        "js/app.js": _e(
+            "js/app.6666666666.js", "text/javascript", "js/pager.js", "css/app.css", module=True
+        ),
+        "js/legacy.js": _e("js/legacy.1212121212.js", "text/javascript"),
         "img/hero.jpg": _e(
             "img/hero.7777777777.jpg", "image/jpeg", alternates=hero_alts, width=1200, height=800
         ),
@@ -148,8 +151,8 @@ def test_script_variants() -> None:
         render(
             assets,
             "{{ script('js/app.js', module=True) }}"
-            "{{ script('js/pager.js') }}"
-            "{{ script('js/pager.js', async_=True, data_x='1') }}",
+            "{{ script('js/legacy.js') }}"
+            "{{ script('js/legacy.js', async_=True, data_x='1') }}",
         )
     )
     (t1, a1), (t2, a2), (t3, a3) = items
@@ -160,13 +163,42 @@ def test_script_variants() -> None:
         "integrity": SRI + "666.js",
     }
     assert a2 == {
-        "src": "/static/js/pager.5555555555.js",
+        "src": "/static/js/legacy.1212121212.js",
         "defer": None,
-        "integrity": SRI + "555.js",
+        "integrity": SRI + "212.js",
     }
     assert "defer" not in a3
     assert "async" in a3
     assert a3["data-x"] == "1"
+
+
+def test_script_is_a_module_when_the_manifest_says_so() -> None:
+    """The build rewrote app.js's ``import``: a classic script would stop at it."""
+    ((_, app),) = parse(render(Assets(manifest()), "{{ script('js/app.js') }}"))
+    assert app["type"] == "module"
+    assert "defer" not in app
+    ((_, legacy),) = parse(render(Assets(manifest()), "{{ script('js/legacy.js') }}"))
+    assert "type" not in legacy
+    ((_, forced),) = parse(render(Assets(manifest()), "{{ script('js/app.js', module=False) }}"))
+    assert "type" not in forced
+    every = Assets(manifest(), module_scripts=True)
+    ((_, all_modules),) = parse(render(every, "{{ script('js/legacy.js') }}"))
+    assert all_modules["type"] == "module"
+
+
+def test_caller_attributes_replace_the_helpers_defaults() -> None:
+    html = render(Assets(manifest()), "{{ picture('img/hero.jpg', alt='', loading='eager') }}")
+    assert html.count("loading=") == 1
+    img = dict(parse(html))["img"]
+    assert img["loading"] == "eager"
+    assert img["sizes"] == "(max-width: 1200px) 100vw, 1200px"  # eager: no sizes=auto
+    gone = render(Assets(manifest()), "{{ picture('img/hero.jpg', alt='', decoding=None) }}")
+    assert "decoding" not in gone
+    tag = render(
+        Assets(manifest()), "{{ stylesheet('css/app.css', crossorigin='use-credentials') }}"
+    )
+    assert tag.count("crossorigin") == 1
+    assert dict(parse(tag))["link"]["crossorigin"] == "use-credentials"
 
 
 def test_script_without_sri() -> None:
@@ -187,7 +219,9 @@ def test_picture_responsive_sources_and_img() -> None:
     assert webp["srcset"] == (
         "/static/img/hero.w600.dd.webp 600w, /static/img/hero.w1200.cc.webp 1200w"
     )
-    assert avif["sizes"] == webp["sizes"] == img["sizes"] == "(max-width: 1200px) 100vw, 1200px"
+    # lazy: the browser sizes it by its layout width; the rest for browsers without "auto"
+    sizes = "auto, (max-width: 1200px) 100vw, 1200px"
+    assert avif["sizes"] == webp["sizes"] == img["sizes"] == sizes
     assert img["src"] == "/static/img/hero.7777777777.jpg"
     assert img["srcset"] == (
         "/static/img/hero.w600.ee.jpg 600w, /static/img/hero.7777777777.jpg 1200w"
@@ -225,24 +259,44 @@ def test_picture_single_size_uses_plain_srcset() -> None:
 
 def test_preload_links_follow_dependencies() -> None:
     items = parse(render(Assets(manifest()), "{{ preload_links('js/app.js') }}"))
-    got = [(a["href"], a["as"], a.get("crossorigin"), a.get("type")) for _, a in items]
-    assert got == [
-        ("/static/css/app.4444444444.css", "style", None, None),
-        ("/static/css/base.3333333333.css", "style", None, None),
-        ("/static/fonts/serif.1111111111.woff2", "font", "anonymous", "font/woff2"),
-        ("/static/js/pager.5555555555.js", "script", "anonymous", None),
+    got = [
+        (a["rel"], a["href"], a.get("as"), a.get("crossorigin"), a.get("type")) for _, a in items
     ]
-    assert all(a["rel"] == "preload" and a["integrity"].startswith("sha384-") for _, a in items)
+    assert got == [
+        ("preload", "/static/css/app.4444444444.css", "style", None, None),
+        ("preload", "/static/css/base.3333333333.css", "style", None, None),
+        ("preload", "/static/fonts/serif.1111111111.woff2", "font", "anonymous", "font/woff2"),
+        ("modulepreload", "/static/js/pager.5555555555.js", None, None, None),
+    ]
+    # each preload carries the integrity its tag carries: fonts are fetched by CSS, without
+    integrity = {a["href"]: a.get("integrity") for _, a in items}
+    assert integrity["/static/css/app.4444444444.css"] == SRI + "44.css"
+    assert integrity["/static/js/pager.5555555555.js"] == SRI + "555.js"
+    assert integrity["/static/fonts/serif.1111111111.woff2"] is None
 
 
 def test_link_header_includes_the_entries() -> None:
     value = Assets(manifest()).link_header("css/app.css")
     assert value == (
-        "</static/css/app.4444444444.css>; rel=preload; as=style, "
-        "</static/css/base.3333333333.css>; rel=preload; as=style, "
+        f'</static/css/app.4444444444.css>; rel=preload; as=style; integrity="{SRI}44.css", '
+        f'</static/css/base.3333333333.css>; rel=preload; as=style; integrity="{SRI}33.css", '
         '</static/fonts/serif.1111111111.woff2>; rel=preload; as=font; type="font/woff2"; '
         "crossorigin"
     )
+    bare = Assets(manifest(), integrity=False).link_header("css/app.css")
+    assert "integrity" not in bare
+
+
+def test_preloads_match_their_tags_on_a_cdn() -> None:
+    cdn = Assets(manifest(), cdn_url="https://cdn.example.com/static")
+    value = cdn.link_header("js/app.js", "js/legacy.js")
+    members = {m.split(";")[0]: m for m in value.split(", ")}
+    app = members["<https://cdn.example.com/static/js/app.6666666666.js>"]
+    assert "rel=modulepreload" in app
+    assert "; crossorigin;" in app
+    assert "as=" not in app
+    legacy = members["<https://cdn.example.com/static/js/legacy.1212121212.js>"]
+    assert "rel=preload; as=script; crossorigin;" in legacy
 
 
 def test_assets_from_directory_and_static_app(tmp_path: Path) -> None:
@@ -271,7 +325,7 @@ def test_autorefresh(tmp_path: Path) -> None:
     os.utime(tmp_path / "manifest.json", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert assets.url("css/app.css") == "/static/css/app.9999999999.css"
     assert assets.link_header("css/app.css") == (
-        "</static/css/app.9999999999.css>; rel=preload; as=style"
+        f'</static/css/app.9999999999.css>; rel=preload; as=style; integrity="{SRI}99.css"'
     )
     assert frozen.url("css/app.css") == "/static/css/app.4444444444.css"
 
@@ -296,6 +350,24 @@ def test_picture_lists_the_smaller_format_first() -> None:
     )
     items = parse(render(Assets(m), "{{ picture('img/p.png', alt='p') }}"))
     assert [a.get("type") for t, a in items if t == "source"] == ["image/webp", "image/avif"]
+
+
+def test_a_source_needs_a_candidate_as_wide_as_the_widest() -> None:
+    """AVIF only at 600 px: the browser picks a <source> by type before width, so the
+    AVIF source would put a 600 px image into a 1200 px slot. It is left out."""
+    alts = (
+        ImageAlternate("avif", "image/avif", "img/p.w600.a.avif", 10, 600, 300),
+        ImageAlternate("webp", "image/webp", "img/p.w600.w.webp", 15, 600, 300),
+        ImageAlternate("webp", "image/webp", "img/p.w1200.w.webp", 40, 1200, 600),
+        ImageAlternate("jpeg", "image/jpeg", "img/p.w600.j.jpg", 20, 600, 300),
+    )
+    entry = _e("img/p.1.jpg", "image/jpeg", alternates=alts, width=1200, height=600)
+    items = parse(
+        render(Assets(Manifest(files={"img/p.jpg": entry})), "{{ picture('img/p.jpg', alt='') }}")
+    )
+    sources = [a for t, a in items if t == "source"]
+    assert [s["type"] for s in sources] == ["image/webp"]
+    assert sources[0]["srcset"].endswith("/static/img/p.w1200.w.webp 1200w")
 
 
 async def test_urls_are_percent_encoded_and_served(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from starlette.templating import Jinja2Templates
 from perf_middleware.templating import Assets
 from perf_middleware.templating.preload import PreloadHints
 from tests.perf_middleware.asgi_driver import call
-from tests.perf_middleware.templating.test_assets import manifest, parse
+from tests.perf_middleware.templating.test_assets import SRI, manifest, parse
 
 BASE = """<!doctype html><html><head>{{ stylesheet("css/app.css") }}
 {{ script("js/pager.js", module=True) }}{{ preload_links("css/app.css") }}</head>
@@ -80,11 +80,11 @@ async def test_link_header_from_rendered_assets(tmp_path: Path) -> None:
         linked = await c.get("/linked")
     members = [m.strip() for m in r.headers["link"].split(",")]
     assert members == [
-        "</static/css/app.4444444444.css>; rel=preload; as=style",
-        "</static/css/base.3333333333.css>; rel=preload; as=style",
+        f'</static/css/app.4444444444.css>; rel=preload; as=style; integrity="{SRI}44.css"',
+        f'</static/css/base.3333333333.css>; rel=preload; as=style; integrity="{SRI}33.css"',
         '</static/fonts/serif.1111111111.woff2>; rel=preload; as=font; type="font/woff2"; '
         "crossorigin",
-        "</static/js/pager.5555555555.js>; rel=preload; as=script; crossorigin",
+        f'</static/js/pager.5555555555.js>; rel=modulepreload; integrity="{SRI}555.js"',
     ]
     assert "link" not in api.headers  # not HTML
     assert linked.headers.get_list("link") == ["<https://cdn.example.com>; rel=preconnect"]
@@ -93,10 +93,13 @@ async def test_link_header_from_rendered_assets(tmp_path: Path) -> None:
 EARLY_HINTS = {"http.response.early_hint": {}}  # the scope extension a server offering them sets
 
 
-async def messages(app: PreloadHints, path: str, *, early: bool = True) -> list[dict[str, Any]]:
-    """What ``app`` sends for ``GET path``; the server offers Early Hints unless ``early``
-    is False."""
-    result = await call(app, path, headers=[("host", "t")], extensions=EARLY_HINTS if early else {})
+async def messages(
+    app: PreloadHints, path: str, *, early: bool = True, accept: str = "text/html,*/*;q=0.8"
+) -> list[dict[str, Any]]:
+    """What ``app`` sends for a browser's ``GET path``; the server offers Early Hints unless
+    ``early`` is False."""
+    headers = [("host", "t"), ("accept", accept)]
+    result = await call(app, path, headers=headers, extensions=EARLY_HINTS if early else {})
     return result.messages
 
 
@@ -107,8 +110,34 @@ async def test_early_hints_learned_from_the_previous_response(tmp_path: Path) ->
     hint, start = (await messages(app, "/"))[:2]
     assert hint["type"] == "http.response.early_hint"
     assert start["type"] == "http.response.start"
-    assert hint["links"][0] == b"</static/css/app.4444444444.css>; rel=preload; as=style"
+    assert hint["links"][0].startswith(b"</static/css/app.4444444444.css>; rel=preload; as=style")
     assert b"</static/fonts/serif.1111111111.woff2>; rel=preload; as=font" in hint["links"][2]
+
+
+async def test_layout_entries_are_hinted_from_the_first_request(tmp_path: Path) -> None:
+    """A fresh process (or a page after an invalidation) knows nothing learned yet: the
+    base template's entries and their manifest dependencies go out in the first 103."""
+    app, _ = make_app(tmp_path, layout=["css/app.css"])
+    hint = (await messages(app, "/"))[0]
+    assert hint["type"] == "http.response.early_hint"
+    assert [link.split(b">")[0] for link in hint["links"]] == [
+        b"</static/css/app.4444444444.css",
+        b"</static/css/base.3333333333.css",
+        b"</static/fonts/serif.1111111111.woff2",
+    ]
+    # not for API calls, which no page uses preloads from
+    api = await messages(app, "/api", accept="application/json")
+    assert api[0]["type"] == "http.response.start"
+    fetched = await call(
+        app,
+        "/",
+        headers=[("host", "t"), ("sec-fetch-dest", "script"), ("accept", "text/html")],
+        extensions=EARLY_HINTS,
+    )
+    assert fetched.messages[0]["type"] == "http.response.start"
+    # the page's own assets are learned on top of the layout's
+    second = (await messages(app, "/"))[0]
+    assert any(b"pager.5555555555.js" in link for link in second["links"])
 
 
 async def test_early_hints_only_when_the_server_offers_them(tmp_path: Path) -> None:

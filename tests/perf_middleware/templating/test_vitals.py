@@ -97,3 +97,10 @@ def test_install_needs_a_jinja_environment() -> None:
         env = jinja2.Environment(autoescape=True)
 
     assert "web_vitals" in WebVitals().install(Templates()).globals
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(TypeError, match="prefx"):
+        WebVitals(prefx="/ops")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="prefix"):
+        WebVitals(prefix=5)  # type: ignore[arg-type]

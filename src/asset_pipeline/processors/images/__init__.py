@@ -22,6 +22,9 @@ Rules (each overridable per glob through ``[[tool.asset-pipeline.images.rules]]`
   converted to sRGB through its profile.
 * Flat images get no AVIF when WebP is on: near-lossless AVIF (quality 100, 4:4:4) is
   larger than lossless WebP on UI images and far slower to encode.
+* Every alternate format left out at some width is recorded in the output's metadata
+  (``dropped``: format, width, reason) so the build summary can say why a format is
+  missing instead of leaving users to guess.
 * Animated GIFs become animated lossless WebP (``animated = "webp"``) or are left alone
   (``"keep"``); they get no AVIF and no resized variants.
 """
@@ -34,6 +37,9 @@ import logging
 from PIL import Image, ImageOps
 
 from asset_pipeline.processors.base import (
+    DROPPED_FAILED,
+    DROPPED_LARGER,
+    DROPPED_LOSSLESS,
     ExtraOutput,
     ProcessContext,
     ProcessingError,
@@ -85,6 +91,26 @@ def _is_lossless(src: Image.Image, pixels: Image.Image, opts: ImageOptions) -> b
     return 100 * top >= opts.lossless_flat_percent * pixels.width * pixels.height
 
 
+def _dropped(
+    formats: tuple[str, ...], encoded: list[tuple[str, bytes]], kept: list[tuple[str, bytes]]
+) -> list[tuple[str, str]]:
+    """(format, reason) for each configured format not kept at one size."""
+    sizes = dict(encoded)
+    kept_sizes = dict(kept)
+    out: list[tuple[str, str]] = []
+    for fmt in formats:
+        if fmt in kept_sizes:
+            continue
+        if fmt not in sizes:
+            out.append((fmt, DROPPED_FAILED))
+            continue
+        # the smallest kept less-preferred format it lost to, else the fallback itself
+        beaten_by = [f for f in formats[formats.index(fmt) + 1 :] if f in kept_sizes]
+        winner = min(beaten_by, key=kept_sizes.__getitem__) if beaten_by else "original"
+        out.append((fmt, DROPPED_LARGER + winner))
+    return out
+
+
 def _pick(candidates: list[tuple[str, bytes]], fallback_size: int) -> list[tuple[str, bytes]]:
     """Keep an alternate only if it is smaller than the fallback and than every
     less-preferred alternate kept (``candidates`` are most preferred first)."""
@@ -120,8 +146,11 @@ def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
         raise ProcessingError(name, f"broken {src.format} container ({exc})") from None
     lossless = _is_lossless(src, pixels, opts)
     extras: list[ExtraOutput] = []
+    dropped: list[list[object]] = []  # [format, width, reason]: JSON, for the build cache
     formats = opts.formats
+    skipped: tuple[str, ...] = ()
     if lossless and "webp" in formats:  # near-lossless AVIF never beat lossless WebP, slowly
+        skipped = tuple(f for f in formats if f == "avif")
         formats = tuple(f for f in formats if f != "avif")
 
     def add(tag: str, im: Image.Image, fallback_size: int) -> None:
@@ -131,9 +160,12 @@ def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
                 encoded.append((fmt, encode(im, fmt, lossless, icc, opts)))
             except (OSError, ValueError) as exc:  # e.g. WebP's 16383 px limit
                 log.warning("image alternate skipped file=%s format=%s reason=%s", name, fmt, exc)
-        for fmt, blob in _pick(encoded, fallback_size):
+        kept = _pick(encoded, fallback_size)
+        for fmt, blob in kept:
             suffix = f"{tag}{_SUFFIXES[fmt]}"
             extras.append(ExtraOutput(suffix, blob, _TYPES[fmt], fmt, im.width, im.height))
+        dropped.extend([fmt, im.width, DROPPED_LOSSLESS] for fmt in skipped)
+        dropped.extend([fmt, im.width, why] for fmt, why in _dropped(formats, encoded, kept))
 
     add("", pixels, len(main))
     fallback_fmt = "jpeg" if src.format == "JPEG" else "png"
@@ -158,7 +190,7 @@ def _process(data: bytes, name: str, opts: ImageOptions) -> ProcessorOutput:
     return ProcessorOutput(
         data=main,
         extras=tuple(extras),
-        metadata={"width": pixels.width, "height": pixels.height},
+        metadata={"width": pixels.width, "height": pixels.height, "dropped": dropped},
     )
 
 

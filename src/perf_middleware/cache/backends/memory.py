@@ -23,6 +23,7 @@ from perf_middleware.cache.backends.base import (
     compile_pattern,
 )
 from perf_middleware.cache.entry import CacheEntry
+from perf_middleware.options import check_callable, check_range, checked
 
 __all__ = ["MemoryBackend"]
 
@@ -42,6 +43,10 @@ class _Primary:
         self.secondaries: set[str] = set()
 
 
+@checked(
+    max_bytes="max_bytes=64 * 2**20 (bytes; the default).",
+    max_entry_bytes="max_entry_bytes=1 * 2**20 (bytes), or None for max_bytes // 8.",
+)
 class MemoryBackend:
     """LRU by bytes with per-entry expiry.
 
@@ -64,11 +69,14 @@ class MemoryBackend:
         clock: Callable[[], float] = time.time,
         events: EventHook | None = None,
     ) -> None:
-        if max_bytes <= 0:
-            raise ValueError(
-                f"MemoryBackend(max_bytes={max_bytes}) must be positive. "
-                "HINT: use e.g. max_bytes=64 * 2**20"
-            )
+        check_range("MemoryBackend", "max_bytes", max_bytes, minimum=1, hint="max_bytes=64 * 2**20")
+        if max_entry_bytes is not None:
+            check_range(
+                "MemoryBackend", "max_entry_bytes", max_entry_bytes, minimum=1,
+                hint="None (the default) allows max_bytes // 8",
+            )  # fmt: skip
+        check_callable("MemoryBackend", "clock", clock, hint="clock=time.time (the default)")
+        check_callable("MemoryBackend", "events", events, hint="leave it unset", optional=True)
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes if max_entry_bytes is not None else max_bytes // 8
         self.clock = clock

@@ -41,6 +41,7 @@ from perf_middleware.cache.backends.redis_admin import (
 )
 from perf_middleware.cache.backends.sealing import Sealer
 from perf_middleware.cache.entry import CacheEntry, EntryFormatError, dump_entry, load_entry
+from perf_middleware.options import check_callable, check_range, checked
 
 __all__ = ["CacheBackendError", "RedisBackend"]
 
@@ -57,10 +58,26 @@ _hash = key_hash
 
 
 @lru_cache(maxsize=512)
+def _check_ranges(**values: float) -> None:
+    """The numeric options' bounds (their types are checked by ``@checked``)."""
+    above_zero = {"socket_timeout": 0.5, "connect_timeout": 1.0}
+    at_least = {"max_connections": 1, "decoded_cache_bytes": 0, "breaker_threshold": 1}
+    for option, value in values.items():
+        if option in above_zero:
+            hint = f"{option}={above_zero[option]} (seconds; the default)"
+            check_range("RedisBackend", option, value, above=0, hint=hint)
+        elif option in at_least:
+            check_range("RedisBackend", option, value, minimum=at_least[option],
+                        hint=f"{option}={at_least[option]} is the smallest accepted")  # fmt: skip
+        else:
+            check_range("RedisBackend", option, value, minimum=0, hint=f"{option}=5.0 (seconds)")
+
+
 def _vary(raw: bytes) -> tuple[str, ...]:
     return tuple(json.loads(raw))
 
 
+@checked(url='url="redis://127.0.0.1:6379/0" (or rediss://, unix://)')
 class RedisBackend(RedisAdmin):
     """Response/function cache in Redis.
 
@@ -99,6 +116,17 @@ class RedisBackend(RedisAdmin):
         events: EventHook | None = None,
         client: Redis | None = None,
     ) -> None:
+        _check_ranges(
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+            decoded_cache_bytes=decoded_cache_bytes,
+            breaker_threshold=breaker_threshold,
+            breaker_retry_after=breaker_retry_after,
+        )
+        for option, hook in (("clock", clock), ("breaker_clock", breaker_clock)):
+            check_callable("RedisBackend", option, hook, hint=f"leave {option} unset")
+        check_callable("RedisBackend", "events", events, hint="leave it unset", optional=True)
         self.url = url
         self.prefix = f"{namespace}:"
         self.clock = clock

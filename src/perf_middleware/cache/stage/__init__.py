@@ -85,6 +85,7 @@ class CacheStage:
         self.host = host
         self.backend = backend
         self.config = config = config or CacheConfig()
+        self._proxied = bool(config.forwarded_allow_ips)
         self.clock = config.clock
         self.count = StageEvents(events)
         self.counts = self.count.counts
@@ -179,6 +180,9 @@ class CacheStage:
             headers, ambiguous = combine_fields(raw)
         scheme: str = scope.get("scheme", "http")
         host_raw = headers.get(b"host")
+        trusted = False
+        if self._proxied:  # the forwarded origin, when the peer is a trusted proxy
+            host_raw, scheme, trusted = self.config.origin(scope, headers)
         raw_path: bytes | None = scope.get("raw_path")
         primary = self._primaries.get((host_raw, scheme, raw_path, scope["query_string"]))
         if primary is None:
@@ -273,6 +277,7 @@ class CacheStage:
             use,
             now,
             ambiguous,
+            trusted,
         )
         await self.host.observed(scope, receive, send, rest, started)
 
@@ -288,6 +293,7 @@ class CacheStage:
         use: Use | None,
         now: float,
         ambiguous: frozenset[bytes],
+        trusted: bool,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -300,7 +306,8 @@ class CacheStage:
             return
         facts = RequestFacts(
             request_cc, b"authorization" in headers, now, scope["path"],
-            self.config.unkeyed_present(headers), b"cookie" in headers, ambiguous,
+            self.config.unkeyed_present(headers, trusted=trusted), b"cookie" in headers,
+            ambiguous,
         )  # fmt: skip
         if entry is not None and use is Use.STALE_WHILE_REVALIDATE:
             self.count("stale")

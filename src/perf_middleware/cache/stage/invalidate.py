@@ -57,9 +57,9 @@ class Invalidator:
         await self.runner.run_pipeline(scope, receive, invalidate_then_send)
 
     async def invalidate_for(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
-        scheme = scope.get("scheme", "http")
-        host_raw = combine_fields(scope.get("headers") or ())[0].get(b"host", b"").decode("latin-1")
-        host = normalize_host(host_raw, scheme)
+        fields = combine_fields(scope.get("headers") or ())[0]
+        host_value, scheme, _ = self.config.origin(scope, fields)  # as the stage keyed it
+        host = normalize_host((host_value or b"").decode("latin-1"), scheme)
         if not valid_host(host):
             return  # no key was ever made for it
         path = key_path(scope.get("raw_path"), scope.get("path", "/"))

@@ -94,6 +94,7 @@ class MissHandler:
         # stored variants follow the middleware's compression settings; None: identity only
         self.compression = compression
         self.negotiate = compression is not None
+        self._warned_unkeyed = False  # the once-only warning of ``_warn_unkeyed``
         shared = getattr(backend, "shared", True)
         self.flight: SingleFlight[CacheEntry] = SingleFlight(
             backend if shared else None, timeout=config.lock_timeout, lock_ttl=config.lock_ttl
@@ -345,6 +346,35 @@ class MissHandler:
         )
         return stale
 
+    def _warn_unkeyed(
+        self, field: str, capture: Capture, facts: RequestFacts, primary: str
+    ) -> None:
+        """Once per process, when a response the cache would otherwise store is refused
+        because the request carried an unkeyed field (a reverse proxy's, usually): without
+        this, a site behind Caddy/Traefik/ingress-nginx silently caches nothing."""
+        otherwise = response_reason(
+            capture.status, capture.headers, dataclasses.replace(facts, unkeyed=()), self.config
+        )
+        if otherwise is not None:
+            return  # not cacheable anyway: nothing lost to the unkeyed field
+        self._warned_unkeyed = True
+        origin = field in ("x-forwarded-host", "x-forwarded-proto", "forwarded")
+        hint = (
+            "if a reverse proxy in front of the app sets it, trust that proxy: "
+            'CacheConfig(forwarded_allow_ips=("<proxy address as the app sees it>",)) '
+            "(uvicorn's --forwarded-allow-ips); the forwarded host then becomes part of the "
+            "key and allowed_hosts applies to it"
+            if origin
+            else f"if your proxy overwrites {field} on every request, drop it from "
+            "CacheConfig(unkeyed_headers=...); otherwise make the app send Vary: " + field
+        )
+        logger.warning(
+            "response cache: responses are not stored because requests carry %s, which the "
+            "response does not Vary on (a client could poison the cache through it) "
+            "detail=unkeyed-header url=%s. HINT: %s. (logged once)",
+            field, primary, hint,
+        )  # fmt: skip
+
     async def _store(
         self,
         capture: Capture,
@@ -363,6 +393,8 @@ class MissHandler:
                 lead.publish(None)
             self.count("not_stored")
             logger.debug("cache store skipped reason=%s url=%s", reason, primary)
+            if reason.startswith("unkeyed-header:") and not self._warned_unkeyed:
+                self._warn_unkeyed(reason.partition(":")[2], capture, facts, primary)
             return None
         app_coded = get_header(capture.headers, b"content-encoding") not in (None, b"identity")
         vary = entry_vary(capture.headers, self.negotiate and not app_coded)
