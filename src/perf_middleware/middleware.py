@@ -8,6 +8,7 @@ policy, ETag, conditional requests and compression. Non-HTTP scopes pass straigh
 from __future__ import annotations
 
 import functools
+from asyncio import get_running_loop
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -228,8 +229,9 @@ class PerformanceMiddleware:
                     responder.settle()  # not recorded where it was sent (or not sent)
             return
         path: str = scope.get("path", "")
-        if self._history is not None:  # the dashboard's plots start with the traffic
-            self._history.start()
+        history = self._history
+        if history is not None and history.loop is not get_running_loop():
+            history.start()  # the dashboard's plots start with the traffic (once per loop)
         if self._admin_match is not None and self._admin_match(path):
             assert self.admin is not None
             await self.admin(scope, receive, send)

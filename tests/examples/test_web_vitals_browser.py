@@ -17,7 +17,6 @@ from examples.starlette_app.app import create_app
 from examples.starlette_app.store import DeckStore
 
 from perf_middleware import AdminConfig, MemoryBackend
-from tests.examples.test_example_app import example_dist  # noqa: F401  (fixture)
 from tests.support.servers import UvicornServer
 
 T = TypeVar("T")
@@ -28,12 +27,12 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
-def site(example_dist: Path) -> Iterator[UvicornServer]:  # noqa: F811
+def site(example_dist: Path, tmp_path: Path) -> Iterator[UvicornServer]:
     admin = AdminConfig(token=TOKEN, web_vitals=True, history_interval=0.2)
     app = create_app(
         dist=example_dist,
         cache=MemoryBackend(max_bytes=8 * 2**20),
-        store=DeckStore(delay=0.01),
+        store=DeckStore(tmp_path / "decks.sqlite3", delay=0.01),
         admin=admin,
     )
     with UvicornServer(app) as server:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from asyncio import get_running_loop
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -145,7 +146,8 @@ class AdminApp:
         if path.startswith(self.config.prefix):
             path = path[len(self.config.prefix) :] or "/"
         request = _Request(scope, receive, send, path)
-        self.history.start()
+        if self.history.loop is not get_running_loop():
+            self.history.start()
         if path.startswith("/assets/"):  # public: the package's own scripts and styles
             await self.assets(scope, receive, send)
             return

@@ -43,7 +43,7 @@ def snapshot(state: Mapping[str, Any], at: float) -> dict[str, Any]:
 class History:
     """Ring buffer of :func:`snapshot` results (oldest first)."""
 
-    __slots__ = ("_handle", "_last", "_loop", "clock", "interval", "snapshots", "source")
+    __slots__ = ("_handle", "_last", "clock", "interval", "loop", "snapshots", "source")
 
     def __init__(
         self,
@@ -59,7 +59,9 @@ class History:
         self.snapshots: deque[dict[str, Any]] = deque(maxlen=size)
         self._last = float("-inf")
         self._handle: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        #: the loop the timer runs on (None: not started); the middleware compares it with
+        #: the running loop on each request, which is cheaper than calling :meth:`start`
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def maybe_sample(self) -> None:
         """Take a snapshot if the last one is at least ``interval`` old."""
@@ -71,23 +73,23 @@ class History:
     def start(self) -> None:
         """Sample now and then every ``interval`` on the running loop (idempotent; a new
         loop, as in a restarted server or a test, gets its own timer)."""
-        self.maybe_sample()
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
+        if self.loop is not loop:
             self.stop()
-            self._loop = loop
+            self.maybe_sample()
+            self.loop = loop
             self._handle = loop.call_later(self.interval, self._tick)
 
     def _tick(self) -> None:
         self.maybe_sample()
-        if self._loop is not None:
-            self._handle = self._loop.call_later(self.interval, self._tick)
+        if self.loop is not None:
+            self._handle = self.loop.call_later(self.interval, self._tick)
 
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
         self._handle = None
-        self._loop = None
+        self.loop = None
 
     def as_list(self) -> list[dict[str, Any]]:
         return list(self.snapshots)
