@@ -8,7 +8,7 @@ UV := python3 -m uv
 EXAMPLE := examples/starlette_app
 SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs nginx-light
 
-.PHONY: demo test uv sync sync-all system-deps lint typecheck pytest docs bench clean admin-assets
+.PHONY: demo demo-django test uv sync sync-all system-deps lint typecheck pytest docs bench clean admin-assets
 
 uv:
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -36,6 +36,13 @@ system-deps:
 demo: sync
 	$(UV) run --no-sync asset-pipeline build $(EXAMPLE)/static --out $(EXAMPLE)/dist --config $(EXAMPLE)/assets.toml
 	exec $(UV) run --no-sync uvicorn examples.starlette_app.app:app --host $(HOST) --port $(PORT)
+
+## The Django example: migrate, collectstatic (the asset pipeline), then Django behind the
+## middleware under uvicorn on http://$(HOST):$(PORT).
+demo-django: sync
+	$(UV) run --no-sync python examples/django_app/manage.py migrate --noinput
+	$(UV) run --no-sync python examples/django_app/manage.py collectstatic --noinput
+	exec $(UV) run --no-sync uvicorn examples.django_app.asgi:application --host $(HOST) --port $(PORT)
 
 lint: sync-all
 	$(UV) run --no-sync ruff check src tests benchmarks examples scripts
@@ -65,7 +72,9 @@ bench: uv system-deps
 	$(UV) run --no-sync python -m benchmarks
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .asset-cache $(EXAMPLE)/dist build
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .asset-cache $(EXAMPLE)/dist build \
+	  examples/django_app/staticfiles examples/django_app/staticfiles-collected \
+	  examples/django_app/.asset-cache examples/django_app/db.sqlite3
 
 ## Rebuild the admin API's own assets (Web Vitals script, dashboard) into the package.
 admin-assets: sync-all

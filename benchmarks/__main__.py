@@ -30,11 +30,13 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "cache": ([], ["--rounds", "1", "--duration", "1"]),
     "static": ([], ["--rounds", "1", "--duration", "1"]),
     "build": ([], []),
+    "django_static": ([], ["--rounds", "1"]),
     "upload": ([], ["--files", "100"]),
     "images": ([], []),
     "bench_metrics": ([], []),
     "instructions": ([], ["--requests", "300", "--only", "dynamic"]),
     "protocol": ([], ["--batches", "6", "--batch", "100", "--warm", "200"]),
+    "imports": ([], ["--runs", "3", "--no-valgrind"]),
 }
 
 #: column names that are our own variants; every other value column is a peer

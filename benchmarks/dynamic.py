@@ -10,9 +10,9 @@ original. The 304 row is PerformanceMiddleware answering ``If-None-Match`` from 
 app-provided ETag, as a ratio to a bare ASGI callable returning a constant.
 
 ``--paired N`` measures instead N back-to-back (raw, variant) pairs per probe and reports the
-median ratio with its interquartile range: on this machine kind whole rounds drift by tens of
-per cent (the raw app read 7.7k and 14.7k req/s in one run), and a ratio of two runs taken
-seconds apart is what that drift cannot move.
+median ratio with its interquartile range: whole rounds drift (docs/benchmarks.md gives the
+spread on the reference machine), and a ratio of two runs taken seconds apart is what that
+drift cannot move.
 
 ``perf`` runs on defaults, so the repeated identical bodies of this benchmark are compressed
 once and then served from the encoded-body memo; ``perf-nomemo`` switches the memo off and

@@ -2,24 +2,23 @@
 
 ``python -m benchmarks.instructions [--requests 1000] [--only dynamic|cache]``
 
-Throughput ratios on this machine kind move by ±0.15 from run to run (shared cores, varying
-clock), which hides changes of a few per cent. This benchmark counts CPU instructions
+Throughput ratios move from run to run (shared cores, varying clock) by more than a change of
+a few per cent. This benchmark counts CPU instructions
 instead, which do not depend on the load: each (variant, probe) runs in a child process under
 ``valgrind --tool=cachegrind --cache-sim=no`` that feeds raw HTTP/1.1 requests to uvicorn's
 own ``HttpToolsProtocol`` (the parser, ASGI scope, the app, response header validation and
 framing, exactly as ``uvicorn --http httptools`` runs them) with an in-memory transport, so
 only the socket system calls are left out. The child runs twice, with ``W`` and ``W + N``
 requests; the difference divided by ``N`` is the cost of one request with warm caches.
-``PYTHONHASHSEED=0`` keeps dict layouts, and so the counts, the same from run to run
-(within ~0.1 %).
+``PYTHONHASHSEED=0`` keeps dict layouts, and so the counts, the same from run to run.
 
 Instructions are not time: a request that touches more memory stalls more per instruction,
-and the server's socket work (roughly a quarter of a raw request's time here) is left out.
+and the server's socket work is left out.
 Read the ratio column as "how much more request work the server does than the raw app".
 ``--cache-sim`` adds valgrind's simulated level-1 cache misses per request (instruction and
-data; this machine's cache sizes): a layer of compiled code that runs once per request
-executes little code many times over, so much of its cost is fetching that code, which
-the instruction count does not show. Variants are the ones of ``benchmarks.dynamic`` and
+data; this machine's cache sizes): code that runs once per request executes little code
+many times over, so much of its cost is fetching that code, which the instruction count
+does not show. Variants are the ones of ``benchmarks.dynamic`` and
 ``benchmarks.cache``.
 """
 

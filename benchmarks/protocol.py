@@ -5,22 +5,20 @@ throughput figure.
 [--variants gzip,starlette-compress,brotli-asgi,perf]``
 
 ``benchmarks.dynamic`` measures what the targets are stated in (uvicorn and wrk over loopback),
-but on this machine kind its ratios move by ±0.15 from one run to the next, and a paired run
-of forty pairs still cannot tell 0.87 from 0.90. Here each variant of ``benchmarks.dynamic``
+but its ratios move between runs by more than the differences worth resolving (the spread is
+in docs/benchmarks.md). Here each variant of ``benchmarks.dynamic``
 gets its own ``HttpToolsProtocol`` fed from memory (uvicorn's own parser, ASGI cycle, header
 validation and framing, as in ``benchmarks.instructions``), all of them in this process on
 one core. Batches of requests alternate between the variants, in reversed order every other
 round, so the machine's drift hits them alike; each ratio is raw's time per request over the
 variant's in the same round, and the table gives their median (interquartile range).
 
-What it leaves out is the socket work, which costs every variant about the same time but
-also changes what stays in the CPU caches and how many requests one loop iteration serves.
-So a ratio here does not convert into a wrk ratio by adding raw's socket time to both sides,
-and the error has no fixed sign: on one machine 0.85 here predicted 0.92 and paired wrk runs
-read 0.87-0.90; on another 0.89 predicted ~0.91 and they read 0.96-0.99. Use it for what wrk
-cannot resolve: ranking variants and comparing builds by a few per cent on one machine.
-Times are wall time of this process; the large-body codecs of some variants run in worker
-threads.
+What it leaves out is the socket work, which costs every variant about the same time but also
+changes what stays in the CPU caches and how many requests one loop iteration serves. So a
+ratio here does not convert into a wrk ratio by adding raw's socket time to both sides, and the
+error has no fixed sign. Use it for what wrk cannot resolve: ranking variants and comparing
+builds by a few per cent on one machine. Times are wall time of this process; the large-body
+codecs of some variants run in worker threads.
 """
 
 from __future__ import annotations

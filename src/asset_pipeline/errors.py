@@ -3,8 +3,9 @@
 Every error the build tool raises on purpose derives from ``AssetPipelineError``, so a
 caller can catch one class; every configuration problem (a pyproject table, a flag, an
 upload rule, a service-worker option) derives from ``ConfigError``, the way Django's
-``ImproperlyConfigured`` is the one answer to a bad setting. ``ManifestError`` is the
-exception: ``manifest.py`` is the contract with the runtime and imports only the stdlib.
+``ImproperlyConfigured`` is the one answer to a bad setting. This module imports only the
+standard library: ``manifest.py``, the contract with the runtime, takes ``ManifestError``
+from here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ class AssetPipelineError(Exception):
 
 class ConfigError(AssetPipelineError, ValueError):
     """The configuration is invalid; the message names the file (or flag) and the key."""
+
+
+class ManifestError(AssetPipelineError, ValueError):
+    """The manifest file is missing, not JSON, or does not follow the schema (a
+    ``ValueError`` too, what callers caught before it had a root)."""
 
 
 class BuildError(AssetPipelineError):

@@ -1,8 +1,9 @@
 """The build manifest: the one contract between the asset build and the runtime.
 
-Standard library only, because the runtime (``perf_middleware``) reads it and must not
-depend on the build-side libraries. Everything that writes or reads ``manifest.json``
-goes through these types, so the schema is defined exactly once.
+Standard library only (and ``asset_pipeline.errors``, itself standard library only), because
+the runtime (``perf_middleware``) reads it and must not depend on the build-side libraries.
+Everything that writes or reads ``manifest.json`` goes through these types, so the schema is
+defined exactly once.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asset_pipeline.errors import ManifestError as ManifestError  # part of the contract
+
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
 
 #: File suffix of each precompressed sibling.
 ENCODING_SUFFIX = {"zstd": ".zst", "br": ".br", "gzip": ".gz"}
-
-
-class ManifestError(ValueError):
-    """The manifest file is missing, not JSON, or does not follow the schema."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 from asyncio import get_running_loop
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from perf_middleware.admin.config import AdminConfig
+from perf_middleware.cache.backends.base import CacheBackend
 from perf_middleware.cache.config import CacheConfig
 from perf_middleware.cache.events import (
     BACKEND_EVENTS,
@@ -34,7 +35,7 @@ from perf_middleware.pipeline.observe import (
 from perf_middleware.pipeline.responder import Responder
 from perf_middleware.pipeline.settings import Pipeline
 from perf_middleware.policy import Policy
-from perf_middleware.types import ASGIApp, Receive, Scope, Send
+from perf_middleware.types import ASGIApp, MountedApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from perf_middleware.admin.app import AdminApp
@@ -43,8 +44,9 @@ if TYPE_CHECKING:
 _DEFAULT = object()
 
 
-def _mount_matcher(app: Any, what: str) -> Callable[[str], bool]:
-    """A mounted app either exposes ``matches(path)`` or a ``prefix`` attribute."""
+def _mount_matcher(app: object, what: str) -> Callable[[str], bool]:
+    """A mounted app either exposes ``matches(path)`` or a ``prefix`` attribute (checked at
+    run time too: an untyped caller gets a clear error, not a failure per request)."""
     matches = getattr(app, "matches", None)
     if callable(matches):
         return matches  # type: ignore[no-any-return]
@@ -63,7 +65,7 @@ def _mount_matcher(app: Any, what: str) -> Callable[[str], bool]:
     return under
 
 
-def _check_cache(cache: Any, cache_config: Any) -> None:
+def _check_cache(cache: object, cache_config: object) -> None:
     if cache is not None and not all(
         callable(getattr(cache, name, None)) for name in ("get", "set", "invalidate_tags")
     ):
@@ -106,9 +108,9 @@ class PerformanceMiddleware:
         self,
         app: ASGIApp,
         *,
-        cache: Any = None,
-        cache_config: Any = None,
-        static: Any = None,
+        cache: CacheBackend | None = None,
+        cache_config: CacheConfig | None = None,
+        static: MountedApp | None = None,
         compression: CompressionConfig | object | None = _DEFAULT,
         policy: Policy | object | None = _DEFAULT,
         etag: bool = True,
@@ -249,6 +251,7 @@ class PerformanceMiddleware:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         """Static mount, cache stage or pipeline: everything but the admin API."""
         if self._static_match is not None and self._static_match(path):
+            assert self.static is not None
             await self.observed(scope, receive, send, self.static)
         elif self.cache_stage is not None:
             if self.server_timing:  # every response needs the observer to add its header
@@ -327,6 +330,6 @@ def _release(scope: Scope, observer: RequestObserver) -> None:
     if not observer.done:
         observer.finish()
     # scope -> observer -> server send -> server's request object -> scope is a reference
-    # cycle: breaking it frees the request by refcount, not by the cyclic GC (which otherwise
-    # runs every few hundred requests and costs ~10 us a request)
+    # cycle: breaking it frees the request by refcount instead of leaving it to the cyclic
+    # GC, which would otherwise run every few hundred requests
     scope.pop(OBSERVER_KEY, None)

@@ -60,7 +60,7 @@ def _metrics_json(server: UvicornServer) -> dict[str, Any]:
     return data
 
 
-def _wait_for(read: Callable[[], T], done: Callable[[T], bool], attempts: int = 200) -> T:
+def _wait_for(read: Callable[[], T], done: Callable[[T], bool], attempts: int = 600) -> T:
     """Poll ``read`` until ``done`` holds (bounded); the last value either way."""
     value = read()
     for _ in range(attempts):

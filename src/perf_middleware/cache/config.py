@@ -53,8 +53,8 @@ class CacheConfig:
     background_compress_over [32 KiB]: bodies at least this big are stored first with the
         fast on-the-fly levels ``fast_levels`` [zstd 3, br 4, gzip 5] (compressed in a worker
         thread), then recompressed at the high levels in the background and swapped in, so
-        neither the request nor the requests waiting on it pay for brotli 11 on 500 KB
-        (seconds of CPU).  Smaller bodies get the high levels at once (a few ms).
+        neither the request nor the requests waiting on it pay for the slow levels on a large
+        body.  Smaller bodies get the high levels at once.
     lock_timeout [5 s]: how long concurrent misses wait for the one in flight before calling the
         app themselves; lock_ttl [15 s] bounds a cross-process lock if its holder dies.
     unkeyed_headers [X-Forwarded-Host, X-Host, X-Forwarded-Server, X-Original-URL,

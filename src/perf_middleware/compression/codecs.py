@@ -66,11 +66,11 @@ class CompressionConfig:
     """On-the-fly compression options.
 
     * ``preference``: server preference among codings the client weights equally.
-    * ``zstd_level`` / ``br_level`` / ``gzip_level``: on-the-fly levels (measured defaults).
+    * ``zstd_level`` / ``br_level`` / ``gzip_level``: on-the-fly levels (the figures behind
+      the defaults are in docs/benchmarks.md).
     * ``minimum_size``: bodies smaller than this (bytes) are sent as-is (and do not vary on
-      Accept-Encoding). 1 KiB, as Express' ``compression``, Fastify and Traefik: a body this
-      small fits one TCP segment with its headers either way, so compressing saves bytes
-      but no packet, while costing CPU on every response (docs/benchmarks.md).
+      Accept-Encoding): a body this small fits one TCP segment with its headers either way,
+      so compressing saves bytes but no packet, while costing CPU on every response.
     * ``compressible_types``: exact media types compressed in addition to every ``text/*``
       and every ``+json`` / ``+xml`` suffix type.
     * ``offload_size``: bodies (or stream chunks) at least this big are compressed in a

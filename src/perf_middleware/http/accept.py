@@ -109,7 +109,7 @@ def _parse(text: str) -> tuple[MediaRange, ...]:
 def parse_accept(value: str | bytes | None) -> tuple[MediaRange, ...]:
     """Parse an Accept header; never raises. Results are cached per distinct header value."""
     text = to_text(value)
-    if len(text) > 4096:  # bound the cache's memory; real headers are ~100 bytes
+    if len(text) > 4096:  # bound the cache's memory; real headers are far shorter
         text = text[:4096].rpartition(",")[0]
     return _parse(text)
 

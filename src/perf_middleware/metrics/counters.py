@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from perf_middleware.metrics.state import (
     CACHE_EVENTS,
@@ -51,6 +51,16 @@ DEFAULT_LATENCY_BUCKETS = (
 DEFAULT_COMPRESSION_BUCKETS = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 )  # fmt: skip
+
+
+class SizeStats(Protocol):
+    """What ``Metrics.track_size`` reads of a backend's stats (``BackendStats``)."""
+
+    @property
+    def entries(self) -> int: ...
+
+    @property
+    def bytes(self) -> int: ...
 
 
 @checked()
@@ -190,7 +200,7 @@ class Metrics:
         self.response_time = Histogram(config.latency_buckets)
         self._cache: dict[str, CacheCounters] = {}
         self._cache_reasons: dict[str, dict[str, int]] = {}
-        self._sizes: dict[str, Any] = {}
+        self._sizes: dict[str, SizeStats] = {}
         self._compression: dict[str, CompressionCounters] = {}
         self._last_flush = 0.0
         self._multiprocess = config.multiprocess_dir is not None
@@ -211,7 +221,7 @@ class Metrics:
         were bypassed (see ``perf_middleware.cache.events.OUTCOME_REASONS``)."""
         return self._cache_reasons.setdefault(backend, {})
 
-    def track_size(self, backend: str, stats: Any) -> None:
+    def track_size(self, backend: str, stats: SizeStats) -> None:
         """Expose ``stats.entries`` / ``stats.bytes`` (a backend's ``BackendStats``) as
         gauges; read at scrape time, so the request path pays nothing."""
         self._sizes[backend] = stats

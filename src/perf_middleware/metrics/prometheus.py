@@ -135,40 +135,25 @@ class MetricsCollector(Collector):
 
     @staticmethod
     def _size_families(ns: str, sizes: Mapping[str, Mapping[str, int]]) -> Iterator[Metric]:
-        entries = GaugeMetricFamily(
-            f"{ns}_cache_entries", "Entries held by an in-process cache.", labels=["backend"]
-        )
-        size = GaugeMetricFamily(
-            f"{ns}_cache_size_bytes", "Bytes held by an in-process cache.", labels=["backend"]
-        )
-        for backend, values in sizes.items():
-            entries.add_metric([backend], values["entries"])
-            size.add_metric([backend], values["bytes"])
-        yield entries
-        yield size
+        for suffix, help_text, key in _SIZE_GAUGES:
+            family = GaugeMetricFamily(f"{ns}_{suffix}", help_text, labels=["backend"])
+            for backend, values in sizes.items():
+                family.add_metric([backend], values[key])
+            yield family
 
     @staticmethod
     def _compression_families(ns: str, comp: Mapping[str, Mapping[str, Any]]) -> Iterator[Metric]:
-        responses = CounterMetricFamily(
-            f"{ns}_compressed_responses", "Responses compressed on the fly.", labels=["encoding"]
-        )
-        bytes_in = CounterMetricFamily(
-            f"{ns}_compression_input_bytes", "Body bytes before compression.", labels=["encoding"]
-        )
-        bytes_out = CounterMetricFamily(
-            f"{ns}_compression_output_bytes", "Body bytes after compression.", labels=["encoding"]
-        )
+        for suffix, help_text, key in _COMPRESSION_COUNTERS:
+            counter = CounterMetricFamily(f"{ns}_{suffix}", help_text, labels=["encoding"])
+            for encoding, values in comp.items():
+                counter.add_metric([encoding], values[key])
+            yield counter
         seconds = HistogramMetricFamily(
-            f"{ns}_compression_seconds",
-            "Encoder time per response body.",
-            labels=["encoding"],
+            f"{ns}_compression_seconds", "Encoder time per response body.", labels=["encoding"]
         )
         for encoding, values in comp.items():
-            responses.add_metric([encoding], values["responses"])
-            bytes_in.add_metric([encoding], values["bytes_in"])
-            bytes_out.add_metric([encoding], values["bytes_out"])
             seconds.add_metric([encoding], _buckets(values["seconds"]), values["seconds"]["sum"])
-        yield from (responses, bytes_in, bytes_out, seconds)
+        yield seconds
 
     @staticmethod
     def _vitals_families(ns: str, vitals: Mapping[str, Any]) -> Iterator[Metric]:
@@ -196,6 +181,20 @@ class MetricsCollector(Collector):
         for reason in DROP_REASONS:
             dropped.add_metric([reason], counts.get(reason, 0))
         yield dropped
+
+
+#: (name suffix, help, key of the backend's size figures) of the in-process cache gauges.
+_SIZE_GAUGES = (
+    ("cache_entries", "Entries held by an in-process cache.", "entries"),
+    ("cache_size_bytes", "Bytes held by an in-process cache.", "bytes"),
+)
+
+#: (name suffix, help, key of an encoding's figures) of the compression counters.
+_COMPRESSION_COUNTERS = (
+    ("compressed_responses", "Responses compressed on the fly.", "responses"),
+    ("compression_input_bytes", "Body bytes before compression.", "bytes_in"),
+    ("compression_output_bytes", "Body bytes after compression.", "bytes_out"),
+)
 
 
 def registry_for(metrics: Metrics) -> CollectorRegistry:

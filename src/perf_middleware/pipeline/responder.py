@@ -309,7 +309,7 @@ class Responder:
         # HEAD headers match. An app that sends nothing on HEAD gets no ETag (b"" would lie).
         if (body or not head) and self._hashes(status, found, body):
             if len(body) >= _HASH_OFFLOAD_SIZE:
-                # hashing runs at ~1 GB/s: a multi-megabyte body would hold the loop
+                # hashing a multi-megabyte body on the event loop would stall every request
                 etag = await anyio.to_thread.run_sync(etag_bytes, body)
             else:
                 etag = self.pipeline.etag_for(body)

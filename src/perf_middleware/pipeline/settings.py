@@ -25,8 +25,8 @@ class Pipeline:
     * ``etag``: add a strong blake3 ETag to buffered 200 responses to GET (and HEAD with
       a body) without one.
     * ``conditional``: answer 304/412 for GET/HEAD from the response's validators.
-    * ``etag_max_bytes``: bodies above this are not hashed (hashing is ~1 GB/s; the default
-      8 MiB bounds it to a few ms).
+    * ``etag_max_bytes``: bodies above this are not hashed, which bounds the time one
+      response spends hashing.
     * ``offload_size``: compress bodies/chunks at least this big in a worker thread.
     """
 

@@ -33,7 +33,7 @@ from perf_middleware.cache.keys import (
 )
 from perf_middleware.cache.serve import Answers, cache_status, has_conditional
 from perf_middleware.cache.stage.invalidate import Invalidator
-from perf_middleware.cache.stage.miss import MissHandler
+from perf_middleware.cache.stage.miss import MissHandler, MissRequest
 from perf_middleware.cache.stage.refresh import Background
 from perf_middleware.cache.stage.seams import StageEvents, StageHost
 from perf_middleware.cache.storing import RequestFacts, selected_by, shareable
@@ -323,7 +323,8 @@ class CacheStage:
             return
         fwd = "stale" if entry is not None else ("vary-miss" if stored_vary else "uri-miss")
         self.count("miss" if entry is None else "revalidate")
-        await self.miss.fetch_shared(scope, receive, send, facts, primary, secondary, entry, fwd)
+        miss = MissRequest(scope, receive, send, facts, primary, secondary, entry, fwd)
+        await self.miss.fetch_shared(miss)
 
 
 async def _gateway_timeout(send: Send, name: str) -> None:

@@ -67,6 +67,22 @@ async def _discard(message: Message) -> None:
     return None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class MissRequest:
+    """One request the stage sends to the app: the ASGI triple, what the stage worked out
+    about it (``facts``, the ``primary``/``secondary`` keys), the stored entry it revalidates
+    (``stale``, None on a plain miss) and why it goes to the app (``fwd``, for Cache-Status)."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    facts: RequestFacts
+    primary: str
+    secondary: str
+    stale: CacheEntry | None
+    fwd: str
+
+
 class MissHandler:
     """Goes to the app for what the stage could not answer, and stores what comes back."""
 
@@ -106,24 +122,13 @@ class MissHandler:
             self.count(f"bypass_{fwd}")  # metrics: requests the cache did not consider
         await self.runner.run_pipeline(scope, receive, ClientSend(send, self.config, fwd))
 
-    async def fetch_shared(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        facts: RequestFacts,
-        primary: str,
-        secondary: str,
-        stale: CacheEntry | None,
-        fwd: str,
-    ) -> None:
+    async def fetch_shared(self, miss: MissRequest) -> None:
         """Single-flight fetch: one app call per key; the others reuse its entry when the
         rules for a stored entry allow it for their own request (see ``_follow``)."""
+        primary, secondary, stale = miss.primary, miss.secondary, miss.stale
 
         async def work(lead: Lead[CacheEntry]) -> CacheEntry | None:
-            return await self.fetch(
-                scope, receive, send, facts, primary, secondary, stale, fwd, lead=lead
-            )
+            return await self.fetch(miss, lead=lead)
 
         # another process's leader stored an entry newer than the one this request found;
         # it may have finished just before this request began (the lock is released after
@@ -140,20 +145,21 @@ class MissHandler:
             return
         if entry is not None:
             self.count("collapsed")
-            answered, base = await self._follow(scope, send, facts, primary, entry)
+            answered, base = await self._follow(miss, entry)
             if answered:
                 return
-            stale = base or stale
-        await self.fetch(scope, receive, send, facts, primary, secondary, stale, fwd)
+            if base is not None:  # revalidate the leader's entry instead of the one found
+                await self.fetch(dataclasses.replace(miss, stale=base))
+                return
+        await self.fetch(miss)
 
-    async def _follow(
-        self, scope: Scope, send: Send, facts: RequestFacts, primary: str, entry: CacheEntry
-    ) -> tuple[bool, CacheEntry | None]:
+    async def _follow(self, miss: MissRequest, entry: CacheEntry) -> tuple[bool, CacheEntry | None]:
         """A follower gets the leader's entry under exactly the rules of a stored one
         (RFC 9111 §4): Vary, Authorization (§3.5), then :func:`usable` — freshness with Age,
         the response's no-cache, the request's directives.  ``(True, None)`` once answered
         from it; else ``(False, base)``: the follower fetches itself, conditionally on
         ``base`` (a copy of the entry when it has validators and fits the request)."""
+        scope, send, facts = miss.scope, miss.send, miss.facts
         headers, _ = combine_fields(scope.get("headers") or ())
         method = scope.get("method", "GET")
         if entry.vary and secondary_key(entry.vary, headers) != entry.secondary:
@@ -173,7 +179,7 @@ class MissHandler:
             return True, None
         if use is Use.STALE_WHILE_REVALIDATE:
             self.count("stale")
-            self.refresh_later(scope, facts, primary, entry)
+            self.refresh_later(scope, facts, miss.primary, entry)
             await self.serve(send, method, headers, entry, now, "hit", "fwd=stale")
             return True, None
         if entry.etag is None and entry.last_modified is None:
@@ -187,32 +193,24 @@ class MissHandler:
     ) -> None:
         """stale-while-revalidate: revalidate ``entry`` in the background (one at a time)."""
         inner, receive, facts = refresh_request(scope, facts)
+        miss = MissRequest(
+            inner, receive, _discard, facts, primary, entry.secondary, entry, "stale"
+        )
 
         def fetch() -> Awaitable[CacheEntry | None]:
-            return self.fetch(
-                inner, receive, _discard, facts, primary, entry.secondary, entry, "stale"
-            )
+            return self.fetch(miss)
 
         self.background.revalidate_later(entry.key, primary, fetch)
 
     async def fetch(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        facts: RequestFacts,
-        primary: str,
-        secondary: str,
-        stale: CacheEntry | None,
-        fwd: str,
-        *,
-        lead: Lead[CacheEntry] | None = None,
+        self, miss: MissRequest, *, lead: Lead[CacheEntry] | None = None
     ) -> CacheEntry | None:
         """Call the app (conditionally when ``stale`` has validators); store and return the
         resulting entry, or None when nothing was stored.  The result is settled as soon as
         the response is complete (``ClientSend.on_complete``), and handed to ``lead``'s
         followers then, not when the app returns."""
         config = self.config
+        scope, send, facts, stale = miss.scope, miss.send, miss.facts, miss.stale
         if not facts.has_cookie and any(k == b"cookie" for k, _ in scope.get("headers") or ()):
             facts = dataclasses.replace(facts, has_cookie=True)
         capture = Capture(config.max_body_size)
@@ -231,7 +229,7 @@ class MissHandler:
         client = ClientSend(
             send,
             config,
-            fwd,
+            miss.fwd,
             capture=capture,
             facts=facts,
             revalidating=revalidating,
@@ -246,7 +244,7 @@ class MissHandler:
                 settled.append(None)
                 try:
                     settled[0] = await self._outcome(
-                        send, method, headers, facts, primary, stale, capture, client, lead
+                        send, method, headers, facts, miss.primary, stale, capture, client, lead
                     )
                 finally:  # after the store, so other processes find the entry
                     if lead is not None:
@@ -254,22 +252,14 @@ class MissHandler:
 
         client.on_complete = complete
         try:
-            await self.runner.run_pipeline(inner, receive, client, capture=capture)
+            await self.runner.run_pipeline(inner, miss.receive, client, capture=capture)
         except Exception:
             if settled or stale is None or not may_use_stale or client.started:
                 raise
-            logger.warning("cache serving stale after app error url=%s", primary, exc_info=True)
-            self.count("stale_if_error")
-            await self.serve(
-                send,
-                method,
-                headers,
-                stale,
-                self.clock(),
-                "hit",
-                "fwd=stale",
-                "detail=stale-if-error",
+            logger.warning(
+                "cache serving stale after app error url=%s", miss.primary, exc_info=True
             )
+            await self._serve_stale_on_error(send, method, headers, stale, self.clock())
             return None
         await complete()  # the app returned without a last body chunk
         return settled[0]
@@ -293,17 +283,8 @@ class MissHandler:
             assert stale is not None
             if lead is not None:
                 lead.publish(None)
-            self.count("stale_if_error")
-            await self.serve(
-                send,
-                method,
-                headers,
-                stale,
-                response_time,
-                "hit",
-                "fwd=stale",
-                f"fwd-status={client.status}",
-                "detail=stale-if-error",
+            await self._serve_stale_on_error(
+                send, method, headers, stale, response_time, f"fwd-status={client.status}"
             )
             return None
         if client.not_modified:
@@ -312,6 +293,22 @@ class MissHandler:
                 send, method, headers, facts, stale, capture, response_time, lead
             )
         return await self._store(capture, method, headers, facts, primary, response_time, lead)
+
+    async def _serve_stale_on_error(
+        self,
+        send: Send,
+        method: str,
+        headers: dict[bytes, bytes],
+        stale: CacheEntry,
+        now: float,
+        *status: str,
+    ) -> None:
+        """RFC 5861 §4 stale-if-error: the app failed (an exception, or a 5xx held back, its
+        ``fwd-status`` in ``status``): answer from the stored entry instead."""
+        self.count("stale_if_error")
+        await self.serve(
+            send, method, headers, stale, now, "hit", "fwd=stale", *status, "detail=stale-if-error"
+        )
 
     async def _refresh(
         self,
