@@ -8,7 +8,7 @@ UV := python3 -m uv
 EXAMPLE := examples/starlette_app
 SYSTEM_PACKAGES := redis-server chromium fonts-dejavu-core nodejs nginx-light zstd
 
-.PHONY: demo demo-django test uv sync sync-all system-deps lint typecheck pytest docs bench clean
+.PHONY: demo demo-django test uv sync sync-all system-deps lint typecheck pytest docs bench clean admin-assets
 
 uv:
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -76,3 +76,8 @@ clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .asset-cache $(EXAMPLE)/dist build \
 	  examples/django_app/staticfiles examples/django_app/staticfiles-collected \
 	  examples/django_app/.asset-cache examples/django_app/db.sqlite3
+
+## Rebuild the admin API's own assets (Web Vitals script, dashboard) into the package.
+admin-assets: sync-all
+	rm -rf src/perf_middleware/admin/web/dist
+	$(UV) run --no-sync asset-pipeline build src/perf_middleware/admin/web/src --out src/perf_middleware/admin/web/dist --config src/perf_middleware/admin/web/assets.toml --no-cache --quiet

@@ -38,6 +38,9 @@ CALLABLES: list[tuple[str, str, str]] = [
      "its other keywords are the Template helpers options below"),
     ("PreloadHints", "perf_middleware.templating.preload:PreloadHints",
      "`app = PreloadHints(app, assets, ...)`; its other keywords are the Preload hints options"),
+    ("WebVitals", "perf_middleware.templating.vitals:WebVitals",
+     "`WebVitals(...).install(templates)`: `{{ web_vitals() }}` sends real-user Web Vitals "
+     "to `AdminConfig(web_vitals=True)`"),
     ("Metrics", "perf_middleware.metrics.counters:Metrics",
      "`PerformanceMiddleware(app, metrics=Metrics(MetricsConfig(...)))`"),
     ("Assets.service_worker", "perf_middleware.templating:Assets.service_worker",

@@ -91,6 +91,13 @@ def test_the_wheel_is_pure_python_and_serves(dist: Path, tmp_path: Path) -> None
     assert "asset_pipeline/manifest.py" in names
     assert "asset_pipeline/build/orchestrate.py" in names
     assert {"asset_pipeline/sw/template.js", "asset_pipeline/sw/register.js"} <= set(names)
+    # the admin API's assets ship built (no build step for users), with the vendored licences
+    web = "perf_middleware/admin/web/dist/"
+    shipped = json.loads((ROOT / "src" / web / "manifest.json").read_text(encoding="utf-8"))
+    built = {web + entry["path"] for entry in shipped["files"].values()}
+    assert built | {web + "manifest.json"} <= set(names)
+    assert any("/vendor/uPlot.LICENSE." in n for n in built)
+    assert any("/vendor/web-vitals.LICENSE." in n for n in built)
     assert not [n for n in names if n.endswith((".so", ".pyd", ".c"))]
     served = serve_from(tmp_path / "site")
     assert served["package"].startswith(str(tmp_path / "site"))

@@ -22,7 +22,9 @@ in-memory response cache, local files. What it shows:
   ``hypercorn``); it builds the site when the server starts it. Under
   hypercorn over HTTP/2 a page that misses the cache gets a ``103 Early Hints`` first.
 * ``/_perf/...``: the admin API when ``PERF_ADMIN_TOKEN`` is set
-  (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" localhost:8000/_perf/metrics``);
+  (``curl -H "Authorization: Bearer $PERF_ADMIN_TOKEN" localhost:8000/_perf/metrics``), with
+  the dashboard at ``/_perf/`` and real-user Web Vitals from every page (the beacon
+  endpoint ``/_perf/vitals`` is public and on even without a token);
   ``PERF_SERVER_TIMING=1`` adds ``Server-Timing``; ``REDIS_URL=redis://...`` moves the
   cache to Redis; ``ASSETS_CDN_URL=https://cdn.example.com/static`` points asset URLs at a
   CDN that ``asset-pipeline upload dist --bucket ...`` filled.
@@ -53,6 +55,7 @@ from perf_middleware import (
     PerformanceMiddleware,
     PreloadHints,
     StaticAssets,
+    WebVitals,
     cached,
 )
 from perf_middleware.types import Receive, Scope, Send
@@ -120,6 +123,7 @@ def create_app(
     # the build wrote sw.js and the registration script it loads (no inline code, so a
     # strict Content-Security-Policy allows it)
     templates.env.globals["has_service_worker"] = (dist / "sw.js").is_file()
+    WebVitals().install(templates)  # {{ web_vitals() }} in base.html: real-user page loads
 
     load_decks = cached(ttl=300, backend=backend, tags=["presentations"])(decks.all)
     load_deck = cached(ttl=300, backend=backend, tags=deck_tags)(decks.get)
@@ -230,7 +234,8 @@ def create_app(
         PreloadHints(site, assets, layout=LAYOUT_ASSETS),
         cache=backend,
         static=static,
-        admin=admin if admin is not None else AdminConfig.from_env(),
+        # web_vitals: visitors' browsers report LCP/INP/CLS/FCP/TTFB to /_perf/vitals
+        admin=admin if admin is not None else AdminConfig.from_env(web_vitals=True),
         server_timing=server_timing,
     )
 

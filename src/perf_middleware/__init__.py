@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "Metrics": "perf_middleware.metrics.counters",
     "MetricsConfig": "perf_middleware.metrics.counters",
     "AdminConfig": "perf_middleware.admin.config",
+    "WebVitals": "perf_middleware.templating.vitals",
 }
 
 __all__ = [  # keep in step with _EXPORTS
@@ -53,6 +54,7 @@ __all__ = [  # keep in step with _EXPORTS
     "Rule",
     "StaticAssets",
     "StaticConfig",
+    "WebVitals",
     "__version__",
     "cached",
 ]
@@ -72,6 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from perf_middleware.static.config import StaticConfig
     from perf_middleware.templating import Assets, AssetsConfig
     from perf_middleware.templating.preload import PreloadConfig, PreloadHints
+    from perf_middleware.templating.vitals import WebVitals
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@ policy, ETag, conditional requests and compression. Non-HTTP scopes pass straigh
 from __future__ import annotations
 
 import functools
+from asyncio import get_running_loop
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from perf_middleware.cache.keys import cache_url_key
 from perf_middleware.cache.stage import CacheStage
 from perf_middleware.compression.codecs import CompressionConfig
 from perf_middleware.metrics.counters import Metrics
+from perf_middleware.metrics.vitals import VITALS_ROUTE_KEY, VitalsRoutes
 from perf_middleware.options import check_range, checked, describe
 from perf_middleware.pipeline.capture import Capture
 from perf_middleware.pipeline.observe import (
@@ -37,6 +39,7 @@ from perf_middleware.types import ASGIApp, MountedApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from perf_middleware.admin.app import AdminApp
+    from perf_middleware.metrics.history import History
 
 _DEFAULT = object()
 
@@ -96,7 +99,8 @@ class PerformanceMiddleware:
     * ``etag_max_bytes`` [8 MiB]: larger bodies are not hashed.
     * ``metrics`` [a fresh ``Metrics()``]: request/cache/compression counters; None = off.
     * ``admin`` [None]: ``AdminConfig(token=...)`` mounts the admin API under its prefix
-      (``/_perf``); without a token nothing is mounted.
+      (``/_perf``); without a token nothing is mounted, unless ``web_vitals=True`` (then
+      only the public beacon endpoint and its script).
     * ``server_timing`` [False]: add ``Server-Timing: cache;desc=hit, app;dur=…, compress;dur=…``.
     """
 
@@ -173,7 +177,8 @@ class PerformanceMiddleware:
         counters = None
         if cache is not None and metrics is not None:
             counters = metrics.cache(backend_label(cache))
-            events = cache_event_hook(counters, STAGE_EVENTS)
+            reasons = metrics.cache_reasons(backend_label(cache))
+            events = cache_event_hook(counters, STAGE_EVENTS, reasons)
             if getattr(cache, "events", None) is None and hasattr(cache, "events"):
                 cache.events = cache_event_hook(counters, BACKEND_EVENTS)
             if hasattr(cache, "max_bytes") and hasattr(cache, "stats"):  # in-process store
@@ -186,7 +191,9 @@ class PerformanceMiddleware:
             )
         self.admin: AdminApp | None = None
         self._admin_match: Callable[[str], bool] | None = None
-        if admin is not None and admin.enabled:
+        self._vitals_routes: VitalsRoutes | None = None
+        self._history: History | None = None
+        if admin is not None and admin.mounted:
             url_key = None
             if self.cache_stage is not None:
                 url_key = functools.partial(cache_url_key, config=self.cache_stage.config)
@@ -194,8 +201,12 @@ class PerformanceMiddleware:
             # document, most of the package's import time, which an app without it never needs
             from perf_middleware.admin.app import AdminApp
 
-            self.admin = AdminApp(admin, metrics=metrics, cache=cache, url_key=url_key)
+            self.admin = AdminApp(
+                admin, metrics=metrics, cache=cache, url_key=url_key, static=static
+            )
             self._admin_match = self.admin.matches
+            self._vitals_routes = self.admin.vitals_routes
+            self._history = self.admin.history
         self._plain = (
             self._admin_match is None
             and self._static_match is None
@@ -220,10 +231,25 @@ class PerformanceMiddleware:
                     responder.settle()  # not recorded where it was sent (or not sent)
             return
         path: str = scope.get("path", "")
+        history = self._history
+        if history is not None and history.loop is not get_running_loop():
+            history.start()  # the dashboard's plots start with the traffic (once per loop)
         if self._admin_match is not None and self._admin_match(path):
             assert self.admin is not None
             await self.admin(scope, receive, send)
             return
+        if self._vitals_routes is not None:
+            try:
+                await self._dispatch(scope, receive, send, path)
+            finally:
+                # the web_vitals() template helper noted the page's route template: only
+                # routes the app itself rendered become labels beacons may name
+                self._vitals_routes.add(scope.get(VITALS_ROUTE_KEY))
+            return
+        await self._dispatch(scope, receive, send, path)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        """Static mount, cache stage or pipeline: everything but the admin API."""
         if self._static_match is not None and self._static_match(path):
             assert self.static is not None
             await self.observed(scope, receive, send, self.static)

@@ -202,7 +202,12 @@ def test_admin_api_is_mounted_only_with_a_token(
     example_dist: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PERF_ADMIN_TOKEN", raising=False)
-    assert create_app(dist=example_dist).admin is None
+    public = create_app(dist=example_dist, cache=MemoryBackend(max_bytes=2**20))
+    with UvicornServer(public) as server, httpx.Client(base_url=server.url) as client:
+        # without a token only the Web Vitals beacon (and its script) is mounted
+        assert client.get("/_perf/metrics").status_code == 404
+        assert client.get("/_perf/").status_code == 404
+        assert client.get("/_perf/vitals").status_code == 405
     token = "example-admin-token-0123456789"
     monkeypatch.setenv("PERF_ADMIN_TOKEN", token)
     app = create_app(dist=example_dist, cache=MemoryBackend(max_bytes=2**20))

@@ -483,7 +483,10 @@ def test_the_admin_stack_is_not_imported_when_the_admin_api_is_off():
         "async def app(scope, receive, send): pass\n"
         "PerformanceMiddleware(app, cache=MemoryBackend(), metrics=Metrics())\n"
         "print(sorted(m for m in sys.modules\n"
-        "             if m.startswith(('prometheus_client', 'perf_middleware.admin.app'))))\n"
+        "             if m.startswith(('prometheus_client', 'perf_middleware.admin.app',\n"
+        "                              'perf_middleware.admin.dashboard',\n"
+        "                              'perf_middleware.admin.beacon',\n"
+        "                              'perf_middleware.admin.web'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -9,13 +9,25 @@ backend call, so malformed input is a 4xx with a reason and never a 500.
 from __future__ import annotations
 
 import logging
+import time
+from asyncio import get_running_loop
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from prometheus_client.exposition import choose_encoder
 
+from perf_middleware.admin.beacon import BeaconEndpoint
 from perf_middleware.admin.config import ENV_TOKEN, AdminConfig
+from perf_middleware.admin.dashboard import (
+    LOGIN_HEADERS,
+    PAGE_HEADERS,
+    REPORT_HEADERS,
+    dashboard_data,
+    render_login,
+    render_page,
+    render_report,
+)
 from perf_middleware.admin.health import check_health
 from perf_middleware.admin.io import (
     BodyError,
@@ -24,11 +36,23 @@ from perf_middleware.admin.io import (
     json_response,
     parse_invalidate,
     read_body,
+    read_bounded,
     send_response,
     without_body,
 )
+from perf_middleware.admin.ratelimit import RateLimiter
+from perf_middleware.admin.session import (
+    login_token,
+    make_session,
+    session_cookie,
+    session_valid,
+)
+from perf_middleware.admin.web import WEB_DIST
 from perf_middleware.metrics.counters import Metrics
+from perf_middleware.metrics.history import History
 from perf_middleware.metrics.prometheus import CONTENT_TYPE, prometheus_text, registry_for
+from perf_middleware.metrics.vitals import VitalsRoutes
+from perf_middleware.static import StaticAssets
 from perf_middleware.types import Receive, Scope, Send
 
 __all__ = ["ENV_TOKEN", "AdminApp", "AdminConfig"]
@@ -54,10 +78,14 @@ class _Request:
 
 class AdminApp:
     """ASGI app answering ``<prefix>/metrics``, ``/metrics.json``, ``/health``, ``/cache/…``,
-    ``/invalidate`` and ``/openapi.json``; the spec is in :mod:`perf_middleware.admin.openapi`.
+    ``/invalidate``, ``/openapi.json`` and the dashboard (``/``, ``/dashboard.json``,
+    ``/report``); the spec is in :mod:`perf_middleware.admin.openapi`. Two paths are public:
+    ``/assets/…`` (the package's own scripts and styles) and, with ``web_vitals``,
+    ``POST /vitals`` (beacons from visitors' browsers).
 
     ``cache`` is any :class:`~perf_middleware.cache.CacheBackend` (or ``None``);
-    ``url_key`` turns a user-given URL into the backend's primary key (default: unchanged).
+    ``url_key`` turns a user-given URL into the backend's primary key (default: unchanged);
+    ``static`` is the ``StaticAssets`` whose build the dashboard summarises.
     """
 
     def __init__(
@@ -67,19 +95,40 @@ class AdminApp:
         metrics: Metrics | None = None,
         cache: Any = None,
         url_key: Callable[[str], str] | None = None,
+        static: Any = None,
     ) -> None:
         self.config = config
         self.metrics = metrics if metrics is not None else Metrics()
         self.cache = cache
+        self.static = static
         self.url_key = url_key or (lambda url: url)
         self._registry = registry_for(self.metrics)
+        self.history = History(
+            self.metrics.collect_state, interval=config.history_interval, size=config.history_size
+        )
+        self.assets = StaticAssets(
+            WEB_DIST, prefix=f"{config.prefix}/assets", service_worker=None, extra_files=()
+        )
+        #: route templates beacons may name; the middleware adds the ones pages render
+        self.vitals_routes: VitalsRoutes | None = None
+        self.beacon: BeaconEndpoint | None = None
+        if config.web_vitals:
+            self.vitals_routes = VitalsRoutes(config.web_vitals_routes)
+            limiter = RateLimiter(rate=config.web_vitals_rate, burst=config.web_vitals_burst)
+            vitals = self.metrics.enable_vitals()
+            self.beacon = BeaconEndpoint(vitals, self.vitals_routes, limiter)
         self._routes: dict[str, dict[str, Handler]] = {
+            "/": {"GET": self._dashboard},
+            "/dashboard.json": {"GET": self._dashboard_json},
+            "/report": {"GET": self._report},
             "/metrics": {"GET": self._metrics},
             "/metrics.json": {"GET": self._metrics_json},
             "/health": {"GET": self._health},
             "/invalidate": {"POST": self._invalidate},
             "/openapi.json": {"GET": self._openapi},
         }
+        # guessing the token through the login form is slowed to a few tries a minute
+        self._login_limiter = RateLimiter(rate=0.1, burst=5)
         self._cache_methods: dict[str, Handler] = {
             "GET": self._cache_get,
             "DELETE": self._cache_delete,
@@ -97,6 +146,14 @@ class AdminApp:
         if path.startswith(self.config.prefix):
             path = path[len(self.config.prefix) :] or "/"
         request = _Request(scope, receive, send, path)
+        if self.history.loop is not get_running_loop():
+            self.history.start()
+        if path.startswith("/assets/"):  # public: the package's own scripts and styles
+            await self.assets(scope, receive, send)
+            return
+        if path == "/vitals" and self.beacon is not None:  # public: visitors' beacons
+            await self.beacon(scope, receive, send, request.client)
+            return
         if not self.config.enabled:
             await empty_response(send, 404)
             return
@@ -104,9 +161,16 @@ class AdminApp:
             logger.warning("admin refused client=%s reason=ip-not-allowed", request.client)
             await empty_response(send, 403)
             return
+        if path == "/login":
+            await self._login(request)
+            return
         headers = dict(scope.get("headers", ()))
-        if not self.config.token_matches(headers.get(b"authorization")):
+        if not self._authorized(request.method, headers):
             logger.warning("admin refused client=%s reason=bad-token", request.client)
+            if request.method == "GET" and b"text/html" in headers.get(b"accept", b""):
+                body = render_login(self.config.prefix)  # a browser: the sign-in form
+                await send_response(send, 401, body, b"text/html; charset=utf-8", LOGIN_HEADERS)
+                return
             await empty_response(send, 401, [(b"www-authenticate", b'Bearer realm="perf-admin"')])
             return
         methods = self._cache_methods if path.startswith("/cache/") or path == "/cache" else None
@@ -130,6 +194,50 @@ class AdminApp:
             return
         await handler(request)
 
+    def _authorized(self, method: str, headers: dict[bytes, bytes]) -> bool:
+        """The bearer token, or (reading only) a dashboard session cookie."""
+        if self.config.token_matches(headers.get(b"authorization")):
+            return True
+        if method not in ("GET", "HEAD") or self.config.token is None:
+            return False
+        return session_valid(self.config.token, headers.get(b"cookie"), time.time())
+
+    async def _login(self, request: _Request) -> None:
+        """``POST /login`` with the token in a form: a session cookie and back to ``/``."""
+        prefix = self.config.prefix
+        if request.method != "POST":
+            await json_response(
+                request.send, 405, {"error": "sign in with POST"}, [(b"allow", b"POST")]
+            )
+            return
+        if not self._login_limiter.allow(request.client):
+            logger.warning("admin login refused client=%s reason=rate-limited", request.client)
+            await empty_response(request.send, 429, [(b"retry-after", b"60")])
+            return
+        headers = dict(request.scope.get("headers", ()))
+        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if content_type != b"application/x-www-form-urlencoded":
+            error = "the login form is application/x-www-form-urlencoded"
+            await json_response(request.send, 415, {"error": error})
+            return
+        body = await read_bounded(headers.get(b"content-length"), request.receive, 4096)
+        token = login_token(body) if body is not None else None
+        if token is None or not self.config.token_matches(b"Bearer " + token.encode()):
+            logger.warning("admin login refused client=%s reason=bad-token", request.client)
+            page = render_login(prefix, "That is not the admin token.")
+            await send_response(request.send, 401, page, b"text/html; charset=utf-8", LOGIN_HEADERS)
+            return
+        assert self.config.token is not None  # token_matches is False without one
+        cookie = session_cookie(
+            make_session(self.config.token, time.time()),
+            prefix,
+            secure=request.scope.get("scheme") == "https",
+        )
+        logger.info("admin login client=%s", request.client)
+        location = f"{prefix}/".encode()
+        extra = [(b"location", location), (b"set-cookie", cookie)]
+        await send_response(request.send, 303, b"", None, extra)
+
     # -- handlers ---------------------------------------------------------------------------
 
     async def _metrics(self, request: _Request) -> None:
@@ -146,6 +254,25 @@ class AdminApp:
 
     async def _metrics_json(self, request: _Request) -> None:
         await json_response(request.send, 200, self.metrics.to_json())
+
+    async def _dashboard_json(self, request: _Request) -> None:
+        self.history.maybe_sample()
+        data = await dashboard_data(self.metrics, self.history, self.cache, self.static)
+        await json_response(request.send, 200, data)
+
+    async def _dashboard(self, request: _Request) -> None:
+        data = await dashboard_data(self.metrics, self.history, self.cache, self.static)
+        body = render_page(data, self.config.prefix)
+        await send_response(request.send, 200, body, b"text/html; charset=utf-8", PAGE_HEADERS)
+
+    async def _report(self, request: _Request) -> None:
+        self.history.maybe_sample()
+        data = await dashboard_data(self.metrics, self.history, self.cache, self.static)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(data["generated_at"]))
+        disposition = f'attachment; filename="perf-report-{stamp}.html"'.encode()
+        headers = [*REPORT_HEADERS, (b"content-disposition", disposition)]
+        body = render_report(data)
+        await send_response(request.send, 200, body, b"text/html; charset=utf-8", headers)
 
     async def _openapi(self, request: _Request) -> None:
         from perf_middleware.admin.openapi import openapi_document

@@ -38,6 +38,16 @@ class AdminConfig:
     is where the middleware mounts the app. ``health_timeout`` (default 2.0 s) bounds the
     backend ping and ``health_max_latency_ms`` (default 250) marks a slow backend degraded.
     ``max_body`` (default 64 KiB) bounds ``POST /invalidate`` bodies.
+
+    ``web_vitals`` (default False) switches on the real-user Web Vitals beacon endpoint
+    (``POST <prefix>/vitals``, open to anonymous visitors, no token) and its histograms; it
+    also works without a token, with only the public beacon and assets mounted.
+    ``web_vitals_routes`` (default none) pre-declares route templates beacons may name, on
+    top of those the ``web_vitals()`` template helper rendered in this process (needed when
+    several workers share the metrics). ``web_vitals_rate`` (default 0.5 per second) and
+    ``web_vitals_burst`` (default 20) bound beacons per client address (token bucket).
+    ``history_interval`` (default 10 s) and ``history_size`` (default 360: an hour) shape the
+    in-process ring buffer of metric snapshots the dashboard plots.
     """
 
     token: str | None = None
@@ -46,6 +56,12 @@ class AdminConfig:
     health_timeout: float = 2.0
     health_max_latency_ms: float = 250.0
     max_body: int = 64 * 1024
+    web_vitals: bool = False
+    web_vitals_routes: tuple[str, ...] = ()
+    web_vitals_rate: float = 0.5
+    web_vitals_burst: int = 20
+    history_interval: float = 10.0
+    history_size: int = 360
     networks: tuple[IPNetwork, ...] = field(init=False, repr=False, default=())
 
     def __post_init__(self) -> None:
@@ -63,9 +79,21 @@ class AdminConfig:
                 "AdminConfig.health_timeout, health_max_latency_ms and max_body must be "
                 "positive. HINT: leave them at their defaults (2.0 s, 250 ms, 64 KiB)."
             )
-        if isinstance(self.allow_ips, str):
+        if (
+            self.web_vitals_rate <= 0
+            or self.web_vitals_burst < 1
+            or self.history_interval <= 0
+            or self.history_size < 2
+        ):
+            raise ValueError(
+                "AdminConfig.web_vitals_rate, web_vitals_burst, history_interval must be "
+                "positive and history_size at least 2. HINT: leave them at their defaults "
+                "(0.5/s, 20, 10 s, 360)."
+            )
+        if isinstance(self.allow_ips, str) or isinstance(self.web_vitals_routes, str):
             raise TypeError(
-                "AdminConfig.allow_ips must be a tuple. HINT: allow_ips=('10.0.0.0/8',)"
+                "AdminConfig.allow_ips and web_vitals_routes must be tuples. "
+                "HINT: allow_ips=('10.0.0.0/8',), web_vitals_routes=('/decks/{id}',)"
             )
         networks: list[IPNetwork] = []
         for item in self.allow_ips:
@@ -88,6 +116,11 @@ class AdminConfig:
     @property
     def enabled(self) -> bool:
         return self.token is not None
+
+    @property
+    def mounted(self) -> bool:
+        """Whether the middleware mounts the app: a token, or the public beacon alone."""
+        return self.token is not None or self.web_vitals
 
     def client_allowed(self, host: str | None) -> bool:
         if not self.networks:

@@ -25,6 +25,7 @@ __all__ = [
     "json_response",
     "parse_invalidate",
     "read_body",
+    "read_bounded",
     "send_response",
     "without_body",
 ]
@@ -108,6 +109,27 @@ async def read_body(scope: Scope, receive: Receive, max_body: int) -> bytes:
         size += len(chunk)
         if size > max_body:
             raise BodyError(413, f"body larger than {max_body} bytes. HINT: split the request")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def read_bounded(length: bytes | None, receive: Receive, limit: int) -> bytes | None:
+    """A small public body (beacon, login form), or None once it is known to exceed
+    ``limit`` (declared or read); a client that disconnects mid-body yields what arrived,
+    which then fails validation."""
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -122,6 +122,117 @@ def _cache_target() -> list[dict[str, Any]]:
     ]
 
 
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_BEACON_ERROR = {
+    "type": "object",
+    "required": ["error", "reason"],
+    "properties": {"error": {"type": "string"}, "reason": {"type": "string"}},
+}
+_BEACON = {
+    "type": "object",
+    "required": ["route", "metrics"],
+    "properties": {
+        "route": {"type": "string", "description": "Route template of the page."},
+        "served_by": {"type": "string", "enum": ["network", "service-worker", "http-cache"]},
+        "metrics": {
+            "type": "object",
+            "properties": {
+                "LCP": {"type": "number", "minimum": 0, "maximum": 120000},
+                "FCP": {"type": "number", "minimum": 0, "maximum": 120000},
+                "TTFB": {"type": "number", "minimum": 0, "maximum": 120000},
+                "INP": {"type": "number", "minimum": 0, "maximum": 60000},
+                "CLS": {"type": "number", "minimum": 0, "maximum": 100},
+            },
+        },
+    },
+}
+_DASHBOARD_JSON = {
+    "type": "object",
+    "required": ["generated_at", "metrics", "latency_bounds", "history", "largest", "build"],
+    "properties": {
+        "generated_at": {"type": "number"},
+        "metrics": _METRICS_JSON,
+        "latency_bounds": {"type": "array", "items": {"type": "number"}},
+        "history_interval": {"type": "number"},
+        "history": {"type": "array", "items": {"type": "object"}},
+        "largest": {"type": "array", "nullable": True, "items": {"type": "object"}},
+        "build": {"type": "object", "nullable": True},
+    },
+}
+
+
+def _dashboard_paths() -> dict[str, Any]:
+    """The dashboard and the public beacon endpoint."""
+    beacon_body = {"content": {t: {"schema": _BEACON} for t in ("text/plain", "application/json")}}
+    return {
+        "/": {
+            "get": {
+                "operationId": "dashboard",
+                "summary": "The operator dashboard (HTML, refreshing from /dashboard.json).",
+                "responses": {"200": {"description": "Page.", "content": _HTML}, **_refusals()},
+            }
+        },
+        "/dashboard.json": {
+            "get": {
+                "operationId": "dashboardData",
+                "summary": "What the dashboard draws: metrics, history, largest entries, build.",
+                "responses": {"200": _json(_DASHBOARD_JSON, "Data."), **_refusals()},
+            }
+        },
+        "/report": {
+            "get": {
+                "operationId": "report",
+                "summary": "The dashboard as one self-contained HTML file (an attachment).",
+                "responses": {"200": {"description": "Report.", "content": _HTML}, **_refusals()},
+            }
+        },
+        "/login": {
+            "post": {
+                "operationId": "login",
+                "summary": "Sign a browser in: a session cookie for reading (GET) endpoints.",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["token"],
+                                "properties": {"token": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "303": {"description": "Signed in: Set-Cookie, and Location the dashboard."},
+                    "401": {"description": "Wrong token: the form again.", "content": _HTML},
+                    "403": {"description": "Client address not in the allow-list."},
+                    "415": _json(_ERROR, "Not a form."),
+                    "429": {"description": "Too many attempts from this client address."},
+                },
+            }
+        },
+        "/vitals": {
+            "post": {
+                "operationId": "webVitalsBeacon",
+                "summary": "A page view's Web Vitals (public: no token; AdminConfig.web_vitals).",
+                "security": [],
+                "requestBody": {"required": True, **beacon_body},
+                "responses": {
+                    "204": {"description": "Recorded (invalid single values dropped)."},
+                    "400": _json(_BEACON_ERROR, "Not UTF-8 JSON, or wrong field types."),
+                    "403": _json(_BEACON_ERROR, "Sent from another site."),
+                    "404": _json(_ERROR, "Web Vitals are not switched on."),
+                    "413": _json(_BEACON_ERROR, "Larger than 4 KiB."),
+                    "415": _json(_BEACON_ERROR, "Not text/plain or application/json."),
+                    "422": _json(_BEACON_ERROR, "Unknown route, or every value out of range."),
+                    "429": {"description": "Too many beacons from this client address."},
+                },
+            }
+        },
+    }
+
+
 def openapi_document(prefix: str = "/_perf") -> dict[str, Any]:
     """The OpenAPI 3.0.3 document for the admin API mounted at ``prefix``."""
     not_configured = _json(_ERROR, "Not cached, or no response cache configured.")
@@ -130,13 +241,15 @@ def openapi_document(prefix: str = "/_perf") -> dict[str, Any]:
         "info": {
             "title": "perf-middleware admin API",
             "version": "1",
-            "description": "Metrics, health and response-cache control. Every call needs "
-            "'Authorization: Bearer <token>' (AdminConfig.token / PERF_ADMIN_TOKEN).",
+            "description": "Metrics, health, response-cache control and the dashboard. Every "
+            "call but the Web Vitals beacon needs 'Authorization: Bearer <token>' "
+            "(AdminConfig.token / PERF_ADMIN_TOKEN).",
         },
         "servers": [{"url": prefix}],
         "security": [{"bearer": []}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": {
+            **_dashboard_paths(),
             "/metrics": {
                 "get": {
                     "operationId": "metrics",

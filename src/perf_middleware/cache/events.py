@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from perf_middleware.metrics.counters import CacheCounters
+from perf_middleware.metrics.state import OUTCOME_REASONS
 
 #: Cache-stage event -> counter. A miss that a concurrent request satisfied counts
 #: ``miss`` and ``coalesced``; a forced revalidation of a stored entry counts as a miss;
@@ -44,13 +45,18 @@ def backend_label(backend: object) -> str:
 
 
 def cache_event_hook(
-    counters: CacheCounters, mapping: dict[str, str]
+    counters: CacheCounters,
+    mapping: dict[str, str],
+    reasons: dict[str, int] | None = None,
 ) -> Callable[[str, int], None]:
-    """An ``events(name, amount)`` callback adding to ``counters``; unmapped names are ignored."""
+    """An ``events(name, amount)`` callback adding to ``counters``; unmapped names are ignored.
+    With ``reasons``, events of :data:`OUTCOME_REASONS` are also counted by name there."""
 
     def events(name: str, amount: int = 1) -> None:
         counter = mapping.get(name)
         if counter is not None:
             setattr(counters, counter, getattr(counters, counter) + amount)
+            if reasons is not None and name in OUTCOME_REASONS:
+                reasons[name] = reasons.get(name, 0) + amount
 
     return events

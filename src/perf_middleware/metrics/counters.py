@@ -27,6 +27,7 @@ from perf_middleware.metrics.state import (
     state_to_json,
     write_state,
 )
+from perf_middleware.metrics.vitals import VitalsCounters
 from perf_middleware.options import checked, describe
 
 __all__ = [
@@ -163,6 +164,7 @@ class Metrics:
 
     __slots__ = (
         "_cache",
+        "_cache_reasons",
         "_compression",
         "_last_flush",
         "_multiprocess",
@@ -174,6 +176,7 @@ class Metrics:
         "response_time",
         "started_at",
         "status_classes",
+        "vitals",
     )
 
     def __init__(self, config: MetricsConfig | None = None) -> None:
@@ -196,10 +199,13 @@ class Metrics:
         #: response times (to the last byte) in seconds
         self.response_time = Histogram(config.latency_buckets)
         self._cache: dict[str, CacheCounters] = {}
+        self._cache_reasons: dict[str, dict[str, int]] = {}
         self._sizes: dict[str, SizeStats] = {}
         self._compression: dict[str, CompressionCounters] = {}
         self._last_flush = 0.0
         self._multiprocess = config.multiprocess_dir is not None
+        #: real-user Web Vitals; None until :meth:`enable_vitals` (the beacon is opt-in)
+        self.vitals: VitalsCounters | None = None
 
     # -- recording (hot path) ---------------------------------------------------------------
 
@@ -209,6 +215,11 @@ class Metrics:
         if counters is None:
             counters = self._cache[backend] = CacheCounters()
         return counters
+
+    def cache_reasons(self, backend: str) -> dict[str, int]:
+        """Stage event name -> count for ``backend``: why lookups missed, went stale or
+        were bypassed (see ``perf_middleware.cache.events.OUTCOME_REASONS``)."""
+        return self._cache_reasons.setdefault(backend, {})
 
     def track_size(self, backend: str, stats: SizeStats) -> None:
         """Expose ``stats.entries`` / ``stats.bytes`` (a backend's ``BackendStats``) as
@@ -221,6 +232,12 @@ class Metrics:
             counters = CompressionCounters(self.config.compression_buckets)
             self._compression[encoding] = counters
         return counters
+
+    def enable_vitals(self) -> VitalsCounters:
+        """Start collecting Web Vitals beacons (their series appear from then on)."""
+        if self.vitals is None:
+            self.vitals = VitalsCounters()
+        return self.vitals
 
     def observe_compression(
         self, encoding: str, bytes_in: int, bytes_out: int, seconds: float
@@ -269,11 +286,15 @@ class Metrics:
             "status_classes": list(self.status_classes),
             "response_time": self.response_time.state(),
             "cache": {name: c.state() for name, c in sorted(self._cache.items())},
+            "cache_reasons": {
+                name: dict(sorted(r.items())) for name, r in sorted(self._cache_reasons.items())
+            },
             "cache_size": {
                 name: {"entries": int(stats.entries), "bytes": int(stats.bytes)}
                 for name, stats in sorted(self._sizes.items())
             },
             "compression": {name: c.state() for name, c in sorted(self._compression.items())},
+            **({"web_vitals": self.vitals.state()} if self.vitals is not None else {}),
         }
 
     def flush(self) -> None:

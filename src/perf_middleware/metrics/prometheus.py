@@ -28,7 +28,8 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from perf_middleware.metrics.counters import CACHE_EVENTS, Metrics
-from perf_middleware.metrics.state import hit_ratio
+from perf_middleware.metrics.state import OUTCOME_REASONS, hit_ratio
+from perf_middleware.metrics.vitals import DROP_REASONS, METRICS
 
 __all__ = ["CONTENT_TYPE", "MetricsCollector", "prometheus_text"]
 
@@ -98,7 +99,19 @@ class MetricsCollector(Collector):
         )
         yield from self._cache_families(ns, state["cache"])
         yield from self._size_families(ns, state.get("cache_size", {}))
+        reasons = CounterMetricFamily(
+            f"{ns}_cache_lookup_reasons",
+            "Lookups that were not fresh hits, by outcome (stale, miss, bypass) and reason.",
+            labels=["backend", "outcome", "reason"],
+        )
+        for backend, by_name in state.get("cache_reasons", {}).items():
+            for name, count in sorted(by_name.items()):
+                outcome, reason = OUTCOME_REASONS.get(name, ("other", name))
+                reasons.add_metric([backend, outcome, reason], count)
+        yield reasons
         yield from self._compression_families(ns, state["compression"])
+        if "web_vitals" in state:
+            yield from self._vitals_families(ns, state["web_vitals"])
 
     @staticmethod
     def _cache_families(ns: str, cache: Mapping[str, Mapping[str, int]]) -> Iterator[Metric]:
@@ -141,6 +154,33 @@ class MetricsCollector(Collector):
         for encoding, values in comp.items():
             seconds.add_metric([encoding], _buckets(values["seconds"]), values["seconds"]["sum"])
         yield seconds
+
+    @staticmethod
+    def _vitals_families(ns: str, vitals: Mapping[str, Any]) -> Iterator[Metric]:
+        """One histogram per Web Vital, labelled by route template and served-by."""
+        histograms = vitals.get("histograms", {})
+        for name, spec in METRICS.items():
+            suffix = "_seconds" if spec.unit == "seconds" else ""
+            family = HistogramMetricFamily(
+                f"{ns}_web_vitals_{name.lower()}{suffix}",
+                f"Real-user {name} per page view (web-vitals beacons).",
+                labels=["route", "served_by"],
+            )
+            for route, by_served in sorted(histograms.items()):
+                for served, by_metric in sorted(by_served.items()):
+                    hist = by_metric.get(name)
+                    if hist is not None:
+                        family.add_metric([route, served], _buckets(hist), hist["sum"])
+            yield family
+        dropped = CounterMetricFamily(
+            f"{ns}_web_vitals_dropped",
+            "Web Vitals beacons (or single values) not recorded, by reason.",
+            labels=["reason"],
+        )
+        counts = vitals.get("dropped", {})
+        for reason in DROP_REASONS:
+            dropped.add_metric([reason], counts.get(reason, 0))
+        yield dropped
 
 
 #: (name suffix, help, key of the backend's size figures) of the in-process cache gauges.

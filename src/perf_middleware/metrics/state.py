@@ -14,8 +14,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from perf_middleware.metrics.vitals import merge_vitals, vitals_to_json
+
 __all__ = [
     "CACHE_EVENTS",
+    "OUTCOME_REASONS",
     "STATE_VERSION",
     "CacheCounters",
     "hit_ratio",
@@ -45,6 +48,19 @@ CACHE_EVENTS: Final = (
     "invalidation",
     "breaker_open",
 )
+
+#: Cache-stage event -> (outcome, reason): why a lookup was not a plain fresh hit, for the
+#: dashboard's breakdown and ``perf_cache_lookup_reasons_total``. Fresh hits are counted on
+#: the stage's fast path without an event: they are the ``hit`` counter itself.
+OUTCOME_REASONS: Final = {
+    "stale": ("stale", "while-revalidate"),
+    "stale_if_error": ("stale", "if-error"),
+    "miss": ("miss", "no-entry"),
+    "revalidate": ("miss", "revalidate"),
+    "bypass": ("bypass", "host-or-url"),
+    "bypass_method": ("bypass", "method"),
+    "bypass_request": ("bypass", "request-no-store"),
+}
 
 
 class CacheCounters:
@@ -135,6 +151,10 @@ def merge_states(states: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             target = merged["cache"].setdefault(backend, dict.fromkeys(CACHE_EVENTS, 0))
             for event, value in events.items():
                 target[event] = target.get(event, 0) + value
+        for backend, reasons in state.get("cache_reasons", {}).items():
+            target = merged.setdefault("cache_reasons", {}).setdefault(backend, {})
+            for name, value in reasons.items():
+                target[name] = target.get(name, 0) + value
         for backend, size in state.get("cache_size", {}).items():
             target = merged.setdefault("cache_size", {}).setdefault(
                 backend, {"entries": 0, "bytes": 0}
@@ -149,6 +169,8 @@ def merge_states(states: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             for key in ("responses", "bytes_in", "bytes_out"):
                 target[key] += comp[key]
             _merge_histogram(target["seconds"], comp["seconds"])
+        if "web_vitals" in state:
+            merge_vitals(merged.setdefault("web_vitals", {}), state["web_vitals"])
     if merged is None:
         raise ValueError("no metrics state to merge")
     return merged
@@ -168,6 +190,14 @@ def hit_ratio(events: Mapping[str, int]) -> float | None:
     served = events.get("hit", 0) + events.get("stale", 0)
     lookups = served + events.get("miss", 0)
     return served / lookups if lookups else None
+
+
+def _by_outcome(reasons: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for name, count in reasons.items():
+        outcome, reason = OUTCOME_REASONS.get(name, ("other", name))
+        out.setdefault(outcome, {})[reason] = count
+    return out
 
 
 def state_to_json(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,5 +226,10 @@ def state_to_json(state: Mapping[str, Any]) -> dict[str, Any]:
         "response_time_seconds": _histogram_json(state["response_time"]),
         "cache": cache,
         "cache_size": dict(state.get("cache_size", {})),
+        "cache_reasons": {
+            backend: _by_outcome(reasons)
+            for backend, reasons in state.get("cache_reasons", {}).items()
+        },
         "compression": compression,
+        **({"web_vitals": vitals_to_json(state["web_vitals"])} if "web_vitals" in state else {}),
     }

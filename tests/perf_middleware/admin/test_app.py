@@ -25,6 +25,9 @@ ENDPOINTS = [
     ("GET", "/_perf/cache/https%3A%2F%2Fexample.com%2Fa"),
     ("DELETE", "/_perf/cache/https%3A%2F%2Fexample.com%2Fa"),
     ("POST", "/_perf/invalidate"),
+    ("GET", "/_perf/"),
+    ("GET", "/_perf/dashboard.json"),
+    ("GET", "/_perf/report"),
 ]
 
 

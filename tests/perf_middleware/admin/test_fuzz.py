@@ -43,7 +43,7 @@ def make_app(cache=None) -> AdminApp:
     metrics.observe_response(200, 0.01)
     metrics.cache("memory").miss += 1
     metrics.observe_compression("br", 100, 10, 0.0001)
-    return AdminApp(AdminConfig(token=TOKEN), metrics=metrics, cache=cache)
+    return AdminApp(AdminConfig(token=TOKEN, web_vitals=True), metrics=metrics, cache=cache)
 
 
 def fuzz(app, mode: schemathesis.GenerationMode, checks, max_examples: int = 30) -> int:
@@ -110,6 +110,6 @@ def test_with_memory_cache_never_5xx(mode, checks):
     app = PerformanceMiddleware(
         Starlette(routes=[Route("/", PlainTextResponse("app"))]),
         cache=backend,
-        admin=AdminConfig(token=TOKEN),
+        admin=AdminConfig(token=TOKEN, web_vitals=True, web_vitals_routes=("/",)),
     )
     assert fuzz(app, mode, checks) > 10

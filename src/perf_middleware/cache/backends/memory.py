@@ -242,6 +242,13 @@ class MemoryBackend:
             if (entry := self._entries.get(key)) is not None and entry.expires_at > now
         ]
 
+    async def largest_entries(self, limit: int) -> list[EntryInfo]:
+        """The ``limit`` biggest live entries, largest first (for the admin dashboard)."""
+        now = self.clock()
+        live = [e for e in self._entries.values() if e.expires_at > now]
+        live.sort(key=lambda e: self._sizes.get(e.key, e.size), reverse=True)
+        return [info_for(entry, now) for entry in live[:limit]]
+
     async def ping(self) -> PingResult:
         return PingResult(ok=True, latency_ms=0.0, detail=f"{len(self._entries)} entries")
 

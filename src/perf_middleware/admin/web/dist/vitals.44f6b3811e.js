@@ -1,0 +1,6 @@
+import{onCLS,onFCP,onINP,onLCP,onTTFB}from'./vendor/web-vitals.b845daa129.js';const tag=document.querySelector('script[data-perf-vitals]');const endpoint=(tag&&tag.dataset.endpoint)||'/_perf/vitals';const route=(tag&&tag.dataset.route)||'';function servedBy(){const nav=performance.getEntriesByType('navigation')[0];if(!nav)return'network';if(nav.workerStart>0)return'service-worker';if(nav.deliveryType==='cache'||(nav.transferSize===0&&nav.decodedBodySize>0)){return'http-cache';}
+return'network';}
+const served=servedBy();const pending={};function queue(metric){pending[metric.name]=metric.value;}
+function flush(){const names=Object.keys(pending);if(!names.length||!route)return;const metrics={};for(const name of names){metrics[name]=pending[name];delete pending[name];}
+navigator.sendBeacon(endpoint,JSON.stringify({route,served_by:served,metrics}));}
+onTTFB(queue);onFCP(queue);onLCP(queue);onCLS(queue);onINP(queue);addEventListener('visibilitychange',()=>{if(document.visibilityState==='hidden')flush();});addEventListener('pagehide',flush);
