@@ -66,8 +66,10 @@ class CacheConfig:
         ``--forwarded-allow-ips``.  From these peers ``Forwarded`` / ``X-Forwarded-Host`` /
         ``X-Forwarded-Proto`` name the origin in the cache key (``allowed_hosts`` applies
         to the forwarded host) and are no longer unkeyed; from any other peer they keep the
-        ``unkeyed_headers`` rule.  Behind Caddy, Traefik or ingress-nginx set it to the
-        proxy's address as the app sees it, or nothing is ever stored.
+        ``unkeyed_headers`` rule.  The value read is the last one, which the peer wrote
+        (what a client sent in front of it is ignored).  Behind Caddy, Traefik or
+        ingress-nginx set it to the proxy's address as the app sees it, or nothing is ever
+        stored.
     honor_request_no_cache [False]: whether a request's ``Cache-Control: no-cache``,
         ``max-age`` or ``no-store``, or ``Pragma: no-cache`` makes the cache go to the app.
         Off, the cache shields the app as Varnish, nginx and CDNs do: any client could

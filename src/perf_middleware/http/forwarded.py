@@ -3,9 +3,10 @@ de-facto ``X-Forwarded-Host`` / ``X-Forwarded-Proto``.
 
 Only the host and the scheme are read: they name the resource (and so belong in a cache
 key); ``for=``/``by=`` and ``X-Forwarded-For`` name the client and the proxy, not the
-resource. When a request passed several proxies each appends its element; the first one was
-written by the proxy the client talked to, which is the one that saw the public origin.
-Whether to believe any of it is the caller's decision (the peer must be a trusted proxy).
+resource. A proxy that appends to these fields keeps whatever the client sent in front of
+its own element, so only the LAST element (on the last line, repeated lines being combined
+first to last) was written by the peer: that is the one read. Whether to believe it is the
+caller's decision (the peer must be a trusted proxy).
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ ORIGIN_FIELDS = (b"forwarded", b"x-forwarded-host", b"x-forwarded-proto")
 _SCHEMES = frozenset({"http", "https"})
 
 
-def _first(value: bytes) -> str:
-    return value.decode("latin-1").split(",", 1)[0].strip()
+def _last(value: bytes) -> str:
+    return value.decode("latin-1").rsplit(",", 1)[-1].strip()
 
 
 def _forwarded_pairs(value: bytes) -> dict[str, str]:
-    """``host``/``proto`` of the first element of a ``Forwarded`` field (RFC 7239 §4):
-    ``for=192.0.2.60;proto=https;host="example.com", for=...``."""
+    """``host``/``proto`` of the last element of a ``Forwarded`` field (RFC 7239 §4):
+    ``for=..., for=192.0.2.60;proto=https;host="example.com"``."""
     pairs: dict[str, str] = {}
-    element = _first(value)  # quoted commas do not occur in host/proto values
+    element = _last(value)  # quoted commas do not occur in host/proto values
     for part in element.split(";"):
         name, sep, raw = part.partition("=")
         if not sep:
@@ -53,10 +54,10 @@ def forwarded_origin(headers: Mapping[bytes, bytes]) -> tuple[bytes | None, str 
         scheme = pairs.get("proto") or None
     if host is None:
         raw = headers.get(b"x-forwarded-host")
-        host = _first(raw) or None if raw is not None else None
+        host = _last(raw) or None if raw is not None else None
     if scheme is None:
         raw = headers.get(b"x-forwarded-proto")
-        scheme = _first(raw) or None if raw is not None else None
+        scheme = _last(raw) or None if raw is not None else None
     if scheme is not None:
         scheme = scheme.lower()
         if scheme not in _SCHEMES:
