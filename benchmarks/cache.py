@@ -38,13 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.servers import RedisClusterServer, RedisServer
+
 from benchmarks.dynamic import decode, make_bodies
 from benchmarks.harness import (
     CLIENT_CPU,
     Probe,
     Server,
     fetch_raw,
-    free_port,
     human_bytes,
     median,
     print_table,
@@ -179,61 +180,6 @@ def run_wrk_script(url: str, script: str, duration: float) -> float:
     return float(found.group(1))
 
 
-def start_redis() -> tuple[subprocess.Popen[bytes], str]:
-    if shutil.which("redis-server") is None:
-        raise SystemExit("redis-server is not installed. HINT: apt-get install -y redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    time.sleep(0.3)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
-def start_cluster(masters: int = 3) -> tuple[list[subprocess.Popen[bytes]], str, Path]:
-    """A local Redis Cluster of ``masters`` nodes (no replicas); its processes and URL."""
-    workdir = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    ports = [free_port() for _ in range(masters)]
-    while any(p > 55000 for p in ports):  # the cluster bus listens on port + 10000
-        ports = [free_port() for _ in range(masters)]
-    procs = [
-        subprocess.Popen(
-            [
-                *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "no", "--dir", str(workdir), "--cluster-enabled", "yes"),
-                *("--cluster-config-file", f"nodes-{port}.conf"),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
-    time.sleep(0.5)
-    nodes = [f"127.0.0.1:{port}" for port in ports]
-    create = ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0"]
-    subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        info = [
-            subprocess.run(["redis-cli", "-p", str(p), "CLUSTER", "INFO"], capture_output=True)
-            for p in ports
-        ]
-        if all(b"cluster_state:ok" in i.stdout for i in info):
-            break
-        time.sleep(0.1)
-    return procs, f"redis+cluster://127.0.0.1:{ports[0]}/0", workdir
-
-
 def check(servers: list[Server]) -> dict[tuple[str, str], str]:
     """Warm every cache (first request stores) and verify decoded bodies and hit status."""
     sizes: dict[tuple[str, str], str] = {}
@@ -316,17 +262,19 @@ async def stampede(n: int = 200) -> list[list[object]]:
         mw = PerformanceMiddleware(app, cache=None if no_cache else MemoryBackend())
         ms = await burst([mw])
         rows.append([label, n, calls, f"{ms:.0f} ms"])
-    proc, url = start_redis()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-stampede-"))
+    redis = RedisServer(workdir)
+    redis.start()
     try:
         calls = 0
-        backends = [RedisBackend(url, namespace="stampede") for _ in range(2)]
+        backends = [RedisBackend(redis.url, namespace="stampede") for _ in range(2)]
         ms = await burst([PerformanceMiddleware(app, cache=b) for b in backends])
         rows.append(["2 instances, one Redis", n, calls, f"{ms:.0f} ms"])
         for backend in backends:
             await backend.close()
     finally:
-        proc.terminate()
-        proc.wait()
+        redis.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     return rows
 
 
@@ -359,17 +307,22 @@ def measure(
 
 
 def run_http(rounds: int, duration: float, variants: tuple[str, ...] = VARIANTS) -> None:
-    redis_proc, redis_url = start_redis()
-    cluster_procs, cluster_url, cluster_dir = start_cluster()
-    env = {"BENCH_REDIS_URL": redis_url, "BENCH_CLUSTER_URL": cluster_url}
+    workdir = Path(tempfile.mkdtemp(prefix="bench-cache-"))
+    (workdir / "redis").mkdir()
+    redis = RedisServer(workdir / "redis")
+    cluster = RedisClusterServer(workdir / "cluster")
+    redis.start()
+    cluster.start()
+    assert redis.process is not None
+    env = {"BENCH_REDIS_URL": redis.url, "BENCH_CLUSTER_URL": cluster.url}
     servers = [
         Server(v, "benchmarks.cache:make_app", {"BENCH_VARIANT": v, **env}, factory=True)
         for v in variants
     ]
     store_pids = {
-        "perf-redis-rt": [redis_proc.pid],
-        "perf-redis": [redis_proc.pid],
-        "perf-cluster": [p.pid for p in cluster_procs],
+        "perf-redis-rt": [redis.process.pid],
+        "perf-redis": [redis.process.pid],
+        "perf-cluster": [p.pid for p in cluster.processes.values()],
     }
     probe_list = probes()
     samples: dict[tuple[str, str], Sample] = {}
@@ -419,10 +372,9 @@ def run_http(rounds: int, duration: float, variants: tuple[str, ...] = VARIANTS)
     finally:
         for server in servers:
             server.stop()
-        for proc in [redis_proc, *cluster_procs]:
-            proc.terminate()
-            proc.wait()
-        shutil.rmtree(cluster_dir, ignore_errors=True)
+        redis.stop()
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     rps = {key: median(v.rps) for key, v in samples.items()}
     cpu = {key: median(v.cpu_us) for key, v in samples.items()}
     rows = []

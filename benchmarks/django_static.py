@@ -46,14 +46,22 @@ TRAPS = (
 )
 
 
-def manage(variant: str, work: Path, source: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
+def site_env(variant: str, work: Path, source: Path) -> dict[str, str]:
+    """The environment ``benchmarks.django_settings`` reads: which storage ``variant``,
+    the static sources, and the database and STATIC_ROOT of that variant under ``work``."""
+    return {
         "DJANGO_SETTINGS_MODULE": "benchmarks.django_settings",
         "BENCH_DJANGO_VARIANT": variant,
         "BENCH_DJANGO_SOURCE": str(source),
         "DJANGO_DB_PATH": str(work / "db.sqlite3"),
         "DJANGO_STATIC_ROOT": str(work / variant / "static"),
+    }
+
+
+def manage(variant: str, work: Path, source: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        **site_env(variant, work, source),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
     }
     return subprocess.run(
@@ -144,13 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
         visits: dict[str, tuple[int, int, int]] = {}
         for variant in VARIANTS:
-            env = {
-                "DJANGO_SETTINGS_MODULE": "benchmarks.django_settings",
-                "BENCH_DJANGO_VARIANT": variant,
-                "BENCH_DJANGO_SOURCE": str(clean),
-                "DJANGO_DB_PATH": str(work / "db.sqlite3"),
-                "DJANGO_STATIC_ROOT": str(work / variant / "static"),
-            }
+            env = site_env(variant, work, clean)
             server = Server(variant, "benchmarks.django_asgi:application", env=env)
             server.start()
             try:

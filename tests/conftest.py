@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.servers import MotoS3Server, RedisClusterServer, RedisServer
+from tests.support.servers import MotoS3Server, RedisClusterServer, RedisServer, running
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -20,10 +20,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the session; tests call ``flush()`` or use their own DB."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
+    yield from running(RedisServer(tmp_path_factory.mktemp("redis")))
 
 
 @pytest.fixture
@@ -35,19 +32,13 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of the test's own, for tests that stop and restart it."""
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    yield from running(RedisServer(tmp_path))
 
 
 @pytest.fixture(scope="session")
 def redis_cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
     """A real 3-master Redis Cluster for the session (``redis-cli --cluster create``)."""
-    cluster = RedisClusterServer(tmp_path_factory.mktemp("redis-cluster"))
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    yield from running(RedisClusterServer(tmp_path_factory.mktemp("redis-cluster")))
 
 
 @pytest.fixture
@@ -59,18 +50,12 @@ def redis_cluster_url(redis_cluster_server: RedisClusterServer) -> str:
 @pytest.fixture
 def private_redis_cluster(tmp_path: Path) -> Iterator[RedisClusterServer]:
     """A Redis Cluster of the test's own, for tests that kill and restart a master."""
-    cluster = RedisClusterServer(tmp_path)
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    yield from running(RedisClusterServer(tmp_path))
 
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[MotoS3Server]:
-    server = MotoS3Server()
-    server.start()
-    yield server
-    server.stop()
+    yield from running(MotoS3Server())
 
 
 @pytest.fixture

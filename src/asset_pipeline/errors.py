@@ -23,6 +23,12 @@ class ManifestError(AssetPipelineError, ValueError):
     """The manifest file is missing, not JSON, or does not follow the schema (a
     ``ValueError`` too, what callers caught before it had a root)."""
 
+    @property
+    def problem(self) -> str:
+        """The message without its ``HINT:`` and final full stop, for a caller (the Django
+        integrations) that knows a better hint for its own users and appends that."""
+        return str(self).split(" HINT:", 1)[0].rstrip(".")
+
 
 class BuildError(AssetPipelineError):
     """The build failed; ``problems`` lists every reason found (one line each)."""

@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser.sw_app import SOURCES, build, make_app
 from tests.browser.sw_support import WAIT_MS
+from tests.support.browser import browser_context
 from tests.support.servers import UvicornServer
 
 
@@ -18,19 +19,10 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, UvicornServer, Any]]:
     dist = tmp_path / "dist"
     dist.mkdir()
     _, worker = build(dist, SOURCES)
-    server = UvicornServer(make_app(dist))
-    server.start()
-    try:
+    with UvicornServer(make_app(dist)) as server:
         yield dist, server, worker
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def context(chromium: Any) -> Iterator[Any]:
-    ctx = chromium.new_context(service_workers="allow")
-    ctx.set_default_timeout(WAIT_MS)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
+    yield from browser_context(chromium, WAIT_MS, service_workers="allow")

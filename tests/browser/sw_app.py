@@ -29,6 +29,7 @@ from asset_pipeline.sw import (
     render_service_worker,
 )
 from perf_middleware import Assets, PerformanceMiddleware, StaticAssets
+from tests.support.servers import UvicornServer
 
 SW_TOML = """
 [tool.asset-pipeline.service-worker]
@@ -127,6 +128,18 @@ def build(
     worker = render_service_worker(manifest, load_config(pyproject))
     assert (dist / "sw.js").read_text() == worker.source
     return manifest, worker
+
+
+def deploy(
+    server: UvicornServer, dist: Path, sources: dict[str, bytes], *, extra_toml: str = ""
+) -> GeneratedWorker:
+    """A new release on the same origin: the server is down while the build rewrites
+    ``dist`` (no request sees half a build) and comes back on the same port; the new
+    release's worker."""
+    server.stop()
+    _, worker = build(dist, sources, extra_toml=extra_toml)
+    server.start()
+    return worker
 
 
 def page(title: str, manifest: Manifest, *, reload: bool = False) -> str:

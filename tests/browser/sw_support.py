@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ CACHED_JSON = """async ([cache, url]) => {
   return r ? (await r.json()).n : null;
 }"""
 COLOR = "getComputedStyle(document.body).color"
+USAGE = "navigator.storage.estimate().then((e) => e.usage)"
 #: The controlling worker's version; null if it does not answer within a second (a worker
 #: replaced while the message is on its way never answers, and an unsettled promise would
 #: keep ``page.evaluate`` waiting without a timeout).
@@ -82,3 +84,18 @@ def active_version_is(version: str) -> str:
 def cached_urls() -> str:
     """Every URL held by any of the worker's caches."""
     return f"({CACHES})().then((c) => Object.values(c).flat())"
+
+
+def override_quota(context: Any, page: Any, origin: str, size: int) -> Any:
+    """Give ``origin`` a storage quota of ``size`` bytes (what a small disk would); the
+    returned CDP session keeps the override until it is detached."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": size})
+    return cdp
+
+
+def noise(size: int, seed: int) -> bytes:
+    """Incompressible text in a string literal (a minifier keeps strings)."""
+    rng = random.Random(seed)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return ("'" + "".join(rng.choice(alphabet) for _ in range(size)) + "';\n").encode()

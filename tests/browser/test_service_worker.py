@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.sw_app import SOURCES, build
+from tests.browser.sw_app import SOURCES, build, deploy
 from tests.browser.sw_support import (
     CACHED_JSON,
     CACHES,
@@ -105,10 +105,8 @@ def test_update_flow_replaces_caches_and_applies_new_css(site, context):
     page = controlled_page(context, server.url)
     assert page.evaluate(VERSION) == old.version
     new_sources = dict(SOURCES, **{"css/app.css": b"body { color: rgb(0, 0, 200); }\n"})
-    server.stop()
-    _, new = build(dist, new_sources)
+    new = deploy(server, dist, new_sources)
     assert new.version != old.version
-    server.start()
     page.reload()
     page.wait_for_function("window.__events.includes('update')", timeout=UPDATE_WAIT_MS)
     # the new worker waits (skip_waiting is off): it added only the changed stylesheet to
@@ -215,9 +213,9 @@ def test_data_reload_takes_the_update_and_reloads_by_itself(site, context):
     assert page.evaluate(READY) is True
     page.reload()
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
-    server.stop()
-    _, new = build(dist, dict(SOURCES, **{"css/app.css": b"body { color: rgb(0, 120, 0); }\n"}))
-    server.start()
+    new = deploy(
+        server, dist, dict(SOURCES, **{"css/app.css": b"body { color: rgb(0, 120, 0); }\n"})
+    )
     loads = int(page.evaluate("sessionStorage.loads"))
     page.reload()
     # one load for our reload, one for the snippet's after the new worker took over
@@ -284,10 +282,8 @@ def test_skip_waiting_and_clients_claim_take_over_without_a_reload(site, context
     # clients.claim(): the very first page is controlled without reloading
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
     assert page.evaluate(VERSION) == old.version
-    server.stop()
     new_css = {"css/app.css": b"body { color: rgb(0, 0, 90); }\n"}
-    _, new = build(dist, dict(SOURCES, **new_css), extra_toml="skip_waiting = true")
-    server.start()
+    new = deploy(server, dist, dict(SOURCES, **new_css), extra_toml="skip_waiting = true")
     page.reload()
     # skipWaiting(): the new version activates by itself, no apply() needed. Wait on the
     # caches its activation rewrites, not by messaging the old worker (see _retired_caches).
@@ -343,9 +339,7 @@ def test_retiring_worker_drops_the_caches_and_lets_requests_through(site, contex
     dist, server, _ = site
     page = controlled_page(context, server.url)
     assert page.evaluate(CACHES) != {}
-    server.stop()
-    _, retired = build(dist, SOURCES, extra_toml="retire = true")
-    server.start()
+    retired = deploy(server, dist, SOURCES, extra_toml="retire = true")
     page.reload()  # the retiring worker installs and takes over by itself
     wait_until(page, _retired_caches(), timeout=UPDATE_WAIT_MS)
     wait_until(

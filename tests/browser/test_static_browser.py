@@ -23,6 +23,7 @@ from perf_middleware import PerformanceMiddleware
 from perf_middleware.static import StaticAssets
 from perf_middleware.templating import Assets
 from tests.perf_middleware.static.test_build import real_build
+from tests.support.browser import browser_context
 from tests.support.servers import UvicornServer
 
 pytestmark = pytest.mark.browser
@@ -58,12 +59,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 
 @pytest.fixture
 def context(chromium: Any) -> Iterator[Any]:
-    ctx = chromium.new_context()
-    ctx.set_default_timeout(WAIT_MS)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
+    yield from browser_context(chromium, WAIT_MS)
 
 
 def open_page(context: Any, url: str) -> tuple[Any, list[Any], list[str]]:

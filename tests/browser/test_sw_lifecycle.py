@@ -8,21 +8,22 @@ browser under storage pressure does first), a small quota by
 from __future__ import annotations
 
 import io
-import random
 import wave
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.sw_app import SOURCES, build
+from tests.browser.sw_app import SOURCES, build, deploy
 from tests.browser.sw_support import (
     CACHES,
     COLOR,
     UPDATE_WAIT_MS,
+    USAGE,
     VERSION,
     WAIT_MS,
     controlled_page,
+    noise,
+    override_quota,
     wait_until,
 )
 
@@ -37,13 +38,6 @@ def _clear_http_cache(context: Any, page: Any) -> None:
         cdp.send("Network.clearBrowserCache")
     finally:
         cdp.detach()
-
-
-def _deploy(server: Any, dist: Path, sources: dict[str, bytes], extra_toml: str = "") -> Any:
-    server.stop()
-    _, worker = build(dist, sources, extra_toml=extra_toml)
-    server.start()
-    return worker
 
 
 def _wait_for_update(page: Any) -> None:
@@ -64,7 +58,7 @@ def test_applying_an_update_in_one_tab_keeps_the_old_assets_for_the_other_tab(si
     tab_b = context.new_page()
     tab_b.goto(server.url + "/other")
     tab_b.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
-    new = _deploy(server, dist, dict(SOURCES, **BLUE))
+    new = deploy(server, dist, dict(SOURCES, **BLUE))
     _wait_for_update(tab_a)
     with tab_a.expect_navigation(timeout=WAIT_MS):
         tab_a.evaluate("window.__update.apply()")
@@ -93,7 +87,7 @@ def test_applying_an_update_in_one_tab_keeps_the_old_assets_for_the_other_tab(si
 def test_offline_right_after_a_deploy_serves_the_new_page_with_its_new_css(site, context):
     dist, server, _ = site
     page = controlled_page(context, server.url)
-    new = _deploy(server, dist, dict(SOURCES, **BLUE))
+    new = deploy(server, dist, dict(SOURCES, **BLUE))
     _wait_for_update(page)  # the new HTML is stored; the new worker waits
     assert page.evaluate(COLOR) == "rgb(0, 0, 200)"
     assert page.evaluate(VERSION) != new.version  # still the old worker
@@ -107,21 +101,7 @@ def test_offline_right_after_a_deploy_serves_the_new_page_with_its_new_css(site,
         context.set_offline(False)
 
 
-def _noise(size: int, seed: int) -> bytes:
-    """Incompressible text in a string literal (a minifier keeps strings)."""
-    rng = random.Random(seed)
-    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    return ("'" + "".join(rng.choice(alphabet) for _ in range(size)) + "';\n").encode()
-
-
-BIG = {"js/big.js": b"window.big = " + _noise(300_000, 1)}
-USAGE = "navigator.storage.estimate().then((e) => e.usage)"
-
-
-def _override_quota(context: Any, page: Any, origin: str, size: int) -> Any:
-    cdp = context.new_cdp_session(page)
-    cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": size})
-    return cdp
+BIG = {"js/big.js": b"window.big = " + noise(300_000, 1)}
 
 
 def test_an_update_near_the_quota_fetches_only_the_changed_file(site, context):
@@ -131,9 +111,9 @@ def test_an_update_near_the_quota_fetches_only_the_changed_file(site, context):
     usage = page.evaluate(USAGE)
     assert usage > 300_000
     # room for the changed stylesheet, not for a second copy of every file
-    cdp = _override_quota(context, page, server.url, usage + 120_000)
+    cdp = override_quota(context, page, server.url, usage + 120_000)
     try:
-        new = _deploy(server, dist, dict(SOURCES, **BIG, **BLUE))
+        new = deploy(server, dist, dict(SOURCES, **BIG, **BLUE))
         _wait_for_update(page)
         with page.expect_navigation(timeout=WAIT_MS):
             page.evaluate("window.__update.apply()")

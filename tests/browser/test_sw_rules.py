@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.browser.sw_app import SOURCES, build
+from tests.browser.sw_app import SOURCES, build, deploy
 from tests.browser.sw_support import (
     FETCH_JSON,
     UPDATE_WAIT_MS,
+    USAGE,
     VERSION,
     WAIT_MS,
     controlled_page,
+    noise,
+    override_quota,
     wait_until,
 )
 
@@ -23,7 +26,6 @@ pytestmark = pytest.mark.browser
 
 KEYS = """(name) => caches.open(name).then((c) => c.keys())
   .then((k) => k.map((r) => new URL(r.url).pathname + new URL(r.url).search))"""
-USAGE = "navigator.storage.estimate().then((e) => e.usage)"
 
 
 def _keys(page: Any, rule: str) -> list[str]:
@@ -96,22 +98,6 @@ def test_opaque_responses_are_capped_per_rule(site, context):
     assert page.evaluate(USAGE) - before > 100_000
 
 
-def _override_quota(context: Any, page: Any, origin: str, size: int) -> Any:
-    cdp = context.new_cdp_session(page)
-    cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": size})
-    return cdp
-
-
-def _noise(size: int) -> bytes:
-    import random
-
-    rng = random.Random(size)
-    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
-    return (
-        "window.extra = '" + "".join(rng.choice(letters) for _ in range(size)) + "';\n"
-    ).encode()
-
-
 def test_a_quota_error_during_an_update_drops_the_runtime_caches_and_retries(site, context):
     dist, server, _ = site
     page = controlled_page(context, server.url)
@@ -119,11 +105,10 @@ def test_a_quota_error_during_an_update_drops_the_runtime_caches_and_retries(sit
         assert page.evaluate(FETCH_JSON, f"/api/big/{name}?pad=150000")["body"]["n"] == 1
     wait_until(page, f"({KEYS})('asset-pipeline-runtime-big').then((k) => k.length === 3)")
     usage = page.evaluate(USAGE)
-    cdp = _override_quota(context, page, server.url, usage + 60_000)
+    cdp = override_quota(context, page, server.url, usage + 60_000)
     try:
-        server.stop()
-        _, new = build(dist, dict(SOURCES, **{"js/extra.js": _noise(200_000)}))
-        server.start()
+        extra = {"js/extra.js": b"window.extra = " + noise(200_000, 200_000)}
+        new = deploy(server, dist, dict(SOURCES, **extra))
         page.reload()
         # the new files do not fit next to the runtime entries: those are dropped, and the
         # install is retried
@@ -144,11 +129,13 @@ def test_an_update_that_cannot_fit_is_reported_to_the_page(site, context):
     dist, server, old = site
     page = controlled_page(context, server.url)
     usage = page.evaluate(USAGE)
-    cdp = _override_quota(context, page, server.url, usage + 50_000)
+    cdp = override_quota(context, page, server.url, usage + 50_000)
     try:
-        server.stop()
-        build(dist, dict(SOURCES, **{"js/extra.js": _noise(300_000)}))
-        server.start()
+        deploy(
+            server,
+            dist,
+            dict(SOURCES, **{"js/extra.js": b"window.extra = " + noise(300_000, 300_000)}),
+        )
         page.reload()
         page.wait_for_function(
             "window.__events.includes('install-failed:QuotaExceededError')",

@@ -5,7 +5,6 @@ pages checked in Chromium, and the cache invalidated by a model save (SQLite).""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from asset_pipeline.manifest import Manifest, load_manifest
-from tests.support.django_site import EXAMPLE, collectstatic, setup_django_site
+from tests.support.django_site import EXAMPLE, collected_static, setup_django_site
 from tests.support.servers import UvicornServer
 
 pytestmark = pytest.mark.browser
@@ -24,19 +23,13 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[UvicornServer, Manifest]]:
     setup_django_site()
-    from django.test import override_settings
-
     from perf_middleware.contrib.django import get_asgi_application, get_assets, get_cache
 
-    work = tmp_path_factory.mktemp("django-example")
-    source = work / "source"
-    shutil.copytree(EXAMPLE / "static", source)
-    with override_settings(STATIC_ROOT=work / "static", STATICFILES_DIRS=[source]):
-        collectstatic()
+    with collected_static(tmp_path_factory.mktemp("django-example")) as static_root:
         get_cache.cache_clear()
         get_assets.cache_clear()
         with UvicornServer(get_asgi_application()) as server:
-            yield server, load_manifest(work / "static")
+            yield server, load_manifest(static_root)
 
 
 def test_pages_in_chromium_use_hashed_urls_and_pictures_with_no_404(

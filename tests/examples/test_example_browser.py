@@ -14,6 +14,7 @@ from examples.starlette_app.store import DeckStore
 
 from asset_pipeline.manifest import load_manifest
 from perf_middleware import MemoryBackend
+from tests.support.browser import browser_context
 from tests.support.servers import UvicornServer
 
 pytestmark = pytest.mark.browser
@@ -31,12 +32,7 @@ def server(example_dist: Path, tmp_path: Path) -> Iterator[UvicornServer]:
 @pytest.fixture
 def fresh(chromium: Any) -> Iterator[Any]:
     """A new profile with the service worker blocked: every fetch is the page's own."""
-    context = chromium.new_context(service_workers="block")
-    context.set_default_timeout(WAIT_MS)
-    try:
-        yield context
-    finally:
-        context.close()
+    yield from browser_context(chromium, WAIT_MS, service_workers="block")
 
 
 def visit(context: Any, url: str) -> tuple[Any, Counter[str], list[str], list[Any]]:
@@ -102,12 +98,7 @@ def test_not_found_is_a_page_in_the_site_style(server: UvicornServer, fresh: Any
 
 @pytest.fixture
 def with_worker(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(service_workers="allow")
-    context.set_default_timeout(WAIT_MS)
-    try:
-        yield context
-    finally:
-        context.close()
+    yield from browser_context(chromium, WAIT_MS, service_workers="allow")
 
 
 def test_the_first_page_opened_is_available_offline(

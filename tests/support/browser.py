@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -13,3 +16,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def browser_context(chromium: Any, wait_ms: int, **options: Any) -> Iterator[Any]:
+    """A new context of ``chromium`` (``options`` as ``Browser.new_context`` takes them,
+    e.g. ``service_workers="block"``) waiting up to ``wait_ms`` by default, closed after
+    use: the body of a pytest fixture (``yield from``)."""
+    context = chromium.new_context(**options)
+    context.set_default_timeout(wait_ms)
+    try:
+        yield context
+    finally:
+        context.close()

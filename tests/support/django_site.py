@@ -9,7 +9,10 @@ need other settings use ``override_settings``.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "django_app"
@@ -39,3 +42,18 @@ def collectstatic() -> None:
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@contextmanager
+def collected_static(work: Path) -> Iterator[Path]:
+    """The example site set up, with a copy of its static sources (``work/source``)
+    collected and built into a STATIC_ROOT of the caller's own (``work/static``) for as
+    long as the context lasts; yields that STATIC_ROOT."""
+    setup_django_site()
+    from django.test import override_settings
+
+    source = work / "source"
+    shutil.copytree(EXAMPLE / "static", source)
+    with override_settings(STATIC_ROOT=work / "static", STATICFILES_DIRS=[source]):
+        collectstatic()
+        yield work / "static"

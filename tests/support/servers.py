@@ -8,8 +8,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 
 def free_port() -> int:
@@ -27,6 +28,46 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.02)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+class _Startable(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Startable)
+
+
+def running(server: S) -> Iterator[S]:
+    """Start ``server``, yield it, stop it: the body of a pytest fixture (``yield from``)."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """Terminate ``process`` and reap it; SIGKILL it if it has not exited after ``timeout``
+    seconds, so a stuck server never outlives the test session."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def redis_command(binary: str, port: int, workdir: Path) -> list[str]:
+    """The ``redis-server`` command line every test server shares: loopback only, nothing
+    persisted (no RDB snapshots, no AOF), files under ``workdir``."""
+    return [
+        binary,
+        *("--port", str(port), "--bind", "127.0.0.1"),
+        *("--save", "", "--appendonly", "no", "--dir", str(workdir)),
+    ]
 
 
 class RedisServer:
@@ -50,30 +91,15 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                *self.extra_args,
-            ],
+            [*redis_command(self.binary, self.port, self.workdir), *self.extra_args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
+        stop_process(self.process)
+        self.process = None
 
     def flush(self) -> None:
         subprocess.run(
@@ -246,14 +272,8 @@ http {{
             ) from None
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
 
 class MotoS3Process:
@@ -291,14 +311,8 @@ class MotoS3Process:
             raise RuntimeError(f"moto did not start: {self.log.read_text()}") from None
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
 
 def free_cluster_port() -> int:
@@ -347,17 +361,7 @@ class RedisClusterServer:
         node_dir.mkdir(parents=True, exist_ok=True)
         self.processes[port] = subprocess.Popen(
             [
-                self.binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(node_dir),
+                *redis_command(self.binary, port, node_dir),
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
@@ -466,7 +470,5 @@ class UvicornProcess:
         wait_for_port(self.port, timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
-            self.process = None
+        stop_process(self.process, timeout=15)
+        self.process = None

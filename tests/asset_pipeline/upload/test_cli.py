@@ -31,13 +31,6 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def s3(s3_endpoint: str) -> Any:
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
 def proxy(s3_endpoint: str) -> Iterator[S3Proxy]:
     p = S3Proxy(s3_endpoint).start()
     yield p

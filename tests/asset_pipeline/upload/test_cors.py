@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from asset_pipeline.cli import main
@@ -13,13 +12,6 @@ from asset_pipeline.upload.cors import RULE_ID, allows, problems
 from tests.asset_pipeline.upload.helpers import BUCKET, make_build
 
 SITE = "https://www.example.com"
-
-
-@pytest.fixture
-def s3(s3_endpoint: str) -> Any:
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 @pytest.fixture

@@ -176,9 +176,8 @@ class AssetPipelineStorage(FileSystemStorage):
             try:
                 self._manifest = load_manifest(path)
             except ManifestError as exc:
-                what = str(exc).split(" HINT:", 1)[0].rstrip(".")
                 raise ValueError(
-                    f"{what}. HINT: run `python manage.py collectstatic` (with DEBUG off, "
+                    f"{exc.problem}. HINT: run `python manage.py collectstatic` (with DEBUG off, "
                     "{% static %} answers fingerprinted names from the build)."
                 ) from None
             self._stamp = stamp

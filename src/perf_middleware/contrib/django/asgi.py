@@ -70,9 +70,8 @@ def _static(conf: Mapping[str, Any]) -> StaticAssets | None:
     try:
         return StaticAssets(Path(root), prefix=prefix, **static_options)
     except ManifestError as exc:
-        what = str(exc).split(" HINT:", 1)[0].rstrip(".")
         raise ImproperlyConfigured(
-            f"{what}. HINT: run `python manage.py collectstatic` before starting the server "
+            f"{exc.problem}. HINT: run `python manage.py collectstatic` before starting the server "
             f'(or set {SETTING}["static"] = False when a CDN or another server serves it).'
         ) from None
 

@@ -80,8 +80,8 @@ def get_assets() -> Assets:
     try:
         return Assets(Path(root) / MANIFEST_NAME, **config)
     except ManifestError as exc:
-        what = str(exc).split(" HINT:", 1)[0].rstrip(".")
         raise ImproperlyConfigured(
-            f"{what}. HINT: run `python manage.py collectstatic` with STORAGES['staticfiles'] "
-            "= asset_pipeline.contrib.django.AssetPipelineStorage (DEBUG needs no build)."
+            f"{exc.problem}. HINT: run `python manage.py collectstatic` with "
+            "STORAGES['staticfiles'] = asset_pipeline.contrib.django.AssetPipelineStorage "
+            "(DEBUG needs no build)."
         ) from None
