@@ -2,7 +2,11 @@
 
 All of these go through the indexes described in :mod:`redis_scripts`: tag sets, the lexical
 path index and the expiry set — never ``KEYS`` or a scan of the whole keyspace (``clear``
-scans only this backend's namespace, which is what clearing means).
+scans only this backend's namespace, which is what clearing means).  A bulk operation is a
+sequence of short commands, never one long one: Redis runs one command at a time, so a long
+script would stall every other client and run into the caller's ``socket_timeout``.  Tag
+invalidation moves the tags to a new version in its first call, so readers miss at once while
+the entries are dropped batch by batch.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from perf_middleware.cache.entry import CacheEntry
 T = TypeVar("T")
 # index members read per round trip by bulk invalidation (a few ms of work per page)
 PAGE = 1000
+# entries one script call drops at most: each drop touches about ten keys, so a call stays a
+# short command that neither runs into the client's socket_timeout on a loaded machine nor
+# blocks the other clients of a single-threaded Redis for long
+SCRIPT_BATCH = 100
 
 
 def key_hash(value: str) -> str:
@@ -61,20 +69,22 @@ class RedisAdmin:
         batch = [text(h) for h in hashes]
         removed = 0
         p = self.prefix
-        for start in range(0, len(batch), 500):
-            chunk = batch[start : start + 500]
+        for start in range(0, len(batch), SCRIPT_BATCH):
+            chunk = batch[start : start + SCRIPT_BATCH]
             removed += int(await self._drop(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *chunk]))
         self._count_invalidations(removed)
         return removed
 
     async def _drop_under(self, primary_hashes: list[str]) -> int:
-        """Drop every variant stored under these primary-key hashes (one script call)."""
-        if not primary_hashes:
-            return 0
+        """Drop every variant stored under these primary-key hashes (a script call per
+        :data:`SCRIPT_BATCH` primaries)."""
         p = self.prefix
-        removed = int(
-            await self._drop_primaries(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *primary_hashes])
-        )
+        removed = 0
+        for start in range(0, len(primary_hashes), SCRIPT_BATCH):
+            chunk = primary_hashes[start : start + SCRIPT_BATCH]
+            removed += int(
+                await self._drop_primaries(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *chunk])
+            )
         self._count_invalidations(removed)
         return removed
 
@@ -98,12 +108,12 @@ class RedisAdmin:
             keys = [f"{p}m", f"{p}x", f"{p}u", f"{p}tags"]
             removed = 0
             version = os.urandom(8).hex()  # the first batch moves the tags to a new version
-            while True:  # one atomic batch per round trip (see INVALIDATE_TAGS)
-                args = [p, PAGE, version, *names]
+            while True:  # one short atomic batch per round trip (see INVALIDATE_TAGS)
+                args = [p, SCRIPT_BATCH, version, *names]
                 dropped, taken = await self._invalidate_tags(keys=keys, args=args)
                 version = ""
                 removed += int(dropped)
-                if int(taken) < PAGE:
+                if int(taken) < SCRIPT_BATCH:
                     break
             self._count_invalidations(removed)
             return removed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 
 import pytest
@@ -11,7 +12,8 @@ from redis.asyncio import Redis
 
 from perf_middleware import cached
 from perf_middleware.cache.backends.redis import CacheBackendError, RedisBackend
-from tests.perf_middleware.cache.backends.test_backends import URL, make_entry
+from perf_middleware.cache.backends.redis_admin import SCRIPT_BATCH
+from tests.perf_middleware.cache.backends.test_backends import URL, _fill, make_entry
 from tests.support.servers import RedisServer, free_port
 
 SECRET = b"top-secret-page-body" * 10
@@ -203,4 +205,80 @@ async def test_decoded_memo_charges_object_overhead_of_tiny_entries(redis_url):
         assert (await store.get(f"{URL}/{i}", "")).entry is not None
     # each decoded entry holds objects worth more than a kilobyte besides its few bytes
     assert 0 < len(store._decoded) <= store.decoded_cache_bytes // 1024
+    await store.close()
+
+
+class Monitor:
+    """``redis-cli MONITOR`` on a real server: every command it runs, the ones a Lua script
+    calls included (marked ``[db lua]``), in execution order."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.lines: list[bytes] = []
+
+    async def __aenter__(self) -> Monitor:
+        self.proc = await asyncio.create_subprocess_exec(
+            "redis-cli", "-p", str(self.port), "MONITOR", stdout=asyncio.subprocess.PIPE
+        )
+        assert self.proc.stdout is not None
+        assert (await self.proc.stdout.readline()).strip() == b"OK"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        raw = Redis(port=self.port)
+        await raw.echo("monitor-end")
+        await raw.aclose()
+        assert self.proc.stdout is not None
+        while b'"monitor-end"' not in (line := await self.proc.stdout.readline()):
+            self.lines.append(line)
+        self.proc.terminate()
+        await self.proc.wait()
+
+    def script_runs(self) -> list[int]:
+        """Commands per script call: a script is atomic, so its commands form one run of
+        consecutive ``lua`` lines."""
+        runs, current = [], 0
+        for line in self.lines:
+            if re.search(rb"\[\d+ lua\]", line):
+                current += 1
+            elif current:
+                runs.append(current)
+                current = 0
+        return runs
+
+    def widest_command(self) -> int:
+        """The most arguments any command sent by a client carried."""
+        return max(line.count(b'" "') for line in self.lines if b" lua]" not in line)
+
+
+# Redis commands one dropped entry costs at most inside a script (entry, index record, tag
+# set, variants set, primary record, path and expiry indexes), plus the batch's own few
+PER_ENTRY, PER_CALL = 10, 12
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [("invalidate_tags", ["all"]), ("invalidate_pattern", "/*/*.json"), ("clear",)],
+    ids=["tags", "pattern", "clear"],
+)
+async def test_bulk_operations_run_as_bounded_commands(private_redis, operation):
+    """Bulk invalidation of thousands of entries is a sequence of short commands: no script
+    call drops more than SCRIPT_BATCH entries, no command names more than a page of keys,
+    so none runs into the socket timeout on a loaded machine or stalls other clients."""
+    count = 25 * SCRIPT_BATCH
+    store = RedisBackend(private_redis.url, namespace="bulk", near_cache_bytes=0)
+    await _fill(store, count, tags=["all"])
+    name, *args = operation
+    async with Monitor(private_redis.port) as monitor:
+        assert await getattr(store, name)(*args) == count
+    runs = monitor.script_runs()
+    if name != "clear":
+        assert len(runs) >= count // SCRIPT_BATCH
+    assert max(runs, default=0) <= SCRIPT_BATCH * PER_ENTRY + PER_CALL
+    assert monitor.widest_command() <= 1000
+    assert (await store.get("https://bulk.test/p/7.json", "")).entry is None
+    # the indexes agree with the data: nothing left of the dropped entries
+    assert [await store.redis.hlen("bulk:m"), await store.redis.zcard("bulk:x")] == [0, 0]
+    assert [await store.redis.zcard("bulk:u"), await store.redis.scard("bulk:t:all")] == [0, 0]
+    assert await store.redis.keys("bulk:e:*") == []
     await store.close()
