@@ -12,24 +12,22 @@ cache or the file system, and they hold still on a busy machine where wall time 
 * reference scanning of the sources (the build's only scan of a file),
 * carrying those references to the minified outputs (``refs.carry``), beside what a
   second scan of the outputs would cost instead,
-* minification (rjsmin, rcssmin), content hashes and SRI, brotli 11 and gzip 9 of the
-  outputs (what ``whitenoise.compress`` runs over the unminified files).
+* minification (rjsmin, rcssmin), content hashes and SRI, and the precompressed siblings
+  at the build's default settings (brotli 11 and gzip 9, source maps at the fast levels).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import brotli
-
 from asset_pipeline.build.fingerprint import content_hash, integrity
-from asset_pipeline.build.precompress import is_compressible
+from asset_pipeline.build.precompress import encode, is_compressible
+from asset_pipeline.config.model import PrecompressConfig
 from asset_pipeline.media_types import content_type
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, load_processor
 from asset_pipeline.refs.carry import carry_refs
@@ -78,11 +76,14 @@ def costs(tree: Path) -> list[tuple[str, float]]:
     rows.append(("(a second scan, of the outputs, instead)", took))
     took, _ = cpu(lambda: [(content_hash(d), integrity(d)) for d in outputs.values()])
     rows.append(("content hashes and SRI", took))
-    packed = [d for n, d in outputs.items() if is_compressible(content_type(n))]
-    took, _ = cpu(lambda: [brotli.compress(d, quality=11) for d in packed], rounds=1)
-    rows.append((f"brotli 11 ({len(packed)} files)", took))
-    took, _ = cpu(lambda: [gzip.compress(d, 9, mtime=0) for d in packed], rounds=1)
-    rows.append(("gzip 9", took))
+    settings = PrecompressConfig()  # the build's defaults: brotli 11, gzip 9; maps fast
+    packed = [
+        (d, settings.for_file(n)) for n, d in outputs.items() if is_compressible(content_type(n))
+    ]
+    took, _ = cpu(lambda: [encode("br", d, s) for d, s in packed], rounds=1)
+    rows.append((f"brotli ({len(packed)} files)", took))
+    took, _ = cpu(lambda: [encode("gzip", d, s) for d, s in packed], rounds=1)
+    rows.append(("gzip", took))
     return rows
 
 
