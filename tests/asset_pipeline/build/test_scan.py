@@ -117,3 +117,30 @@ def test_a_cold_build_scans_each_stylesheet_and_module_once_and_rewrites_every_f
     dot = "../" + manifest["img/dot.svg"].path
     assert app_css.count(dot) == 2
     assert "'" + manifest["css/base.css"].path.rpartition("/")[2] + "'" in app_css
+
+
+def test_an_output_whose_references_cannot_be_carried_is_scanned(tmp_path: Path) -> None:
+    """The specifier also sits in a comment the minifier removes: which occurrence is the
+    import is not certain from the source alone, so the output is scanned, and the
+    import still names the fingerprinted module."""
+    write_tree(
+        tmp_path / "src",
+        {
+            "js/app.js": "// needs './a.js'\nimport { a } from './a.js';\nconsole.log(a);\n",
+            "js/a.js": "export const a = 1;\n",
+        },
+    )
+    scanned: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        real = graph._SCANNERS[".js"]
+
+        def counting(text: str) -> list[RawRef]:
+            scanned.append(text)
+            return real(text)
+
+        mp.setitem(graph._SCANNERS, ".js", counting)
+        result = run(tmp_path)
+    assert len(scanned) == 3  # both sources, and app.js's output
+    app = output_text(tmp_path, result.manifest, "js/app.js")
+    assert "needs" not in app
+    assert "from'./" + result.manifest["js/a.js"].path.rpartition("/")[2] + "'" in app
