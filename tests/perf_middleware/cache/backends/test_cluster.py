@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable
 
 import pytest
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from perf_middleware.cache.backends.redis import CacheBackendError, RedisBackend, cluster_url
 from tests.perf_middleware.cache.backends.test_backends import URL, make_entry
 from tests.perf_middleware.cache.support import Origin, client, make, status_of
+from tests.support.servers import RedisClusterServer
 
 
 def test_cluster_url_selects_cluster_mode():
@@ -32,23 +34,41 @@ async def test_cluster_option_and_url_build_a_cluster_client(redis_cluster_serve
     for store in (by_url, by_option):
         assert store.cluster
         assert isinstance(store.redis, RedisCluster)
-        assert store.prefix == "{c}:"
+        assert len(store.prefixes) == 64
+        assert all(p.startswith("{c:") for p in store.prefixes)
     assert await by_url.set(make_entry(tags=["deck"]), ttl=60)
     assert (await by_option.get(URL, "")).entry is not None
     await by_url.close()
     await by_option.close()
 
 
-async def test_every_key_of_a_namespace_lives_in_one_slot(redis_cluster_url, redis_cluster_server):
-    store = RedisBackend(redis_cluster_url, namespace="slots")
-    for i in range(20):
-        entry = make_entry(f"https://example.test/p/{i}", tags=[f"t{i}", "all"])
+async def test_one_namespace_spreads_over_every_master(redis_cluster_url, redis_cluster_server):
+    store = RedisBackend(redis_cluster_url, namespace="spread", near_cache_bytes=0)
+    count = 300
+    for i in range(count):
+        entry = make_entry(f"https://example.test/p/{i}", tags=[f"t{i % 7}", "all"])
         assert await store.set(entry, ttl=60)
-    keys: list[bytes] = [k async for k in store.redis.scan_iter(match="{slots}:*")]
-    slots = {await store.redis.cluster_keyslot(k.decode()) for k in keys}
     await store.close()
-    assert len(keys) > 40
-    assert len(slots) == 1  # the hash tag: every script runs on one node, no CROSSSLOT
+    entries: dict[int, int] = {}
+    for port in redis_cluster_server.ports:
+        node = Redis(port=port)
+        entries[port] = len([k async for k in node.scan_iter(match="{spread*}:e:*", count=1000)])
+        await node.aclose()
+    assert sum(entries.values()) == count
+    # every master holds about a third of the entries (buckets spread evenly over the slots)
+    assert all(held > count / 3 * 0.6 for held in entries.values()), entries
+
+
+async def port_holding_entries(cluster: RedisClusterServer, namespace: str) -> int:
+    """The port of the (one) master holding entries of ``namespace``."""
+    holders = []
+    for port in cluster.processes:
+        node = Redis(port=port)
+        if [k async for k in node.scan_iter(match=f"{{{namespace}:*}}:e:*")]:
+            holders.append(port)
+        await node.aclose()
+    assert len(holders) == 1, holders
+    return holders[0]
 
 
 async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recovery(
@@ -79,8 +99,8 @@ async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recove
     runner = asyncio.create_task(traffic())
     await until(lambda: any("hit" in s for *_, s in responses))
     calls_before = origin.calls
-    owner = cluster.port_for_key(backend.prefix)
-    cluster.kill(owner)  # the master holding every key of this namespace
+    owner = await port_holding_entries(cluster, "kill")
+    cluster.kill(owner)  # the master holding the page's bucket
     killed_at = time.monotonic()
     origin.route("/deck", b'{"title": "v2"}')  # the page changes while its master is down
     with pytest.raises(CacheBackendError, match="HINT"):
