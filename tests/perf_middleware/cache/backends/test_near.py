@@ -10,6 +10,7 @@ import time
 
 import pytest
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from perf_middleware.cache.backends.near import NearCache
 from perf_middleware.cache.backends.redis import RedisBackend
@@ -329,3 +330,46 @@ async def test_the_cache_stage_serves_near_hits(redis_url):
     assert origin.calls == 1
     await app.cache_stage.drain()
     await store.close()
+
+
+def move_slot(cluster, slot: int, source: int, target: int) -> None:
+    """Reshard ``slot`` from master ``source`` to master ``target`` (keys migrated), as
+    ``redis-cli --cluster reshard`` does."""
+    ids = {port: cluster.cli(port, "CLUSTER", "MYID").strip() for port in (source, target)}
+    cluster.cli(target, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", ids[source])
+    cluster.cli(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", ids[target])
+    keys = cluster.cli(source, "CLUSTER", "GETKEYSINSLOT", str(slot), "1000").split()
+    if keys:
+        migrate = ["MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "KEYS", *keys]
+        cluster.cli(source, *migrate)
+    for port in cluster.processes:
+        cluster.cli(port, "CLUSTER", "SETSLOT", str(slot), "NODE", ids[target])
+
+
+async def test_a_bucket_moved_to_another_master_rebuilds_the_tracking(private_redis_cluster):
+    cluster = private_redis_cluster
+    reader = RedisBackend(cluster.url, namespace="moved", near_cache_max_lag=LAG)
+    writer = RedisBackend(cluster.url, namespace="moved", near_cache_bytes=0)
+    bucket = reader.bucket(key_hash(URL))
+    source = cluster.port_for_key(bucket)
+    target = next(port for port in cluster.processes if port != source)
+    assert await writer.set(stored(b"v1"), ttl=60)
+    assert await warm(reader) == b"v1"
+    assert reader.tracker is not None
+    sessions = reader.tracker.sessions
+    await asyncio.to_thread(move_slot, cluster, key_slot(bucket.encode()), source, target)
+    assert cluster.port_for_key(bucket) == target
+    # the writer follows the MOVED reply; the reader's copy went with the migrated key
+    assert await writer.set(stored(b"v2"), ttl=60)
+    await asyncio.sleep(LAG)
+    assert (await reader.get(URL, "")).entry.body() == b"v2"  # its client follows MOVED too
+    assert await writer.set(stored(b"v3"), ttl=60)  # on the new master
+    await asyncio.sleep(LAG)
+    assert (await reader.get(URL, "")).entry.body() == b"v3"
+    assert await warm(reader) == b"v3"
+    assert reader.tracker.sessions >= sessions + 3  # set up again for the new layout
+    assert await writer.set(stored(b"v4"), ttl=60)  # and the new master is tracked
+    await asyncio.sleep(LAG)
+    assert (await reader.get(URL, "")).entry.body() == b"v4"
+    await reader.close()
+    await writer.close()
