@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from perf_middleware.cache.backends.redis import CacheBackendError, RedisBackend, cluster_url
+from perf_middleware.cache.backends.redis_admin import key_hash
 from tests.perf_middleware.cache.backends.test_backends import URL, make_entry
 from tests.perf_middleware.cache.support import Origin, client, make, status_of
 from tests.support.servers import RedisClusterServer
@@ -59,16 +60,15 @@ async def test_one_namespace_spreads_over_every_master(redis_cluster_url, redis_
     assert all(held > count / 3 * 0.6 for held in entries.values()), entries
 
 
-async def port_holding_entries(cluster: RedisClusterServer, namespace: str) -> int:
-    """The port of the (one) master holding entries of ``namespace``."""
+async def ports_holding_entries(cluster: RedisClusterServer, namespace: str) -> list[int]:
+    """The ports of the masters holding entries of ``namespace``."""
     holders = []
     for port in cluster.processes:
         node = Redis(port=port)
         if [k async for k in node.scan_iter(match=f"{{{namespace}:*}}:e:*")]:
             holders.append(port)
         await node.aclose()
-    assert len(holders) == 1, holders
-    return holders[0]
+    return holders
 
 
 async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recovery(
@@ -77,6 +77,9 @@ async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recove
     cluster = private_redis_cluster
     origin = Origin()
     origin.route("/deck", b'{"title": "v1"}')
+    pages = [f"/p/{i}" for i in range(30)]  # the namespace on every master
+    for page in pages:
+        origin.route(page, b"{}")
     backend = RedisBackend(cluster.url, namespace="kill", breaker_retry_after=0.2)
     app = make(origin, backend, clock)
     responses: list[tuple[float, int, bytes, str]] = []
@@ -85,6 +88,8 @@ async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recove
 
     async def traffic() -> None:
         async with client(app) as c:
+            for page in pages:
+                assert (await c.get(page)).status_code == 200
             while not stop.is_set():
                 r = await c.get("/deck")
                 async with seen:
@@ -99,7 +104,10 @@ async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recove
     runner = asyncio.create_task(traffic())
     await until(lambda: any("hit" in s for *_, s in responses))
     calls_before = origin.calls
-    owner = await port_holding_entries(cluster, "kill")
+    assert len(await ports_holding_entries(cluster, "kill")) == 3
+    deck = key_hash("http://example.test/deck")  # the page's primary key
+    assert await backend.redis.exists(f"{backend.bucket(deck)}p:{deck}") == 1
+    owner = cluster.port_for_key(backend.bucket(deck))
     cluster.kill(owner)  # the master holding the page's bucket
     killed_at = time.monotonic()
     origin.route("/deck", b'{"title": "v2"}')  # the page changes while its master is down
