@@ -131,7 +131,8 @@ class RedisBackend(RedisAdmin):
         :mod:`near`); 0 turns it off.
       near_cache_max_lag [0.5 s]: the coherence bound: a write or invalidation by any
         process that completed more than this long ago is never hidden by a local copy; a
-        lost tracking connection empties the near cache within the same bound.
+        lost tracking connection (in a cluster: one per master) empties the near cache
+        within the same bound.
       client: an existing ``redis.asyncio.Redis`` or ``RedisCluster`` (then ``url`` is
         ignored; a ``RedisCluster`` client implies ``cluster``).
     """

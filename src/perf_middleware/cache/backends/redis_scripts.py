@@ -1,7 +1,8 @@
 """Lua scripts of the Redis backend: every multi-key write runs atomically server-side.
 
-Key layout under a namespace prefix ``P`` (``kh`` = hash of an entry key, ``ph`` = hash of
-a primary key):
+Key layout under a bucket prefix ``P`` (``kh`` = hash of an entry key, ``ph`` = hash of a
+primary key).  On one node a namespace is one bucket; in a cluster it is many, each with
+all of the keys below for the entries whose primary key falls in it (see :mod:`buckets`):
 
 - ``P e:<kh>``   serialised (optionally encrypted) entry, expiring by Redis TTL; an entry
                  with tags is prefixed by the versions of its tags at store time:

@@ -1,5 +1,6 @@
-"""RedisBackend against a real 3-master Redis Cluster: selection by URL, one slot per
-namespace, and a master killed while requests run (fail-open, nothing stale afterwards).
+"""RedisBackend against a real 3-master Redis Cluster: selection by URL, one namespace
+spread over every master, and a master killed while requests run (fail-open, nothing stale
+afterwards).
 
 The behaviour suite in ``test_backends.py`` runs against the cluster as well (the
 ``backend`` fixture's ``cluster`` parameter)."""
