@@ -104,18 +104,22 @@ class RedisAdmin:
         return removed
 
     async def _drop_under(self, primary_hashes: list[str]) -> int:
-        """Drop every variant stored under these primary-key hashes (a script call per
-        :data:`SCRIPT_BATCH` primaries of one bucket)."""
+        """Drop every variant stored under these primary-key hashes: script calls of one
+        bucket's primaries, each dropping at most :data:`SCRIPT_BATCH` variants."""
         by_bucket: dict[str, list[str]] = {}
         for ph in primary_hashes:
             by_bucket.setdefault(self.bucket(ph), []).append(ph)
         removed = 0
         for p, hashes in by_bucket.items():
-            for start in range(0, len(hashes), SCRIPT_BATCH):
-                chunk = hashes[start : start + SCRIPT_BATCH]
-                removed += int(
-                    await self._drop_primaries(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *chunk])
+            keys = [f"{p}m", f"{p}x", f"{p}u"]
+            while hashes:
+                chunk = hashes[:SCRIPT_BATCH]
+                dropped, resume = await self._drop_primaries(
+                    keys=keys, args=[p, SCRIPT_BATCH, *chunk]
                 )
+                removed += int(dropped)
+                done = len(chunk) if int(resume) < 0 else int(resume)
+                hashes = hashes[done:]
         self._count_invalidations(removed)
         return removed
 

@@ -323,3 +323,35 @@ async def test_bulk_operations_run_as_bounded_commands(request, server, operatio
         assert [await store.redis.zcard(f"{p}u"), await store.redis.scard(f"{p}t:all")] == [0, 0]
     assert [k async for k in store.redis.scan_iter(match="*bulk*e:*")] == []
     await store.close()
+
+
+@pytest.mark.parametrize("server", ["redis", "cluster"])
+async def test_dropping_thousands_of_vary_variants_of_one_url_is_bounded(request, server):
+    """One URL varying on a header with many values (Vary: User-Agent) holds thousands of
+    variants; invalidating it drops them SCRIPT_BATCH at a time, not in one long script."""
+    count = 25 * SCRIPT_BATCH
+    if server == "redis":
+        node = request.getfixturevalue("private_redis")
+        url, ports = node.url, [node.port]
+    else:
+        url = request.getfixturevalue("redis_cluster_url")
+        ports = list(request.getfixturevalue("redis_cluster_server").processes)
+    store = RedisBackend(url, namespace="variants", near_cache_bytes=0)
+    for first in range(0, count, 50):
+        variants = (
+            make_entry(secondary=f"ua{i}", vary=["user-agent"], body=b"x", tags=["t"])
+            for i in range(first, first + 50)
+        )
+        assert all(await asyncio.gather(*(store.set(e, ttl=1000) for e in variants)))
+    assert (await store.get(URL, "ua7")).entry is not None
+    async with Monitors(ports) as monitor:
+        assert await store.invalidate_url(URL) == count
+    runs = monitor.script_runs()
+    assert len(runs) >= count // SCRIPT_BATCH
+    assert max(runs) <= SCRIPT_BATCH * PER_ENTRY + PER_CALL
+    assert (await store.get(URL, "ua7")).entry is None
+    p = store.bucket(key_hash(URL))  # nothing left of the URL in its bucket's indexes
+    assert [await store.redis.hlen(f"{p}m"), await store.redis.zcard(f"{p}x")] == [0, 0]
+    assert [await store.redis.zcard(f"{p}u"), await store.redis.scard(f"{p}t:t")] == [0, 0]
+    assert await store.redis.exists(f"{p}pv:{key_hash(URL)}", f"{p}p:{key_hash(URL)}") == 0
+    await store.close()
