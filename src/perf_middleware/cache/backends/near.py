@@ -341,7 +341,8 @@ class Tracker:
                     reader.result()  # the connection failed: raise its error
                 if pong.n != n:
                     raise TimeoutError(f"no answer to PING within {near.max_lag}s")
-                if self.layout is not None and self.layout() != layout:
+                # one session checks the layout for all (a lookup per bucket in the slot map)
+                if index == 0 and self.layout is not None and self.layout() != layout:
                     raise ConnectionResetError("the cluster moved buckets between nodes")
                 if previous is not None:
                     # usable while the oldest confirmation of all the nodes is recent
