@@ -63,6 +63,25 @@ def test_announcements_drop_entries_by_key_and_by_tag_version_and_on_flush():
     assert near.get("c") is None
 
 
+def test_announcements_of_every_bucket_are_applied_and_others_ignored():
+    ticks = FakeClock(100.0)
+    near = NearCache(("{p:0:3}:", "{p:1:9}:"), max_bytes=2**20, max_lag=LAG, monotonic=ticks)
+    near.clock = FakeClock()
+    near.confirm(100.0)
+    for kh, tags in (("a", ["deck"]), ("b", []), ("c", [])):
+        assert near.put(kh, stored(tags=tags), near.mark())
+    # another namespace whose name starts like this one, and a key without a hash tag
+    near.announce([b"{p:0:3:1}:e:b", b"{p:2:0}:e:b", b"p:e:b"])
+    assert near.get("b") is not None
+    near.announce([b"{p:1:9}:e:b", b"{p:0:3}:v:deck"])  # keys of two buckets
+    assert [near.get(k) is None for k in "abc"] == [True, True, False]
+
+
+def test_several_prefixes_must_each_end_a_hash_tag():
+    with pytest.raises(ValueError, match="end with"):
+        NearCache(("a:", "b:"), max_bytes=2**20, max_lag=LAG)
+
+
 def test_a_fetch_racing_with_an_announcement_is_not_installed():
     near, _ = near_cache()
     mark = near.mark()  # the fetch starts...
