@@ -1,0 +1,163 @@
+"""The site dictionary's rules and encoding (``compression.site_dictionary``) and its URL
+(``compression.dictionary_resource``), without a server."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import brotli
+import pytest
+import zstandard
+
+from perf_middleware.compression.codecs import Codecs, CompressionConfig
+from perf_middleware.compression.dictionary_resource import DictionaryResource
+from perf_middleware.compression.site_dictionary import (
+    SiteDictionary,
+    SiteDictionaryConfig,
+    eligible_html,
+)
+from perf_middleware.pipeline.headers import mark_encoded, not_modified_from
+from tests.perf_middleware.asgi_driver import call
+from tests.support.site_pages import page_body, render
+
+PAGE = render("Page 7", page_body(7)).encode()
+
+
+@pytest.fixture
+def dictionary_path(tmp_path: Path) -> Path:
+    path = tmp_path / "site.dict"
+    path.write_bytes(b"".join(render(f"P{n}", page_body(n)).encode() for n in range(1, 5)))
+    return path
+
+
+@pytest.fixture
+def site(dictionary_path: Path) -> SiteDictionary:
+    return SiteDictionary.load(SiteDictionaryConfig(path=dictionary_path))
+
+
+def test_encode_writes_the_rfc_9842_header_and_a_frame_the_dictionary_decodes(
+    site: SiteDictionary,
+) -> None:
+    body = site.encode(PAGE)
+    assert body[:8] == bytes([0x5E, 0x2A, 0x4D, 0x18, 0x20, 0, 0, 0])
+    assert body[8:40] == hashlib.sha256(site.data).digest()
+    raw = zstandard.ZstdCompressionDict(site.data, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    assert zstandard.ZstdDecompressor(dict_data=raw).decompress(body[40:]) == PAGE
+    assert site.decode(body) == PAGE
+    assert len(body) * 2 < len(zstandard.ZstdCompressor(level=3).compress(PAGE))
+
+
+def test_decode_refuses_a_body_made_with_another_dictionary(site: SiteDictionary) -> None:
+    with pytest.raises(ValueError, match="names another one"):
+        site.decode(b"\x00" * 40 + b"frame")
+
+
+def test_the_url_and_link_name_the_dictionarys_hash(site: SiteDictionary) -> None:
+    digest = hashlib.sha256(site.data).hexdigest()
+    assert site.url == f"/_perf/dictionary/{digest}.dict"
+    assert site.link_tag() == f'<link rel="compression-dictionary" href="{site.url}">'
+    assert site.use_as == b'match="/*", match-dest=("document")'
+
+
+@pytest.mark.parametrize(
+    ("media_type", "cookie", "body", "expected"),
+    [
+        ("text/html", False, PAGE, True),
+        ("application/json", False, b'{"a": 1}', False),
+        ("text/html", True, PAGE, False),
+        ("text/html", False, PAGE + b'<input name="csrfmiddlewaretoken" value="x">', False),
+        ("text/html", False, b'<meta name="csrf-token" content="x">', False),
+        ("text/html", False, b'<input name="authenticity_token">', False),
+        ("text/html", False, b'<input name="__RequestVerificationToken">', False),
+    ],
+    ids=["page", "json", "set-cookie", "django-csrf", "meta-csrf", "rails", "aspnet"],
+)
+def test_eligible_html_keeps_secrets_out_by_default(
+    dictionary_path: Path, media_type: str, cookie: bool, body: bytes, expected: bool
+) -> None:
+    config = SiteDictionaryConfig(path=dictionary_path)
+    assert eligible_html(media_type, cookie, body, config) is expected
+
+
+def test_cookies_and_markers_can_be_allowed_explicitly(dictionary_path: Path) -> None:
+    config = SiteDictionaryConfig(path=dictionary_path, cookies=True, secret_markers=())
+    assert eligible_html("text/html", True, b"<input name='csrf'>", config)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"url_prefix": "dict"}, "must start with '/'"),
+        ({"url_prefix": "/dict/"}, "must start with '/'"),
+        ({"level": 0}, "out of range"),
+        ({"max_age": -1}, "negative"),
+        ({"secret_markers": (b"",)}, "non-empty bytes"),
+        ({"match": "/caf\u00e9/*"}, "not printable ASCII"),
+    ],
+)
+def test_config_errors_name_the_option_with_a_hint(
+    dictionary_path: Path, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        SiteDictionaryConfig(path=dictionary_path, **options)  # type: ignore[arg-type]
+    assert "HINT" in str(info.value)
+
+
+def test_a_missing_or_tiny_dictionary_file_is_a_start_up_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"cannot be read.*HINT: write one"):
+        SiteDictionary.load(SiteDictionaryConfig(path=tmp_path / "absent.dict"))
+    (tmp_path / "tiny.dict").write_bytes(b"<html>")
+    with pytest.raises(ValueError, match=r"holds 6 bytes\. HINT"):
+        SiteDictionary.load(SiteDictionaryConfig(path=tmp_path / "tiny.dict"))
+    with pytest.raises(TypeError, match="SiteDictionaryConfig or None"):
+        CompressionConfig(site_dictionary="site.dict")  # type: ignore[arg-type]
+
+
+def test_codecs_compress_dcz_with_the_dictionary(dictionary_path: Path) -> None:
+    codecs = Codecs(CompressionConfig(site_dictionary=SiteDictionaryConfig(path=dictionary_path)))
+    assert codecs.dictionary is not None
+    assert codecs.dictionary.decode(codecs.compress(PAGE, "dcz")) == PAGE
+    assert Codecs(CompressionConfig()).dictionary is None
+
+
+def test_vary_names_available_dictionary_for_responses_it_may_select() -> None:
+    headers = [(b"etag", b'"abc"'), (b"vary", b"Cookie"), (b"content-length", b"9")]
+    mark_encoded(headers, "dcz", dictionary=True)
+    assert headers == [
+        (b"etag", b'W/"abc"'),
+        (b"vary", b"Cookie, Accept-Encoding, Available-Dictionary"),
+        (b"content-encoding", b"dcz"),
+    ]
+    plain: list[tuple[bytes, bytes]] = [(b"etag", b'"abc"')]
+    mark_encoded(plain, None, dictionary=True)
+    assert plain == [(b"etag", b'"abc"'), (b"vary", b"Accept-Encoding, Available-Dictionary")]
+    not_modified = not_modified_from([(b"etag", b'"abc"')], "dcz", vary=True, dictionary=True)
+    assert not_modified == [
+        (b"etag", b'W/"abc"'),
+        (b"vary", b"Accept-Encoding, Available-Dictionary"),
+    ]
+
+
+async def test_the_resource_picks_the_smallest_coding_and_answers_304(site: SiteDictionary) -> None:
+    resource = DictionaryResource(site)
+    assert resource.matches(site.url)
+    assert not resource.matches(site.url + "x")
+    weak = 'W/"' + site.sha256.hex() + '"'
+    result = await call(resource, site.url, headers=[("accept-encoding", "br")])
+    assert result.status == 200
+    assert result.header("content-encoding") == "br"
+    assert result.header("etag") == weak
+    assert brotli.decompress(result.body) == site.data
+    head = await call(resource, site.url, method="HEAD", headers=[("accept-encoding", "zstd")])
+    assert (head.status, head.body, head.header("content-encoding")) == (200, b"", "zstd")
+    again = await call(resource, site.url, headers=[("if-none-match", weak)])
+    assert again.status == 304
+    assert {k for k, _ in again.raw_headers} == {
+        b"etag",
+        b"cache-control",
+        b"vary",
+        b"use-as-dictionary",
+    }
+    refused = await call(resource, site.url, method="DELETE")
+    assert (refused.status, refused.header("allow")) == (405, "GET, HEAD")
