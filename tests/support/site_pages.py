@@ -1,5 +1,6 @@
 """A small server-rendered site whose pages share one layout, for the site-dictionary tests:
-``/page/<n>`` (public pages), ``/account`` (sets a cookie), ``/form`` (a CSRF token field).
+``/page/<n>`` (public pages), ``/account`` (sets a cookie), ``/form`` (a CSRF token field),
+``/profile`` (``Vary: Cookie``), ``/private`` (``Cache-Control: private``).
 Every page links the site dictionary in its ``<head>`` once the middleware has one."""
 
 from __future__ import annotations
@@ -103,10 +104,21 @@ def make_app(dictionary: str | None = None, **middleware: Any) -> PerformanceMid
         field = '<input type="hidden" name="csrfmiddlewaretoken" value="t0ken-abc123">'
         return HTMLResponse(render("Form", f"<form method='post'>{field}</form>", head()))
 
+    async def profile(request: Request) -> HTMLResponse:
+        # what Django sends once a view used the CSRF token: Vary: Cookie, no Set-Cookie
+        html = render("Profile", page_body(8), head())
+        return HTMLResponse(html, headers={"vary": "Cookie"})
+
+    async def private(request: Request) -> HTMLResponse:
+        html = render("Private", page_body(9), head())
+        return HTMLResponse(html, headers={"cache-control": "private, max-age=0"})
+
     routes = [
         Route("/page/{n:int}", page),
         Route("/account", account),
         Route("/form", form),
+        Route("/profile", profile),
+        Route("/private", private),
     ]
     compression = CompressionConfig(
         site_dictionary=SiteDictionaryConfig(path=dictionary) if dictionary else None

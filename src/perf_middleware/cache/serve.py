@@ -13,7 +13,11 @@ the entry's other per-process derivations, and every variant of such an entry va
 from __future__ import annotations
 
 from perf_middleware.cache.entry import CacheEntry
-from perf_middleware.compression.site_dictionary import SiteDictionary, eligible_html
+from perf_middleware.compression.site_dictionary import (
+    SiteDictionary,
+    carries_secret,
+    html_candidate,
+)
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.dictionary import dictionary_request
@@ -59,16 +63,17 @@ def variant(entry: CacheEntry, coding: str, dictionary: SiteDictionary | None = 
 
 
 def dictionary_applies(entry: CacheEntry, dictionary: SiteDictionary) -> bool:
-    """Whether ``dictionary`` may compress this stored response (``eligible_html`` on its
-    identity body), worked out once per entry and process. Only entries stored with other
-    codings take part: the rest were too small or not compressible."""
+    """Whether ``dictionary`` may apply to this stored response (``html_candidate`` on its
+    headers), worked out once per entry and process. Only entries stored with other codings
+    take part: the rest were too small or not compressible."""
     known = entry.derived.get("dictionary")
     if known is None:
-        content_type = next((v for k, v in entry.headers if k == b"content-type"), None)
-        sets_cookie = any(k == b"set-cookie" for k, _ in entry.headers)
-        known = bool(entry.codings) and eligible_html(
-            media_type(content_type), sets_cookie, entry.body(), dictionary.config
-        )
+        fields = {k: v for k, v in reversed(entry.headers)}  # the first line of each
+        known = bool(entry.codings) and html_candidate(
+            media_type(fields.get(b"content-type")), dictionary.config,
+            set_cookie=fields.get(b"set-cookie"), cache_control=fields.get(b"cache-control"),
+            vary=fields.get(b"vary"),
+        )  # fmt: skip
         entry.derived["dictionary"] = known
     return bool(known)
 
@@ -181,6 +186,11 @@ class Answers:
         if not dictionary_applies(entry, dictionary):
             return None
         if not dictionary_request(list(headers.items()), dictionary.sha256):
+            return None
+        secret = entry.derived.get("secret")
+        if secret is None:
+            secret = entry.derived["secret"] = carries_secret(entry.body(), dictionary.config)
+        if secret:
             return None
         chosen = variant(entry, "dcz", dictionary)
         return chosen if len(chosen.body) < len(entry.body()) else None

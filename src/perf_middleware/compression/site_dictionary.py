@@ -11,10 +11,20 @@ shared bytes travels.
 
 Compressing secrets next to text an attacker controls lets the response size reveal the
 secret (BREACH); a dictionary holding the site's markup makes matches against a guessed
-token cheaper still. So, by default, a response that sets a cookie, or whose body contains
-one of ``secret_markers`` (the usual names of CSRF tokens), is never dictionary-compressed
-(it gets the normal negotiation). The dictionary is trained from public pages only
-(``perf_middleware.compression.training``): it must never hold a secret itself.
+token cheaper still. So, by default, a response that looks personal is never
+dictionary-compressed (it gets the normal negotiation), in two steps:
+
+* its headers (``personal_headers``, free): ``Set-Cookie``, ``Cache-Control: private`` or
+  ``no-store``, or ``Vary`` naming ``Cookie`` or ``Authorization``. The frameworks mark
+  the pages that carry a CSRF token this way: Django adds ``Vary: Cookie`` once the token
+  is used, Flask once the session is read, Rails and Laravel set a cookie on such
+  responses, ASP.NET Core's antiforgery sends ``Cache-Control: no-cache, no-store``;
+* its body (``carries_secret``), only when ``dcz`` is about to be sent: any of
+  ``secret_markers`` (the usual names of CSRF fields and meta tags) in it. Each marker is
+  one pass over the body, so this check is made for dictionary holders only.
+
+The dictionary is trained from public pages only (``perf_middleware.compression.training``):
+it must never hold a secret itself.
 """
 
 from __future__ import annotations
@@ -28,23 +38,26 @@ from pathlib import Path
 import zstandard
 
 from asset_pipeline.manifest import DCZ_MAGIC
+from perf_middleware.http.cache_control import parse_cache_control
 from perf_middleware.http.dictionary import use_as_dictionary
+from perf_middleware.http.vary import parse_vary
 from perf_middleware.options import checked
 
-__all__ = ["DEFAULT_SECRET_MARKERS", "SiteDictionary", "SiteDictionaryConfig", "eligible_html"]
+__all__ = [
+    "DEFAULT_SECRET_MARKERS",
+    "SiteDictionary",
+    "SiteDictionaryConfig",
+    "carries_secret",
+    "html_candidate",
+]
 
-#: Substrings (case-sensitive) of the CSRF token fields and meta tags of common frameworks:
-#: Django ``csrfmiddlewaretoken``, Rails ``authenticity_token`` / ``csrf-token``, Laravel
-#: and Express ``_csrf`` / ``csrf-token``, Angular ``XSRF-TOKEN``, ASP.NET
-#: ``__RequestVerificationToken``.
-DEFAULT_SECRET_MARKERS: tuple[bytes, ...] = (
-    b"csrf",
-    b"CSRF",
-    b"xsrf",
-    b"XSRF",
-    b"authenticity_token",
-    b"RequestVerificationToken",
-)
+#: Substrings (case-sensitive) whose presence keeps a body from dictionary compression: a
+#: hidden form field, where every framework's form helper puts its CSRF token (Django
+#: ``csrfmiddlewaretoken``, Rails ``authenticity_token``, Laravel ``_token``, ASP.NET
+#: ``__RequestVerificationToken``, WTForms ``csrf_token``, Litestar ``_csrf_token``) and
+#: other per-user form state, and the ``csrf-token`` meta tag of Rails and Laravel layouts.
+#: Each is one pass over the body; two keep the check below the cost of compressing.
+DEFAULT_SECRET_MARKERS: tuple[bytes, ...] = (b'type="hidden"', b'name="csrf-token"')
 _MIN_DICTIONARY = 1024
 _MAX_DICTIONARY = 8 * 2**20
 
@@ -61,9 +74,11 @@ class SiteDictionaryConfig:
     * ``match`` / ``match_dest``: the ``Use-As-Dictionary`` URL Pattern of the pages it is
       offered for, and their fetch destinations (``document``; add ``frame`` for iframes).
     * ``level``: zstd level of dictionary-compressed pages.
-    * ``cookies``: also compress responses that set a cookie (off: BREACH, see the module).
-    * ``secret_markers``: a body containing any of these bytes is not dictionary-compressed;
-      ``()`` turns the check off (only for sites whose pages carry no per-user secret).
+    * ``cookies``: also compress responses that look personal by their headers
+      (``Set-Cookie``, ``private``/``no-store``, ``Vary: Cookie``); off: BREACH, see the module.
+    * ``secret_markers``: a body containing any of these bytes is not dictionary-compressed
+      (checked for dictionary holders only); ``()`` turns the check off, leaving the header
+      signals (for sites whose frameworks mark personal pages, see the module).
     * ``max_age``: ``Cache-Control`` lifetime of the dictionary response (seconds).
     """
 
@@ -100,15 +115,43 @@ class SiteDictionaryConfig:
         use_as_dictionary(self.match, self.match_dest)  # ValueError with a HINT when invalid
 
 
-def eligible_html(
-    media_type: str, sets_cookie: bool, body: bytes, config: SiteDictionaryConfig
+_PERSONAL_VARY = frozenset(("cookie", "authorization", "*"))
+
+
+def personal_headers(
+    set_cookie: bytes | None, cache_control: bytes | None, vary: bytes | None
 ) -> bool:
-    """Whether a complete response may be compressed with the site dictionary: an HTML page
-    (``media_type`` lower-case without parameters), no ``Set-Cookie`` unless ``cookies``
-    allows it, and none of the ``secret_markers`` in its body."""
-    if media_type != "text/html" or (sets_cookie and not config.cookies):
+    """Whether response headers say the response is for one user: ``Set-Cookie``,
+    ``Cache-Control: private`` or ``no-store`` (RFC 9111 section 5.2.2), or a ``Vary`` on
+    ``Cookie``, ``Authorization`` or ``*``."""
+    if set_cookie is not None:
+        return True
+    if cache_control is not None:
+        directives = parse_cache_control(cache_control)
+        if directives.private or directives.no_store:
+            return True
+    return vary is not None and not _PERSONAL_VARY.isdisjoint(parse_vary(vary))
+
+
+def html_candidate(
+    media_type: str,
+    config: SiteDictionaryConfig,
+    *,
+    set_cookie: bytes | None = None,
+    cache_control: bytes | None = None,
+    vary: bytes | None = None,
+) -> bool:
+    """Whether the site dictionary may apply to a response (it then varies on
+    ``Available-Dictionary``): an HTML page (``media_type`` lower-case without parameters)
+    whose headers do not look personal, unless ``cookies`` allows those."""
+    if media_type != "text/html":
         return False
-    return not any(marker in body for marker in config.secret_markers)
+    return config.cookies or not personal_headers(set_cookie, cache_control, vary)
+
+
+def carries_secret(body: bytes, config: SiteDictionaryConfig) -> bool:
+    """Whether ``body`` holds one of the configured ``secret_markers``."""
+    return any(marker in body for marker in config.secret_markers)
 
 
 class SiteDictionary:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 
 from perf_middleware.compression.codecs import StreamEncoder
-from perf_middleware.compression.site_dictionary import eligible_html
+from perf_middleware.compression.site_dictionary import carries_secret, html_candidate
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.dates import parse_http_date
@@ -294,10 +294,17 @@ class Responder:
         dictionary = codecs.dictionary if codecs is not None else None
         if dictionary is None or body is None:
             return coding, False
-        sets_cookie = found.set_cookie is not None
-        if not eligible_html(media_type(found.content_type), sets_cookie, body, dictionary.config):
+        config = dictionary.config
+        if not html_candidate(
+            media_type(found.content_type), config,
+            set_cookie=found.set_cookie, cache_control=found.cache_control, vary=found.vary,
+        ):  # fmt: skip
             return coding, False
-        if coding is not None and dictionary_request(self.request_headers, dictionary.sha256):
+        if (
+            coding is not None
+            and dictionary_request(self.request_headers, dictionary.sha256)
+            and not carries_secret(body, config)
+        ):
             coding = "dcz"
         return coding, True
 

@@ -15,7 +15,9 @@ from perf_middleware.compression.dictionary_resource import DictionaryResource
 from perf_middleware.compression.site_dictionary import (
     SiteDictionary,
     SiteDictionaryConfig,
-    eligible_html,
+    carries_secret,
+    html_candidate,
+    personal_headers,
 )
 from perf_middleware.pipeline.headers import mark_encoded, not_modified_from
 from tests.perf_middleware.asgi_driver import call
@@ -61,28 +63,56 @@ def test_the_url_and_link_name_the_dictionarys_hash(site: SiteDictionary) -> Non
 
 
 @pytest.mark.parametrize(
-    ("media_type", "cookie", "body", "expected"),
+    ("set_cookie", "cache_control", "vary", "expected"),
     [
-        ("text/html", False, PAGE, True),
-        ("application/json", False, b'{"a": 1}', False),
-        ("text/html", True, PAGE, False),
-        ("text/html", False, PAGE + b'<input name="csrfmiddlewaretoken" value="x">', False),
-        ("text/html", False, b'<meta name="csrf-token" content="x">', False),
-        ("text/html", False, b'<input name="authenticity_token">', False),
-        ("text/html", False, b'<input name="__RequestVerificationToken">', False),
+        (None, None, None, False),
+        (None, b"no-cache", b"Accept-Language", False),
+        (b"session=1", None, None, True),
+        (None, b"private, max-age=0", None, True),
+        (None, b"no-store", None, True),
+        (None, None, b"Accept-Language, Cookie", True),
+        (None, None, b"authorization", True),
+        (None, None, b"*", True),
     ],
-    ids=["page", "json", "set-cookie", "django-csrf", "meta-csrf", "rails", "aspnet"],
-)
-def test_eligible_html_keeps_secrets_out_by_default(
-    dictionary_path: Path, media_type: str, cookie: bool, body: bytes, expected: bool
+    ids=["public", "no-cache", "set-cookie", "private", "no-store", "vary-cookie",
+         "vary-authorization", "vary-star"],
+)  # fmt: skip
+def test_personal_headers_are_the_signals_frameworks_send_with_per_user_pages(
+    set_cookie: bytes | None, cache_control: bytes | None, vary: bytes | None, expected: bool
+) -> None:
+    assert personal_headers(set_cookie, cache_control, vary) is expected
+
+
+def test_html_candidate_is_a_page_whose_headers_do_not_look_personal(
+    dictionary_path: Path,
 ) -> None:
     config = SiteDictionaryConfig(path=dictionary_path)
-    assert eligible_html(media_type, cookie, body, config) is expected
+    assert html_candidate("text/html", config)
+    assert not html_candidate("application/json", config)
+    assert not html_candidate("text/html", config, set_cookie=b"a=1")
+    assert not html_candidate("text/html", config, cache_control=b"private")
+    assert not html_candidate("text/html", config, vary=b"Cookie")
+    allowed = SiteDictionaryConfig(path=dictionary_path, cookies=True)
+    assert html_candidate("text/html", allowed, set_cookie=b"a=1", vary=b"Cookie")
 
 
-def test_cookies_and_markers_can_be_allowed_explicitly(dictionary_path: Path) -> None:
-    config = SiteDictionaryConfig(path=dictionary_path, cookies=True, secret_markers=())
-    assert eligible_html("text/html", True, b"<input name='csrf'>", config)
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (PAGE, False),
+        (PAGE + b'<input type="hidden" name="csrfmiddlewaretoken" value="x">', True),
+        (b'<input type="hidden" name="authenticity_token" value="x" autocomplete="off" />', True),
+        (b'<meta name="csrf-token" content="x" />', True),
+        (b'<input name="__RequestVerificationToken" type="hidden" value="x" />', True),
+        (b'<form action="/search"><input type="search" name="q"></form>', False),
+    ],
+    ids=["page", "django", "rails-form", "rails-laravel-meta", "aspnet", "search-form"],
+)
+def test_carries_secret_finds_the_usual_csrf_names(
+    dictionary_path: Path, body: bytes, expected: bool
+) -> None:
+    assert carries_secret(body, SiteDictionaryConfig(path=dictionary_path)) is expected
+    assert not carries_secret(body, SiteDictionaryConfig(path=dictionary_path, secret_markers=()))
 
 
 @pytest.mark.parametrize(
