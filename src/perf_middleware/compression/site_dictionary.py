@@ -73,7 +73,9 @@ class SiteDictionaryConfig:
       new dictionary gets a new URL, so the response is immutable).
     * ``match`` / ``match_dest``: the ``Use-As-Dictionary`` URL Pattern of the pages it is
       offered for, and their fetch destinations (``document``; add ``frame`` for iframes).
-    * ``level``: zstd level of dictionary-compressed pages.
+    * ``level``: zstd level of dictionary-compressed pages. At 2 a page compresses in
+      less CPU than the on-the-fly zstd 3 without a dictionary, leaving room for the
+      secret-marker scan (figures in docs/benchmarks.md, "Site dictionary").
     * ``cookies``: also compress responses that look personal by their headers
       (``Set-Cookie``, ``private``/``no-store``, ``Vary: Cookie``); off: BREACH, see the module.
     * ``secret_markers``: a body containing any of these bytes is not dictionary-compressed
@@ -86,7 +88,7 @@ class SiteDictionaryConfig:
     url_prefix: str = "/_perf/dictionary"
     match: str = "/*"
     match_dest: tuple[str, ...] = ("document",)
-    level: int = 3
+    level: int = 2
     cookies: bool = False
     secret_markers: tuple[bytes, ...] = DEFAULT_SECRET_MARKERS
     max_age: int = 365 * 24 * 3600
@@ -100,7 +102,7 @@ class SiteDictionaryConfig:
         if not 1 <= self.level <= 19:
             raise ValueError(
                 f"SiteDictionaryConfig.level={self.level} is out of range. HINT: choose "
-                "1..19; 3 compresses a page in tens of microseconds."
+                "1..19; 2 compresses a page in tens of microseconds."
             )
         if self.max_age < 0:
             raise ValueError(
