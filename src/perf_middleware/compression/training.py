@@ -38,6 +38,8 @@ import zstandard
 __all__ = ["build_dictionary", "evaluate", "fetch_pages", "main"]
 
 DEFAULT_SIZE = 110 * 1024
+#: ``SiteDictionary`` refuses smaller files: a few hundred bytes share nothing useful
+MIN_SIZE = 1024
 METHODS = ("raw", "trained")
 _HOLD_OUT_EVERY = 5
 
@@ -50,18 +52,24 @@ def build_dictionary(
         raise ValueError(f"unknown dictionary method {method!r}. HINT: one of {METHODS!r}.")
     if not samples:
         raise ValueError("no sample pages to build a dictionary from. HINT: pass --url/--files.")
-    if size < 1024:
+    if size < MIN_SIZE:
         raise ValueError(f"dictionary size {size} is too small. HINT: e.g. {DEFAULT_SIZE}.")
     if method == "raw":
-        return b"".join(samples)[-size:]
-    try:
-        trained = zstandard.train_dictionary(size, list(samples), level=level)
-    except zstandard.ZstdError as exc:
+        data = b"".join(samples)[-size:]
+    else:
+        try:
+            data = zstandard.train_dictionary(size, list(samples), level=level).as_bytes()
+        except zstandard.ZstdError as exc:
+            raise ValueError(
+                f"zstd could not train a {size}-byte dictionary from {len(samples)} pages "
+                f"({exc}). HINT: give more pages, a smaller --size, or --method raw."
+            ) from None
+    if len(data) < MIN_SIZE:
         raise ValueError(
-            f"zstd could not train a {size}-byte dictionary from {len(samples)} pages ({exc}). "
-            "HINT: give more pages, a smaller --size, or --method raw."
-        ) from None
-    return trained.as_bytes()
+            f"the {method} dictionary from {len(samples)} pages holds only {len(data)} bytes "
+            f"(at least {MIN_SIZE} are needed). HINT: give more (and more varied) pages."
+        )
+    return data
 
 
 def evaluate(dictionary: bytes, pages: Sequence[bytes], *, level: int = 3) -> tuple[float, float]:

@@ -220,3 +220,14 @@ def test_a_cached_page_is_dcz_for_holders_and_zstd_for_others(
         holder_miss = get(server, "/page/10", holder(site))  # a miss answered as dcz too
         assert holder_miss.headers["content-encoding"] == "dcz"
         assert site.decode(holder_miss.content).startswith(b"<!doctype html>")
+
+
+def test_head_by_a_holder_announces_dcz_without_a_body(
+    server: UvicornServer, site: SiteDictionary
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        response = client.head("/page/4", headers=holder(site))
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "dcz"
+    assert vary(response) == ["accept-encoding", "available-dictionary"]  # type: ignore[arg-type]
+    assert response.content == b""

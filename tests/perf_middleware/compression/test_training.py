@@ -82,3 +82,21 @@ def test_the_cli_reports_a_failed_source_and_exits_2(
     assert "cannot fetch sample page 'http://127.0.0.1:1/page'" in capsys.readouterr().err
     assert main(["--out", out]) == 2
     assert "no sample pages. HINT" in capsys.readouterr().err
+
+
+def test_a_method_that_cannot_train_is_reported_and_raw_still_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for n in range(10):  # repetitive pages: zstd's trainer finds almost nothing to keep
+        (tmp_path / f"p{n}.html").write_bytes(b"<p>same page</p>" * 30)
+    out = tmp_path / "site.dict"
+    assert main(["--files", str(tmp_path / "*.html"), "--out", str(out), "--size", "2048"]) == 0
+    captured = capsys.readouterr()
+    assert "trained: the trained dictionary from 8 pages holds only" in captured.err
+    assert "raw      held-out pages" in captured.out
+    assert out.read_bytes() == (b"<p>same page</p>" * 300)[-2048:]
+
+
+def test_too_little_sample_text_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"holds only 180 bytes.*HINT: give more"):
+        build_dictionary([b"<p>tiny page %d</p>" % n for n in range(10)])
