@@ -94,6 +94,11 @@ class SiteDictionaryConfig:
     max_age: int = 365 * 24 * 3600
 
     def __post_init__(self) -> None:
+        if not isinstance(self.path, (str, Path)):
+            raise TypeError(
+                f"SiteDictionaryConfig(path=...) must be a str or Path, got "
+                f"{type(self.path).__name__}. HINT: path='site.dict'."
+            )
         if not self.url_prefix.startswith("/") or self.url_prefix.endswith("/"):
             raise ValueError(
                 f"SiteDictionaryConfig.url_prefix={self.url_prefix!r} must start with '/' and "

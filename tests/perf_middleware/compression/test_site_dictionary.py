@@ -140,6 +140,8 @@ def test_a_missing_or_tiny_dictionary_file_is_a_start_up_error(tmp_path: Path) -
     (tmp_path / "tiny.dict").write_bytes(b"<html>")
     with pytest.raises(ValueError, match=r"holds 6 bytes\. HINT"):
         SiteDictionary.load(SiteDictionaryConfig(path=tmp_path / "tiny.dict"))
+    with pytest.raises(TypeError, match=r"must be a str or Path, got NoneType\. HINT"):
+        SiteDictionaryConfig(path=None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="SiteDictionaryConfig or None"):
         CompressionConfig(site_dictionary="site.dict")  # type: ignore[arg-type]
 
