@@ -45,6 +45,7 @@ from perf_middleware.options import checked
 
 __all__ = [
     "DEFAULT_SECRET_MARKERS",
+    "MIN_DICTIONARY_SIZE",
     "SiteDictionary",
     "SiteDictionaryConfig",
     "carries_secret",
@@ -58,7 +59,8 @@ __all__ = [
 #: other per-user form state, and the ``csrf-token`` meta tag of Rails and Laravel layouts.
 #: Each is one pass over the body; two keep the check below the cost of compressing.
 DEFAULT_SECRET_MARKERS: tuple[bytes, ...] = (b'type="hidden"', b'name="csrf-token"')
-_MIN_DICTIONARY = 1024
+#: Smallest dictionary file accepted: a few hundred bytes share nothing useful with a page.
+MIN_DICTIONARY_SIZE = 1024
 _MAX_DICTIONARY = 8 * 2**20
 
 
@@ -167,7 +169,7 @@ class SiteDictionary:
     __slots__ = ("_local", "_prepared", "config", "data", "header", "sha256", "url", "use_as")
 
     def __init__(self, config: SiteDictionaryConfig, data: bytes) -> None:
-        if not _MIN_DICTIONARY <= len(data) <= _MAX_DICTIONARY:
+        if not MIN_DICTIONARY_SIZE <= len(data) <= _MAX_DICTIONARY:
             raise ValueError(
                 f"site dictionary {str(config.path)!r} holds {len(data)} bytes. HINT: a "
                 "dictionary of tens of KB to a few hundred KB, as "

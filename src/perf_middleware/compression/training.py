@@ -35,11 +35,11 @@ from pathlib import Path
 
 import zstandard
 
+from perf_middleware.compression.site_dictionary import MIN_DICTIONARY_SIZE
+
 __all__ = ["build_dictionary", "evaluate", "fetch_pages", "main"]
 
 DEFAULT_SIZE = 110 * 1024
-#: ``SiteDictionary`` refuses smaller files: a few hundred bytes share nothing useful
-MIN_SIZE = 1024
 METHODS = ("raw", "trained")
 _HOLD_OUT_EVERY = 5
 
@@ -52,7 +52,7 @@ def build_dictionary(
         raise ValueError(f"unknown dictionary method {method!r}. HINT: one of {METHODS!r}.")
     if not samples:
         raise ValueError("no sample pages to build a dictionary from. HINT: pass --url/--files.")
-    if size < MIN_SIZE:
+    if size < MIN_DICTIONARY_SIZE:
         raise ValueError(f"dictionary size {size} is too small. HINT: e.g. {DEFAULT_SIZE}.")
     if method == "raw":
         data = b"".join(samples)[-size:]
@@ -64,10 +64,10 @@ def build_dictionary(
                 f"zstd could not train a {size}-byte dictionary from {len(samples)} pages "
                 f"({exc}). HINT: give more pages, a smaller --size, or --method raw."
             ) from None
-    if len(data) < MIN_SIZE:
+    if len(data) < MIN_DICTIONARY_SIZE:
         raise ValueError(
             f"the {method} dictionary from {len(samples)} pages holds only {len(data)} bytes "
-            f"(at least {MIN_SIZE} are needed). HINT: give more (and more varied) pages."
+            f"(at least {MIN_DICTIONARY_SIZE} are needed). HINT: give more (and more varied) pages."
         )
     return data
 
