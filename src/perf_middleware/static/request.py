@@ -70,13 +70,20 @@ class StaticRequest:
             elif key == b"if-unmodified-since":
                 self.if_unmodified_since = value
             elif key == b"available-dictionary":
-                self.available_dictionary = value
+                self.available_dictionary = _combined(self.available_dictionary, value)
             elif key == b"sec-fetch-site":
-                self.sec_fetch_site = value
+                self.sec_fetch_site = _combined(self.sec_fetch_site, value)
             elif key == b"sec-fetch-mode":
-                self.sec_fetch_mode = value
+                self.sec_fetch_mode = _combined(self.sec_fetch_mode, value)
             elif key == b"origin":
-                self.origin = value
+                self.origin = _combined(self.origin, value)
+
+
+def _combined(prior: bytes | None, value: bytes) -> bytes:
+    """A field sent on several lines is their comma-joined value (RFC 9110 section 5.3):
+    two ``Available-Dictionary`` lines then name no dictionary, and two ``Sec-Fetch-*``
+    lines no single mode or site, so a repeat never picks the line that allows a delta."""
+    return value if prior is None else prior + b", " + value
 
 
 def delta_for(
