@@ -61,6 +61,19 @@ ROUTES: dict[str, tuple[list[tuple[bytes, bytes]], list[bytes]]] = {
         [(b"content-type", b"text/html"), (b"cache-control", b"public, no-transform")],
         [PAGE],
     ),
+    # a CSRF field written with single quotes / as a minifier writes it (no quotes)
+    "/form-single-quotes": (
+        [(b"content-type", b"text/html")],
+        [render("Form", "<form><input type='hidden' name='_token' value='t0k'></form>").encode()],
+    ),
+    "/form-minified": (
+        [(b"content-type", b"text/html")],
+        [
+            render(
+                "Form", "<form><input type=hidden name=csrfmiddlewaretoken value=t0k></form>"
+            ).encode()
+        ],
+    ),
     "/stream": ([(b"content-type", b"text/html")], [PAGE[:5000], PAGE[5000:]]),
     # a CSRF field whose marker is cut in two by the chunk boundary
     "/stream-secret": (
@@ -326,6 +339,15 @@ def test_not_html_already_encoded_or_no_transform_is_never_dcz(
     assert "available-dictionary" not in vary(r)
     if path == "/gzipped":
         assert gzip.decompress(r.body) == PAGE
+
+
+@pytest.mark.parametrize("path", ["/form-single-quotes", "/form-minified"])
+def test_a_csrf_field_in_any_attribute_quoting_keeps_the_page_from_dcz(
+    server: UvicornServer, site: SiteDictionary, path: str
+) -> None:
+    r = fetch(server, path, *holder(site))
+    assert r.status == 200
+    assert r.header("content-encoding") == "zstd"
 
 
 def test_a_streamed_page_is_compressed_per_chunk_without_the_dictionary(
