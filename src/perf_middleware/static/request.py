@@ -54,7 +54,7 @@ class StaticRequest:
         self.origin: bytes | None = None
         for key, value in raw:
             if key == b"accept-encoding":
-                self.accept_encoding = value
+                self.accept_encoding = _combined(self.accept_encoding, value)
             elif key == b"if-none-match":
                 self.if_none_match = value
             elif key == b"accept":
@@ -81,8 +81,9 @@ class StaticRequest:
 
 def _combined(prior: bytes | None, value: bytes) -> bytes:
     """A field sent on several lines is their comma-joined value (RFC 9110 section 5.3):
-    two ``Available-Dictionary`` lines then name no dictionary, and two ``Sec-Fetch-*``
-    lines no single mode or site, so a repeat never picks the line that allows a delta."""
+    two ``Accept-Encoding`` lines are one list, two ``Available-Dictionary`` lines name no
+    dictionary and two ``Sec-Fetch-*`` lines no single mode or site, so a repeat never
+    picks the one line that allows a delta."""
     return value if prior is None else prior + b", " + value
 
 

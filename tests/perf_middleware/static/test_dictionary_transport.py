@@ -309,3 +309,27 @@ def test_a_validator_of_one_representation_never_revalidates_the_other(
     r = raw_request(static_server.port, target, holder, method="HEAD")
     assert (r.status, r.header("content-encoding"), r.body) == (200, "dcz", b"")
     assert r.header("content-length") == delta.header("content-length")
+
+
+def test_dcz_named_on_either_of_two_accept_encoding_lines_gets_the_delta(
+    two_builds: tuple[Path, Manifest, bytes], static_server: UvicornServer
+) -> None:
+    """Two Accept-Encoding lines are one list (RFC 9110 section 5.3): whichever line names
+    dcz, the holder gets the delta, and a client naming br on one line gets brotli."""
+    _, manifest, v1 = two_builds
+    target = f"/static/{manifest['js/app.js'].path}"
+    for lines in (("gzip, br", "dcz"), ("dcz", "gzip, br")):
+        r = raw_request(
+            static_server.port,
+            target,
+            [("Host", "t.test"), ("Available-Dictionary", offer(v1))]
+            + [("Accept-Encoding", line) for line in lines],
+        )
+        assert r.header("content-encoding") == "dcz", lines
+    for lines in (("br", "gzip"), ("gzip", "br")):
+        r = raw_request(
+            static_server.port,
+            target,
+            [("Host", "t.test")] + [("Accept-Encoding", line) for line in lines],
+        )
+        assert r.header("content-encoding") == "br", lines
