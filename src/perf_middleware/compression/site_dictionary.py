@@ -55,13 +55,14 @@ __all__ = [
     "html_candidate",
 ]
 
-#: Substrings (case-sensitive) whose presence keeps a body from dictionary compression: a
+#: Markers (case-sensitive) whose presence keeps a body from dictionary compression: a
 #: hidden form field, where every framework's form helper puts its CSRF token (Django
 #: ``csrfmiddlewaretoken``, Rails ``authenticity_token``, Laravel ``_token``, ASP.NET
 #: ``__RequestVerificationToken``, WTForms ``csrf_token``, Litestar ``_csrf_token``) and
-#: other per-user form state, and the ``csrf-token`` meta tag of Rails and Laravel layouts.
-#: Each is one pass over the body; two keep the check below the cost of compressing.
-DEFAULT_SECRET_MARKERS: tuple[bytes, ...] = (b'type="hidden"', b'name="csrf-token"')
+#: other per-user form state, in any attribute quoting; and the name of the ``csrf-token``
+#: meta tag of Rails and Laravel layouts, a plain substring (one fast pass, whatever the
+#: quoting). Each is one pass over the body, kept below the cost of compressing.
+DEFAULT_SECRET_MARKERS: tuple[bytes, ...] = (b'type="hidden"', b"csrf-token")
 #: Smallest dictionary file accepted: a few hundred bytes share nothing useful with a page.
 MIN_DICTIONARY_SIZE = 1024
 _MAX_DICTIONARY = 8 * 2**20
