@@ -395,6 +395,10 @@ def test_a_cached_dcz_answer_is_never_served_to_a_client_without_the_dictionary(
     assert "hit" in again.header("cache-status")
     assert again.header("content-encoding") == "dcz"
     assert site.decode(again.body) == PAGE
+    # HEAD by a holder on a hit: the dcz headers, no bytes
+    head = fetch(cached_server, "/cached-page", *holder(site), method="HEAD")
+    assert (head.status, head.header("content-encoding"), head.body) == (200, "dcz", b"")
+    assert head.header("content-length") == again.header("content-length")
     # revalidating a cached dcz answer: 304 varying on the dictionary, no body
     r = fetch(cached_server, "/cached-page", *holder(site), ("If-None-Match", again.header("etag")))
     assert (r.status, r.body) == (304, b"")
