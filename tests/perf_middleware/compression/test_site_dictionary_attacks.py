@@ -74,6 +74,10 @@ ROUTES: dict[str, tuple[list[tuple[bytes, bytes]], list[bytes]]] = {
             ).encode()
         ],
     ),
+    "/head-empty": (
+        [(b"content-type", b"text/html"), (b"content-length", b"%d" % len(PAGE))],
+        [PAGE],
+    ),
     "/stream": ([(b"content-type", b"text/html")], [PAGE[:5000], PAGE[5000:]]),
     # a CSRF field whose marker is cut in two by the chunk boundary
     "/stream-secret": (
@@ -88,6 +92,8 @@ async def origin(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     headers, chunks = ROUTES.get(scope["path"], ([(b"content-type", b"text/plain")], [b"none"]))
     status = 200 if scope["path"] in ROUTES else 404
+    if scope["path"] == "/head-empty" and scope["method"] == "HEAD":
+        chunks = [b""]  # an app that sends no body on HEAD (the length still says it)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     for n, chunk in enumerate(chunks):
         more = n < len(chunks) - 1
@@ -292,6 +298,19 @@ def test_head_by_a_holder_is_dcz_headers_without_bytes(
     assert (r.status, r.header("content-encoding"), r.body) == (200, "dcz", b"")
     assert r.header("etag") == get.header("etag")
     assert vary(r) == ["accept-encoding", "available-dictionary"]
+
+
+def test_head_without_a_body_varies_like_the_get(
+    server: UvicornServer, site: SiteDictionary
+) -> None:
+    """RFC 9110 section 9.3.2: HEAD carries the fields GET would. An app that sends no body
+    on HEAD leaves the bytes unseen, so no dcz is announced, but the response still varies
+    on the dictionary as the GET does."""
+    get = fetch(server, "/head-empty", *holder(site))
+    assert get.header("content-encoding") == "dcz"
+    r = fetch(server, "/head-empty", *holder(site), method="HEAD")
+    assert (r.status, r.body) == (200, b"")
+    assert vary(r) == vary(get) == ["accept-encoding", "available-dictionary"]
 
 
 def test_a_range_request_gets_the_whole_page_never_dictionary_bytes_at_offsets(
