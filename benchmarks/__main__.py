@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "static": ([], ["--rounds", "1", "--duration", "1"]),
     "build": ([], []),
     "dictionaries": ([], []),
+    "site_dictionary": ([], ["--books", "rust-by-example", "--rounds", "1"]),
     "django_static": ([], ["--rounds", "1"]),
     "upload": ([], ["--files", "100"]),
     "images": ([], []),
