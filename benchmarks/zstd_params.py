@@ -1,6 +1,6 @@
 """zstd parameters for on-the-fly compression: bytes and instructions per body, by setting.
 
-``python -m benchmarks.zstd_params [--calls 200] [--only NAME]``
+``python -m benchmarks.zstd_params [--calls 200] [--only NAME] [--time]``
 
 Each setting compresses each of ``benchmarks.dynamic``'s bodies (the unique 50 KB page, the
 1 KB and 500 KB JSON) ``--calls`` times in a child process under ``valgrind --tool=cachegrind``
@@ -9,6 +9,11 @@ divided by the number of calls, is the cost of one call. Instruction counts do n
 the machine's load, which a timed sweep on shared cores does. ``starlette-compress`` is its
 own one-shot path: a new level-4 compressor per body. Read the table for the settings at or
 under starlette-compress's bytes on every body, then the fewest instructions.
+
+Instruction counts barely separate settings that differ only in table sizes, whose cost is
+in memory traffic; ``--time`` measures CPU time per call instead (``time.process_time``, the
+settings interleaved in one process, median of ``--rounds`` rounds), adding the first 8 KB
+of the page, where zstd 4 switches strategy.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,14 +51,17 @@ SETTINGS: dict[str, tuple[int, dict[str, int]]] = {
 PEER = "starlette-compress (zstd 4, new compressor per body)"
 
 
-def bodies() -> dict[str, bytes]:
+def bodies(small: bool = False) -> dict[str, bytes]:
     from benchmarks.dynamic import BODIES, unique_html
 
-    return {
+    found = {
         "unique 50 KB HTML": unique_html(12345),
         "1 KB JSON": BODIES["json1k"][0],
         "500 KB JSON": BODIES["json500k"][0],
     }
+    if small:
+        found["8 KB of the page"] = found["unique 50 KB HTML"][:8000]
+    return found
 
 
 def compressor(name: str) -> Callable[[bytes], bytes]:
@@ -112,18 +122,46 @@ def run(calls: int, only: str | None, jobs: int) -> None:
     print_table("zstd settings: bytes, instructions per call", ["setting", *data], rows)
 
 
+def run_times(only: str | None, rounds: int) -> None:
+    names = [n for n in (PEER, *SETTINGS) if only is None or only in n]
+    data = bodies(small=True)
+    compressors = {name: compressor(name) for name in names}
+    times: dict[tuple[str, str], list[float]] = {(n, b): [] for n in names for b in data}
+    for _ in range(rounds):
+        for body_name, body in data.items():
+            calls = 200 if len(body) < 100_000 else 20
+            for name, compress in compressors.items():
+                started = time.process_time()
+                for _ in range(calls):
+                    compress(body)
+                times[(name, body_name)].append((time.process_time() - started) / calls)
+    rows = []
+    for name, compress in compressors.items():
+        row = [name]
+        for body_name, body in data.items():
+            seconds = statistics.median(times[(name, body_name)])
+            row.append(f"{len(compress(body)):,} B, {seconds * 1e6:.1f} µs")
+        rows.append(row)
+    print_table("zstd settings: bytes, CPU time per call", ["setting", *data], rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--only", help="only settings whose name contains this")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--time", action="store_true", help="CPU time per call, no valgrind")
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--child", nargs=3, metavar=("SETTING", "BODY", "CALLS"))
     args = parser.parse_args(argv)
     if args.child:
         name, body_name, calls = args.child
         child(name, body_name, int(calls))
         return 0
-    run(args.calls, args.only, args.jobs)
+    if args.time:
+        run_times(args.only, args.rounds)
+    else:
+        run(args.calls, args.only, args.jobs)
     return 0
 
 
