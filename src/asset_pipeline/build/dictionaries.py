@@ -124,7 +124,9 @@ class _Versions:
     warnings: list[str]
 
     def local(self, path: str | None) -> bytes | None:
-        if path is None:
+        """A file in DIST by the path a manifest recorded; a path that would leave DIST
+        (a manifest from the bucket is not trusted with the local disk) reads nothing."""
+        if path is None or path.startswith("/") or ".." in path.split("/"):
             return None
         try:
             return (self.out / path).read_bytes()

@@ -255,3 +255,20 @@ def test_history_source_settings(tmp_path: Path) -> None:
         load({"history_endpoint_url": 9000})
     with pytest.raises(ConfigError, match=r"dictionaries\.history_addressing_style must be one of"):
         load({"history_addressing_style": "dns"})
+
+
+def test_recorded_paths_never_read_outside_dist(tmp_path: Path) -> None:
+    """A manifest from the bucket names where versions were published; a path that climbs
+    out of DIST is not read, even when the file there has the recorded hash."""
+    from asset_pipeline.build.cache import BuildCache
+    from asset_pipeline.build.dictionaries import _Versions
+
+    secret = b"outside the build\n"
+    (tmp_path / "secret.txt").write_bytes(secret)
+    (tmp_path / "dist" / "js").mkdir(parents=True)
+    (tmp_path / "dist" / "js" / "app.1.js").write_bytes(secret)
+    versions = _Versions(BuildCache(None), tmp_path / "dist", None, [])
+    wanted = {sha(secret): "../secret.txt"}
+    assert versions.find(wanted) == {}
+    assert versions.find({sha(secret): str(tmp_path / "secret.txt")}) == {}
+    assert versions.find({sha(secret): "js/app.1.js"}) == {sha(secret): secret}
