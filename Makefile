@@ -64,11 +64,12 @@ pytest: sync-all system-deps
 ## Everything: system packages, Python deps, lint, types, the whole suite (no skips).
 test: system-deps sync-all lint typecheck pytest
 
-## Benchmarks also need wrk (HTTP load), cwebp (image reference) and valgrind (instruction
-## counts) from Debian.
+## Benchmarks also need wrk (HTTP load), cwebp (image reference), valgrind (instruction
+## counts) and rust-doc (mdBook pages for the site-dictionary rows) from Debian.
 bench: uv system-deps
-	@command -v wrk >/dev/null && command -v cwebp >/dev/null && command -v valgrind >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk webp valgrind; }
+	@command -v wrk >/dev/null && command -v cwebp >/dev/null && command -v valgrind >/dev/null \
+	  && test -d /usr/share/doc/rust-doc/html || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk webp valgrind rust-doc; }
 	$(UV) sync --locked --all-extras --group bench
 	$(UV) run --no-sync python -m benchmarks
 

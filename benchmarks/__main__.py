@@ -28,9 +28,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "dynamic": ([], ["--rounds", "1", "--duration", "1", "--n", "300"]),
     "cache": ([], ["--rounds", "1", "--duration", "1"]),
+    "cluster_spread": ([], ["--urls", "600", "--reads", "3000", "--buckets", "1,64"]),
     "static": ([], ["--rounds", "1", "--duration", "1"]),
     "build": ([], []),
     "dictionaries": ([], []),
+    "site_dictionary": ([], ["--books", "rust-by-example", "--rounds", "1"]),
     "django_static": ([], ["--rounds", "1"]),
     "upload": ([], ["--files", "100"]),
     "images": ([], []),

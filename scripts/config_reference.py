@@ -58,6 +58,10 @@ CALLABLES: list[tuple[str, str, str]] = [
 SECTIONS: list[tuple[str, str, str]] = [
     ("Compression", "perf_middleware.compression.codecs:CompressionConfig",
      "`PerformanceMiddleware(app, compression=CompressionConfig(...))`; `None` turns it off"),
+    ("Compression: site dictionary",
+     "perf_middleware.compression.site_dictionary:SiteDictionaryConfig",
+     "`CompressionConfig(site_dictionary=SiteDictionaryConfig(path=...))`; write the file with "
+     "`python -m perf_middleware.compression.training`"),
     ("Cache-Control policy rule", "perf_middleware.policy:Rule",
      "`PerformanceMiddleware(app, policy=Policy(rules=(Rule(...), ...)))`"),
     ("Cache-Control policy", "perf_middleware.policy:Policy",

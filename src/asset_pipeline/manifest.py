@@ -29,6 +29,10 @@ SCHEMA_VERSION = 1
 ENCODING_SUFFIX = {"zstd": ".zst", "br": ".br", "gzip": ".gz"}
 #: Dictionary-compressed codings (RFC 9842) a build may write as deltas, and their suffix.
 DELTA_SUFFIX = {"dcz": ".dcz"}
+#: RFC 9842 section 5: a ``dcz`` body starts with a zstd skippable frame (magic 0x184D2A5E)
+#: announcing 32 bytes, which are the SHA-256 of the dictionary; the compressed frame
+#: follows. The build writes such deltas and the runtime writes such responses.
+DCZ_MAGIC = b"\x5e\x2a\x4d\x18\x20\x00\x00\x00"
 
 
 #: Characters with a meaning in URL Pattern syntax; a literal one is escaped with ``\\``.

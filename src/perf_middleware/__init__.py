@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "cached": "perf_middleware.cache.decorator",
     "CacheConfig": "perf_middleware.cache.config",
     "CompressionConfig": "perf_middleware.compression.codecs",
+    "SiteDictionaryConfig": "perf_middleware.compression.site_dictionary",
     "Policy": "perf_middleware.policy",
     "Rule": "perf_middleware.policy",
     "StaticAssets": "perf_middleware.static",
@@ -52,6 +53,7 @@ __all__ = [  # keep in step with _EXPORTS
     "PreloadHints",
     "RedisBackend",
     "Rule",
+    "SiteDictionaryConfig",
     "StaticAssets",
     "StaticConfig",
     "WebVitals",
@@ -67,6 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from perf_middleware.cache.config import CacheConfig
     from perf_middleware.cache.decorator import cached
     from perf_middleware.compression.codecs import CompressionConfig
+    from perf_middleware.compression.site_dictionary import SiteDictionaryConfig
     from perf_middleware.metrics.counters import Metrics, MetricsConfig
     from perf_middleware.middleware import PerformanceMiddleware
     from perf_middleware.policy import Policy, Rule

@@ -24,6 +24,8 @@ from perf_middleware.cache.events import (
 from perf_middleware.cache.keys import cache_url_key
 from perf_middleware.cache.stage import CacheStage
 from perf_middleware.compression.codecs import CompressionConfig
+from perf_middleware.compression.dictionary_resource import DictionaryResource
+from perf_middleware.compression.site_dictionary import SiteDictionary
 from perf_middleware.metrics.counters import Metrics
 from perf_middleware.metrics.vitals import VITALS_ROUTE_KEY, VitalsRoutes
 from perf_middleware.options import check_range, checked, describe
@@ -91,7 +93,8 @@ class PerformanceMiddleware:
       response cache. ``cache_config`` [None]: its ``CacheConfig``.
     * ``static`` [None]: an ASGI app with a ``prefix`` (``StaticAssets``) answering its paths
       directly, before the pipeline.
-    * ``compression`` [``CompressionConfig()``]: None switches compression off.
+    * ``compression`` [``CompressionConfig()``]: None switches compression off. With its
+      ``site_dictionary``, the dictionary's URL is answered here too (``dictionary.url``).
     * ``policy`` [``Policy.default()``]: Cache-Control rules; None switches policy off.
     * ``etag`` [True]: generate strong blake3 ETags (128 bits, 22 base64 characters) for
       buffered 200 responses to GET (and HEAD when the app sends the body, as Starlette does).
@@ -153,6 +156,13 @@ class PerformanceMiddleware:
             conditional=conditional,
             etag_max_bytes=etag_max_bytes,
         )
+        codecs = self.pipeline.codecs
+        #: the site dictionary (``CompressionConfig(site_dictionary=...)``), None when off;
+        #: ``dictionary.link_tag()`` is the ``<link>`` a page's ``<head>`` carries
+        self.dictionary: SiteDictionary | None = codecs.dictionary if codecs else None
+        self._dictionary_resource = (
+            DictionaryResource(self.dictionary) if self.dictionary is not None else None
+        )
         self.static = static
         self._static_match = _mount_matcher(static, "static") if static is not None else None
         if metrics is _DEFAULT:
@@ -211,6 +221,7 @@ class PerformanceMiddleware:
             self._admin_match is None
             and self._static_match is None
             and self.cache_stage is None
+            and self._dictionary_resource is None
             and not self.server_timing
         )
 
@@ -249,8 +260,11 @@ class PerformanceMiddleware:
         await self._dispatch(scope, receive, send, path)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
-        """Static mount, cache stage or pipeline: everything but the admin API."""
-        if self._static_match is not None and self._static_match(path):
+        """Dictionary, static mount, cache stage or pipeline: everything but the admin API."""
+        resource = self._dictionary_resource
+        if resource is not None and resource.matches(path):
+            await self.observed(scope, receive, send, resource)
+        elif self._static_match is not None and self._static_match(path):
             assert self.static is not None
             await self.observed(scope, receive, send, self.static)
         elif self.cache_stage is not None:

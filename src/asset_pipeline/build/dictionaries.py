@@ -34,6 +34,7 @@ from asset_pipeline.build.scan import Workers
 from asset_pipeline.build.steps import Emitted, Emitter
 from asset_pipeline.config.model import BuildConfig
 from asset_pipeline.manifest import (
+    DCZ_MAGIC,
     DELTA_SUFFIX,
     DictionaryInfo,
     EncodedVariant,
@@ -44,9 +45,6 @@ from asset_pipeline.manifest import (
     urlpattern_literal,
 )
 
-#: RFC 9842 section 5: a zstd skippable frame (magic 0x184D2A5E) announcing 32 bytes,
-#: which are the SHA-256 of the dictionary; the compressed frame follows.
-DCZ_MAGIC = b"\x5e\x2a\x4d\x18\x20\x00\x00\x00"
 #: Fetch destinations (``match-dest``) by extension, so a script's dictionary is only
 #: offered for script requests.
 _DESTINATIONS = {".js": ("script",), ".mjs": ("script",), ".css": ("style",)}

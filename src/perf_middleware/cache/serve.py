@@ -2,13 +2,26 @@
 
 The per-coding header list is built once per entry and process (kept in ``entry.derived``), so
 a hit only appends ``Age`` and ``Cache-Status`` and sends the stored bytes.
+
+With a site dictionary (``CompressionConfig(site_dictionary=...)``) an HTML entry the
+dictionary may compress is answered as ``dcz`` to a request holding the dictionary, from the
+same stored identity body: the ``dcz`` variant is encoded on the first such hit and kept with
+the entry's other per-process derivations, and every variant of such an entry varies on
+``Available-Dictionary`` as well.
 """
 
 from __future__ import annotations
 
 from perf_middleware.cache.entry import CacheEntry
+from perf_middleware.compression.site_dictionary import (
+    SiteDictionary,
+    carries_secret,
+    html_candidate,
+)
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
+from perf_middleware.http.dictionary import dictionary_request
+from perf_middleware.http.headers import media_type
 from perf_middleware.pipeline.headers import mark_encoded, not_modified_headers
 from perf_middleware.pipeline.observe import note_cache, send_complete
 from perf_middleware.types import MutableRawHeaders, Send
@@ -19,11 +32,20 @@ class Variant:
 
     __slots__ = ("body", "etag", "headers", "not_modified")
 
-    def __init__(self, entry: CacheEntry, coding: str) -> None:
-        self.body = entry.body(coding)
+    def __init__(
+        self, entry: CacheEntry, coding: str, dictionary: SiteDictionary | None = None
+    ) -> None:
+        """``dictionary``: the site dictionary applies to this entry (``dictionary_applies``);
+        the ``dcz`` variant is encoded with it."""
+        if coding == "dcz":
+            assert dictionary is not None
+            self.body = dictionary.encode(entry.body())
+        else:
+            self.body = entry.body(coding)
         headers = list(entry.headers)
         if entry.codings:
-            mark_encoded(headers, None if coding == "identity" else coding)
+            coded = None if coding == "identity" else coding
+            mark_encoded(headers, coded, dictionary=dictionary is not None)
         headers.append((b"content-length", str(len(self.body)).encode("latin-1")))
         self.headers = headers
         etag = next((v for k, v in headers if k == b"etag"), None)
@@ -31,13 +53,29 @@ class Variant:
         self.not_modified = not_modified_headers(headers)
 
 
-def variant(entry: CacheEntry, coding: str) -> Variant:
-    """The memoised :class:`Variant` of ``entry`` in ``coding``."""
+def variant(entry: CacheEntry, coding: str, dictionary: SiteDictionary | None = None) -> Variant:
+    """The memoised :class:`Variant` of ``entry`` in ``coding`` (see ``Variant``)."""
     found = entry.derived.get(coding)
     if found is None:
-        found = entry.derived[coding] = Variant(entry, coding)
+        found = entry.derived[coding] = Variant(entry, coding, dictionary)
     assert isinstance(found, Variant)
     return found
+
+
+def dictionary_applies(entry: CacheEntry, dictionary: SiteDictionary) -> bool:
+    """Whether ``dictionary`` may apply to this stored response (``html_candidate`` on its
+    headers), worked out once per entry and process. Only entries stored with other codings
+    take part: the rest were too small or not compressible."""
+    known = entry.derived.get("dictionary")
+    if known is None:
+        fields = {k: v for k, v in reversed(entry.headers)}  # the first line of each
+        known = bool(entry.codings) and html_candidate(
+            media_type(fields.get(b"content-type")), dictionary.config,
+            set_cookie=fields.get(b"set-cookie"), cache_control=fields.get(b"cache-control"),
+            vary=fields.get(b"vary"),
+        )  # fmt: skip
+        entry.derived["dictionary"] = known
+    return bool(known)
 
 
 _CONDITIONAL_FIELDS = frozenset(
@@ -121,27 +159,53 @@ class Answers:
     Accept-Encoding, ``Age`` and ``Cache-Status`` (RFC 9211), whose constant prefix per set of
     parameters is built once."""
 
-    __slots__ = ("name", "status_prefix")
+    __slots__ = ("dictionary", "name", "status_prefix")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, dictionary: SiteDictionary | None = None) -> None:
         self.name = name
+        self.dictionary = dictionary
         self.status_prefix: dict[tuple[str, ...], bytes] = {}
 
     def variant_for(self, entry: CacheEntry, accept: bytes | None) -> Variant:
         """The stored variant best for this Accept-Encoding value, memoised on the entry
         (bytes keys; a few short distinct values at most)."""
         coding = choose_encoding(accept, entry.codings) or "identity"
-        chosen = variant(entry, coding)
+        dictionary = self.dictionary
+        if dictionary is not None and not dictionary_applies(entry, dictionary):
+            dictionary = None
+        chosen = variant(entry, coding, dictionary)
         if len(entry.derived) < 16 and (accept is None or len(accept) <= 64):
             entry.derived[accept] = chosen  # bounded: clients choose these values
         return chosen
+
+    def _dcz(
+        self, headers: dict[bytes, bytes], entry: CacheEntry, dictionary: SiteDictionary
+    ) -> Variant | None:
+        """The ``dcz`` variant for a request holding the site dictionary, when the entry
+        allows it and the encoding is smaller than the identity body; else None."""
+        if not dictionary_applies(entry, dictionary):
+            return None
+        if not dictionary_request(list(headers.items()), dictionary.sha256):
+            return None
+        secret = entry.derived.get("secret")
+        if secret is None:
+            secret = entry.derived["secret"] = carries_secret(entry.body(), dictionary.config)
+        if secret:
+            return None
+        chosen = variant(entry, "dcz", dictionary)
+        return chosen if len(chosen.body) < len(entry.body()) else None
 
     def answer(
         self, headers: dict[bytes, bytes], entry: CacheEntry, now: float, params: tuple[str, ...]
     ) -> tuple[Variant, MutableRawHeaders]:
         """The stored variant for the request's Accept-Encoding, and its Age + Cache-Status."""
         accept = headers.get(b"accept-encoding")
-        chosen = entry.derived.get(accept)
+        chosen = None
+        dictionary = self.dictionary
+        if dictionary is not None and b"available-dictionary" in headers:
+            chosen = self._dcz(headers, entry, dictionary)
+        if chosen is None:
+            chosen = entry.derived.get(accept)
         if chosen is None:
             chosen = self.variant_for(entry, accept)
         age = entry.age(now)

@@ -23,6 +23,7 @@ import brotli
 import zstandard
 
 from perf_middleware.compression.memo import EncodedMemo
+from perf_middleware.compression.site_dictionary import SiteDictionary, SiteDictionaryConfig
 from perf_middleware.http.cache_control import parse_cache_control
 from perf_middleware.http.headers import media_type
 from perf_middleware.options import checked
@@ -87,6 +88,8 @@ class CompressionConfig:
     * ``memo_bytes``: encoded output kept per middleware for complete bodies that repeat
       byte for byte (looked up by the blake3 digest already computed for the ETag, stored
       on a body's second sighting, bodies up to an eighth of this size); 0 switches it off.
+    * ``site_dictionary``: compress HTML pages with a site dictionary for browsers that
+      hold it (``SiteDictionaryConfig``, RFC 9842 ``dcz``); None (the default) = off.
     """
 
     preference: tuple[str, ...] = CODINGS
@@ -97,6 +100,7 @@ class CompressionConfig:
     compressible_types: frozenset[str] = field(default=DEFAULT_COMPRESSIBLE_TYPES)
     offload_size: int = 64 * 1024
     memo_bytes: int = 8 * 2**20
+    site_dictionary: SiteDictionaryConfig | None = None
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.preference if c not in CODINGS]
@@ -114,6 +118,13 @@ class CompressionConfig:
                 raise ValueError(
                     f"CompressionConfig.{name}={value} is out of range. HINT: choose {low}..{high}."
                 )
+        if self.site_dictionary is not None and not isinstance(
+            self.site_dictionary, SiteDictionaryConfig
+        ):
+            raise TypeError(
+                "CompressionConfig.site_dictionary must be a SiteDictionaryConfig or None. "
+                "HINT: site_dictionary=SiteDictionaryConfig(path='site.dict')."
+            )
         if self.minimum_size < 0 or self.offload_size < 0 or self.memo_bytes < 0:
             raise ValueError(
                 "CompressionConfig sizes must be >= 0. HINT: use 0 to compress everything."
@@ -238,10 +249,12 @@ class Codecs:
     """Compression entry points bound to one ``CompressionConfig`` with per-thread zstd
     contexts. One instance per middleware; safe to use from the loop and worker threads."""
 
-    __slots__ = ("_local", "_shapes", "config", "memo")
+    __slots__ = ("_local", "_shapes", "config", "dictionary", "memo")
 
     def __init__(self, config: CompressionConfig) -> None:
         self.config = config
+        site = config.site_dictionary
+        self.dictionary = SiteDictionary.load(site) if site is not None else None
         self.memo = EncodedMemo(config.memo_bytes) if config.memo_bytes else None
         self._local = threading.local()
         self._shapes: dict[tuple[int, bytes | None, bytes | None, bytes | None], bool] = {}
@@ -274,8 +287,11 @@ class Codecs:
         return cctx
 
     def compress(self, body: bytes, coding: str) -> bytes:
+        """``body`` in ``coding``: a ``CODINGS`` member, or ``dcz`` (the site dictionary)."""
         if coding == "zstd":
             return self._zstd().compress(body)
+        if coding == "dcz" and self.dictionary is not None:
+            return self.dictionary.encode(body)
         return compress_body(body, coding, self.config.level(coding))
 
     def stream(self, coding: str) -> StreamEncoder:

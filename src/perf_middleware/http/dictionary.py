@@ -81,3 +81,31 @@ def dictionary_allowed(
     if mode == b"cors" and allow_origin is not None and origin is not None:
         return allow_origin == "*" or allow_origin.encode("latin-1") == origin.strip()
     return False
+
+
+#: The request fields ``dictionary_request`` reads, lower-case.
+_DICTIONARY_FIELDS = frozenset(
+    (b"available-dictionary", b"accept-encoding", b"sec-fetch-site", b"sec-fetch-mode", b"origin")
+)
+
+
+def dictionary_request(raw_headers: Sequence[tuple[bytes, bytes]] | None, sha256: bytes) -> bool:
+    """Whether a request (its raw ASGI header list) may get a response compressed with the
+    dictionary whose SHA-256 is ``sha256``: ``Available-Dictionary`` names that very
+    dictionary (section 2.2), ``dcz`` is named in ``Accept-Encoding`` (section 6.1) and the
+    section 8.4 rule allows it. A response compressed here carries no
+    ``Access-Control-Allow-Origin``, so a cross-origin ``cors`` request never qualifies."""
+    fields: dict[bytes, bytes] = {}
+    for name, value in raw_headers or ():
+        if name in _DICTIONARY_FIELDS:
+            prior = fields.get(name)
+            fields[name] = value if prior is None else prior + b", " + value
+    offered = fields.get(b"available-dictionary")
+    if offered is None or parse_available_dictionary(offered) != sha256:
+        return False
+    return accepts_coding(fields.get(b"accept-encoding"), "dcz") and dictionary_allowed(
+        sec_fetch_site=fields.get(b"sec-fetch-site"),
+        sec_fetch_mode=fields.get(b"sec-fetch-mode"),
+        origin=fields.get(b"origin"),
+        allow_origin=None,
+    )

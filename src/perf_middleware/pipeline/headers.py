@@ -32,6 +32,7 @@ _SCANNED = {
     b"last-modified": "last_modified",
     b"content-length": "content_length",
     b"vary": "vary",
+    b"set-cookie": "set_cookie",
 }
 
 
@@ -45,6 +46,7 @@ class ResponseFields:
         "content_type",
         "etag",
         "last_modified",
+        "set_cookie",
         "vary",
     )
 
@@ -56,6 +58,7 @@ class ResponseFields:
         self.last_modified: bytes | None = None
         self.content_length: bytes | None = None
         self.vary: bytes | None = None
+        self.set_cookie: bytes | None = None
 
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SCANNED.values())
@@ -106,24 +109,29 @@ def _encoding_etag(value: bytes, coding: str) -> bytes:
     return encoding_etag(value.decode("latin-1"), coding).encode("latin-1")
 
 
-def _append_vary(out: MutableRawHeaders, lines: list[bytes], *, accept_encoding: bool) -> None:
-    """The response's Vary lines as one field (RFC 9110 §5.3), with Accept-Encoding merged in
-    if asked (``http.vary.merge_vary``)."""
+def _append_vary(
+    out: MutableRawHeaders, lines: list[bytes], *, accept_encoding: bool, dictionary: bool = False
+) -> None:
+    """The response's Vary lines as one field (RFC 9110 §5.3), with Accept-Encoding (and, for
+    a response the site dictionary may compress, Available-Dictionary: RFC 9842 section 6)
+    merged in if asked (``http.vary.merge_vary``)."""
     if accept_encoding:
+        fields = ("Accept-Encoding", "Available-Dictionary") if dictionary else ("Accept-Encoding",)
         if not lines:
-            out.append((b"vary", b"Accept-Encoding"))
+            out.append((b"vary", ", ".join(fields).encode("latin-1")))
         else:
-            merged = merge_vary(b", ".join(lines), "Accept-Encoding")
+            merged = merge_vary(b", ".join(lines), *fields)
             out.append((b"vary", merged.encode("latin-1")))
     elif lines:
         out.append((b"vary", b", ".join(lines)))
 
 
 def not_modified_from(
-    headers: MutableRawHeaders, coding: str | None, *, vary: bool
+    headers: MutableRawHeaders, coding: str | None, *, vary: bool, dictionary: bool = False
 ) -> MutableRawHeaders:
     """One pass: the 304 headers for a response with ``headers`` that would have been sent
-    with ``coding`` (ETag weakened for a real coding) and, if ``vary``, Vary: Accept-Encoding."""
+    with ``coding`` (ETag weakened for a real coding) and, if ``vary``, Vary: Accept-Encoding
+    (and Available-Dictionary with ``dictionary``)."""
     encoded = coding is not None and coding != "identity"
     out: MutableRawHeaders = []
     vary_lines: list[bytes] = []
@@ -138,13 +146,16 @@ def not_modified_from(
             assert coding is not None
             value = _encoding_etag(value, coding)
         out.append((key, value))
-    _append_vary(out, vary_lines, accept_encoding=vary)
+    _append_vary(out, vary_lines, accept_encoding=vary, dictionary=dictionary)
     return out
 
 
-def mark_encoded(headers: MutableRawHeaders, coding: str | None, *, vary: bool = True) -> None:
-    """Vary: Accept-Encoding merged once; for a real coding, Content-Encoding set, Content-Length
-    dropped (the caller sets the new one) and a strong ETag weakened (``encoding_etag``)."""
+def mark_encoded(
+    headers: MutableRawHeaders, coding: str | None, *, vary: bool = True, dictionary: bool = False
+) -> None:
+    """Vary: Accept-Encoding merged once (with Available-Dictionary when ``dictionary``); for a
+    real coding, Content-Encoding set, Content-Length dropped (the caller sets the new one)
+    and a strong ETag weakened (``encoding_etag``)."""
     out: MutableRawHeaders = []
     vary_lines: list[bytes] = []
     for key, value in headers:
@@ -158,7 +169,7 @@ def mark_encoded(headers: MutableRawHeaders, coding: str | None, *, vary: bool =
             if name == b"etag":
                 value = _encoding_etag(value, coding)
         out.append((key, value))
-    _append_vary(out, vary_lines, accept_encoding=vary)
+    _append_vary(out, vary_lines, accept_encoding=vary, dictionary=dictionary)
     if coding is not None and coding != "identity":
         out.append((b"content-encoding", coding.encode("latin-1")))
     headers[:] = out

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 
 from perf_middleware.compression.codecs import StreamEncoder
+from perf_middleware.compression.site_dictionary import carries_secret, html_candidate
 from perf_middleware.http.accept_encoding import choose_encoding
 from perf_middleware.http.conditional import Precondition, evaluate_conditional
 from perf_middleware.http.dates import parse_http_date
+from perf_middleware.http.dictionary import dictionary_request
 from perf_middleware.http.etag import etag_bytes
 from perf_middleware.http.headers import MutableRawHeaders, media_type, parse_length
 from perf_middleware.metrics.counters import clock
@@ -71,6 +73,7 @@ class Responder:
         "observer",
         "path",
         "pipeline",
+        "request_headers",
         "send",
         "started",
     )
@@ -90,6 +93,7 @@ class Responder:
         self.send = send
         self.method: str = scope.get("method", "GET")
         self.path: str = scope.get("path", "")
+        self.request_headers = scope.get("headers")  # read again only for a site dictionary
         accept_encoding, conditions = request_fields(scope)
         self.accept_encoding = accept_encoding
         self.conditions = conditions  # If-Match, If-None-Match, If-Modified-Since, If-Unm-Since
@@ -281,6 +285,29 @@ class Responder:
         assert config is not None
         return choose_encoding(self.accept_encoding, config.preference)
 
+    def _choose(self, found: ResponseFields, body: bytes | None) -> tuple[str | None, bool]:
+        """The coding for a negotiable response, and whether the site dictionary could apply
+        to it (then it varies on Available-Dictionary too): ``dcz`` when this complete
+        ``body`` (None: a stream) may use the dictionary and the request holds it."""
+        coding = self._coding()
+        codecs = self.pipeline.codecs
+        dictionary = codecs.dictionary if codecs is not None else None
+        if dictionary is None or body is None:
+            return coding, False
+        config = dictionary.config
+        if not html_candidate(
+            media_type(found.content_type), config,
+            set_cookie=found.set_cookie, cache_control=found.cache_control, vary=found.vary,
+        ):  # fmt: skip
+            return coding, False
+        if (
+            coding is not None
+            and dictionary_request(self.request_headers, dictionary.sha256)
+            and not carries_secret(body, config)
+        ):
+            coding = "dcz"
+        return coding, True
+
     async def _answer_precondition(
         self,
         result: Precondition,
@@ -288,11 +315,12 @@ class Responder:
         headers: MutableRawHeaders,
         found: ResponseFields,
         size: int | None,
+        body: bytes | None = None,
     ) -> None:
         if result is Precondition.NOT_MODIFIED:
             varies = self._negotiable(status, found, size)
-            coding = self._coding() if varies else None
-            out = not_modified_from(headers, coding, vary=varies)
+            coding, dictionary = self._choose(found, body) if varies else (None, False)
+            out = not_modified_from(headers, coding, vary=varies, dictionary=dictionary)
             await send_complete(self.send, 304, out, b"")
         else:
             await send_complete(self.send, 412, [(b"content-length", b"0")], b"")
@@ -325,11 +353,15 @@ class Responder:
         if self.conditions is not None:
             result = self._precondition(status, found)
             if result is not Precondition.PROCEED:
-                await self._answer_precondition(result, status, headers, found, size)
+                await self._answer_precondition(
+                    result, status, headers, found, size, body if body or not head else None
+                )
                 return
         encoded: bytes | None = None
         if self._negotiable(status, found, size):
-            coding = self._coding()
+            coding, dictionary = self._choose(found, body if body or not head else None)
+            if dictionary:
+                plannable = False  # the answer depends on Available-Dictionary: never planned
             if not head and coding is not None and coding != "identity":
                 plannable = False  # the outcome depends on the bytes: never planned
                 encoded = await self._compress(body, coding)
@@ -337,15 +369,15 @@ class Responder:
                     encoded = None
             if encoded is not None:
                 assert coding is not None
-                mark_encoded(headers, coding)
+                mark_encoded(headers, coding, dictionary=dictionary)
                 body = encoded
                 headers.append((b"content-length", b"%d" % len(body)))
             elif head and coding is not None and coding != "identity":
-                mark_encoded(headers, coding)
-            elif found.vary is None:
+                mark_encoded(headers, coding, dictionary=dictionary)
+            elif found.vary is None and not dictionary:
                 headers.append((b"vary", b"Accept-Encoding"))
             else:
-                mark_encoded(headers, None)
+                mark_encoded(headers, None, dictionary=dictionary)
         if encoded is None and not head and length != b"%d" % len(body):
             if length is not None:
                 headers[:] = [(k, v) for k, v in headers if k.lower() != b"content-length"]

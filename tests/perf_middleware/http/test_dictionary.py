@@ -10,6 +10,7 @@ import pytest
 from perf_middleware.http.dictionary import (
     accepts_coding,
     dictionary_allowed,
+    dictionary_request,
     parse_available_dictionary,
     use_as_dictionary,
 )
@@ -94,3 +95,40 @@ def test_cross_origin_requests_need_a_readable_response(
         )
         is expected
     )
+
+
+SHA = bytes(range(32))
+OFFER = b":" + base64.b64encode(SHA) + b":"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([(b"available-dictionary", OFFER), (b"accept-encoding", b"br, zstd, dcz")], True),
+        ([(b"available-dictionary", OFFER), (b"accept-encoding", b"br, zstd")], False),
+        ([(b"available-dictionary", OFFER), (b"accept-encoding", b"*")], False),
+        ([(b"available-dictionary", OFFER), (b"accept-encoding", b"dcz;q=0")], False),
+        ([(b"accept-encoding", b"dcz")], False),
+        ([(b"available-dictionary", b":" + base64.b64encode(b"x" * 32) + b":"),
+          (b"accept-encoding", b"dcz")], False),
+        ([(b"available-dictionary", OFFER), (b"available-dictionary", OFFER),
+          (b"accept-encoding", b"dcz")], False),  # two lines: not one Byte Sequence
+        ([(b"available-dictionary", OFFER), (b"accept-encoding", b"br"),
+          (b"accept-encoding", b"dcz")], True),  # lines combined (RFC 9110 section 5.3)
+        ([(b"available-dictionary", OFFER), (b"accept-encoding", b"dcz"),
+          (b"sec-fetch-site", b"cross-site"), (b"sec-fetch-mode", b"no-cors")], False),
+        ([(b"available-dictionary", OFFER), (b"accept-encoding", b"dcz"),
+          (b"sec-fetch-site", b"cross-site"), (b"sec-fetch-mode", b"cors"),
+          (b"origin", b"https://elsewhere.example")], False),  # no ACAO on a page
+        ([(b"available-dictionary", OFFER), (b"accept-encoding", b"dcz"),
+          (b"sec-fetch-site", b"same-site"), (b"sec-fetch-mode", b"navigate")], True),
+    ],
+    ids=["holder", "no-dcz", "wildcard", "refused", "no-offer", "other-dictionary",
+         "repeated-offer", "combined-lines", "cross-site-no-cors", "cross-site-cors",
+         "navigation"],
+)  # fmt: skip
+def test_dictionary_request_needs_this_dictionary_dcz_and_the_origin_rule(
+    headers: list[tuple[bytes, bytes]], expected: bool
+) -> None:
+    assert dictionary_request(headers, SHA) is expected
+    assert dictionary_request(None, SHA) is False

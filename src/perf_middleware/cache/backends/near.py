@@ -5,7 +5,9 @@ from Redis client-side caching (``CLIENT TRACKING``, Redis 6+) in broadcast mode
 connection per process asks Redis to announce every change to a key under the namespace's
 entry (``e:``) and tag-version (``v:``) prefixes — writes by any process, deletions,
 expiries, evictions, ``FLUSHALL`` — and drops the matching local copies as the
-announcements arrive.
+announcements arrive.  In a Redis Cluster a namespace's buckets live on several masters
+(see :mod:`buckets`): there is one such connection per master, each tracking the prefixes
+of the buckets that master holds.
 
 The bound.  The same connection is pinged every ``max_lag / 4`` seconds.  Redis queues a
 broadcast announcement before it reads the next command of any client, so once the reply
@@ -14,7 +16,11 @@ to ping *n* has been read, every announcement for a write that Redis ran before 
 of that earlier ping is less than ``max_lag`` seconds old; so a write that completed more
 than ``max_lag`` seconds ago is never hidden by a local copy.  Writes by this process drop
 their local copies at once.  A lost or silent connection stops the near cache within the
-same bound and empties it; it is refilled only after tracking is set up again.
+same bound and empties it; it is refilled only after tracking is set up again.  With several
+masters the near cache answers only while *every* connection confirmed within the bound
+(the oldest confirmation counts); losing any of them empties it, and so does a change of
+which master holds a bucket (failover, resharding: seen in the cluster client's slot map),
+after which the connections are set up again for the new layout.
 
 A fetch racing with an announcement for the same entry (the reply read before the
 announcement, the copy installed after it) is caught by a sequence number: a copy is only
@@ -27,7 +33,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from perf_middleware.cache.entry import CacheEntry
@@ -50,29 +56,36 @@ class NearCache:
         "cleared",
         "clock",
         "confirmed",
-        "e_prefix",
         "entries",
         "hits",
+        "known",
         "max_bytes",
         "max_lag",
         "monotonic",
+        "prefixes",
         "seq",
+        "single",
         "size",
         "touched",
-        "v_prefix",
     )
 
     def __init__(
         self,
-        prefix: str,
+        prefixes: str | tuple[str, ...],
         *,
         max_bytes: int,
         max_lag: float,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.e_prefix = f"{prefix}e:".encode()
-        self.v_prefix = f"{prefix}v:".encode()
+        # the namespace's key prefix, or in a cluster one per bucket (each ends with its
+        # hash tag's "}:", so an announced key is split there)
+        names = (prefixes,) if isinstance(prefixes, str) else prefixes
+        self.prefixes = tuple(name.encode() for name in names)
+        self.single = self.prefixes[0] if len(self.prefixes) == 1 else None
+        if self.single is None and not all(p.endswith(b"}:") for p in self.prefixes):
+            raise ValueError(f"NearCache: several prefixes must each end with '}}:': {names}")
+        self.known = frozenset(self.prefixes)
         self.max_bytes = max_bytes
         self.max_lag = max_lag
         self.clock = clock
@@ -140,13 +153,25 @@ class NearCache:
         if keys is None:
             self.clear()
             return
+        single = self.single
         for key in keys:
-            if key.startswith(self.e_prefix):
-                kh = key[len(self.e_prefix) :].decode()
+            if single is not None:
+                if not key.startswith(single):
+                    continue
+                rest = key[len(single) :]
+            else:
+                cut = key.find(b"}:") + 2
+                if key[:cut] not in self.known:
+                    continue
+                rest = key[cut:]
+            if rest.startswith(b"e:"):
+                kh = rest[2:].decode()
                 self._touch("e" + kh)
                 self._pop(kh)
-            elif key.startswith(self.v_prefix):
-                tag = key[len(self.v_prefix) :].decode("utf-8", "surrogateescape")
+            elif rest.startswith(b"v:"):
+                # one bucket's version of the tag moved: tag invalidation moves them all,
+                # so dropping every copy with the tag is what it asks for anyway
+                tag = rest[2:].decode("utf-8", "surrogateescape")
                 self._touch("t" + tag)
                 for kh in list(self.by_tag.get(tag, ())):
                     self._pop(kh)
@@ -190,28 +215,34 @@ class NearCache:
 
 
 class Tracker:
-    """One connection per process that keeps a :class:`NearCache` coherent (see the module
-    docstring).  ``connect`` returns a fresh, unconnected redis-py ``Connection`` to the
-    node holding the namespace; sessions are retried every ``max_lag`` seconds."""
+    """Keeps a :class:`NearCache` coherent (see the module docstring).
+
+    ``targets`` returns, for each node holding buckets of the namespace, a fresh unconnected
+    redis-py ``Connection`` to it and the prefixes it holds; ``layout`` (a cluster) returns
+    which node holds each bucket as the client currently sees it, checked every ping.
+    Sessions run one per node, all together; when one ends the others are stopped and all
+    are set up again (for the layout of that moment) after ``max_lag`` seconds."""
 
     def __init__(
         self,
         near: NearCache,
-        connect: Callable[[], Awaitable[Any]],
+        targets: Callable[[], Awaitable[list[tuple[Any, tuple[str, ...]]]]],
         *,
+        layout: Callable[[], Hashable] | None = None,
         errors: tuple[type[BaseException], ...],
         where: str,
     ) -> None:
         self.near = near
-        self.connect = connect
+        self.targets = targets
+        self.layout = layout
         self.errors = errors
         self.where = where
         self.task: asyncio.Task[None] | None = None
-        self.sessions = 0  # tracking set-ups that succeeded
+        self.sessions = 0  # tracking set-ups that succeeded (one per node)
+        self.connected = 0  # nodes tracked right now
         self._warned = False
         self._closing = False
-        self._pong = 0
-        self._answered = asyncio.Event()
+        self._confirmed: list[float] = []
 
     def start(self) -> None:
         """Start (or restart after close) the background task in the running loop."""
@@ -232,7 +263,7 @@ class Tracker:
     async def _run(self) -> None:
         while not self._closing:
             try:
-                await self._session()
+                await self._track()
             except self.errors as exc:
                 self.near.lost()
                 if not self._warned:
@@ -247,49 +278,76 @@ class Tracker:
                     )
             await asyncio.sleep(self.near.max_lag)
 
-    async def _session(self) -> None:
+    async def _track(self) -> None:
+        """One session per node until any of them ends (its error is raised)."""
+        targets = await self.targets()
+        layout = self.layout() if self.layout is not None else None
+        self._confirmed = [float("-inf")] * len(targets)
+        loop = asyncio.get_running_loop()
+        sessions = [
+            loop.create_task(self._session(i, conn, prefixes, layout))
+            for i, (conn, prefixes) in enumerate(targets)
+        ]
+        try:
+            done, _ = await asyncio.wait(sessions, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            self.near.lost()  # one node's announcements are missing from here on
+            for task in sessions:
+                task.cancel()
+            await asyncio.wait(sessions)
+            self.connected = 0
+
+    async def _session(
+        self, index: int, conn: Any, prefixes: tuple[str, ...], layout: Hashable
+    ) -> None:
         near = self.near
-        conn = await self.connect()
         reader: asyncio.Task[None] | None = None
+        pong = _Pong()
         try:
             await conn.connect()
             await conn.send_command("CLIENT", "ID")
             client_id = await conn.read_response()
             # broadcast mode, announced to this very connection once it subscribes
-            prefixes = [near.e_prefix, near.v_prefix]
             args: list[Any] = ["CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST"]
             for prefix in prefixes:
-                args += ["PREFIX", prefix]
+                args += ["PREFIX", f"{prefix}e:", "PREFIX", f"{prefix}v:"]
             await conn.send_command(*args)
             await conn.read_response()
             await conn.send_command("SUBSCRIBE", _INVALIDATE)
             await conn.read_response()
             near.clear()  # announcements before this point were never seen
             self.sessions += 1
-            if self._warned:
+            self.connected += 1
+            if self._warned and self.connected == len(self._confirmed):
                 logger.warning("near cache for %s resumed", self.where)
                 self._warned = False
-            self._answered = asyncio.Event()  # of this loop (a backend may outlive one)
-            reader = asyncio.get_running_loop().create_task(self._read(conn))
+            reader = asyncio.get_running_loop().create_task(self._read(conn, pong))
             interval = near.max_lag / 4
             previous: float | None = None
             n = 0
             while True:
                 n += 1
                 sent = near.monotonic()
-                self._answered.clear()
+                pong.answered.clear()
                 await conn.send_command("PING", str(n))
-                waiter = asyncio.ensure_future(self._answered.wait())
+                waiter = asyncio.ensure_future(pong.answered.wait())
                 done, _ = await asyncio.wait(
                     {waiter, reader}, timeout=near.max_lag, return_when=asyncio.FIRST_COMPLETED
                 )
                 waiter.cancel()
                 if reader in done:
                     reader.result()  # the connection failed: raise its error
-                if self._pong != n:
+                if pong.n != n:
                     raise TimeoutError(f"no answer to PING within {near.max_lag}s")
+                # one session checks the layout for all (a lookup per bucket in the slot map)
+                if index == 0 and self.layout is not None and self.layout() != layout:
+                    raise ConnectionResetError("the cluster moved buckets between nodes")
                 if previous is not None:
-                    near.confirm(previous)
+                    # usable while the oldest confirmation of all the nodes is recent
+                    self._confirmed[index] = previous
+                    near.confirm(min(self._confirmed))
                 previous = sent
                 await asyncio.sleep(max(0.0, sent + interval - near.monotonic()))
         finally:
@@ -298,7 +356,7 @@ class Tracker:
                 await asyncio.wait([reader])
             await conn.disconnect(nowait=True)
 
-    async def _read(self, conn: Any) -> None:
+    async def _read(self, conn: Any, pong: _Pong) -> None:
         near = self.near
         try:
             while True:
@@ -307,8 +365,18 @@ class Tracker:
                 if kind == b"message" and reply[1] == _INVALIDATE:
                     near.announce(reply[2])
                 elif kind == b"pong":
-                    self._pong = int(reply[1])
-                    self._answered.set()
+                    pong.n = int(reply[1])
+                    pong.answered.set()
         except self.errors:
             near.lost()  # at once: announcements may be missing from here on
             raise
+
+
+class _Pong:
+    """The last PING one tracking connection answered."""
+
+    __slots__ = ("answered", "n")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.answered = asyncio.Event()

@@ -37,6 +37,7 @@ from perf_middleware.cache.backends.base import (
     url_path,
 )
 from perf_middleware.cache.backends.breaker import CircuitBreaker
+from perf_middleware.cache.backends.buckets import MAX_BUCKETS, bucket_prefixes, check_namespace
 from perf_middleware.cache.backends.near import NearCache, Tracker
 from perf_middleware.cache.backends.redis_admin import (
     RedisAdmin,
@@ -68,7 +69,13 @@ def _check_ranges(**values: float) -> None:
     at_least = {"max_connections": 1, "decoded_cache_bytes": 0, "breaker_threshold": 1}
     at_least["near_cache_bytes"] = 0
     for option, value in values.items():
-        if option in above_zero:
+        if option == "cluster_buckets":
+            if not 1 <= value <= MAX_BUCKETS:
+                raise ValueError(
+                    f"RedisBackend(cluster_buckets={value!r}) must be from 1 to {MAX_BUCKETS}. "
+                    "HINT: cluster_buckets=64 (the default)"
+                )
+        elif option in above_zero:
             hint = f"{option}={above_zero[option]} (seconds; the default)"
             check_range("RedisBackend", option, value, above=0, hint=hint)
         elif option in at_least:
@@ -110,15 +117,22 @@ class RedisBackend(RedisAdmin):
         breaker's timer (inject one to test recovery without sleeping); events: metrics hook.
       cluster [False]: talk to a Redis Cluster (ElastiCache/MemoryDB cluster mode, Valkey
         or Redis Cluster); a ``redis+cluster://`` or ``rediss+cluster://`` URL selects it
-        too.  The URL names one seed node; the others are discovered.  Every key of a
-        namespace carries the hash tag ``{namespace}``, so the Lua scripts and indexes stay
-        in one slot (no cross-slot errors); several namespaces spread over the shards.
+        too.  The URL names one seed node; the others are discovered.
+      cluster_buckets [64]: in a cluster, the namespace is split into this many buckets,
+        each with a hash tag of its own spread evenly over the slots, so one namespace uses
+        every master; an entry (with all its Vary variants and index records) lives in the
+        bucket of its URL, so every Lua script stays in one slot (no cross-slot errors).
+        More buckets spread finer over many masters; tag invalidation, ``clear`` and
+        ``purge_expired`` visit every bucket.  Every process of an application must use the
+        same value (changing it leaves the old entries unreachable until they expire).
+        1 to 256; ignored outside a cluster.
       near_cache_bytes [32 MiB]: per-process near cache of entries, served without asking
         Redis and kept coherent through Redis's ``CLIENT TRACKING`` (Redis 6+, see
         :mod:`near`); 0 turns it off.
       near_cache_max_lag [0.5 s]: the coherence bound: a write or invalidation by any
         process that completed more than this long ago is never hidden by a local copy; a
-        lost tracking connection empties the near cache within the same bound.
+        lost tracking connection (in a cluster: one per master) empties the near cache
+        within the same bound.
       client: an existing ``redis.asyncio.Redis`` or ``RedisCluster`` (then ``url`` is
         ignored; a ``RedisCluster`` client implies ``cluster``).
     """
@@ -143,6 +157,7 @@ class RedisBackend(RedisAdmin):
         near_cache_bytes: int = 32 * 2**20,
         near_cache_max_lag: float = 0.5,
         cluster: bool = False,
+        cluster_buckets: int = 64,
         client: Redis | RedisCluster | None = None,
     ) -> None:
         _check_ranges(
@@ -154,6 +169,7 @@ class RedisBackend(RedisAdmin):
             breaker_retry_after=breaker_retry_after,
             near_cache_bytes=near_cache_bytes,
             near_cache_max_lag=near_cache_max_lag,
+            cluster_buckets=cluster_buckets,
         )
         for option, hook in (("clock", clock), ("breaker_clock", breaker_clock)):
             check_callable("RedisBackend", option, hook, hint=f"leave {option} unset")
@@ -161,9 +177,12 @@ class RedisBackend(RedisAdmin):
         self.url = url
         plain_url, cluster = cluster_url(url, cluster or isinstance(client, RedisCluster))
         self.cluster = cluster
-        # in a cluster the hash tag keeps a namespace's keys in one slot, so every script
-        # touches keys of one node only
-        self.prefix = f"{{{namespace}}}:" if cluster else f"{namespace}:"
+        check_namespace(namespace, cluster=cluster)
+        self.namespace = namespace
+        # one bucket on a single node; in a cluster, buckets on every master (see buckets)
+        self.prefixes = bucket_prefixes(
+            namespace, cluster_buckets if cluster else 1, cluster=cluster
+        )
         self.clock = clock
         self.events = events
         self.stats = BackendStats()
@@ -209,10 +228,14 @@ class RedisBackend(RedisAdmin):
         self.tracker: Tracker | None = None
         if near_cache_bytes > 0:
             self.near = NearCache(
-                self.prefix, max_bytes=near_cache_bytes, max_lag=near_cache_max_lag, clock=clock
+                self.prefixes, max_bytes=near_cache_bytes, max_lag=near_cache_max_lag, clock=clock
             )
             self.tracker = Tracker(
-                self.near, self._tracking_connection, errors=_ERRORS, where=repr(self)
+                self.near,
+                self._tracking_targets,
+                layout=self._layout if cluster else None,
+                errors=_ERRORS,
+                where=repr(self),
             )
         self._store = self.redis.register_script(redis_scripts.STORE)
         self._fetch = self.redis.register_script(redis_scripts.FETCH)
@@ -222,25 +245,35 @@ class RedisBackend(RedisAdmin):
         self._release = self.redis.register_script(redis_scripts.RELEASE)
 
     def __repr__(self) -> str:
-        return f"RedisBackend({self.url!r}, namespace={self.prefix[:-1]!r})"
+        return f"RedisBackend({self.url!r}, namespace={self.namespace!r})"
 
-    async def _tracking_connection(self) -> Any:
-        """A new connection to the node holding this namespace, for the near cache."""
+    def bucket(self, ph: str) -> str:
+        """The key prefix of the bucket holding the primary key with hash ``ph``."""
+        prefixes = self.prefixes
+        return prefixes[int(ph[:8], 16) % len(prefixes)] if len(prefixes) > 1 else prefixes[0]
+
+    def _layout(self) -> tuple[str, ...]:
+        """The node of each bucket, from the cluster client's slot map (no round trip)."""
+        return tuple(self.redis.get_node_from_key(p).name for p in self.prefixes)
+
+    async def _tracking_targets(self) -> list[tuple[Any, tuple[str, ...]]]:
+        """For the near cache: a new connection to each node holding buckets of this
+        namespace, with the prefixes of the buckets it holds."""
         if not self.cluster:
             pool = self.redis.connection_pool
-            kind, kwargs = pool.connection_class, pool.connection_kwargs
-        else:
-            # the client's slot map (refreshed by the request path on MOVED or a dead node;
-            # re-initialising it here would close connections requests are using)
-            await self.redis.initialize()
-            node = self.redis.get_node_from_key(self.prefix)
-            kind, kwargs = node.connection_class, node.connection_kwargs
-        # RESP2: announcements then arrive as plain pub/sub messages on this connection
-        # (redis-py's maintenance notifications need RESP3, so they stay off here)
-        plain = {k: v for k, v in kwargs.items() if not k.startswith("maint_notifications")}
-        # no socket timeout: the tracker bounds every wait itself, and redis-py's timed
-        # writes can swallow a cancellation on close
-        return kind(**{**plain, "protocol": 2, "socket_timeout": None})
+            return [(_plain_connection(pool.connection_class, pool.connection_kwargs),
+                     self.prefixes)]  # fmt: skip
+        # the client's slot map (refreshed by the request path on MOVED or a dead node;
+        # re-initialising it here would close connections requests are using)
+        await self.redis.initialize()
+        by_node: dict[str, tuple[Any, list[str]]] = {}
+        for prefix in self.prefixes:
+            node = self.redis.get_node_from_key(prefix)
+            by_node.setdefault(node.name, (node, []))[1].append(prefix)
+        return [
+            (_plain_connection(node.connection_class, node.connection_kwargs), tuple(held))
+            for node, held in by_node.values()
+        ]
 
     def _event(self, name: str, amount: int = 1) -> None:
         if self.events is not None:
@@ -320,13 +353,13 @@ class RedisBackend(RedisAdmin):
             if self.tracker.task is None:
                 self.tracker.start()
             mark = near.mark()
-        keys = [f"{self.prefix}e:{kh}", f"{self.prefix}p:{_hash(primary)}"]
+        ph = _hash(primary)
+        p = self.bucket(ph)
+        keys = [f"{p}e:{kh}", f"{p}p:{ph}"]
         # ONE round trip: the entry (it carries its own Vary list) checked against its tags'
         # versions, or on a miss the primary's Vary record, so the caller can recompute the
         # secondary key from it
-        reply: Any = await self._guard(
-            "get", lambda: self._fetch(keys=keys, args=[self.prefix]), None
-        )
+        reply: Any = await self._guard("get", lambda: self._fetch(keys=keys, args=[p]), None)
         data = None if reply is None else reply[0]
         if data is None:
             self.stats.misses += 1
@@ -373,7 +406,7 @@ class RedisBackend(RedisAdmin):
         kh, ph = _hash(key), _hash(entry.primary)
         member = f"{url_path(entry.primary)}\x00{ph}"
         meta = json.dumps({"p": ph, "t": list(entry.tags), "u": member})
-        p = self.prefix
+        p = self.bucket(ph)
         keys = [f"{p}e:{kh}", f"{p}p:{ph}", f"{p}pv:{ph}", f"{p}m", f"{p}x", f"{p}u", f"{p}tags"]
         keys += [f"{p}t:{tag}" for tag in entry.tags]
         args: list[Any] = [p, self.sealer.seal(kh, dump_entry(entry)), max(1, int(ttl * 1000))]
@@ -425,11 +458,10 @@ class RedisBackend(RedisAdmin):
 
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         token = os.urandom(12).hex()
+        key = f"{self.bucket(key_hash(name))}l:{name}"  # a miss: not worth the hit path's memo
 
         async def call() -> str | None:
-            ok = await self.redis.set(
-                f"{self.prefix}l:{name}", token, nx=True, px=max(1, int(ttl * 1000))
-            )
+            ok = await self.redis.set(key, token, nx=True, px=max(1, int(ttl * 1000)))
             return token if ok else None
 
         # a dead store must not block the caller: pretend the lock was taken
@@ -437,7 +469,7 @@ class RedisBackend(RedisAdmin):
 
     async def release_lock(self, name: str, token: str) -> None:
         async def call() -> None:
-            await self._release(keys=[f"{self.prefix}l:{name}"], args=[token])
+            await self._release(keys=[f"{self.bucket(key_hash(name))}l:{name}"], args=[token])
 
         await self._guard("unlock", call, None)
 
@@ -454,3 +486,12 @@ class RedisBackend(RedisAdmin):
         if self.tracker is not None:
             await self.tracker.close()
         await self.redis.aclose()
+
+
+def _plain_connection(kind: Any, kwargs: dict[str, Any]) -> Any:
+    """An unconnected tracking connection like the client's own, in RESP2: announcements
+    then arrive as plain pub/sub messages on it (redis-py's maintenance notifications need
+    RESP3, so they stay off); no socket timeout: the tracker bounds every wait itself, and
+    redis-py's timed writes can swallow a cancellation on close."""
+    plain = {k: v for k, v in kwargs.items() if not k.startswith("maint_notifications")}
+    return kind(**{**plain, "protocol": 2, "socket_timeout": None})

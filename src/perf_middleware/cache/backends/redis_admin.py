@@ -6,11 +6,13 @@ scans only this backend's namespace, which is what clearing means).  A bulk oper
 sequence of short commands, never one long one: Redis runs one command at a time, so a long
 script would stall every other client and run into the caller's ``socket_timeout``.  Tag
 invalidation moves the tags to a new version in its first call, so readers miss at once while
-the entries are dropped batch by batch.
+the entries are dropped batch by batch.  In a cluster every operation that is not about one
+URL visits each bucket (see :mod:`buckets`), a few buckets at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -34,6 +36,8 @@ PAGE = 1000
 # short command that neither runs into the client's socket_timeout on a loaded machine nor
 # blocks the other clients of a single-threaded Redis for long
 SCRIPT_BATCH = 100
+# buckets a bulk operation works on at once (each a sequence of short commands)
+FANOUT = 8
 
 
 def key_hash(value: str) -> str:
@@ -48,7 +52,9 @@ def text(value: bytes | str) -> str:
 class RedisAdmin:
     """Mixin: the administrative half of the Redis backend."""
 
-    prefix: str
+    prefixes: tuple[str, ...]
+    namespace: str
+    cluster: bool
     redis: Any
     stats: BackendStats
     clock: Callable[[], float]
@@ -65,10 +71,32 @@ class RedisAdmin:
     def _open(self, kh: str, data: bytes) -> CacheEntry:
         raise NotImplementedError  # provided by RedisBackend
 
-    async def _drop_hashes(self, hashes: Iterable[bytes | str]) -> int:
+    def bucket(self, ph: str) -> str:
+        raise NotImplementedError  # provided by RedisBackend
+
+    async def _each_bucket(self, work: Callable[[str], Awaitable[int]]) -> int:
+        """``work(prefix)`` for every bucket, :data:`FANOUT` at a time; the sum."""
+        if len(self.prefixes) == 1:
+            return await work(self.prefixes[0])
+        gate = asyncio.Semaphore(FANOUT)
+
+        async def one(prefix: str) -> int:
+            async with gate:
+                return await work(prefix)
+
+        tasks = [asyncio.ensure_future(one(p)) for p in self.prefixes]
+        try:
+            return sum(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _drop_hashes(self, p: str, hashes: Iterable[bytes | str]) -> int:
+        """Drop the entries ``hashes`` of bucket ``p``."""
         batch = [text(h) for h in hashes]
         removed = 0
-        p = self.prefix
         for start in range(0, len(batch), SCRIPT_BATCH):
             chunk = batch[start : start + SCRIPT_BATCH]
             removed += int(await self._drop(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *chunk]))
@@ -76,15 +104,22 @@ class RedisAdmin:
         return removed
 
     async def _drop_under(self, primary_hashes: list[str]) -> int:
-        """Drop every variant stored under these primary-key hashes (a script call per
-        :data:`SCRIPT_BATCH` primaries)."""
-        p = self.prefix
+        """Drop every variant stored under these primary-key hashes: script calls of one
+        bucket's primaries, each dropping at most :data:`SCRIPT_BATCH` variants."""
+        by_bucket: dict[str, list[str]] = {}
+        for ph in primary_hashes:
+            by_bucket.setdefault(self.bucket(ph), []).append(ph)
         removed = 0
-        for start in range(0, len(primary_hashes), SCRIPT_BATCH):
-            chunk = primary_hashes[start : start + SCRIPT_BATCH]
-            removed += int(
-                await self._drop_primaries(keys=[f"{p}m", f"{p}x", f"{p}u"], args=[p, *chunk])
-            )
+        for p, hashes in by_bucket.items():
+            keys = [f"{p}m", f"{p}x", f"{p}u"]
+            while hashes:
+                chunk = hashes[:SCRIPT_BATCH]
+                dropped, resume = await self._drop_primaries(
+                    keys=keys, args=[p, SCRIPT_BATCH, *chunk]
+                )
+                removed += int(dropped)
+                done = len(chunk) if int(resume) < 0 else int(resume)
+                hashes = hashes[done:]
         self._count_invalidations(removed)
         return removed
 
@@ -103,18 +138,22 @@ class RedisAdmin:
         if not names:
             return 0
 
-        async def call() -> int:
-            p = self.prefix
+        version = os.urandom(8).hex()
+
+        async def drain(p: str) -> int:
             keys = [f"{p}m", f"{p}x", f"{p}u", f"{p}tags"]
             removed = 0
-            version = os.urandom(8).hex()  # the first batch moves the tags to a new version
+            new = version  # the bucket's first batch moves its tags to a new version
             while True:  # one short atomic batch per round trip (see INVALIDATE_TAGS)
-                args = [p, SCRIPT_BATCH, version, *names]
+                args = [p, SCRIPT_BATCH, new, *names]
                 dropped, taken = await self._invalidate_tags(keys=keys, args=args)
-                version = ""
+                new = ""
                 removed += int(dropped)
                 if int(taken) < SCRIPT_BATCH:
-                    break
+                    return removed
+
+        async def call() -> int:
+            removed = await self._each_bucket(drain)
             self._count_invalidations(removed)
             return removed
 
@@ -130,33 +169,34 @@ class RedisAdmin:
             path_prefix = url_path(prefix) if prefix.count("/") >= 3 else ""
         hi = b"[" + path_prefix.encode() + b"\xff" if path_prefix else b"+"
 
-        async def call() -> int:
+        async def bucket(p: str) -> int:
             # page through the index so neither Redis nor this event loop handles the whole
             # keyspace in one go; every page is a few milliseconds of work between awaits
             lo = b"[" + path_prefix.encode() if path_prefix else b"-"
             removed = 0
             while True:
                 members: list[bytes] = await self.redis.zrangebylex(
-                    f"{self.prefix}u", lo, hi, start=0, num=PAGE
+                    f"{p}u", lo, hi, start=0, num=PAGE
                 )
                 if not members:
                     return removed
                 lo = b"(" + members[-1]
-                removed += await self._drop_matching(members, match, full_url)
+                removed += await self._drop_matching(p, members, match, full_url)
                 if len(members) < PAGE:
                     return removed
 
-        return await self._admin("invalidate_pattern", call)
+        return await self._admin("invalidate_pattern", lambda: self._each_bucket(bucket))
 
     async def _drop_matching(
-        self, members: list[bytes], match: Callable[[str], bool], full_url: bool
+        self, p: str, members: list[bytes], match: Callable[[str], bool], full_url: bool
     ) -> int:
-        """Drop the entries of the index ``members`` (``path\\0ph``) whose URL matches."""
+        """Drop the entries of bucket ``p``'s index ``members`` (``path\\0ph``) whose URL
+        matches."""
         pairs = [m.rsplit(b"\x00", 1) for m in members]
         if full_url:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for _, ph in pairs:
-                    pipe.hget(f"{self.prefix}p:{text(ph)}", "url")
+                    pipe.hget(f"{p}p:{text(ph)}", "url")
                 urls = await pipe.execute()
             phs = [text(p[1]) for p, u in zip(pairs, urls, strict=True) if u and match(text(u))]
         else:
@@ -164,40 +204,55 @@ class RedisAdmin:
         return await self._drop_under(phs)
 
     async def purge_expired(self) -> int:
-        async def call() -> int:
-            now = self.clock()
+        now = self.clock()
+
+        async def bucket(p: str) -> int:
             purged = 0
             while True:
-                expired = await self.redis.zrangebyscore(
-                    f"{self.prefix}x", "-inf", now, start=0, num=PAGE
-                )
-                await self._drop_hashes(expired)
+                expired = await self.redis.zrangebyscore(f"{p}x", "-inf", now, start=0, num=PAGE)
+                await self._drop_hashes(p, expired)
                 purged += len(expired)
                 if len(expired) < PAGE:
                     return purged
 
-        return await self._admin("purge_expired", call)
+        return await self._admin("purge_expired", lambda: self._each_bucket(bucket))
 
     async def clear(self) -> int:
+        async def count(p: str) -> int:
+            return int(await self.redis.hlen(f"{p}m"))
+
         async def call() -> int:
-            count = int(await self.redis.hlen(f"{self.prefix}m"))
+            entries = await self._each_bucket(count)
+            if self.cluster:
+                # one scan of each master: every bucket's hash tag starts like this, and
+                # another namespace that does too is told apart by the whole prefix
+                known = frozenset(p.encode() for p in self.prefixes)
+                match = "{" + _glob_escape(self.namespace) + ":*"
+            else:
+                known = None
+                match = _glob_escape(self.prefixes[0]) + "*"
             batch: list[bytes] = []
-            async for key in self.redis.scan_iter(match=f"{self.prefix}*", count=1000):
+            async for key in self.redis.scan_iter(match=match, count=1000):
+                if known is not None and key[: key.find(b"}:") + 2] not in known:
+                    continue
                 batch.append(key)
                 if len(batch) >= 500:
                     await self.redis.unlink(*batch)
                     batch = []
             if batch:
                 await self.redis.unlink(*batch)
-            return count
+            return entries
 
         return await self._admin("clear", call)
 
     async def entry_info(self, key_or_url: str) -> list[EntryInfo]:
+        # the bucket is the primary key's (a full key is "primary\x1fsecondary")
+        p = self.bucket(key_hash(key_or_url.partition("\x1f")[0]))
+
         async def call() -> list[EntryInfo]:
-            hashes = await self.redis.smembers(f"{self.prefix}pv:{key_hash(key_or_url)}")
+            hashes = await self.redis.smembers(f"{p}pv:{key_hash(key_or_url)}")
             khs = sorted(text(h) for h in hashes) or [key_hash(key_or_url)]
-            blobs = await self.redis.mget([f"{self.prefix}e:{kh}" for kh in khs])
+            blobs = await self.redis.mget([f"{p}e:{kh}" for kh in khs])
             now = self.clock()
             return [
                 info_for(self._open(kh, blob), now)
@@ -206,3 +261,8 @@ class RedisAdmin:
             ]
 
         return await self._admin("entry_info", call)
+
+
+def _glob_escape(value: str) -> str:
+    """``value`` matched literally in a Redis ``MATCH`` pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in value)

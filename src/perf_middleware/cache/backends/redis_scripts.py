@@ -1,7 +1,8 @@
 """Lua scripts of the Redis backend: every multi-key write runs atomically server-side.
 
-Key layout under a namespace prefix ``P`` (``kh`` = hash of an entry key, ``ph`` = hash of
-a primary key):
+Key layout under a bucket prefix ``P`` (``kh`` = hash of an entry key, ``ph`` = hash of a
+primary key).  On one node a namespace is one bucket; in a cluster it is many, each with
+all of the keys below for the entries whose primary key falls in it (see :mod:`buckets`):
 
 - ``P e:<kh>``   serialised (optionally encrypted) entry, expiring by Redis TTL; an entry
                  with tags is prefixed by the versions of its tags at store time:
@@ -126,18 +127,35 @@ return removed
 """
 )
 
-# KEYS: m, x, u   ARGV: prefix, ph...   -> live entries removed: every Vary variant of each
-# primary key (what URL and pattern invalidation drop, without a round trip per primary)
+# KEYS: m, x, u   ARGV: prefix, limit, ph...   -> {live entries removed, resume at}
+# Every Vary variant of each primary key (what URL and pattern invalidation drop), at most
+# ``limit`` of them per call: a URL varying on a header with many values can hold thousands.
+# ``resume at`` is the 0-based index of the first primary with variants possibly left, or -1
+# when all are gone.  Variants are popped from the set, so each call makes progress even
+# when an index record was evicted.
 DROP_PRIMARIES = (
     _DROP_FUNCTION
     + """
+local prefix = ARGV[1]
+local limit = tonumber(ARGV[2])
 local removed = 0
-for i = 2, #ARGV do
-  for _, kh in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'pv:' .. ARGV[i])) do
-    removed = removed + drop(ARGV[1], kh, KEYS[1], KEYS[2], KEYS[3])
+local taken = 0
+for i = 3, #ARGV do
+  local pv = prefix .. 'pv:' .. ARGV[i]
+  local members = redis.call('SPOP', pv, limit - taken)
+  taken = taken + #members
+  for _, kh in ipairs(members) do
+    removed = removed + drop(prefix, kh, KEYS[1], KEYS[2], KEYS[3])
+  end
+  if taken >= limit then
+    if redis.call('EXISTS', pv) == 1 then
+      return {removed, i - 3}
+    elseif i < #ARGV then
+      return {removed, i - 2}
+    end
   end
 end
-return removed
+return {removed, -1}
 """
 )
 

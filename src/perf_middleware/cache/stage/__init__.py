@@ -98,7 +98,8 @@ class CacheStage:
         self._primaries: dict[tuple[bytes | None, str, bytes | None, bytes], str] = {}
         compression = host.pipeline.compression
         self.vary_hints: VaryHints = {}
-        self.answers = Answers(config.cache_name)
+        codecs = host.pipeline.codecs
+        self.answers = Answers(config.cache_name, codecs.dictionary if codecs is not None else None)
         self._answer = self.answers.answer
         self.background = Background(backend, config, self.count, compression)
         self.miss = MissHandler(

@@ -1,5 +1,6 @@
-"""RedisBackend against a real 3-master Redis Cluster: selection by URL, one slot per
-namespace, and a master killed while requests run (fail-open, nothing stale afterwards).
+"""RedisBackend against a real 3-master Redis Cluster: selection by URL, one namespace
+spread over every master, and a master killed while requests run (fail-open, nothing stale
+afterwards).
 
 The behaviour suite in ``test_backends.py`` runs against the cluster as well (the
 ``backend`` fixture's ``cluster`` parameter)."""
@@ -11,11 +12,14 @@ import time
 from collections.abc import Callable
 
 import pytest
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from perf_middleware.cache.backends.redis import CacheBackendError, RedisBackend, cluster_url
+from perf_middleware.cache.backends.redis_admin import key_hash
 from tests.perf_middleware.cache.backends.test_backends import URL, make_entry
 from tests.perf_middleware.cache.support import Origin, client, make, status_of
+from tests.support.servers import RedisClusterServer
 
 
 def test_cluster_url_selects_cluster_mode():
@@ -32,23 +36,55 @@ async def test_cluster_option_and_url_build_a_cluster_client(redis_cluster_serve
     for store in (by_url, by_option):
         assert store.cluster
         assert isinstance(store.redis, RedisCluster)
-        assert store.prefix == "{c}:"
+        assert len(store.prefixes) == 64
+        assert all(p.startswith("{c:") for p in store.prefixes)
     assert await by_url.set(make_entry(tags=["deck"]), ttl=60)
     assert (await by_option.get(URL, "")).entry is not None
     await by_url.close()
     await by_option.close()
 
 
-async def test_every_key_of_a_namespace_lives_in_one_slot(redis_cluster_url, redis_cluster_server):
-    store = RedisBackend(redis_cluster_url, namespace="slots")
-    for i in range(20):
-        entry = make_entry(f"https://example.test/p/{i}", tags=[f"t{i}", "all"])
+async def test_one_namespace_spreads_over_every_master(redis_cluster_url, redis_cluster_server):
+    store = RedisBackend(redis_cluster_url, namespace="spread", near_cache_bytes=0)
+    count = 300
+    for i in range(count):
+        entry = make_entry(f"https://example.test/p/{i}", tags=[f"t{i % 7}", "all"])
         assert await store.set(entry, ttl=60)
-    keys: list[bytes] = [k async for k in store.redis.scan_iter(match="{slots}:*")]
-    slots = {await store.redis.cluster_keyslot(k.decode()) for k in keys}
     await store.close()
-    assert len(keys) > 40
-    assert len(slots) == 1  # the hash tag: every script runs on one node, no CROSSSLOT
+    entries: dict[int, int] = {}
+    for port in redis_cluster_server.ports:
+        node = Redis(port=port)
+        entries[port] = len([k async for k in node.scan_iter(match="{spread*}:e:*", count=1000)])
+        await node.aclose()
+    assert sum(entries.values()) == count
+    # every master holds about a third of the entries (buckets spread evenly over the slots)
+    assert all(held > count / 3 * 0.6 for held in entries.values()), entries
+
+
+async def test_clearing_a_namespace_keeps_one_whose_name_starts_like_it(redis_cluster_url):
+    # the buckets of "a" are "{a:<i>:<n>}:", so "a:0"'s "{a:0:<i>:<n>}:" look alike from the
+    # front; clear tells them apart by the whole hash tag
+    a0, a = (RedisBackend(redis_cluster_url, namespace=name) for name in ("a:0", "a"))
+    for i in range(20):
+        assert await a0.set(make_entry(f"https://example.test/p/{i}"), ttl=60)
+        assert await a.set(make_entry(f"https://example.test/q/{i}"), ttl=60)
+    assert await a.clear() == 20
+    kept = [(await a0.get(f"https://example.test/p/{i}", "")).entry for i in range(20)]
+    assert None not in kept
+    assert (await a.get("https://example.test/q/3", "")).entry is None
+    await a0.close()
+    await a.close()
+
+
+async def ports_holding_entries(cluster: RedisClusterServer, namespace: str) -> list[int]:
+    """The ports of the masters holding entries of ``namespace``."""
+    holders = []
+    for port in cluster.processes:
+        node = Redis(port=port)
+        if [k async for k in node.scan_iter(match=f"{{{namespace}:*}}:e:*")]:
+            holders.append(port)
+        await node.aclose()
+    return holders
 
 
 async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recovery(
@@ -57,6 +93,9 @@ async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recove
     cluster = private_redis_cluster
     origin = Origin()
     origin.route("/deck", b'{"title": "v1"}')
+    pages = [f"/p/{i}" for i in range(30)]  # the namespace on every master
+    for page in pages:
+        origin.route(page, b"{}")
     backend = RedisBackend(cluster.url, namespace="kill", breaker_retry_after=0.2)
     app = make(origin, backend, clock)
     responses: list[tuple[float, int, bytes, str]] = []
@@ -65,6 +104,8 @@ async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recove
 
     async def traffic() -> None:
         async with client(app) as c:
+            for page in pages:
+                assert (await c.get(page)).status_code == 200
             while not stop.is_set():
                 r = await c.get("/deck")
                 async with seen:
@@ -79,8 +120,11 @@ async def test_a_master_killed_mid_run_fails_open_and_nothing_stale_after_recove
     runner = asyncio.create_task(traffic())
     await until(lambda: any("hit" in s for *_, s in responses))
     calls_before = origin.calls
-    owner = cluster.port_for_key(backend.prefix)
-    cluster.kill(owner)  # the master holding every key of this namespace
+    assert len(await ports_holding_entries(cluster, "kill")) == 3
+    deck = key_hash("http://example.test/deck")  # the page's primary key
+    assert await backend.redis.exists(f"{backend.bucket(deck)}p:{deck}") == 1
+    owner = cluster.port_for_key(backend.bucket(deck))
+    cluster.kill(owner)  # the master holding the page's bucket
     killed_at = time.monotonic()
     origin.route("/deck", b'{"title": "v2"}')  # the page changes while its master is down
     with pytest.raises(CacheBackendError, match="HINT"):

@@ -10,9 +10,11 @@ import time
 
 import pytest
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from perf_middleware.cache.backends.near import NearCache
 from perf_middleware.cache.backends.redis import RedisBackend
+from perf_middleware.cache.backends.redis_admin import key_hash
 from tests.perf_middleware.cache.backends.test_backends import URL, make_entry
 from tests.perf_middleware.cache.conftest import FakeClock
 from tests.perf_middleware.cache.support import Origin, client, make, status_of
@@ -59,6 +61,25 @@ def test_announcements_drop_entries_by_key_and_by_tag_version_and_on_flush():
     assert near.by_tag == {"x": {"c"}}
     near.announce(None)  # FLUSHALL / FLUSHDB
     assert near.get("c") is None
+
+
+def test_announcements_of_every_bucket_are_applied_and_others_ignored():
+    ticks = FakeClock(100.0)
+    near = NearCache(("{p:0:3}:", "{p:1:9}:"), max_bytes=2**20, max_lag=LAG, monotonic=ticks)
+    near.clock = FakeClock()
+    near.confirm(100.0)
+    for kh, tags in (("a", ["deck"]), ("b", []), ("c", [])):
+        assert near.put(kh, stored(tags=tags), near.mark())
+    # another namespace whose name starts like this one, and a key without a hash tag
+    near.announce([b"{p:0:3:1}:e:b", b"{p:2:0}:e:b", b"p:e:b"])
+    assert near.get("b") is not None
+    near.announce([b"{p:1:9}:e:b", b"{p:0:3}:v:deck"])  # keys of two buckets
+    assert [near.get(k) is None for k in "abc"] == [True, True, False]
+
+
+def test_several_prefixes_must_each_end_a_hash_tag():
+    with pytest.raises(ValueError, match="end with"):
+        NearCache(("a:", "b:"), max_bytes=2**20, max_lag=LAG)
 
 
 def test_a_fetch_racing_with_an_announcement_is_not_installed():
@@ -225,21 +246,73 @@ async def test_redis_going_away_stops_the_near_cache_within_the_bound(private_re
     await store.close()
 
 
-async def test_the_near_cache_on_a_cluster_follows_the_namespace_slot(private_redis_cluster):
+def one_url_per_master(store: RedisBackend, cluster) -> dict[int, str]:
+    """A primary key whose bucket lives on each master of ``cluster``."""
+    found: dict[int, str] = {}
+    for i in range(1000):
+        url = f"https://example.test/p/{i}"
+        port = cluster.port_for_key(store.bucket(key_hash(url)))
+        found.setdefault(port, url)
+        if len(found) == len(cluster.processes):
+            return found
+    raise AssertionError(f"buckets on {sorted(found)} only")
+
+
+async def test_the_near_cache_on_a_cluster_tracks_every_master(private_redis_cluster):
     cluster = private_redis_cluster
-    reader = RedisBackend(cluster.url, namespace="nearc", near_cache_max_lag=LAG)
-    writer = RedisBackend(cluster.url, namespace="nearc", near_cache_bytes=0)
-    assert await writer.set(stored(tags=["deck"]), ttl=60)
-    assert await warm(reader) == b"hello"
-    await writer.invalidate_tags(["deck"])
+    reader = RedisBackend(
+        cluster.url, namespace="nearc", near_cache_max_lag=LAG, breaker_retry_after=0.2
+    )
+    writer = RedisBackend(
+        cluster.url, namespace="nearc", near_cache_bytes=0, breaker_retry_after=0.05
+    )
+    urls = one_url_per_master(reader, cluster)
+    assert len(urls) == 3
+
+    async def after_bound(url: str) -> bytes | None:
+        found = (await reader.get(url, "")).entry
+        return None if found is None else found.body()
+
+    async def store_and_warm(body: bytes) -> None:
+        for url in urls.values():
+            assert await writer.set(stored(body, tags=["deck"], primary=url), ttl=60)
+        for url in urls.values():
+            assert await warm(reader, url) == body
+
+    await store_and_warm(b"v1")
+    assert reader.tracker is not None
+    assert reader.tracker.connected == 3  # one tracking connection per master
+    for url in urls.values():  # a new version written by another client, on each master
+        assert await writer.set(stored(b"v2", tags=["deck"], primary=url), ttl=60)
+        await asyncio.sleep(LAG)  # the bound, measured from the write's completion
+        assert await after_bound(url) == b"v2"
+    for url in urls.values():
+        await warm(reader, url)
+    await writer.invalidate_tags(["deck"])  # every bucket's version of the tag moves
     await asyncio.sleep(LAG)
-    assert (await reader.get(URL, "")).entry is None
-    assert await writer.set(stored(b"v2"), ttl=60)
-    assert await warm(reader) == b"v2"
-    cluster.kill(cluster.port_for_key(reader.prefix))
+    assert [await after_bound(url) for url in urls.values()] == [None] * 3
+
+    await store_and_warm(b"v3")
+    killed = next(iter(urls))
+    cluster.kill(killed)
     await asyncio.sleep(LAG)
-    assert (await reader.get(URL, "")).entry is None  # the master is gone: no stale copy
-    assert not reader.near.entries
+    assert not reader.near.entries  # one master gone: no copy of any master is served
+    others = [url for port, url in urls.items() if port != killed]
+    hits = reader.near.hits
+    assert [await after_bound(url) for url in others] == [b"v3", b"v3"]  # from Redis
+    assert reader.near.hits == hits
+    for url in others:  # changed while the near cache cannot hear the dead master
+        assert await writer.set(stored(b"v4", primary=url), ttl=60)
+    await asyncio.to_thread(cluster.restart, killed)
+    assert await after_bound(urls[killed]) is None  # the restarted master came back empty
+    for url in urls.values():
+        # the first command on a connection to the restarted master fails (fail-open)
+        for _ in range(100):
+            if await writer.set(stored(b"v5", primary=url), ttl=60):
+                break
+            await asyncio.sleep(0.05)
+        assert await warm(reader, url) == b"v5"  # nothing stale once tracking is back
+    assert reader.tracker.connected == 3
     await reader.close()
     await writer.close()
 
@@ -276,3 +349,46 @@ async def test_the_cache_stage_serves_near_hits(redis_url):
     assert origin.calls == 1
     await app.cache_stage.drain()
     await store.close()
+
+
+def move_slot(cluster, slot: int, source: int, target: int) -> None:
+    """Reshard ``slot`` from master ``source`` to master ``target`` (keys migrated), as
+    ``redis-cli --cluster reshard`` does."""
+    ids = {port: cluster.cli(port, "CLUSTER", "MYID").strip() for port in (source, target)}
+    cluster.cli(target, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", ids[source])
+    cluster.cli(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", ids[target])
+    keys = cluster.cli(source, "CLUSTER", "GETKEYSINSLOT", str(slot), "1000").split()
+    if keys:
+        migrate = ["MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "KEYS", *keys]
+        cluster.cli(source, *migrate)
+    for port in cluster.processes:
+        cluster.cli(port, "CLUSTER", "SETSLOT", str(slot), "NODE", ids[target])
+
+
+async def test_a_bucket_moved_to_another_master_rebuilds_the_tracking(private_redis_cluster):
+    cluster = private_redis_cluster
+    reader = RedisBackend(cluster.url, namespace="moved", near_cache_max_lag=LAG)
+    writer = RedisBackend(cluster.url, namespace="moved", near_cache_bytes=0)
+    bucket = reader.bucket(key_hash(URL))
+    source = cluster.port_for_key(bucket)
+    target = next(port for port in cluster.processes if port != source)
+    assert await writer.set(stored(b"v1"), ttl=60)
+    assert await warm(reader) == b"v1"
+    assert reader.tracker is not None
+    sessions = reader.tracker.sessions
+    await asyncio.to_thread(move_slot, cluster, key_slot(bucket.encode()), source, target)
+    assert cluster.port_for_key(bucket) == target
+    # the writer follows the MOVED reply; the reader's copy went with the migrated key
+    assert await writer.set(stored(b"v2"), ttl=60)
+    await asyncio.sleep(LAG)
+    assert (await reader.get(URL, "")).entry.body() == b"v2"  # its client follows MOVED too
+    assert await writer.set(stored(b"v3"), ttl=60)  # on the new master
+    await asyncio.sleep(LAG)
+    assert (await reader.get(URL, "")).entry.body() == b"v3"
+    assert await warm(reader) == b"v3"
+    assert reader.tracker.sessions >= sessions + 3  # set up again for the new layout
+    assert await writer.set(stored(b"v4"), ttl=60)  # and the new master is tracked
+    await asyncio.sleep(LAG)
+    assert (await reader.get(URL, "")).entry.body() == b"v4"
+    await reader.close()
+    await writer.close()

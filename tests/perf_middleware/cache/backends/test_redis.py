@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from perf_middleware import cached
 from perf_middleware.cache.backends.redis import CacheBackendError, RedisBackend
-from perf_middleware.cache.backends.redis_admin import SCRIPT_BATCH
+from perf_middleware.cache.backends.redis_admin import SCRIPT_BATCH, key_hash
 from tests.perf_middleware.cache.backends.test_backends import URL, _fill, make_entry
 from tests.support.servers import RedisServer, free_port
 
@@ -157,18 +157,19 @@ async def _flood(store: RedisBackend, start: int, count: int) -> None:
         )
 
 
-async def test_a_missing_tag_version_means_the_entry_is_not_served(redis_url):
+@pytest.mark.parametrize("server", ["redis_url", "redis_cluster_url"], ids=["redis", "cluster"])
+async def test_a_missing_tag_version_means_the_entry_is_not_served(request, server):
     # an evicted (or expired) version key must read as "invalidated", never as "valid"
-    store = RedisBackend(redis_url, namespace="tv")
+    store = RedisBackend(request.getfixturevalue(server), namespace="tv")
     await store.set(make_entry(tags=["deck", "user:1"]), ttl=100)
     assert (await store.get(URL, "")).entry is not None
-    raw = Redis.from_url(redis_url)
-    await raw.delete("tv:v:user:1")
+    # the version kept in the entry's bucket (the only one outside a cluster)
+    version = f"{store.bucket(key_hash(URL))}v:user:1"
+    assert await store.redis.delete(version) == 1
     assert (await store.get(URL, "")).entry is None
     # stored again, the entry records a fresh version and is served
     await store.set(make_entry(tags=["deck", "user:1"]), ttl=100)
     assert (await store.get(URL, "")).entry is not None
-    await raw.aclose()
     await store.close()
 
 
@@ -256,29 +257,101 @@ class Monitor:
 PER_ENTRY, PER_CALL = 10, 12
 
 
+class Monitors:
+    """A :class:`Monitor` on each of several nodes (a cluster's masters)."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.monitors = [Monitor(port) for port in ports]
+
+    async def __aenter__(self) -> Monitors:
+        for monitor in self.monitors:
+            await monitor.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for monitor in self.monitors:
+            await monitor.__aexit__(*exc)
+
+    def script_runs(self) -> list[int]:
+        return [run for monitor in self.monitors for run in monitor.script_runs()]
+
+    def widest_command(self) -> int:
+        return max(monitor.widest_command() for monitor in self.monitors if monitor.lines)
+
+    def busy_nodes(self) -> int:
+        return sum(bool(monitor.script_runs()) for monitor in self.monitors)
+
+
+# Redis commands one dropped entry costs at most inside a script (entry, index record, tag
+# set, variants set, primary record, path and expiry indexes), plus the batch's own few
+PER_ENTRY, PER_CALL = 10, 12
+
+
+@pytest.mark.parametrize("server", ["redis", "cluster"])
 @pytest.mark.parametrize(
     "operation",
     [("invalidate_tags", ["all"]), ("invalidate_pattern", "/*/*.json"), ("clear",)],
     ids=["tags", "pattern", "clear"],
 )
-async def test_bulk_operations_run_as_bounded_commands(private_redis, operation):
+async def test_bulk_operations_run_as_bounded_commands(request, server, operation):
     """Bulk invalidation of thousands of entries is a sequence of short commands: no script
     call drops more than SCRIPT_BATCH entries, no command names more than a page of keys,
-    so none runs into the socket timeout on a loaded machine or stalls other clients."""
+    so none runs into the socket timeout on a loaded machine or stalls other clients.  In a
+    cluster the namespace's buckets are on every master, and each bucket is drained so."""
     count = 25 * SCRIPT_BATCH
-    store = RedisBackend(private_redis.url, namespace="bulk", near_cache_bytes=0)
+    if server == "redis":
+        node = request.getfixturevalue("private_redis")
+        url, ports = node.url, [node.port]
+    else:
+        url = request.getfixturevalue("redis_cluster_url")
+        ports = list(request.getfixturevalue("redis_cluster_server").processes)
+    store = RedisBackend(url, namespace="bulk", near_cache_bytes=0)
     await _fill(store, count, tags=["all"])
     name, *args = operation
-    async with Monitor(private_redis.port) as monitor:
+    async with Monitors(ports) as monitor:
         assert await getattr(store, name)(*args) == count
     runs = monitor.script_runs()
     if name != "clear":
         assert len(runs) >= count // SCRIPT_BATCH
+        assert monitor.busy_nodes() == len(ports)
     assert max(runs, default=0) <= SCRIPT_BATCH * PER_ENTRY + PER_CALL
     assert monitor.widest_command() <= 1000
     assert (await store.get("https://bulk.test/p/7.json", "")).entry is None
     # the indexes agree with the data: nothing left of the dropped entries
-    assert [await store.redis.hlen("bulk:m"), await store.redis.zcard("bulk:x")] == [0, 0]
-    assert [await store.redis.zcard("bulk:u"), await store.redis.scard("bulk:t:all")] == [0, 0]
-    assert await store.redis.keys("bulk:e:*") == []
+    for p in store.prefixes:
+        assert [await store.redis.hlen(f"{p}m"), await store.redis.zcard(f"{p}x")] == [0, 0]
+        assert [await store.redis.zcard(f"{p}u"), await store.redis.scard(f"{p}t:all")] == [0, 0]
+    assert [k async for k in store.redis.scan_iter(match="*bulk*e:*")] == []
+    await store.close()
+
+
+@pytest.mark.parametrize("server", ["redis", "cluster"])
+async def test_dropping_thousands_of_vary_variants_of_one_url_is_bounded(request, server):
+    """One URL varying on a header with many values (Vary: User-Agent) holds thousands of
+    variants; invalidating it drops them SCRIPT_BATCH at a time, not in one long script."""
+    count = 25 * SCRIPT_BATCH
+    if server == "redis":
+        node = request.getfixturevalue("private_redis")
+        url, ports = node.url, [node.port]
+    else:
+        url = request.getfixturevalue("redis_cluster_url")
+        ports = list(request.getfixturevalue("redis_cluster_server").processes)
+    store = RedisBackend(url, namespace="variants", near_cache_bytes=0)
+    for first in range(0, count, 50):
+        variants = (
+            make_entry(secondary=f"ua{i}", vary=["user-agent"], body=b"x", tags=["t"])
+            for i in range(first, first + 50)
+        )
+        assert all(await asyncio.gather(*(store.set(e, ttl=1000) for e in variants)))
+    assert (await store.get(URL, "ua7")).entry is not None
+    async with Monitors(ports) as monitor:
+        assert await store.invalidate_url(URL) == count
+    runs = monitor.script_runs()
+    assert len(runs) >= count // SCRIPT_BATCH
+    assert max(runs) <= SCRIPT_BATCH * PER_ENTRY + PER_CALL
+    assert (await store.get(URL, "ua7")).entry is None
+    p = store.bucket(key_hash(URL))  # nothing left of the URL in its bucket's indexes
+    assert [await store.redis.hlen(f"{p}m"), await store.redis.zcard(f"{p}x")] == [0, 0]
+    assert [await store.redis.zcard(f"{p}u"), await store.redis.scard(f"{p}t:t")] == [0, 0]
+    assert await store.redis.exists(f"{p}pv:{key_hash(URL)}", f"{p}p:{key_hash(URL)}") == 0
     await store.close()

@@ -135,7 +135,7 @@ def test_redis_and_object_backends(collected: Path, redis_url: str) -> None:
     ):
         backend = get_cache()
         assert isinstance(backend, RedisBackend)
-        assert backend.prefix == "dj:"
+        assert backend.prefixes == ("dj:",)
         assert get_cache() is backend  # one per process
     mine = MemoryBackend()
     with override_settings(PERF_MIDDLEWARE={"cache": mine}):

@@ -1,0 +1,52 @@
+"""Bucket prefixes: one per namespace on a single node, evenly spread hash tags in a cluster."""
+
+from __future__ import annotations
+
+import pytest
+from redis.crc import key_slot
+
+from perf_middleware.cache.backends.buckets import bucket_prefixes
+from perf_middleware.cache.backends.redis import RedisBackend
+
+
+def test_a_single_node_keeps_one_prefix_per_namespace():
+    assert bucket_prefixes("pmcache", 64, cluster=False) == ("pmcache:",)
+
+
+@pytest.mark.parametrize("count", [1, 3, 64, 256])
+def test_each_bucket_lands_in_its_own_equal_share_of_the_slots(count):
+    prefixes = bucket_prefixes("app", count, cluster=True)
+    assert len(set(prefixes)) == count
+    width = 16384 / count
+    for bucket, prefix in enumerate(prefixes):
+        assert prefix.startswith(f"{{app:{bucket}:")
+        assert prefix.endswith("}:")
+        # the middle half of the bucket's share of the slots
+        assert (bucket + 0.25) * width - 1 <= key_slot(prefix.encode()) < (bucket + 0.75) * width
+
+
+def test_buckets_split_a_three_master_cluster_evenly():
+    # redis-cli --cluster create gives 3 masters the ranges 0-5460, 5461-10922, 10923-16383
+    slots = [key_slot(p.encode()) for p in bucket_prefixes("pmcache", 64, cluster=True)]
+    held = [
+        sum(lo <= s <= hi for s in slots) for lo, hi in ((0, 5460), (5461, 10922), (10923, 16383))
+    ]
+    assert held == [21, 22, 21]
+
+
+def test_every_process_computes_the_same_prefixes():
+    assert bucket_prefixes("x", 16, cluster=True) == bucket_prefixes.__wrapped__(
+        "x", 16, cluster=True
+    )
+
+
+@pytest.mark.parametrize("count", [0, 257])
+def test_a_bucket_count_out_of_range_is_a_clear_error(count):
+    with pytest.raises(ValueError, match=r"cluster_buckets=.*HINT"):
+        RedisBackend("redis+cluster://127.0.0.1:1/0", cluster_buckets=count)
+
+
+def test_a_brace_in_a_cluster_namespace_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"namespace='a\}b'.*HINT"):
+        RedisBackend("redis+cluster://127.0.0.1:1/0", namespace="a}b")
+    assert RedisBackend("redis://127.0.0.1:1/0", namespace="a}b").prefixes == ("a}b:",)
