@@ -72,10 +72,17 @@ def cases(only: str | None) -> list[Case]:
         for variant in ("raw", "starlette-compress", "perf"):
             unique = request("/html50k-unique", AE)
             out.append(Case("dynamic", variant, "unique 50 KB HTML, AE", dynamic, unique))
+        for variant in ("raw", "starlette-compress", "perf"):
+            unique = request("/html50k-unique")
+            out.append(Case("dynamic", variant, "unique 50 KB HTML, no AE", dynamic, unique))
     if only in (None, "cache"):
         for variant in ("raw", "reference", "perf-mem", "perf-mem-nm"):
             out.append(Case("cache", variant, "1 KB JSON hit, AE", cache, request("/json1k", AE)))
             out.append(Case("cache", variant, "1 KB JSON hit, no AE", cache, request("/json1k")))
+            html = request("/html50k", AE)
+            out.append(Case("cache", variant, "50 KB HTML hit, AE", cache, html))
+            json = request("/json500k", AE)
+            out.append(Case("cache", variant, "500 KB JSON hit, AE", cache, json))
     return out
 
 

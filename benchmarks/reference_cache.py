@@ -3,15 +3,19 @@
 One dict lookup keyed by path, query and the chosen content coding; a start message built
 once at store time (Content-Type, Cache-Control, Content-Length, Content-Encoding, Vary,
 ETag) whose header list gets ``Age`` (computed per hit, RFC 9111 §5.1) and ``Cache-Status``
-(RFC 9211) appended; two ``send`` calls.  Every coding is compressed once, at store time,
-at the levels a build step would use.  It has no Vary support beyond Accept-Encoding, no
-invalidation, no conditional requests and no size bound: it is a cost floor, not a cache.
+(RFC 9211, ``ttl`` from the response's ``max-age``) appended; two ``send`` calls.  A stored
+response is used only while it is fresh (RFC 9111 §4: a cache MUST NOT use a stale one
+without permission); past its lifetime the request goes to the app, which stores it again.
+Every coding is compressed once, at store time, at the levels a build step would use.  It
+has no Vary support beyond Accept-Encoding, no invalidation, no conditional requests and no
+size bound: it is a cost floor, not a cache.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import time
 from typing import Any
 
@@ -25,9 +29,9 @@ KEPT = (b"content-type", b"cache-control")
 
 
 class ReferenceCache:
-    def __init__(self, app: Any, ttl: int = 3600) -> None:
-        self.app, self.ttl = app, ttl
-        self.store: dict[tuple[str, bytes, bytes], tuple[list[Any], bytes, float]] = {}
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.store: dict[tuple[str, bytes, bytes], tuple[list[Any], bytes, float, int]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -39,15 +43,18 @@ class ReferenceCache:
         coding = next((c for c, _ in CODINGS if c in accept), b"identity")
         hit = self.store.get((scope["path"], scope["query_string"], coding))
         if hit is not None:
-            headers, body, stored_at = hit
+            headers, body, stored_at, lifetime = hit
             age = int(time.time() - stored_at)
-            extra = [
-                (b"age", b"%d" % age),
-                (b"cache-status", b"ref; hit; ttl=%d" % (self.ttl - age)),
-            ]
-            await send({"type": "http.response.start", "status": 200, "headers": headers + extra})
-            await send({"type": "http.response.body", "body": body})
-            return
+            if age < lifetime:  # fresh (RFC 9111 §4.2); a stale entry goes to the app
+                extra = [
+                    (b"age", b"%d" % age),
+                    (b"cache-status", b"ref; hit; ttl=%d" % (lifetime - age)),
+                ]
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": headers + extra}
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
         parts: list[Any] = []
 
         async def capture(message: Any) -> None:
@@ -59,6 +66,10 @@ class ReferenceCache:
         if start["status"] != 200:
             return
         kept = [(k, v) for k, v in start["headers"] if k in KEPT]
+        found = re.search(rb"max-age=(\d+)", dict(kept).get(b"cache-control", b""))
+        if found is None:
+            return
+        lifetime = int(found.group(1))
         tag = hashlib.blake2b(body, digest_size=16).hexdigest().encode()
         now = time.time()
         for name, compress in ((b"identity", bytes), *CODINGS):
@@ -68,4 +79,9 @@ class ReferenceCache:
                 headers += [(b"content-encoding", name), (b"etag", b'W/"' + tag + b'"')]
             else:
                 headers.append((b"etag", b'"' + tag + b'"'))
-            self.store[(scope["path"], scope["query_string"], name)] = (headers, data, now)
+            self.store[(scope["path"], scope["query_string"], name)] = (
+                headers,
+                data,
+                now,
+                lifetime,
+            )

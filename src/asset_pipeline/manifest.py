@@ -74,8 +74,10 @@ class DictionaryInfo:
     ``match`` is the URL Pattern (RFC 9842 section 2.1.1) of this file's versions,
     relative to the URL prefix the build is served under (``js/app.*.js``): the server
     puts its prefix in front. ``history`` lists the SHA-256 (hex) of the previous versions,
-    newest first; ``deltas`` maps such a SHA-256 to this file compressed against that
-    version, by coding (``dcz``).
+    newest first, and ``history_paths`` where each of them was published (relative to the
+    build directory, so to the upload prefix too): a later build that starts from an empty
+    DIST and cache fetches them from the bucket. ``deltas`` maps such a SHA-256 to this
+    file compressed against that version, by coding (``dcz``).
     """
 
     sha256: str
@@ -83,6 +85,11 @@ class DictionaryInfo:
     match_dest: tuple[str, ...] = ()
     history: tuple[str, ...] = ()
     deltas: Mapping[str, Mapping[str, EncodedVariant]] = field(default_factory=dict)
+    history_paths: Mapping[str, str] = field(default_factory=dict)
+
+    def path_of(self, digest: str, path: str) -> str | None:
+        """Where the version ``digest`` was published; ``path`` is this version's own."""
+        return path if digest == self.sha256 else self.history_paths.get(digest)
 
     def match_under(self, prefix: str) -> str:
         """The absolute ``match`` for files served under the URL path ``prefix``."""
@@ -94,6 +101,7 @@ class DictionaryInfo:
             "match": self.match,
             "match_dest": list(self.match_dest),
             "history": list(self.history),
+            "history_paths": dict(self.history_paths),
             "deltas": {
                 digest: {c: {"path": v.path, "size": v.size} for c, v in codings.items()}
                 for digest, codings in self.deltas.items()
@@ -341,7 +349,15 @@ def _dictionary(data: Any, where: str) -> DictionaryInfo:
         match_dest=_str_tuple(data, "match_dest", where),
         history=_str_tuple(data, "history", where),
         deltas=deltas,
+        history_paths=_str_map(data, "history_paths", where),
     )
+
+
+def _str_map(data: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ManifestError(f"{where}: {key!r} must map strings to strings")
+    return {str(k): v for k, v in value.items()}
 
 
 def manifest_from_dict(data: Any) -> Manifest:

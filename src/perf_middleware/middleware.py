@@ -217,17 +217,25 @@ class PerformanceMiddleware:
             self._admin_match = self.admin.matches
             self._vitals_routes = self.admin.vitals_routes
             self._history = self.admin.history
-        self._plain = (
+        # nothing to route or observe around the app (or the cache stage)
+        direct = (
             self._admin_match is None
             and self._static_match is None
-            and self.cache_stage is None
             and self._dictionary_resource is None
             and not self.server_timing
         )
+        self._plain = direct and self.cache_stage is None
+        # with a cache and nothing else the stage takes every HTTP request itself (it
+        # answers fresh hits and observes everything else)
+        self._stage_only = self.cache_stage if direct else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        stage = self._stage_only
+        if stage is not None:
+            await stage(scope, receive, send)
             return
         if self._plain:
             # no mounts, no cache, no Server-Timing: the pipeline inline (no coroutine layer);

@@ -153,6 +153,7 @@ def test_dictionary_info_round_trips_and_lists_its_deltas() -> None:
         match_dest=("script",),
         history=("cd" * 32,),
         deltas={"cd" * 32: {"dcz": EncodedVariant("js/app.1.js.cdcdcdcdcdcdcdcd.dcz", 90)}},
+        history_paths={"cd" * 32: "js/app.0.js"},
     )
     entry = ManifestEntry(
         path="js/app.1.js",
@@ -169,6 +170,9 @@ def test_dictionary_info_round_trips_and_lists_its_deltas() -> None:
     assert "js/app.1.js.cdcdcdcdcdcdcdcd.dcz" in again.output_paths()
     assert info.match_under("/static") == "/static/js/app.*.js"
     assert info.match_under("/") == "/js/app.*.js"
+    assert info.path_of("cd" * 32, "js/app.1.js") == "js/app.0.js"
+    assert info.path_of("ab" * 32, "js/app.1.js") == "js/app.1.js"
+    assert info.path_of("ef" * 32, "js/app.1.js") is None
     assert urlpattern_literal("/a b/{x}(y)") == "/a%20b/%7Bx%7D\\(y\\)"
     bad = json.loads(manifest.to_json())
     bad["files"]["js/app.js"]["dictionary"]["deltas"] = ["x"]
@@ -176,6 +180,9 @@ def test_dictionary_info_round_trips_and_lists_its_deltas() -> None:
         manifest_from_dict(bad)
     bad["files"]["js/app.js"]["dictionary"] = {"sha256": "x", "match": "m", "history": "h"}
     with pytest.raises(ManifestError, match="'history' must be a list of strings"):
+        manifest_from_dict(bad)
+    bad["files"]["js/app.js"]["dictionary"] = {"sha256": "x", "match": "m", "history_paths": [1]}
+    with pytest.raises(ManifestError, match="'history_paths' must map strings to strings"):
         manifest_from_dict(bad)
     bad["files"]["js/app.js"]["dictionary"] = "x"
     with pytest.raises(ManifestError, match="dictionary: expected an object"):

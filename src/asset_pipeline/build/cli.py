@@ -45,6 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="{django,vite}",
         help="also write staticfiles.json (django) or .vite/manifest.json (vite)",
     )
+    parser.add_argument(
+        "--history-from",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="take earlier versions for dictionary deltas from where `upload` published "
+        "the build (config: dictionaries.history_from); for CI jobs with a fresh DIST",
+    )
+    parser.add_argument(
+        "--history-endpoint-url",
+        metavar="URL",
+        help="S3-compatible endpoint of --history-from (config: dictionaries.history_endpoint_url)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="build and report, write nothing")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--verbose", "-v", action="store_true", help="list every output file")
@@ -68,6 +79,14 @@ def run(args: argparse.Namespace) -> int:
         }
         if args.manifest_format:
             overrides["manifest_formats"] = parse_manifest_formats(args.manifest_format)
+        history = {
+            "history_from": args.history_from,
+            "history_endpoint_url": args.history_endpoint_url,
+        }
+        if any(history.values()):
+            overrides["dictionaries"] = dataclasses.replace(
+                config.dictionaries, **{k: v for k, v in history.items() if v is not None}
+            )
         config = validate(config.with_overrides(**overrides))
         if args.no_cache:
             config = dataclasses.replace(config, cache_dir=None)

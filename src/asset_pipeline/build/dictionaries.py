@@ -5,7 +5,9 @@ A browser that holds an earlier version of ``js/app.<hash>.js`` (it was served w
 ``Accept-Encoding: …, dcz``. The build prepares the answer: for each eligible file it
 remembers the SHA-256 of its last versions (in the manifest); the version a build replaces
 is read from the previous DIST and kept in the build cache as it leaves (a cold build writes
-no extra cache file), so older versions come from the cache. It writes the new file compressed
+no extra cache file), so older versions come from the cache; a build with neither (a CI job)
+fetches them from the bucket the upload published them to (``VersionSource``), checking each
+against its SHA-256 before use. It writes the new file compressed
 with zstd against each old one used as a raw-content dictionary, framed as RFC 9842
 section 5 says. A delta that is not clearly smaller than the ``.br`` is dropped.
 
@@ -17,9 +19,10 @@ with every version, so nothing ties its versions together.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import zstandard
 
@@ -88,6 +91,15 @@ def prior_manifest(out: Path) -> Manifest | None:
         return None
 
 
+class VersionSource(Protocol):
+    """Where earlier versions were published (the upload's bucket): ``fetch`` returns the
+    objects it could read by build-relative path, ``where`` names one for a warning."""
+
+    def fetch(self, paths: Iterable[str]) -> dict[str, bytes]: ...
+
+    def where(self, path: str) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     name: str
@@ -95,51 +107,95 @@ class _Candidate:
     sha256: str
     match: str
     match_dest: tuple[str, ...]
-    history: tuple[str, ...]
+    #: SHA-256 of the previous versions, newest first -> where each was published.
+    history: dict[str, str | None]
+
+
+@dataclass(slots=True)
+class _Versions:
+    """Finds the bytes of earlier versions: the build cache, then DIST, then the bucket;
+    whatever it finds outside the cache it checks and keeps there for later builds."""
+
+    cache: BuildCache
+    out: Path
+    remote: VersionSource | None
+    warnings: list[str]
+
+    def local(self, path: str | None) -> bytes | None:
+        """A file in DIST by the path a manifest recorded; a path that would leave DIST
+        (a manifest from the bucket is not trusted with the local disk) reads nothing."""
+        if path is None or path.startswith("/") or ".." in path.split("/"):
+            return None
+        try:
+            return (self.out / path).read_bytes()
+        except OSError:
+            return None
+
+    def read(self, path: str) -> bytes | None:
+        """One file by path, from DIST or the bucket (no hash known to check it against)."""
+        data = self.local(path)
+        if data is None and self.remote is not None:
+            data = self.remote.fetch([path]).get(path)
+        return data
+
+    def keep(self, digest: str, data: bytes, where: str) -> bytes | None:
+        if hashlib.sha256(data).hexdigest() != digest:
+            self.warnings.append(
+                f"{where}: its SHA-256 is not {digest[:16]}…, the one the manifest history "
+                "records, so no delta is made against that version. HINT: the object was "
+                "changed after it was published; browsers hold the recorded version."
+            )
+            return None
+        self.cache.put_version(digest, data)
+        return data
+
+    def find(self, wanted: Mapping[str, str | None]) -> dict[str, bytes]:
+        """SHA-256 -> bytes for every wanted version that can be found and checks out."""
+        found: dict[str, bytes] = {}
+        missing: dict[str, str] = {}
+        for digest, path in wanted.items():
+            data = self.cache.get_version(digest)
+            if data is not None and hashlib.sha256(data).hexdigest() == digest:
+                found[digest] = data
+                continue
+            data = self.local(path)
+            if data is not None and hashlib.sha256(data).hexdigest() == digest:
+                self.cache.put_version(digest, data)  # it leaves DIST now: the cache keeps it
+                found[digest] = data
+            elif path is not None:
+                missing[digest] = path
+        if self.remote is not None and missing:
+            fetched = self.remote.fetch(missing.values())
+            for digest, path in missing.items():
+                data = fetched.get(path)
+                if data is not None and self.keep(digest, data, self.remote.where(path)):
+                    found[digest] = data
+        return found
 
 
 def _history(
-    sha: str, data: bytes, old: ManifestEntry | None, out: Path, cache: BuildCache, keep: int
-) -> tuple[str, ...]:
-    """SHA-256 of the versions before this one, newest first, at most ``keep``."""
+    sha: str, data: bytes, old: ManifestEntry | None, versions: _Versions, keep: int
+) -> dict[str, str | None]:
+    """SHA-256 of the versions before this one, newest first, at most ``keep``, each with
+    the path it was published at (None when no manifest recorded it)."""
     if old is None:
-        return ()
+        return {}
     info = old.dictionary
     if info is None:  # the previous build kept no history: start it from its file
         if old.hash == content_hash(data):
-            return ()
-        try:
-            previous = (out / old.path).read_bytes()
-        except OSError:
-            return ()
+            return {}
+        previous = versions.read(old.path)
+        if previous is None or content_hash(previous) != old.hash:
+            return {}
         digest = hashlib.sha256(previous).hexdigest()
-        cache.put_version(digest, previous)
+        versions.cache.put_version(digest, previous)
         info = DictionaryInfo(sha256=digest, match="")
     chain = list(info.history) if info.sha256 == sha else [info.sha256, *info.history]
-    seen: list[str] = []
+    seen: dict[str, str | None] = {}
     for digest in chain:
-        if digest != sha and digest not in seen:
-            seen.append(digest)
-    return tuple(seen[:keep])
-
-
-def _old_bytes(
-    digest: str, cache: BuildCache, out: Path, prior: Manifest | None, name: str
-) -> bytes | None:
-    data = cache.get_version(digest)
-    if data is None and prior is not None:
-        entry = prior.get(name)
-        info = entry.dictionary if entry is not None else None
-        if entry is not None and info is not None and info.sha256 == digest:
-            try:
-                data = (out / entry.path).read_bytes()
-            except OSError:
-                return None
-            if hashlib.sha256(data).hexdigest() == digest:
-                cache.put_version(digest, data)  # it leaves DIST now: the cache keeps it
-    if data is None or hashlib.sha256(data).hexdigest() != digest:
-        return None
-    return data
+        if digest != sha and digest not in seen and len(seen) < keep:
+            seen[digest] = info.path_of(digest, old.path)
+    return seen
 
 
 def build_deltas(
@@ -150,11 +206,17 @@ def build_deltas(
     encoded: Mapping[str, Mapping[str, int]],
     prior: Manifest | None,
     progress: ProgressCallback | None = None,
+    *,
+    remote: VersionSource | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, DictionaryInfo]:
     """Write the deltas of every eligible file into the new DIST; logical name ->
-    what the manifest records about it."""
+    what the manifest records about it. ``prior`` is the manifest of the build the
+    visitors have (DIST's, or the bucket's with ``remote``); earlier versions missing from
+    the cache and DIST are fetched from ``remote``; problems go to ``warnings``."""
     settings = config.dictionaries
     out = config.resolve(config.out) if config.out is not None else emitter.out
+    versions = _Versions(cache, out, remote, warnings if warnings is not None else [])
     candidates: list[_Candidate] = []
     for name, item in emitter.main.items():
         if not item.data or not settings.eligible(name) or not is_compressible(item.content_type):
@@ -164,26 +226,33 @@ def build_deltas(
             continue  # not fingerprinted by this build: no pattern ties its versions
         sha = hashlib.sha256(item.data).hexdigest()
         old = prior.get(name) if prior is not None else None
-        history = _history(sha, item.data, old, out, cache, settings.versions)
+        history = _history(sha, item.data, old, versions, settings.versions)
         match = match_pattern(out_logical, config.name_pattern)
         dest = _DESTINATIONS.get(split_name(out_logical)[2].lower(), ())
         candidates.append(_Candidate(name, item, sha, match, dest, history))
 
+    keys: dict[tuple[str, str], str] = {}
+    wanted: dict[str, str | None] = {}
     found: dict[tuple[str, str], bytes] = {}
-    todo: list[tuple[tuple[str, str], str]] = []
-    jobs: list[tuple[bytes, bytes, int]] = []
     for cand in candidates:
-        for digest in cand.history:
+        for digest, path in cand.history.items():
             key = cache_key("dcz", str(settings.zstd_level), digest, cand.item.data)
             cached = cache.get_encoded(key)
             if cached is not None and "dcz" in cached:
                 found[(cand.name, digest)] = cached["dcz"]
                 emitter.stats.deltas_cached += 1
                 continue
-            dictionary = _old_bytes(digest, cache, out, prior, cand.name)
-            if dictionary is not None:
-                todo.append(((cand.name, digest), key))
-                jobs.append((dictionary, cand.item.data, settings.zstd_level))
+            keys[(cand.name, digest)] = key
+            if wanted.get(digest) is None:
+                wanted[digest] = path
+    dictionaries = versions.find(wanted)
+    todo: list[tuple[tuple[str, str], str]] = []
+    jobs: list[tuple[bytes, bytes, int]] = []
+    for (name, digest), key in keys.items():
+        dictionary = dictionaries.get(digest)
+        if dictionary is not None:
+            todo.append(((name, digest), key))
+            jobs.append((dictionary, emitter.main[name].data, settings.zstd_level))
     for done, (i, delta) in enumerate(workers.map_unordered(dcz_encode, jobs), 1):
         ident, key = todo[i]
         cache.put_encoded(key, {"dcz": delta})
@@ -209,7 +278,8 @@ def build_deltas(
             sha256=cand.sha256,
             match=cand.match,
             match_dest=cand.match_dest,
-            history=cand.history,
+            history=tuple(cand.history),
             deltas=deltas,
+            history_paths={d: p for d, p in cand.history.items() if p is not None},
         )
     return infos

@@ -32,6 +32,7 @@ from asset_pipeline.file_tree import TreeError
 from asset_pipeline.manifest import Manifest, write_manifest
 from asset_pipeline.refs.graph import CycleError, build_graph, discover, topo_order
 from asset_pipeline.sw.hook import build_hook as service_worker
+from asset_pipeline.upload.versions import RemoteVersions
 
 
 def default_hooks() -> BuildHooks:
@@ -88,6 +89,9 @@ def build(
         )
         previous = Previous.load(out)  # unchanged files are hard-linked, not rewritten
         prior = dictionaries.prior_manifest(out)
+        remote = _history_source(config, warnings)
+        if remote is not None:
+            prior = remote.manifest() or prior
         tmp = output.make_temp_dir(out)
         try:
             emitter = steps.Emitter(plan, processed, scanner, tmp, stats, previous)
@@ -96,7 +100,15 @@ def build(
             warnings.extend(emitter.warnings)
             encoded = output.precompress_all(emitter, cache, workers, config, progress)
             deltas = dictionaries.build_deltas(
-                emitter, cache, workers, config, encoded, prior, progress
+                emitter,
+                cache,
+                workers,
+                config,
+                encoded,
+                prior,
+                progress,
+                remote=remote,
+                warnings=warnings,
             )
             previous.flush()  # the files are on disk before plugins read them
             stats.linked = previous.linked
@@ -121,6 +133,22 @@ def build(
             shutil.rmtree(tmp, ignore_errors=True)
     stats.seconds = time.perf_counter() - started
     return BuildResult(manifest, stats, tuple(warnings), out, dry_run)
+
+
+def _history_source(config: BuildConfig, warnings: list[str]) -> RemoteVersions | None:
+    """The bucket earlier versions are read from (``dictionaries.history_from``)."""
+    settings = config.dictionaries
+    if settings.history_from is None or settings.versions == 0:
+        return None
+    try:
+        return RemoteVersions(settings, warnings)
+    except ValueError as exc:  # botocore rejects a malformed endpoint URL or region
+        warnings.append(
+            f"history from {settings.history_from}: no S3 client ({exc}); this build makes no "
+            "deltas from the bucket's versions. HINT: check history_endpoint_url and "
+            "history_region."
+        )
+        return None
 
 
 def _discover(config: BuildConfig, src: Path, out: Path) -> tuple[list[str], dict[str, bytes]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from asset_pipeline.config.model import (
+    ADDRESSING_STYLES,
     MANIFEST_FORMATS,
     BuildConfig,
     DictionaryConfig,
@@ -198,6 +199,16 @@ def _dictionaries(value: Any, source: str) -> DictionaryConfig:
             source,
             "dictionaries.min_saving",
             "a fraction between 0 and 1 (0.2 = 20 % smaller than the .br)",
+        )
+    for key in ("history_from", "history_endpoint_url", "history_region"):
+        if key in value:
+            _check(isinstance(value[key], str), source, f"dictionaries.{key}", "a string")
+    if "history_addressing_style" in value:
+        _check(
+            value["history_addressing_style"] in ADDRESSING_STYLES,
+            source,
+            "dictionaries.history_addressing_style",
+            f"one of {', '.join(ADDRESSING_STYLES)}",
         )
     return DictionaryConfig(**value)
 

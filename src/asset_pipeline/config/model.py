@@ -24,6 +24,8 @@ DEFAULT_BUNDLER_HASH = (
     r"[-.](?=[A-Za-z0-9_-]{0,7}[0-9])(?=[A-Za-z0-9_-]{0,7}[A-Za-z])[A-Za-z0-9_-]{8}\.[^./]+$"
 )
 MANIFEST_FORMATS = ("django", "vite")
+#: botocore's S3 addressing styles (the upload's ``addressing_style`` takes the same).
+ADDRESSING_STYLES = ("auto", "path", "virtual")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +75,24 @@ class DictionaryConfig:
     smaller than the file's ``.br``: a delta that barely beats brotli costs a ``Vary`` variant
     and disk for little. ``dcb`` (brotli with a shared dictionary) is not written: the
     maintained Python brotli bindings do not expose the encoder's dictionary API.
+
+    ``history_from`` (``s3://bucket/prefix``, where ``asset-pipeline upload`` publishes the
+    build) lets a build that starts from an empty DIST and cache, as most CI jobs do, take
+    the earlier versions from the bucket: it reads the live ``manifest.json`` there, fetches
+    only the versions it has no copy of and checks each against the SHA-256 the manifest
+    records. ``history_endpoint_url``, ``history_region`` and ``history_addressing_style``
+    mean what the upload's ``endpoint_url``, ``region`` and ``addressing_style`` mean;
+    credentials come from the environment, as for the upload.
     """
 
     versions: int = 3
     globs: tuple[str, ...] = ("*.js", "*.mjs", "*.css")
     zstd_level: int = 19
     min_saving: float = 0.2
+    history_from: str | None = None
+    history_endpoint_url: str | None = None
+    history_region: str | None = None
+    history_addressing_style: str = "auto"
 
     def eligible(self, logical_name: str) -> bool:
         return self.versions > 0 and any(glob_match(g, logical_name) for g in self.globs)
@@ -203,7 +217,29 @@ def validate(config: BuildConfig) -> BuildConfig:
                 f"{src}: bundler_hash_pattern is not a valid regex ({exc}). "
                 "HINT: use Python `re` syntax, or false to turn recognition off."
             ) from None
+    history = config.dictionaries
+    if history.history_from is not None:
+        split_s3_url(history.history_from, f"{src}: dictionaries.history_from")
+    if history.history_addressing_style not in ADDRESSING_STYLES:
+        raise ConfigError(
+            f"{src}: dictionaries.history_addressing_style "
+            f"{history.history_addressing_style!r} is not one of {', '.join(ADDRESSING_STYLES)}. "
+            'HINT: "path" for MinIO-style endpoints.'
+        )
     return config
+
+
+def split_s3_url(url: str, where: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix/")`` (prefix ``""`` or
+    ending in ``/``, as the upload stores keys)."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket:
+        raise ConfigError(
+            f"{where}: {url!r} is not an s3://BUCKET[/PREFIX] URL. HINT: give the bucket and "
+            "prefix `asset-pipeline upload` publishes to, e.g. s3://my-assets/static."
+        )
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
 
 
 def parse_manifest_formats(values: Sequence[str]) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from asset_pipeline.config.model import ADDRESSING_STYLES
 from asset_pipeline.errors import ConfigError, UploadError
 from asset_pipeline.upload.config import (
     DEFAULT_EXCLUDE,
@@ -53,8 +54,6 @@ CANNED_ACLS = (
     "bucket-owner-full-control",
 )
 CHECKSUM_MODES = ("when_supported", "when_required")
-ADDRESSING_STYLES = ("auto", "path", "virtual")
-
 
 _EPILOG = """\
 pyproject.toml (flags override it):

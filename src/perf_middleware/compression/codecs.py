@@ -58,11 +58,14 @@ DEFAULT_COMPRESSIBLE_TYPES = frozenset(
 )
 
 _NO_COMPRESS_STATUS = frozenset({204, 206, 304})
-#: log2 of the match-finder table sizes for on-the-fly zstd at levels up to 3. Level 3's own
-#: tables (2**17 and 2**16 entries) are set up and swept on every call, and on bodies of
-#: tens to hundreds of KB that costs more than the few matches the larger tables find
-#: (measured in docs/benchmarks.md, "Unique pages").
-_FAST_TABLE_LOG = 14
+#: log2 of the match-finder table sizes for on-the-fly zstd at levels up to 3 (the double-fast
+#: strategy: a long-match table of ``2**_FAST_HASH_LOG`` entries, a short-match one of
+#: ``2**_FAST_CHAIN_LOG``). Level 3's own tables (2**17 and 2**16 entries) outgrow the CPU's
+#: near caches and cost more than the few matches they add; with the smaller short-match
+#: table, repetitive JSON even comes out smaller than at level 3 or 4. Chosen with
+#: ``benchmarks.zstd_params`` (docs/benchmarks.md, "Unique pages").
+_FAST_HASH_LOG = 14
+_FAST_CHAIN_LOG = 12
 _FAST_TABLE_MAX_LEVEL = 3
 _SHAPES_LIMIT = 1024
 
@@ -229,15 +232,15 @@ def compress_body(body: bytes, coding: str, level: int) -> bytes:
 
 def one_shot_zstd(level: int) -> zstandard.ZstdCompressor:
     """The compressor for complete bodies at ``level``: at the fast levels its match tables
-    are capped at ``2**_FAST_TABLE_LOG`` entries (zstd still shrinks them further for small
-    inputs, whose size it is told)."""
+    are capped at ``2**_FAST_HASH_LOG`` and ``2**_FAST_CHAIN_LOG`` entries (zstd still
+    shrinks them further for small inputs, whose size it is told)."""
     if not 1 <= level <= _FAST_TABLE_MAX_LEVEL:
         return zstandard.ZstdCompressor(level=level)
     base = zstandard.ZstdCompressionParameters.from_level(level)
     params = zstandard.ZstdCompressionParameters.from_level(
         level,
-        hash_log=min(base.hash_log, _FAST_TABLE_LOG),
-        chain_log=min(base.chain_log, _FAST_TABLE_LOG),
+        hash_log=min(base.hash_log, _FAST_HASH_LOG),
+        chain_log=min(base.chain_log, _FAST_CHAIN_LOG),
     )
     return zstandard.ZstdCompressor(compression_params=params)
 

@@ -227,3 +227,48 @@ def test_config_table(tmp_path: Path) -> None:
         load({"min_saving": 1.5})
     with pytest.raises(ConfigError, match="dictionaries must be true/false or a table"):
         load(3)
+
+
+def test_history_source_settings(tmp_path: Path) -> None:
+    def load(value: object) -> BuildConfig:
+        return config_from_mapping({"dictionaries": value}, root=tmp_path, source="t.toml")
+
+    table = {
+        "history_from": "s3://assets/static",
+        "history_endpoint_url": "http://127.0.0.1:9000",
+        "history_region": "eu-west-1",
+        "history_addressing_style": "path",
+    }
+    assert load(table).dictionaries == DictionaryConfig(
+        history_from="s3://assets/static",
+        history_endpoint_url="http://127.0.0.1:9000",
+        history_region="eu-west-1",
+        history_addressing_style="path",
+    )
+    with pytest.raises(
+        ConfigError, match=r"history_from: 'https://assets/x' is not an s3://.*HINT"
+    ):
+        load({"history_from": "https://assets/x"})
+    with pytest.raises(ConfigError, match=r"history_from: 's3:///static' is not an s3://"):
+        load({"history_from": "s3:///static"})
+    with pytest.raises(ConfigError, match=r"dictionaries\.history_endpoint_url must be a string"):
+        load({"history_endpoint_url": 9000})
+    with pytest.raises(ConfigError, match=r"dictionaries\.history_addressing_style must be one of"):
+        load({"history_addressing_style": "dns"})
+
+
+def test_recorded_paths_never_read_outside_dist(tmp_path: Path) -> None:
+    """A manifest from the bucket names where versions were published; a path that climbs
+    out of DIST is not read, even when the file there has the recorded hash."""
+    from asset_pipeline.build.cache import BuildCache
+    from asset_pipeline.build.dictionaries import _Versions
+
+    secret = b"outside the build\n"
+    (tmp_path / "secret.txt").write_bytes(secret)
+    (tmp_path / "dist" / "js").mkdir(parents=True)
+    (tmp_path / "dist" / "js" / "app.1.js").write_bytes(secret)
+    versions = _Versions(BuildCache(None), tmp_path / "dist", None, [])
+    wanted = {sha(secret): "../secret.txt"}
+    assert versions.find(wanted) == {}
+    assert versions.find({sha(secret): str(tmp_path / "secret.txt")}) == {}
+    assert versions.find({sha(secret): "js/app.1.js"}) == {sha(secret): secret}

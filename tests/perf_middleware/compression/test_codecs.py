@@ -151,8 +151,9 @@ def test_codecs_compressible_memo_stays_bounded() -> None:
 
 
 def test_fast_levels_use_small_match_tables_for_nearly_the_same_output() -> None:
-    """Level 3 with level 1's table sizes: decodes, and stays within 1 % of level 3's size;
-    slow levels (a cache that compresses once) keep their own parameters."""
+    """Level 3 with small match tables (2**14 long, 2**12 short entries): decodes, and stays
+    within 1 % of level 3's size; slow levels (a cache that compresses once) keep their own
+    parameters."""
     import random
 
     from perf_middleware.compression.codecs import one_shot_zstd
@@ -164,5 +165,23 @@ def test_fast_levels_use_small_match_tables_for_nearly_the_same_output() -> None
     assert zstandard.ZstdDecompressor().decompress(small) == body
     plain = zstandard.ZstdCompressor(level=3).compress(body)
     assert len(small) <= len(plain) * 1.01
+    params = zstandard.get_frame_parameters(small)
+    assert params.content_size == len(body)
     assert one_shot_zstd(19).compress(body) == zstandard.ZstdCompressor(level=19).compress(body)
     assert one_shot_zstd(-1).compress(body) == zstandard.ZstdCompressor(level=-1).compress(body)
+
+
+def test_on_the_fly_zstd_sends_no_more_bytes_than_level_4_on_the_benchmark_bodies() -> None:
+    """The benchmark's unique 50 KB page and 500 KB JSON: the on-the-fly setting is never
+    larger than zstd 4 (what starlette-compress sends), so a faster setting cannot have
+    bought its speed with bytes; on the JSON the small short-match table is what keeps it
+    under (one of 2**14 entries comes out larger than level 4)."""
+    from benchmarks.dynamic import BODIES, unique_html
+
+    from perf_middleware.compression.codecs import one_shot_zstd
+
+    fast = one_shot_zstd(3)
+    for body in (unique_html(7), BODIES["html50k"][0], BODIES["json500k"][0]):
+        out = fast.compress(body)
+        assert zstandard.ZstdDecompressor().decompress(out) == body
+        assert len(out) <= len(zstandard.ZstdCompressor(level=4).compress(body))
