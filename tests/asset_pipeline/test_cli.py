@@ -206,6 +206,9 @@ def test_ctrl_c_prints_one_line_exits_130_and_keeps_dist(site: Path) -> None:
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
         start_new_session=True,
+        # a shell that starts pytest in the background ignores SIGINT for its children, and
+        # the build would inherit that: give it the default handling a terminal gives
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline = time.monotonic() + 60

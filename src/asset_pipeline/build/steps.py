@@ -33,6 +33,8 @@ from asset_pipeline.media_types import content_type, with_charset
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
 from asset_pipeline.processors import load_processor as _load
 from asset_pipeline.refs import RawRef
+from asset_pipeline.refs.carry import carry_refs
+from asset_pipeline.refs.graph import scanner_for
 from asset_pipeline.refs.rewrite import extension, rewrite
 
 
@@ -109,9 +111,9 @@ def type_label(name: str) -> str:
 
 def run_processor(
     kind: str, data: bytes, ctx: ProcessContext
-) -> tuple[ProcessorOutput, list[RawRef], list[str]] | str:
-    """Pool entry point: process, then scan the output while still in the worker. The
-    third item is what libraries logged meanwhile, as warnings naming the file.
+) -> tuple[ProcessorOutput, list[str]] | str:
+    """Pool entry point: process one file. The second item is what libraries logged
+    meanwhile, as warnings naming the file.
 
     Errors come back as text: exceptions with custom constructors (ProcessingError) do
     not survive pickling across processes intact.
@@ -122,7 +124,23 @@ def run_processor(
         except Exception as exc:  # any processor failure fails the build with its reason
             reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
             return f"{ctx.logical_name}: {kind} processor failed: {reason}"
-    return output, scan_job(with_suffix(ctx.logical_name, output.suffix), output.data), notes
+    return output, notes
+
+
+def output_refs(
+    name: str, source: bytes, refs: list[RawRef], output: ProcessorOutput
+) -> list[RawRef]:
+    """The references of a processor's output: carried over from the source's scan
+    (``refs.carry``) when the output is the same kind of text, else scanned."""
+    out_name = with_suffix(name, output.suffix)
+    if scanner_for(out_name) is None:
+        return []
+    if extension(out_name) == extension(name):
+        decode = "utf-8", "surrogateescape"
+        carried = carry_refs(source.decode(*decode), refs, output.data.decode(*decode))
+        if carried is not None:
+            return carried
+    return scan_job(out_name, output.data)
 
 
 def process_all(
@@ -183,9 +201,10 @@ def process_all(
         if isinstance(result, str):
             errors.append(result)
         else:
-            output, refs, notes = result
+            output, notes = result
             warnings.extend(notes)
             results[name] = output
+            refs = output_refs(name, plan.sources[name], plan.refs.get(name, []), output)
             cache.put_output(key, output, refs)
             scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
             stats.processed += 1

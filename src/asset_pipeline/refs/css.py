@@ -128,10 +128,30 @@ _MAYBE_REFERENCES = re.compile(
 )
 
 
+# What decides whether a ``/*`` opens a comment: comments, strings (same rules as
+# ``_TOKEN``), escapes, and runs of anything else.
+_LEXICAL = re.compile(
+    r"""[^/"'\\]+
+  | /\*[\s\S]*?(?:\*/|\Z)
+  | "(?:[^"\\\n\r\f]|\\[\s\S])*(?:"|(?=[\n\r\f])|\Z)
+  | '(?:[^'\\\n\r\f]|\\[\s\S])*(?:'|(?=[\n\r\f])|\Z)
+  | \\[\s\S]?
+  | /""",
+    re.VERBOSE,
+)
+
+
 def find_references(text: str) -> list[RawRef]:
     """All references in ``text`` in source order (see module docstring for what counts)."""
-    if _MAYBE_REFERENCES.search(text) is None:
+    first = _MAYBE_REFERENCES.search(text)
+    if first is None:
         return []
+    only_map = _only_a_trailing_source_map(text, first.start())
+    return only_map if only_map is not None else tokenized_references(text)
+
+
+def tokenized_references(text: str) -> list[RawRef]:
+    """``find_references`` by tokenizing all of ``text``, whatever it spells."""
     tokens = [t for t in tokenize(text)]
     lines = LineIndex(text)
     refs: list[RawRef] = []
@@ -189,6 +209,34 @@ def find_references(text: str) -> list[RawRef]:
     refs = [_set_line(r, lines) for r in refs]
     refs.sort(key=lambda r: r.start)
     return refs
+
+
+def _only_a_trailing_source_map(text: str, first: int) -> list[RawRef] | None:
+    """The one reference of a stylesheet whose only reference keyword (at ``first``) is in
+    the ``sourceMappingURL`` comment that ends it: a framework's unminified build names
+    its map that way and nothing else. ``None`` when that is not the case (or not
+    certain), and the stylesheet is tokenized.
+
+    Whether that comment is a comment depends only on the comments and strings before it
+    (an unquoted ``url(`` would have been a keyword before it), so a lexer that knows
+    just those must stop exactly where the comment starts.
+    """
+    start = text.rfind("/*")
+    if start == -1 or first < start:
+        return None
+    m = _SOURCEMAP.match(text, start)
+    if m is None or text[m.end() :].strip(" \t\r\n\f"):
+        return None
+    pos = 0
+    match = _LEXICAL.match
+    while pos < start:
+        lexeme = match(text, pos)
+        assert lexeme is not None  # "/" and "\\" alone match, and the rest is a run
+        pos = lexeme.end()
+    if pos != start:  # the "/*" is inside a string or a comment, or follows an escape
+        return None
+    line = text.count("\n", 0, start) + 1
+    return [RawRef(SOURCEMAP, m.group(1), m.start(1), m.end(1), line, comment=m.span())]
 
 
 def _set_line(ref: RawRef, lines: LineIndex) -> RawRef:

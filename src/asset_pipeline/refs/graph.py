@@ -208,7 +208,21 @@ def url_for(target_output: str, referrer: str, resolved: Resolved, url_prefix: s
     if resolved.root_relative:
         path = url_prefix + target_output
     else:
-        path = posixpath.relpath(target_output, posixpath.dirname(referrer) or ".")
+        path = relative_path(target_output, posixpath.dirname(referrer))
         if not path.startswith("../"):
             path = "./" + path if resolved.dot else path
     return quote(path, safe="/-._~!$&*+,;=:@") + resolved.suffix
+
+
+def relative_path(path: str, start: str) -> str:
+    """``posixpath.relpath(path, start)`` for two normalised paths below the same root
+    (``start`` may be ``""`` for the root itself). relpath makes both absolute first,
+    asking the system for the working directory twice per reference."""
+    base = start.split("/") if start and start != "." else []
+    parts = path.split("/")
+    common = 0
+    for a, b in zip(base, parts, strict=False):
+        if a != b:
+            break
+        common += 1
+    return "/".join([".."] * (len(base) - common) + parts[common:]) or "."

@@ -11,21 +11,25 @@ mistaken for one. On the token stream it recognises ``import … from '…'``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from asset_pipeline.refs import SOURCEMAP, LineIndex, RawRef
 
+# Whitespace is skipped in the same match as the token after it (``other`` never matches
+# whitespace, so only trailing whitespace fails to match).
 _TOKEN = re.compile(
     r"""
-    (?P<ws>[\s\ufeff]+)
-  | (?P<line_comment>//[^\n\r\u2028\u2029]*)
+    [\s\ufeff]*
+    (?:
+    (?P<line_comment>//[^\n\r\u2028\u2029]*)
   | (?P<block_comment>/\*[\s\S]*?(?:\*/|\Z))
   | (?P<string>"(?:[^"\\\n\r]|\\[\s\S])*"?|'(?:[^'\\\n\r]|\\[\s\S])*'?)
   | (?P<name>\#?[^\x00-\x23\x25-\x40\x5b-\x5e\x60\x7b-\x7f]
               [^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]*)
   | (?P<number>\.?\d[\w.]*)
   | (?P<punct>\?\.|=>|\.\.\.|\+\+|--|[-+*/%&|^!<>=?]=?|[(){}\[\];,.:~@`])
-  | (?P<other>[\s\S])
+  | (?P<other>[^\s\ufeff])
+    )
     """,
     re.VERBOSE,
 )
@@ -58,8 +62,7 @@ _REGEX_AFTER_WORD = frozenset(
 _DIVISION_AFTER = frozenset([")", "]", "++", "--"])
 
 
-@dataclass(frozen=True, slots=True)
-class _Tok:
+class _Tok(NamedTuple):
     type: str  # name punct string template number regex
     value: str
     start: int
@@ -90,42 +93,47 @@ def _scan(text: str, refs: list[RawRef]) -> list[_Tok]:
     n = len(text)
     match = _TOKEN.match
     while pos < n:
-        ch = text[pos]
-        if ch == "/" and _regex_allowed(toks) and text[pos + 1 : pos + 2] not in ("/", "*"):
-            rm = _REGEX.match(text, pos)
-            if rm:
-                toks.append(_Tok("regex", rm.group(0), pos, rm.end()))
-                pos = rm.end()
-                continue
-        if ch == "`" or (ch == "}" and braces and braces[-1]):
-            if ch == "}":
-                braces.pop()
-            tm = _TEMPLATE_CHUNK.match(text, pos + 1)
-            assert tm is not None
-            if tm.group(1) == "${":
-                braces.append(True)
-            toks.append(_Tok("template", "", pos, tm.end()))
-            pos = tm.end()
-            continue
         m = match(text, pos)
-        assert m is not None
+        if m is None:  # only whitespace is left
+            break
         kind = m.lastgroup or "other"
+        start = m.start(kind)
         end = m.end()
-        if kind in ("line_comment", "block_comment"):
-            sm = _SOURCEMAP.match(text, pos, end)
+        if kind == "string":
+            toks.append(_Tok("string", text[start:end], start, end))
+        elif kind == "line_comment" or kind == "block_comment":
+            sm = _SOURCEMAP.match(text, start, end)
             if sm:
                 refs.append(
-                    RawRef(SOURCEMAP, sm.group(1), sm.start(1), sm.end(1), 0, comment=(pos, end))
+                    RawRef(SOURCEMAP, sm.group(1), sm.start(1), sm.end(1), 0, comment=(start, end))
                 )
-        elif kind == "string":
-            toks.append(_Tok("string", text[pos:end], pos, end))
-        elif kind != "ws":
-            value = m.group(0)
-            if value == "{":
-                braces.append(False)
-            elif value == "}" and braces:
-                braces.pop()
-            toks.append(_Tok("punct" if kind in ("punct", "other") else kind, value, pos, end))
+        else:
+            value = text[start:end]
+            if kind == "punct":
+                if value == "/" or value == "/=":  # a comment would have matched above
+                    if _regex_allowed(toks):
+                        rm = _REGEX.match(text, start)
+                        if rm:
+                            toks.append(_Tok("regex", rm.group(0), start, rm.end()))
+                            pos = rm.end()
+                            continue
+                elif value == "`" or (value == "}" and braces and braces[-1]):
+                    if value == "}":
+                        braces.pop()
+                    tm = _TEMPLATE_CHUNK.match(text, start + 1)
+                    assert tm is not None
+                    if tm.group(1) == "${":
+                        braces.append(True)
+                    toks.append(_Tok("template", "", start, tm.end()))
+                    pos = tm.end()
+                    continue
+                elif value == "{":
+                    braces.append(False)
+                elif value == "}" and braces:
+                    braces.pop()
+            elif kind == "other":
+                kind = "punct"
+            toks.append(_Tok(kind, value, start, end))
         pos = end
     return toks
 
@@ -180,9 +188,13 @@ def find_references(text: str) -> list[RawRef]:
             continue
         if tok.type != "name":
             continue
-        member = _is(toks, i - 1, ".") or _is(toks, i - 1, "?.")
         word = tok.value
-        if word == "import" and not member:
+        if word == "import" or word == "export":
+            if _is(toks, i - 1, ".") or _is(toks, i - 1, "?."):
+                continue  # a member named import/export (``a.import``)
+            if word == "export":
+                pending = True
+                continue
             nxt = toks[i + 1] if i + 1 < len(toks) else None
             if nxt is None:
                 continue
@@ -198,8 +210,6 @@ def find_references(text: str) -> list[RawRef]:
                     refs.append(_string_ref("dynamic-import", arg))
             elif not _is(toks, i + 1, "."):
                 pending = True
-        elif word == "export" and not member:
-            pending = True
         elif word == "from" and pending and i + 1 < len(toks) and toks[i + 1].type == "string":
             refs.append(_string_ref("module", toks[i + 1]))
             pending = False

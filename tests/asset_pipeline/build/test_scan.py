@@ -6,10 +6,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
+from pathlib import Path
 
 import pytest
 
 from asset_pipeline.build.scan import BATCH_BYTES, Workers, batches, library_messages
+from asset_pipeline.refs import RawRef, graph
+from asset_pipeline.refs.graph import RefFinder
+from tests.asset_pipeline.build_support import SVG, output_text, run, write_tree
 
 
 def test_logs_and_warnings_are_collected_once_each_naming_the_file(
@@ -65,3 +69,78 @@ def test_pooled_results_match_serial_ones() -> None:
     with Workers(1) as serial:
         assert got == dict(serial.map_unordered(digest, jobs))
     assert len(got) == 300
+
+
+def test_a_cold_build_scans_each_stylesheet_and_module_once_and_rewrites_every_form(
+    tmp_path: Path,
+) -> None:
+    """The source's scan serves the graph and, carried to the minified output, the
+    rewrite: nothing is tokenized twice, and every kind of reference still points at
+    the fingerprinted file."""
+    write_tree(
+        tmp_path / "src",
+        {
+            "js/app.js": (
+                "/* the app */\nimport { a } from './a.js';\n"
+                "export * from  './b.js';\nconst lazy = import( './c.js' );\n"
+                "const w = new URL('./w.js', import.meta.url);\nconsole.log(a, lazy, w);\n"
+            ),
+            "js/a.js": "export const a = 1;   // a leaf\n",
+            "js/b.js": "import { a } from './a.js';\nexport const b = a;\n",
+            "js/c.js": "export default 3;\n",
+            "js/w.js": "self.onmessage = () => {};\n",
+            "css/app.css": (
+                "@import url( 'base.css' );\n.a { background: url( ../img/dot.svg ); }\n"
+                '.b { background: image-set( "../img/dot.svg" 1x ); }\n'
+            ),
+            "css/base.css": "/* base */\nbody {   margin: 0;   }\n",
+            "img/dot.svg": SVG,
+        },
+    )
+    scanned: list[int] = []
+    with pytest.MonkeyPatch.context() as mp:  # jobs=1: every scan runs in this process
+        for ext, find in list(graph._SCANNERS.items()):
+
+            def counting(text: str, find: RefFinder = find) -> list[RawRef]:
+                scanned.append(len(text))
+                return find(text)
+
+            mp.setitem(graph._SCANNERS, ext, counting)
+        result = run(tmp_path)
+    assert len(scanned) == 7  # the seven stylesheets and modules, once each
+    manifest = result.manifest
+    app_js = output_text(tmp_path, manifest, "js/app.js")
+    for target in ("js/a.js", "js/b.js", "js/c.js", "js/w.js"):
+        assert "./" + manifest[target].path.rpartition("/")[2] in app_js
+    assert "/*" not in app_js  # minified, so the offsets moved
+    app_css = output_text(tmp_path, manifest, "css/app.css")
+    dot = "../" + manifest["img/dot.svg"].path
+    assert app_css.count(dot) == 2
+    assert "'" + manifest["css/base.css"].path.rpartition("/")[2] + "'" in app_css
+
+
+def test_an_output_whose_references_cannot_be_carried_is_scanned(tmp_path: Path) -> None:
+    """The specifier also sits in a comment the minifier removes: which occurrence is the
+    import is not certain from the source alone, so the output is scanned, and the
+    import still names the fingerprinted module."""
+    write_tree(
+        tmp_path / "src",
+        {
+            "js/app.js": "// needs './a.js'\nimport { a } from './a.js';\nconsole.log(a);\n",
+            "js/a.js": "export const a = 1;\n",
+        },
+    )
+    scanned: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        real = graph._SCANNERS[".js"]
+
+        def counting(text: str) -> list[RawRef]:
+            scanned.append(text)
+            return real(text)
+
+        mp.setitem(graph._SCANNERS, ".js", counting)
+        result = run(tmp_path)
+    assert len(scanned) == 3  # both sources, and app.js's output
+    app = output_text(tmp_path, result.manifest, "js/app.js")
+    assert "needs" not in app
+    assert "from'./" + result.manifest["js/a.js"].path.rpartition("/")[2] + "'" in app

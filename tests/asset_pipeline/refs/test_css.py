@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asset_pipeline.refs.css import find_references, tokenize, unescape
+from asset_pipeline.refs import css as css_refs
+from asset_pipeline.refs.css import find_references, tokenize, tokenized_references, unescape
 from tests.asset_pipeline.golden_support import GOLDEN, rewrite_all
 
 
@@ -110,7 +111,6 @@ def test_a_stylesheet_that_cannot_reference_anything_is_not_tokenized(
     """A minified framework stylesheet spells none of url/src/image-set/import/
     sourceMappingURL, not even through an escaped letter: one regex search answers for
     it instead of a token-by-token scan of hundreds of kilobytes."""
-    import asset_pipeline.refs.css as css_refs
 
     def no_tokenizing(text: str) -> None:
         raise AssertionError("tokenized")
@@ -134,3 +134,50 @@ def test_a_stylesheet_that_cannot_reference_anything_is_not_tokenized(
 )
 def test_references_spelled_with_escapes_or_capitals_are_still_found(text: str) -> None:
     assert len(find_references(FRAMEWORK + text)) == 1
+
+
+def test_a_stylesheet_whose_only_reference_is_its_trailing_source_map_is_not_tokenized(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A framework's unminified build spells no reference keyword but the
+    ``sourceMappingURL`` comment it ends with: that comment is found without a
+    token-by-token scan, at the span and line the tokenizer gives."""
+    text = '.a[data-x="/*"]{content:"\\"/*"}\n' + FRAMEWORK + "/*# sourceMappingURL=f.css.map */\n"
+    expected = tokenized_references(text)
+    assert [(r.kind, r.url, r.line) for r in expected] == [("sourcemap", "f.css.map", 2002)]
+
+    def no_tokenizing(text: str) -> None:
+        raise AssertionError("tokenized")
+
+    monkeypatch.setattr(css_refs, "tokenize", no_tokenizing)
+    assert find_references(text) == expected
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        '.a{content:"',  # the comment is inside a string
+        ".a{content:'x\\\n",  # a string continued by an escaped newline
+        "/* an unclosed comment ",
+        ".a\\",  # the "/" is escaped: an identifier, no comment
+        "/* a */ .a{} /* b */",  # closed comments: the map is real
+        '.a{content:"x"}',
+    ],
+)
+def test_the_trailing_source_map_shortcut_agrees_with_the_tokenizer(prefix: str) -> None:
+    text = prefix + "/*# sourceMappingURL=f.css.map */\n"
+    assert find_references(text) == tokenized_references(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(['"', "'", "/", "*", "/*", "*/", "\\", "\n", "a", " ", "{", "}", "\\2f"]),
+        max_size=20,
+    ).map("".join)
+)
+def test_any_text_before_a_trailing_source_map_is_read_as_the_tokenizer_reads_it(
+    prefix: str,
+) -> None:
+    text = prefix + "/*# sourceMappingURL=f.css.map */"
+    assert find_references(text) == tokenized_references(text)

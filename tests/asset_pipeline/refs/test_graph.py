@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asset_pipeline.refs import RawRef, is_external, split_suffix
 from asset_pipeline.refs.graph import (
@@ -11,6 +14,7 @@ from asset_pipeline.refs.graph import (
     build_graph,
     discover,
     es_modules,
+    relative_path,
     resolve,
     topo_order,
     url_for,
@@ -134,3 +138,11 @@ def test_es_modules_are_importers_imported_files_and_mjs() -> None:
         "js/lazy.js",
         "js/x.mjs",
     }
+
+
+_SEGMENTS = st.lists(st.sampled_from(["a", "b", "css", "img", "x.js"]), max_size=4).map("/".join)
+
+
+@given(_SEGMENTS.filter(bool), _SEGMENTS)
+def test_relative_path_is_relpath_without_the_working_directory(path: str, start: str) -> None:
+    assert relative_path(path, start) == posixpath.relpath(path, start or ".")
