@@ -1,5 +1,17 @@
 """Where a namespace's keys live: one key prefix per bucket.
 
+Several applications share one Redis, each under its own namespace, so no key of one
+namespace may be a key of another, and a ``SCAN MATCH`` of one namespace's prefix may match
+no other's.  The namespace is therefore written into keys escaped (:func:`escape_namespace`):
+``:``, ``%``, ``{``, ``}`` and the glob metacharacters ``*?[]\\`` are percent-encoded
+(RFC 3986 style: ``:`` becomes ``%3A``), every other character is kept (``pmcache`` keeps the
+prefix ``pmcache:``).  The escaped name holds no ``:``, so the
+first ``:`` of a key ends it and one namespace's prefix is never the start of another's
+(``a:`` does not begin ``a%3A0:``, nor ``a:v:<tag>`` namespace ``a:v``'s ``a%3Av:x``),
+whatever the rest of the key; it holds no brace, so it stays inside a cluster hash tag, and
+no glob syntax, so a ``MATCH`` on it is literal; ``%`` itself is escaped, so two names never
+escape alike.
+
 On one Redis node a namespace is one bucket, prefix ``<namespace>:``.  In a Redis Cluster a
 namespace whose keys all shared one hash tag would live in one slot, on one master, however
 many masters the cluster has.  So there it is split into ``count`` buckets, each a hash tag
@@ -22,24 +34,23 @@ from functools import lru_cache
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-__all__ = ["MAX_BUCKETS", "bucket_prefixes", "check_namespace"]
+__all__ = ["MAX_BUCKETS", "bucket_prefixes", "escape_namespace"]
 
 MAX_BUCKETS = 256
+# the key separator, "%" (so escaping stays one-to-one), hash tag braces, SCAN glob syntax
+_ESCAPED = str.maketrans({c: f"%{ord(c):02X}" for c in ":%{}*?[]\\"})
 
 
-def check_namespace(namespace: str, *, cluster: bool) -> None:
-    """In a cluster the namespace goes inside a hash tag, which ends at the first ``}``."""
-    if cluster and ("{" in namespace or "}" in namespace):
-        raise ValueError(
-            f"RedisBackend(namespace={namespace!r}) must not contain '{{' or '}}' in cluster "
-            "mode: the namespace is part of each bucket's hash tag. HINT: use letters, digits, "
-            "'-', '_', '.' or ':'"
-        )
+def escape_namespace(namespace: str) -> str:
+    """``namespace`` as it is written into keys: without ``:``, braces or glob syntax."""
+    return namespace.translate(_ESCAPED)
 
 
 @lru_cache(maxsize=64)
 def bucket_prefixes(namespace: str, count: int, *, cluster: bool) -> tuple[str, ...]:
-    """The key prefix of each bucket (one, ``<namespace>:``, outside a cluster)."""
+    """The key prefix of each bucket (one, ``<namespace>:``, outside a cluster), with the
+    namespace escaped."""
+    namespace = escape_namespace(namespace)
     if not cluster:
         return (f"{namespace}:",)
     width = REDIS_CLUSTER_HASH_SLOTS / count

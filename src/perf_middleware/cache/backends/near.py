@@ -79,7 +79,7 @@ class NearCache:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         # the namespace's key prefix, or in a cluster one per bucket (each ends with its
-        # hash tag's "}:", so an announced key is split there)
+        # hash tag's "}:", the first in any key: the escaped namespace holds no brace)
         names = (prefixes,) if isinstance(prefixes, str) else prefixes
         self.prefixes = tuple(name.encode() for name in names)
         self.single = self.prefixes[0] if len(self.prefixes) == 1 else None

@@ -37,7 +37,7 @@ from perf_middleware.cache.backends.base import (
     url_path,
 )
 from perf_middleware.cache.backends.breaker import CircuitBreaker
-from perf_middleware.cache.backends.buckets import MAX_BUCKETS, bucket_prefixes, check_namespace
+from perf_middleware.cache.backends.buckets import MAX_BUCKETS, bucket_prefixes
 from perf_middleware.cache.backends.near import NearCache, Tracker
 from perf_middleware.cache.backends.redis_admin import (
     RedisAdmin,
@@ -103,7 +103,10 @@ class RedisBackend(RedisAdmin):
     """Response/function cache in Redis.
 
     Options (keyword-only, defaults in brackets):
-      namespace ["pmcache"]: key prefix, so several apps can share one Redis.
+      namespace ["pmcache"]: key prefix, so several apps can share one Redis: any text, and
+        no namespace touches another's keys (``a`` and ``a:0`` are apart).  In keys the
+        characters ``:%{}*?[]\\`` of the name are percent-encoded (``a:0`` becomes the
+        prefix ``a%3A0:``); other names are written as they are (``pmcache:``).
       encryption_key [None]: AES-GCM key (16/24/32 bytes, or base64/hex text) to encrypt
         entries at rest; each entry is bound to its key so entries cannot be swapped.
       socket_timeout [0.5 s]: per-command timeout; a slow Redis counts as a failure.
@@ -177,7 +180,6 @@ class RedisBackend(RedisAdmin):
         self.url = url
         plain_url, cluster = cluster_url(url, cluster or isinstance(client, RedisCluster))
         self.cluster = cluster
-        check_namespace(namespace, cluster=cluster)
         self.namespace = namespace
         # one bucket on a single node; in a cluster, buckets on every master (see buckets)
         self.prefixes = bucket_prefixes(

@@ -26,6 +26,7 @@ from perf_middleware.cache.backends.base import (
     literal_prefix,
     url_path,
 )
+from perf_middleware.cache.backends.buckets import escape_namespace
 from perf_middleware.cache.backends.memory import info_for
 from perf_middleware.cache.entry import CacheEntry
 
@@ -224,10 +225,10 @@ class RedisAdmin:
         async def call() -> int:
             entries = await self._each_bucket(count)
             if self.cluster:
-                # one scan of each master: every bucket's hash tag starts like this, and
-                # another namespace that does too is told apart by the whole prefix
+                # one scan of each master: every bucket's hash tag starts like this (keys
+                # that do and are not the namespace's are told apart by the whole prefix)
                 known = frozenset(p.encode() for p in self.prefixes)
-                match = "{" + _glob_escape(self.namespace) + ":*"
+                match = "{" + _glob_escape(escape_namespace(self.namespace)) + ":*"
             else:
                 known = None
                 match = _glob_escape(self.prefixes[0]) + "*"

@@ -2,7 +2,9 @@
 
 Key layout under a bucket prefix ``P`` (``kh`` = hash of an entry key, ``ph`` = hash of a
 primary key).  On one node a namespace is one bucket; in a cluster it is many, each with
-all of the keys below for the entries whose primary key falls in it (see :mod:`buckets`):
+all of the keys below for the entries whose primary key falls in it (see :mod:`buckets`).
+``P`` holds the namespace escaped, without ``:``, so the kinds below never meet the keys
+of a namespace named like them (``a`` + ``v:<tag>`` is not namespace ``a:v``'s):
 
 - ``P e:<kh>``   serialised (optionally encrypted) entry, expiring by Redis TTL; an entry
                  with tags is prefixed by the versions of its tags at store time:

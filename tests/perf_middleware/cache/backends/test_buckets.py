@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from perf_middleware.cache.backends.buckets import bucket_prefixes
+from perf_middleware.cache.backends.buckets import bucket_prefixes, escape_namespace
 from perf_middleware.cache.backends.redis import RedisBackend
 
 
@@ -46,7 +46,26 @@ def test_a_bucket_count_out_of_range_is_a_clear_error(count):
         RedisBackend("redis+cluster://127.0.0.1:1/0", cluster_buckets=count)
 
 
-def test_a_brace_in_a_cluster_namespace_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"namespace='a\}b'.*HINT"):
-        RedisBackend("redis+cluster://127.0.0.1:1/0", namespace="a}b")
-    assert RedisBackend("redis://127.0.0.1:1/0", namespace="a}b").prefixes == ("a}b:",)
+NAMES = ["a", "a:0", "a:v", "a%3A0", "a%", "a*", "a[b]", "a?", "a\\", "a}b", "{a", "a}", "", ":"]
+
+
+def test_a_plain_namespace_is_its_own_prefix_and_others_are_escaped():
+    assert escape_namespace("shop-2.eu_x") == "shop-2.eu_x"
+    assert escape_namespace("a:0%{}*?[]\\") == "a%3A0%25%7B%7D%2A%3F%5B%5D%5C"
+    assert bucket_prefixes("a:0", 1, cluster=False) == ("a%3A0:",)
+    assert bucket_prefixes("a}b", 4, cluster=True)[0].startswith("{a%7Db:0:")
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+def test_no_namespace_prefix_begins_another_namespaces_prefix(cluster):
+    # so no key of one namespace is a key of another, and clear's MATCH "<prefix>*" (or
+    # "{<name>:*" in a cluster) matches only its own namespace's keys
+    prefixes = {name: bucket_prefixes(name, 3, cluster=cluster) for name in NAMES}
+    for name, own in prefixes.items():
+        for other, theirs in prefixes.items():
+            if other != name:
+                assert not any(t.startswith(o) for o in own for t in theirs), (name, other)
+        for prefix in own:
+            assert not set("*?[]\\") & set(prefix)
+            if cluster:  # the hash tag is the whole bucket name
+                assert prefix.index("}") == len(prefix) - 2

@@ -61,21 +61,6 @@ async def test_one_namespace_spreads_over_every_master(redis_cluster_url, redis_
     assert all(held > count / 3 * 0.6 for held in entries.values()), entries
 
 
-async def test_clearing_a_namespace_keeps_one_whose_name_starts_like_it(redis_cluster_url):
-    # the buckets of "a" are "{a:<i>:<n>}:", so "a:0"'s "{a:0:<i>:<n>}:" look alike from the
-    # front; clear tells them apart by the whole hash tag
-    a0, a = (RedisBackend(redis_cluster_url, namespace=name) for name in ("a:0", "a"))
-    for i in range(20):
-        assert await a0.set(make_entry(f"https://example.test/p/{i}"), ttl=60)
-        assert await a.set(make_entry(f"https://example.test/q/{i}"), ttl=60)
-    assert await a.clear() == 20
-    kept = [(await a0.get(f"https://example.test/p/{i}", "")).entry for i in range(20)]
-    assert None not in kept
-    assert (await a.get("https://example.test/q/3", "")).entry is None
-    await a0.close()
-    await a.close()
-
-
 async def ports_holding_entries(cluster: RedisClusterServer, namespace: str) -> list[int]:
     """The ports of the masters holding entries of ``namespace``."""
     holders = []

@@ -287,6 +287,15 @@ class Monitors:
 PER_ENTRY, PER_CALL = 10, 12
 
 
+def _url_and_ports(request: pytest.FixtureRequest, server: str) -> tuple[str, list[int]]:
+    """A private node's URL and port, or the cluster's URL and the ports of its masters."""
+    if server == "redis":
+        node = request.getfixturevalue("private_redis")
+        return node.url, [node.port]
+    url = request.getfixturevalue("redis_cluster_url")
+    return url, list(request.getfixturevalue("redis_cluster_server").processes)
+
+
 @pytest.mark.parametrize("server", ["redis", "cluster"])
 @pytest.mark.parametrize(
     "operation",
@@ -299,12 +308,7 @@ async def test_bulk_operations_run_as_bounded_commands(request, server, operatio
     so none runs into the socket timeout on a loaded machine or stalls other clients.  In a
     cluster the namespace's buckets are on every master, and each bucket is drained so."""
     count = 25 * SCRIPT_BATCH
-    if server == "redis":
-        node = request.getfixturevalue("private_redis")
-        url, ports = node.url, [node.port]
-    else:
-        url = request.getfixturevalue("redis_cluster_url")
-        ports = list(request.getfixturevalue("redis_cluster_server").processes)
+    url, ports = _url_and_ports(request, server)
     store = RedisBackend(url, namespace="bulk", near_cache_bytes=0)
     await _fill(store, count, tags=["all"])
     name, *args = operation
@@ -330,12 +334,7 @@ async def test_dropping_thousands_of_vary_variants_of_one_url_is_bounded(request
     """One URL varying on a header with many values (Vary: User-Agent) holds thousands of
     variants; invalidating it drops them SCRIPT_BATCH at a time, not in one long script."""
     count = 25 * SCRIPT_BATCH
-    if server == "redis":
-        node = request.getfixturevalue("private_redis")
-        url, ports = node.url, [node.port]
-    else:
-        url = request.getfixturevalue("redis_cluster_url")
-        ports = list(request.getfixturevalue("redis_cluster_server").processes)
+    url, ports = _url_and_ports(request, server)
     store = RedisBackend(url, namespace="variants", near_cache_bytes=0)
     for first in range(0, count, 50):
         variants = (
