@@ -20,7 +20,8 @@ dictionary-compressed (it gets the normal negotiation), in two steps:
   is used, Flask once the session is read, Rails and Laravel set a cookie on such
   responses, ASP.NET Core's antiforgery sends ``Cache-Control: no-cache, no-store``;
 * its body (``carries_secret``), only when ``dcz`` is about to be sent: any of
-  ``secret_markers`` (the usual names of CSRF fields and meta tags) in it. Each marker is
+  ``secret_markers`` (the usual names of CSRF fields and meta tags) in it, however its
+  attributes are quoted (templates written by hand use ``'``, minifiers drop quotes). Each marker is
   one pass over the body, so this check is made for dictionary holders only.
 
 The dictionary is trained from public pages only (``perf_middleware.compression.training``):
@@ -29,7 +30,9 @@ it must never hold a secret itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 import threading
 from dataclasses import dataclass
 from html import escape
@@ -52,13 +55,14 @@ __all__ = [
     "html_candidate",
 ]
 
-#: Substrings (case-sensitive) whose presence keeps a body from dictionary compression: a
+#: Markers (case-sensitive) whose presence keeps a body from dictionary compression: a
 #: hidden form field, where every framework's form helper puts its CSRF token (Django
 #: ``csrfmiddlewaretoken``, Rails ``authenticity_token``, Laravel ``_token``, ASP.NET
 #: ``__RequestVerificationToken``, WTForms ``csrf_token``, Litestar ``_csrf_token``) and
-#: other per-user form state, and the ``csrf-token`` meta tag of Rails and Laravel layouts.
-#: Each is one pass over the body; two keep the check below the cost of compressing.
-DEFAULT_SECRET_MARKERS: tuple[bytes, ...] = (b'type="hidden"', b'name="csrf-token"')
+#: other per-user form state, in any attribute quoting; and the name of the ``csrf-token``
+#: meta tag of Rails and Laravel layouts, a plain substring (one fast pass, whatever the
+#: quoting). Each is one pass over the body, kept below the cost of compressing.
+DEFAULT_SECRET_MARKERS: tuple[bytes, ...] = (b'type="hidden"', b"csrf-token")
 #: Smallest dictionary file accepted: a few hundred bytes share nothing useful with a page.
 MIN_DICTIONARY_SIZE = 1024
 _MAX_DICTIONARY = 8 * 2**20
@@ -81,7 +85,8 @@ class SiteDictionaryConfig:
     * ``cookies``: also compress responses that look personal by their headers
       (``Set-Cookie``, ``private``/``no-store``, ``Vary: Cookie``); off: BREACH, see the module.
     * ``secret_markers``: a body containing any of these bytes is not dictionary-compressed
-      (checked for dictionary holders only); ``()`` turns the check off, leaving the header
+      (checked for dictionary holders only); a ``"`` in a marker matches any HTML attribute
+      quoting (``"``, ``'`` or none); ``()`` turns the check off, leaving the header
       signals (for sites whose frameworks mark personal pages, see the module).
     * ``max_age``: ``Cache-Control`` lifetime of the dictionary response (seconds).
     """
@@ -159,8 +164,27 @@ def html_candidate(
 
 
 def carries_secret(body: bytes, config: SiteDictionaryConfig) -> bool:
-    """Whether ``body`` holds one of the configured ``secret_markers``."""
-    return any(marker in body for marker in config.secret_markers)
+    """Whether ``body`` holds one of the configured ``secret_markers``; a ``"`` in a marker
+    stands for any HTML attribute quoting (``"``, ``'`` or none: HTML 5.2 section 8.1.2.3),
+    so ``type="hidden"`` also finds a hand-written ``type='hidden'`` and a minifier's
+    ``type=hidden``."""
+    for marker in _matchers(config.secret_markers):
+        if marker.search(body) is not None if isinstance(marker, re.Pattern) else marker in body:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=8)
+def _matchers(markers: tuple[bytes, ...]) -> tuple[bytes | re.Pattern[bytes], ...]:
+    """Each marker as a substring, or, when it holds a quote, as a pattern; its literal start
+    (``type=``) lets the regular-expression engine skip ahead, so the search stays one pass
+    (a scan per quote style would be three)."""
+    return tuple(
+        re.compile(b"[\"']?".join(re.escape(part) for part in marker.split(b'"')))
+        if b'"' in marker
+        else marker
+        for marker in markers
+    )
 
 
 class SiteDictionary:

@@ -285,14 +285,18 @@ class Responder:
         assert config is not None
         return choose_encoding(self.accept_encoding, config.preference)
 
-    def _choose(self, found: ResponseFields, body: bytes | None) -> tuple[str | None, bool]:
+    def _choose(
+        self, found: ResponseFields, body: bytes | None, *, unseen: bool = False
+    ) -> tuple[str | None, bool]:
         """The coding for a negotiable response, and whether the site dictionary could apply
         to it (then it varies on Available-Dictionary too): ``dcz`` when this complete
-        ``body`` (None: a stream) may use the dictionary and the request holds it."""
+        ``body`` (None: a stream) may use the dictionary and the request holds it.
+        ``unseen``: a HEAD the app answered without its body; it varies as the GET does
+        (RFC 9110 section 9.3.2), but ``dcz`` is never announced for bytes not scanned."""
         coding = self._coding()
         codecs = self.pipeline.codecs
         dictionary = codecs.dictionary if codecs is not None else None
-        if dictionary is None or body is None:
+        if dictionary is None or (body is None and not unseen):
             return coding, False
         config = dictionary.config
         if not html_candidate(
@@ -301,7 +305,8 @@ class Responder:
         ):  # fmt: skip
             return coding, False
         if (
-            coding is not None
+            body is not None
+            and coding is not None
             and dictionary_request(self.request_headers, dictionary.sha256)
             and not carries_secret(body, config)
         ):
@@ -319,7 +324,9 @@ class Responder:
     ) -> None:
         if result is Precondition.NOT_MODIFIED:
             varies = self._negotiable(status, found, size)
-            coding, dictionary = self._choose(found, body) if varies else (None, False)
+            coding, dictionary = (
+                self._choose(found, body, unseen=self.method == "HEAD") if varies else (None, False)
+            )
             out = not_modified_from(headers, coding, vary=varies, dictionary=dictionary)
             await send_complete(self.send, 304, out, b"")
         else:
@@ -359,7 +366,8 @@ class Responder:
                 return
         encoded: bytes | None = None
         if self._negotiable(status, found, size):
-            coding, dictionary = self._choose(found, body if body or not head else None)
+            unseen = head and not body
+            coding, dictionary = self._choose(found, None if unseen else body, unseen=unseen)
             if dictionary:
                 plannable = False  # the answer depends on Available-Dictionary: never planned
             if not head and coding is not None and coding != "identity":

@@ -54,7 +54,7 @@ class StaticRequest:
         self.origin: bytes | None = None
         for key, value in raw:
             if key == b"accept-encoding":
-                self.accept_encoding = value
+                self.accept_encoding = _combined(self.accept_encoding, value)
             elif key == b"if-none-match":
                 self.if_none_match = value
             elif key == b"accept":
@@ -70,13 +70,21 @@ class StaticRequest:
             elif key == b"if-unmodified-since":
                 self.if_unmodified_since = value
             elif key == b"available-dictionary":
-                self.available_dictionary = value
+                self.available_dictionary = _combined(self.available_dictionary, value)
             elif key == b"sec-fetch-site":
-                self.sec_fetch_site = value
+                self.sec_fetch_site = _combined(self.sec_fetch_site, value)
             elif key == b"sec-fetch-mode":
-                self.sec_fetch_mode = value
+                self.sec_fetch_mode = _combined(self.sec_fetch_mode, value)
             elif key == b"origin":
-                self.origin = value
+                self.origin = _combined(self.origin, value)
+
+
+def _combined(prior: bytes | None, value: bytes) -> bytes:
+    """A field sent on several lines is their comma-joined value (RFC 9110 section 5.3):
+    two ``Accept-Encoding`` lines are one list, two ``Available-Dictionary`` lines name no
+    dictionary and two ``Sec-Fetch-*`` lines no single mode or site, so a repeat never
+    picks the one line that allows a delta."""
+    return value if prior is None else prior + b", " + value
 
 
 def delta_for(

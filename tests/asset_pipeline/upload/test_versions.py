@@ -199,3 +199,20 @@ def test_a_history_url_that_is_not_s3_is_a_usage_error(
     err = capsys.readouterr().err
     assert "dictionaries.history_from: 'https://x/y' is not an s3://BUCKET[/PREFIX] URL" in err
     assert not (ci.root / "dist").exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe not json", b"[1, 2, 3]", b'{"version": 1, "files": 7}', b"{" * 5000, b""],
+    ids=["not-json", "a-list", "files-not-a-table", "deeply-open", "empty"],
+)
+def test_a_broken_manifest_in_the_bucket_builds_without_deltas_and_says_which(
+    ci: Ci, s3: Any, capsys: pytest.CaptureFixture[str], body: bytes
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key=PREFIX + "manifest.json", Body=body)
+    info = load_manifest(ci.job(1, *ci.history()))["js/app.js"].dictionary
+    err = capsys.readouterr().err
+    assert info is not None
+    assert info.history == ()
+    assert f"s3://{BUCKET}/{PREFIX}manifest.json" in err
+    assert "HINT" in err

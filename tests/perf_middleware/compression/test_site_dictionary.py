@@ -105,8 +105,26 @@ def test_html_candidate_is_a_page_whose_headers_do_not_look_personal(
         (b'<meta name="csrf-token" content="x" />', True),
         (b'<input name="__RequestVerificationToken" type="hidden" value="x" />', True),
         (b'<form action="/search"><input type="search" name="q"></form>', False),
+        # hand-written templates quote with ', minifiers drop quotes (HTML allows both)
+        (b"<input type='hidden' name='_token' value='x'>", True),
+        (b"<input type=hidden name=csrfmiddlewaretoken value=x>", True),
+        (b"<meta name=csrf-token content=x>", True),
+        (b"<meta name='csrf-token' content='x'>", True),
+        (b'<div class="hidden" aria-hidden="true" style="overflow:hidden">', False),
     ],
-    ids=["page", "django", "rails-form", "rails-laravel-meta", "aspnet", "search-form"],
+    ids=[
+        "page",
+        "django",
+        "rails-form",
+        "rails-laravel-meta",
+        "aspnet",
+        "search-form",
+        "single-quotes",
+        "minified",
+        "minified-meta",
+        "single-quoted-meta",
+        "hidden-elsewhere",
+    ],
 )
 def test_carries_secret_finds_the_usual_csrf_names(
     dictionary_path: Path, body: bytes, expected: bool

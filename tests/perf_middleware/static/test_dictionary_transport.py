@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from asset_pipeline.config import BuildConfig
 from asset_pipeline.manifest import Manifest
 from perf_middleware.static import StaticAssets
 from tests.perf_middleware.asgi_driver import call
+from tests.perf_middleware.cache.raw_http import raw_request
 from tests.perf_middleware.static.test_build import EXAMPLE
+from tests.support.servers import UvicornServer
 
 CHROME = "gzip, deflate, br, zstd, dcb, dcz"
 
@@ -228,3 +231,105 @@ async def test_a_tampered_manifest_dictionary_is_skipped_with_a_warning(
     )
     assert r.headers["content-encoding"] == "br"
     assert "use-as-dictionary" in r.headers
+
+
+# -- the same rules through a real uvicorn, with header lines httpx would normalise away ----
+
+
+@pytest.fixture(scope="module")
+def static_server(two_builds: tuple[Path, Manifest, bytes]) -> Iterator[UvicornServer]:
+    dist, _, _ = two_builds
+    with UvicornServer(StaticAssets(dist)) as running:
+        yield running
+
+
+def test_two_available_dictionary_lines_name_no_dictionary(
+    two_builds: tuple[Path, Manifest, bytes], static_server: UvicornServer
+) -> None:
+    """RFC 9110 section 5.3: repeated lines are one combined value, and two Byte Sequences
+    are not a Byte Sequence, so the client named no dictionary: never a delta, whichever
+    line comes last."""
+    _, manifest, v1 = two_builds
+    target = f"/static/{manifest['js/app.js'].path}"
+    for lines in ((offer(b"other"), offer(v1)), (offer(v1), offer(b"other"))):
+        r = raw_request(
+            static_server.port,
+            target,
+            [("Host", "t.test"), ("Accept-Encoding", CHROME)]
+            + [("Available-Dictionary", line) for line in lines],
+        )
+        assert r.status == 200
+        assert r.header("content-encoding") == "br"
+
+
+def test_malformed_available_dictionary_values_get_brotli_not_an_error(
+    two_builds: tuple[Path, Manifest, bytes], static_server: UvicornServer
+) -> None:
+    _, manifest, v1 = two_builds
+    target = f"/static/{manifest['js/app.js'].path}"
+    good = offer(v1)
+    for value in (
+        f"{good}, {good}",  # a list
+        ":" + base64.b64encode(hashlib.sha256(v1).digest()[:31]).decode() + ":",  # 31 bytes
+        good.replace("=", "") + "*",  # not base64
+        ":" + "A" * 6000 + ":",  # huge
+        good.lower(),
+    ):
+        r = raw_request(
+            static_server.port,
+            target,
+            [("Host", "t.test"), ("Accept-Encoding", CHROME), ("Available-Dictionary", value)],
+        )
+        assert r.status == 200, value
+        assert r.header("content-encoding") == "br", value
+
+
+def test_a_validator_of_one_representation_never_revalidates_the_other(
+    two_builds: tuple[Path, Manifest, bytes], static_server: UvicornServer
+) -> None:
+    _, manifest, v1 = two_builds
+    target = f"/static/{manifest['js/app.js'].path}"
+    holder = [("Host", "t.test"), ("Accept-Encoding", CHROME), ("Available-Dictionary", offer(v1))]
+    delta = raw_request(static_server.port, target, holder)
+    plain = raw_request(static_server.port, target, [("Host", "t.test"), ("Accept-Encoding", "br")])
+    assert delta.header("content-encoding") == "dcz"
+    assert plain.header("content-encoding") == "br"
+    # a client without the dictionary revalidating with the delta's ETag gets brotli bytes
+    r = raw_request(
+        static_server.port,
+        target,
+        [("Host", "t.test"), ("Accept-Encoding", "br"), ("If-None-Match", delta.header("etag"))],
+    )
+    assert (r.status, r.header("content-encoding")) == (200, "br")
+    # a holder revalidating with the brotli ETag gets the delta, not a 304
+    r = raw_request(static_server.port, target, [*holder, ("If-None-Match", plain.header("etag"))])
+    assert (r.status, r.header("content-encoding")) == (200, "dcz")
+    assert r.body == delta.body
+    # HEAD by a holder announces the delta without bytes
+    r = raw_request(static_server.port, target, holder, method="HEAD")
+    assert (r.status, r.header("content-encoding"), r.body) == (200, "dcz", b"")
+    assert r.header("content-length") == delta.header("content-length")
+
+
+def test_dcz_named_on_either_of_two_accept_encoding_lines_gets_the_delta(
+    two_builds: tuple[Path, Manifest, bytes], static_server: UvicornServer
+) -> None:
+    """Two Accept-Encoding lines are one list (RFC 9110 section 5.3): whichever line names
+    dcz, the holder gets the delta, and a client naming br on one line gets brotli."""
+    _, manifest, v1 = two_builds
+    target = f"/static/{manifest['js/app.js'].path}"
+    for lines in (("gzip, br", "dcz"), ("dcz", "gzip, br")):
+        r = raw_request(
+            static_server.port,
+            target,
+            [("Host", "t.test"), ("Available-Dictionary", offer(v1))]
+            + [("Accept-Encoding", line) for line in lines],
+        )
+        assert r.header("content-encoding") == "dcz", lines
+    for lines in (("br", "gzip"), ("gzip", "br")):
+        r = raw_request(
+            static_server.port,
+            target,
+            [("Host", "t.test")] + [("Accept-Encoding", line) for line in lines],
+        )
+        assert r.header("content-encoding") == "br", lines
