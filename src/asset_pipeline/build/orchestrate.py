@@ -95,10 +95,11 @@ def build(
         tmp = output.make_temp_dir(out)
         try:
             emitter = steps.Emitter(plan, processed, scanner, tmp, stats, previous)
-            for name in order:
-                emitter.emit(name)
+            compressor = output.Precompressor(emitter, cache, workers, config, progress)
+            for name in order:  # each file is compressed in the pool as soon as it is written
+                compressor.add(emitter.emit(name))
             warnings.extend(emitter.warnings)
-            encoded = output.precompress_all(emitter, cache, workers, config, progress)
+            encoded = compressor.finish()
             deltas = dictionaries.build_deltas(
                 emitter,
                 cache,

@@ -10,12 +10,13 @@ raw it would ignore ``--quiet`` and, from a worker process, name no file at all.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import signal
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from typing import Any, Generic, TypeVar
 
 from asset_pipeline.build.cache import BuildCache, cache_key
 from asset_pipeline.refs import RawRef
@@ -23,6 +24,7 @@ from asset_pipeline.refs.graph import scanner_for
 from asset_pipeline.refs.rewrite import extension
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def scan_job(name: str, data: bytes) -> list[RawRef]:
@@ -202,11 +204,114 @@ class Workers:
             for i, args in enumerate(jobs):
                 yield i, fn(*args)
             return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self._jobs, initializer=_ignore_sigint)
+        pool = self.pool()
         futures: dict[Future[list[T]], list[int]] = {
-            self._pool.submit(_run_batch, fn, [jobs[i] for i in group]): group
-            for group in batches(jobs)
+            pool.submit(_run_batch, fn, [jobs[i] for i in group]): group for group in batches(jobs)
         }
         for fut in as_completed(futures):
             yield from zip(futures[fut], fut.result(), strict=True)
+
+    @property
+    def parallel(self) -> bool:
+        return self._jobs > 1
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def pool(self) -> ProcessPoolExecutor:
+        """The process pool, started on first use."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self._jobs, initializer=_ignore_sigint)
+        return self._pool
+
+    def stream(self, fn: Callable[..., T]) -> JobStream[Any, T]:
+        """A ``JobStream`` running ``fn`` on jobs handed over one at a time."""
+        return JobStream(self, fn)
+
+
+class JobStream(Generic[K, T]):
+    """``fn`` run on jobs that become known one at a time (``add``), while the caller goes
+    on producing more: the pool starts on the first jobs instead of waiting at a barrier
+    until the caller has listed them all.
+
+    Jobs wait here, not in the pool's queue, and only a few batches are in flight at once,
+    so each batch sent is made of the largest jobs waiting at that moment: a large file
+    that arrives late still starts before the small ones, which keeps the tail short.
+    Small jobs travel in batches of ``BATCH_BYTES`` (one round trip costs about as much as
+    compressing a few kilobytes). With one worker, or a single job in all, ``fn`` runs in
+    this process (no pool to start, no pickling).
+    """
+
+    __slots__ = (
+        "_closed",
+        "_fn",
+        "_inflight",
+        "_results",
+        "_seq",
+        "_waiting",
+        "_waiting_bytes",
+        "_workers",
+    )
+
+    def __init__(self, workers: Workers, fn: Callable[..., T]) -> None:
+        self._workers = workers
+        self._fn = fn
+        self._waiting: list[tuple[int, int, K, tuple[Any, ...]]] = []  # heap, largest first
+        self._waiting_bytes = 0
+        self._seq = 0
+        self._inflight: dict[Future[list[T]], list[K]] = {}
+        self._results: list[tuple[K, T]] = []  # computed in this process
+        self._closed = False
+
+    def add(self, key: K, args: tuple[Any, ...]) -> None:
+        """Queue ``fn(*args)``; its result comes back from ``ready``/``drain`` with ``key``."""
+        if self._closed:
+            raise RuntimeError("JobStream.add after drain")
+        if not self._workers.parallel:
+            self._results.append((key, self._fn(*args)))
+            return
+        size = _size(args)
+        heapq.heappush(self._waiting, (-size, self._seq, key, args))
+        self._seq += 1
+        self._waiting_bytes += size
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        depth = 2 * self._workers._jobs  # enough to keep every worker busy between calls
+        while self._waiting and len(self._inflight) < depth:
+            if not self._closed and self._waiting_bytes < BATCH_BYTES:
+                return  # more jobs are coming: wait to fill a batch
+            alone = not self._workers.started and not self._inflight and len(self._waiting) == 1
+            if self._closed and alone:
+                _, _, key, args = heapq.heappop(self._waiting)  # one job in all
+                self._waiting_bytes = 0
+                self._results.append((key, self._fn(*args)))
+                return
+            keys: list[K] = []
+            jobs: list[tuple[Any, ...]] = []
+            size = 0
+            while self._waiting and size < BATCH_BYTES:
+                negative, _, key, args = heapq.heappop(self._waiting)
+                keys.append(key)
+                jobs.append(args)
+                size -= negative
+            self._waiting_bytes -= size
+            fut = self._workers.pool().submit(_run_batch, self._fn, jobs)
+            self._inflight[fut] = keys
+
+    def ready(self) -> list[tuple[K, T]]:
+        """The results that are in, without waiting; sends more waiting jobs to the pool."""
+        for fut in [f for f in self._inflight if f.done()]:  # a few batches at most
+            self._results.extend(zip(self._inflight.pop(fut), fut.result(), strict=True))
+        self._dispatch()  # may run the last job here, adding to the results
+        out, self._results = self._results, []
+        return out
+
+    def drain(self) -> Iterator[tuple[K, T]]:
+        """No more jobs: every remaining result, as each batch finishes."""
+        self._closed = True
+        yield from self.ready()
+        while self._inflight:
+            wait(list(self._inflight), return_when=FIRST_COMPLETED)
+            yield from self.ready()

@@ -260,7 +260,8 @@ class Emitter:
         name = hashed_name(logical, digest, pattern=config.name_pattern, length=config.hash_length)
         return name, digest
 
-    def emit(self, name: str) -> None:
+    def emit(self, name: str) -> list[Emitted]:
+        """Write ``name`` (and its image alternates); returns what was written."""
         result = self.processed[name]
         out_logical = with_suffix(name, result.suffix)
         if result.suffix:
@@ -280,7 +281,9 @@ class Emitter:
         path, digest = self._name(out_logical, data, rewritten=data != result.data)
         self.previous.place(self.out, path, data, digest)
         ctype = with_charset(result.content_type) if result.content_type else None
-        self.main[name] = Emitted(name, path, data, ctype or content_type(out_logical), True)
+        main = Emitted(name, path, data, ctype or content_type(out_logical), True)
+        self.main[name] = main
+        written = [main]
         self.outputs[name] = path
         self.stats.add(type_label(name), len(self.plan.sources[name]), len(data))
         self.stats.add_dropped(name, result)
@@ -291,3 +294,5 @@ class Emitter:
             self.previous.place(self.out, extra_path, extra.data)
             emitted = Emitted(extra_logical, extra_path, extra.data, extra.content_type, True)
             self.alternates.setdefault(name, []).append((emitted, extra))
+            written.append(emitted)
+        return written

@@ -71,6 +71,71 @@ def test_pooled_results_match_serial_ones() -> None:
     assert len(got) == 300
 
 
+def test_a_stream_runs_jobs_handed_over_one_at_a_time_like_the_serial_loop() -> None:
+    jobs = [(bytes([i % 256]) * (i * 37 % 5000), str(i)) for i in range(300)]
+    with Workers(2) as pooled:
+        stream = pooled.stream(digest)
+        got: dict[int, str] = {}
+        for i, args in enumerate(jobs):
+            stream.add(i, args)
+            got.update(stream.ready())  # what came back meanwhile
+        assert pooled.started
+        got.update(stream.drain())
+    assert got == {i: digest(*args) for i, args in enumerate(jobs)}
+
+
+def test_a_stream_holds_small_jobs_back_until_they_fill_a_batch() -> None:
+    """Waiting jobs stay out of the pool until a batch's worth is there (or no more are
+    coming); then the largest waiting go first, so a large file that arrives late is not
+    stuck behind the small ones."""
+    sizes = [1000 * n for n in range(1, 11)]  # 55 kB in all: less than a batch
+    with Workers(2) as pooled:
+        stream = pooled.stream(digest)
+        for size in sizes:
+            stream.add(size, (b"z" * size, "s"))
+        assert stream.ready() == []
+        assert not pooled.started
+        got = list(stream.drain())  # one batch: the same order comes back
+    assert [key for key, _ in got] == sorted(sizes, reverse=True)
+    assert dict(got) == {size: digest(b"z" * size, "s") for size in sizes}
+
+
+def test_a_job_of_a_batchs_size_starts_the_pool_at_once() -> None:
+    with Workers(2) as pooled:
+        stream = pooled.stream(digest)
+        stream.add("big", (b"b" * BATCH_BYTES, "x"))
+        assert pooled.started
+        assert dict(stream.drain()) == {"big": digest(b"b" * BATCH_BYTES, "x")}
+
+
+def test_a_stream_of_one_small_job_or_one_worker_runs_in_this_process() -> None:
+    for workers, size, count in ((Workers(2), 100, 1), (Workers(1), BATCH_BYTES, 3)):
+        with workers:
+            stream = workers.stream(digest)
+            for i in range(count):
+                stream.add(i, (b"q" * size, str(i)))
+            got = dict(stream.drain())
+            assert not workers.started
+        assert got == {i: digest(b"q" * size, str(i)) for i in range(count)}
+        with pytest.raises(RuntimeError, match="after drain"):
+            stream.add(9, (b"", ""))
+
+
+def fail_on_empty(data: bytes) -> int:
+    if not data:
+        raise ValueError("empty input")
+    return len(data)
+
+
+def test_a_failing_job_in_the_pool_raises_from_the_stream() -> None:
+    with Workers(2) as pooled:
+        stream = pooled.stream(fail_on_empty)
+        stream.add(0, (b"a" * BATCH_BYTES,))
+        stream.add(1, (b"",))
+        with pytest.raises(ValueError, match="empty input"):
+            list(stream.drain())
+
+
 def test_a_cold_build_scans_each_stylesheet_and_module_once_and_rewrites_every_form(
     tmp_path: Path,
 ) -> None:
