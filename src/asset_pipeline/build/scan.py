@@ -110,6 +110,12 @@ class Scanner:
         return refs
 
     def scan_all(self, sources: Mapping[str, bytes]) -> dict[str, list[RawRef]]:
+        return self.start_all(sources)()
+
+    def start_all(self, sources: Mapping[str, bytes]) -> Callable[[], dict[str, list[RawRef]]]:
+        """Send the scans that are not known yet to the pool now; the function returned
+        waits for them and returns every source's references. Work sent to the pool after
+        this call runs after the scans, so the caller can queue more meanwhile."""
         result: dict[str, list[RawRef]] = {}
         todo: list[str] = []
         for name, data in sources.items():
@@ -124,10 +130,15 @@ class Scanner:
         todo.sort(key=lambda n: -len(sources[n]))
         jobs = [(name, sources[name]) for name in todo]
         run = self._workers.map_unordered if self._workers else _serial
-        for i, refs in run(scan_job, jobs):
-            self.remember(todo[i], sources[todo[i]], refs)
-            result[todo[i]] = refs
-        return result
+        scans = run(scan_job, jobs)
+
+        def collect() -> dict[str, list[RawRef]]:
+            for i, refs in scans:
+                self.remember(todo[i], sources[todo[i]], refs)
+                result[todo[i]] = refs
+            return result
+
+        return collect
 
 
 #: Jobs go to a worker in batches of at least this many bytes of input: one round trip
@@ -167,6 +178,11 @@ def _serial(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> Iterator[t
         yield i, fn(*args)
 
 
+def _as_completed(futures: Mapping[Future[list[T]], list[int]]) -> Iterator[tuple[int, T]]:
+    for fut in as_completed(futures):
+        yield from zip(futures[fut], fut.result(), strict=True)
+
+
 def _ignore_sigint() -> None:
     """In each worker: Ctrl-C reaches the whole process group, and only the parent
     should answer it (one line, exit 130); the parent then shuts the pool down."""
@@ -199,17 +215,17 @@ class Workers:
     def map_unordered(
         self, fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]
     ) -> Iterator[tuple[int, T]]:
-        """Yield ``(index, result)`` as each job finishes (small jobs in ``batches``)."""
+        """Yield ``(index, result)`` as each job finishes (small jobs in ``batches``).
+
+        The jobs go to the pool when this is called, not when the iteration starts, so
+        what is sent next queues behind them; in this process they run as iterated."""
         if self._jobs <= 1 or len(jobs) <= 1:
-            for i, args in enumerate(jobs):
-                yield i, fn(*args)
-            return
+            return _serial(fn, jobs)
         pool = self.pool()
         futures: dict[Future[list[T]], list[int]] = {
             pool.submit(_run_batch, fn, [jobs[i] for i in group]): group for group in batches(jobs)
         }
-        for fut in as_completed(futures):
-            yield from zip(futures[fut], fut.result(), strict=True)
+        return _as_completed(futures)
 
     @property
     def parallel(self) -> bool:
