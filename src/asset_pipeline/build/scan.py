@@ -145,6 +145,18 @@ class Scanner:
 #: (pickling, a pipe write and read, a wake-up on each side) costs about as much as
 #: compressing a few kilobytes, and a tree of small modules has thousands of jobs.
 BATCH_BYTES = 64 * 1024
+#: The smallest batch a ``JobStream`` sends at the end, when what is left is split so that
+#: both workers finish together instead of one waiting on the other's last batch.
+TAIL_BATCH_BYTES = 8 * 1024
+
+
+def tail_batch_bytes(waiting: int, depth: int) -> int:
+    """The batch size once no more jobs are coming: an even share of the ``waiting`` bytes
+    for each of the ``depth`` batches in flight, between ``TAIL_BATCH_BYTES`` and
+    ``BATCH_BYTES``. A batch of small files costs more than its bytes say (every file
+    sets up three encoders), so the last full-size batch could keep one worker busy
+    long after the other ran out of work."""
+    return max(TAIL_BATCH_BYTES, min(BATCH_BYTES, waiting // depth))
 
 
 def _size(args: tuple[Any, ...]) -> int:
@@ -304,10 +316,11 @@ class JobStream(Generic[K, T]):
                 self._waiting_bytes = 0
                 self._results.append((key, self._fn(*args)))
                 return
+            limit = tail_batch_bytes(self._waiting_bytes, depth) if self._closed else BATCH_BYTES
             keys: list[K] = []
             jobs: list[tuple[Any, ...]] = []
             size = 0
-            while self._waiting and size < BATCH_BYTES:
+            while self._waiting and size < limit:
                 negative, _, key, args = heapq.heappop(self._waiting)
                 keys.append(key)
                 jobs.append(args)

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from asset_pipeline.build.scan import BATCH_BYTES, Workers, batches, library_messages
+from asset_pipeline.build.scan import (
+    BATCH_BYTES,
+    TAIL_BATCH_BYTES,
+    Workers,
+    batches,
+    library_messages,
+    tail_batch_bytes,
+)
 from asset_pipeline.refs import RawRef, graph
 from asset_pipeline.refs.graph import RefFinder
 from tests.asset_pipeline.build_support import SVG, output_text, run, write_tree
@@ -88,7 +95,7 @@ def test_a_stream_holds_small_jobs_back_until_they_fill_a_batch() -> None:
     """Waiting jobs stay out of the pool until a batch's worth is there (or no more are
     coming); then the largest waiting go first, so a large file that arrives late is not
     stuck behind the small ones."""
-    sizes = [1000 * n for n in range(1, 11)]  # 55 kB in all: less than a batch
+    sizes = [100 * n for n in range(1, 11)]  # 5.5 kB in all: one batch, even at the end
     with Workers(2) as pooled:
         stream = pooled.stream(digest)
         for size in sizes:
@@ -98,6 +105,12 @@ def test_a_stream_holds_small_jobs_back_until_they_fill_a_batch() -> None:
         got = list(stream.drain())  # one batch: the same order comes back
     assert [key for key, _ in got] == sorted(sizes, reverse=True)
     assert dict(got) == {size: digest(b"z" * size, "s") for size in sizes}
+
+
+def test_the_last_batches_shrink_so_both_workers_finish_together() -> None:
+    assert tail_batch_bytes(10 * 2**20, 4) == BATCH_BYTES  # plenty left: full batches
+    assert tail_batch_bytes(128 * 1024, 4) == 32 * 1024  # a share for each batch in flight
+    assert tail_batch_bytes(20 * 1024, 4) == TAIL_BATCH_BYTES  # never below a round trip
 
 
 def test_a_job_of_a_batchs_size_starts_the_pool_at_once() -> None:
