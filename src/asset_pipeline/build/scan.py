@@ -109,9 +109,6 @@ class Scanner:
             self.remember(name, data, refs)
         return refs
 
-    def scan_all(self, sources: Mapping[str, bytes]) -> dict[str, list[RawRef]]:
-        return self.start_all(sources)()
-
     def start_all(self, sources: Mapping[str, bytes]) -> Callable[[], dict[str, list[RawRef]]]:
         """Send the scans that are not known yet to the pool now; the function returned
         waits for them and returns every source's references. Work sent to the pool after
@@ -240,6 +237,11 @@ class Workers:
         return _as_completed(futures)
 
     @property
+    def size(self) -> int:
+        """How many jobs run at once."""
+        return self._jobs
+
+    @property
     def parallel(self) -> bool:
         return self._jobs > 1
 
@@ -267,8 +269,9 @@ class JobStream(Generic[K, T]):
     so each batch sent is made of the largest jobs waiting at that moment: a large file
     that arrives late still starts before the small ones, which keeps the tail short.
     Small jobs travel in batches of ``BATCH_BYTES`` (one round trip costs about as much as
-    compressing a few kilobytes). With one worker, or a single job in all, ``fn`` runs in
-    this process (no pool to start, no pickling).
+    compressing a few kilobytes), and once no more are coming, in the shrinking batches
+    of ``tail_batch_bytes``. With one worker, or a single job in all, ``fn`` runs in this
+    process (no pool to start, no pickling).
     """
 
     __slots__ = (
@@ -306,7 +309,7 @@ class JobStream(Generic[K, T]):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        depth = 2 * self._workers._jobs  # enough to keep every worker busy between calls
+        depth = 2 * self._workers.size  # enough to keep every worker busy between calls
         while self._waiting and len(self._inflight) < depth:
             if not self._closed and self._waiting_bytes < BATCH_BYTES:
                 return  # more jobs are coming: wait to fill a batch
