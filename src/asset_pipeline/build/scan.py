@@ -269,9 +269,10 @@ class JobStream(Generic[K, T]):
     so each batch sent is made of the largest jobs waiting at that moment: a large file
     that arrives late still starts before the small ones, which keeps the tail short.
     Small jobs travel in batches of ``BATCH_BYTES`` (one round trip costs about as much as
-    compressing a few kilobytes), and once no more are coming, in the shrinking batches
-    of ``tail_batch_bytes``. With one worker, or a single job in all, ``fn`` runs in this
-    process (no pool to start, no pickling).
+    compressing a few kilobytes) unless a worker of a running pool has nothing to do, and
+    once no more are coming, in the shrinking batches of ``tail_batch_bytes``. With one
+    worker, or a single job in all, ``fn`` runs in this process (no pool to start, no
+    pickling).
     """
 
     __slots__ = (
@@ -312,7 +313,9 @@ class JobStream(Generic[K, T]):
         depth = 2 * self._workers.size  # enough to keep every worker busy between calls
         while self._waiting and len(self._inflight) < depth:
             if not self._closed and self._waiting_bytes < BATCH_BYTES:
-                return  # more jobs are coming: wait to fill a batch
+                idle = self._workers.started and len(self._inflight) < self._workers.size
+                if not idle:
+                    return  # more jobs are coming: wait to fill a batch
             alone = not self._workers.started and not self._inflight and len(self._waiting) == 1
             if self._closed and alone:
                 _, _, key, args = heapq.heappop(self._waiting)  # one job in all

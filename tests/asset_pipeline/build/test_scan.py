@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -119,6 +120,21 @@ def test_a_job_of_a_batchs_size_starts_the_pool_at_once() -> None:
         stream.add("big", (b"b" * BATCH_BYTES, "x"))
         assert pooled.started
         assert dict(stream.drain()) == {"big": digest(b"b" * BATCH_BYTES, "x")}
+
+
+def test_a_worker_with_nothing_to_do_gets_a_small_job_at_once() -> None:
+    """Once the pool runs, a small job is not held back for a batch while a worker idles."""
+    with Workers(2) as pooled:
+        stream = pooled.stream(digest)
+        stream.add("big", (b"b" * BATCH_BYTES, "x"))
+        stream.add("small", (b"s", "y"))  # one worker is still free
+        got: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        while len(got) < 2 and time.monotonic() < deadline:
+            got.update(stream.ready())  # no drain: both were sent without it
+            time.sleep(0.01)
+        assert list(stream.drain()) == []
+    assert got == {"big": digest(b"b" * BATCH_BYTES, "x"), "small": digest(b"s", "y")}
 
 
 def test_a_stream_of_one_small_job_or_one_worker_runs_in_this_process() -> None:
