@@ -306,6 +306,14 @@ def measure(
     return rps, used / max(1.0, rps * duration) * 1e6
 
 
+def paired(numerators: list[float], denominators: list[float]) -> str:
+    """Median and range of the per-round ratios. The two variants of a pair run back to back
+    in every round, so a change of machine load between rounds cancels out of each ratio,
+    which a ratio of the two medians does not do."""
+    ratios = sorted(a / b for a, b in zip(numerators, denominators, strict=True))
+    return f"{median(ratios):.2f} [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
+
+
 def run_http(rounds: int, duration: float, variants: tuple[str, ...] = VARIANTS) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-cache-"))
     (workdir / "redis").mkdir()
@@ -411,14 +419,15 @@ def run_http(rounds: int, duration: float, variants: tuple[str, ...] = VARIANTS)
     for probe in probe_list:
         row = [probe.name]
         for a, b in pairs:
-            ka, kb = (a, probe.name), (b, probe.name)
-            if ka in rps and kb in rps:
-                row.append(f"{rps[ka] / rps[kb]:.2f} / {cpu[kb] / cpu[ka]:.2f}")
+            sa, sb = samples.get((a, probe.name)), samples.get((b, probe.name))
+            if sa is not None and sb is not None:
+                row.append(f"{paired(sa.rps, sb.rps)} / {paired(sb.cpu_us, sa.cpu_us)}")
             else:
                 row.append("-")
         target_rows.append(row)
     print_table(
-        "targets: throughput ratio / CPU-per-request ratio (capacity), same run",
+        "targets: throughput ratio / CPU-per-request ratio (capacity), paired per round: "
+        "median [range]",
         ["probe", *(f"{a} vs {b}" for a, b in pairs)],
         target_rows,
     )
