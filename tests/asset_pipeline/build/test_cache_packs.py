@@ -168,16 +168,18 @@ def _env() -> dict[str, str]:
 def test_two_builds_sharing_a_cache_at_once_keep_each_others_entries(tmp_path: Path) -> None:
     """Each build appends to its own pack and writes its own index, and ``prune`` leaves
     alone the packs written after its build started."""
-    one, two = small_modules(150), small_modules(120)
+    one, two = small_modules(400), small_modules(120)
     write_tree(tmp_path / "one", one)
     write_tree(tmp_path / "two", {n: str(c) + "// two\n" for n, c in two.items()})
-    procs = [
-        subprocess.Popen(_build_cmd(tmp_path, src, f"dist-{src}", "--jobs", "1"), env=_env())
-        for src in ("one", "two")
-    ]
+    packs = tmp_path / "cache/packs"
+    first = subprocess.Popen(_build_cmd(tmp_path, "one", "dist-one", "--jobs", "1"), env=_env())
+    _wait_for_a_pack(packs, first)
+    second = subprocess.Popen(_build_cmd(tmp_path, "two", "dist-two", "--jobs", "1"), env=_env())
+    assert first.poll() is None  # the second starts while the first is writing its pack
+    procs = [first, second]
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     assert len(packs_of(tmp_path / "cache")) == 2
-    for src, count in (("one", 150), ("two", 120)):
+    for src, count in (("one", 400), ("two", 120)):
         shutil.rmtree(tmp_path / f"dist-{src}")
         out = subprocess.run(
             [c for c in _build_cmd(tmp_path, src, f"dist-{src}", "--jobs", "1") if c != "--quiet"],
@@ -191,11 +193,7 @@ def test_a_build_killed_mid_way_leaves_a_cache_the_next_build_uses(tmp_path: Pat
     write_tree(tmp_path / "src", small_modules(400))
     proc = subprocess.Popen(_build_cmd(tmp_path, "src", "dist", "--jobs", "1"), env=_env())
     packs = tmp_path / "cache/packs"
-    deadline = time.monotonic() + 120
-    while not any(p.suffix == ".pack" and p.stat().st_size for p in _listing(packs)):
-        assert proc.poll() is None, "the build ended before any entry was packed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)  # polling the pack, not waiting a fixed time
+    _wait_for_a_pack(packs, proc)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL
     assert [p for p in _listing(packs) if p.suffix == ".idx"] == []  # index comes last
@@ -221,3 +219,12 @@ def _listing(directory: Path) -> list[Path]:
         return list(directory.iterdir())
     except FileNotFoundError:
         return []
+
+
+def _wait_for_a_pack(packs: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Until the build ``proc`` has packed an entry (polling, not a fixed wait)."""
+    deadline = time.monotonic() + 120
+    while not any(p.suffix == ".pack" and p.stat().st_size for p in _listing(packs)):
+        assert proc.poll() is None, "the build ended before any entry was packed"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
