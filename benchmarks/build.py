@@ -43,6 +43,7 @@ the file system's allocator. The source tree our build reads stays under ``--wor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -349,6 +350,8 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
               f"{sizes['ours'].br_css_js - sizes['baseline'].br_css_js:+,} bytes")  # fmt: skip
     if args.scratch:
         shutil.rmtree(scratch, ignore_errors=True)  # a tmpfs holds it in memory
+        with contextlib.suppress(OSError):
+            scratch.parent.rmdir()  # once the last tree is done
     return {
         "scratch": str(scratch),
         "files": count,
