@@ -581,12 +581,14 @@ class BuildCache:
         """The packs ``prune`` may fold (older than this build, not its own), the bytes of
         everything under ``packs/``, and the bytes of crash leftovers removed."""
         directory = f"{self._base}/packs"
-        indexed = {p.name: p for p in read_pack_indexes(directory)}
         stats: dict[str, os.stat_result] = {}
         with contextlib.suppress(OSError), os.scandir(directory) as items:
             for item in items:
                 if item.is_file(follow_symlinks=False):
                     stats[item.name] = item.stat(follow_symlinks=False)
+        # Indexes read after the listing: an index listed but not read is damaged, not
+        # one that another build renamed into place in between.
+        indexed = {p.name: p for p in read_pack_indexes(directory)}
         total = swept = 0
         packs: list[PackOnDisk] = []
         for filename, stat in stats.items():
@@ -600,8 +602,13 @@ class BuildCache:
                     stem not in indexed and max(stat.st_mtime, pack_stat.st_mtime) < self._started
                 )
             elif suffix == "pack":  # no index: being written, killed, or its index damaged
+                idx_stat = stats.get(f"{stem}.idx")
                 orphan = stem not in indexed and (
-                    old or (f"{stem}.idx" in stats and stat.st_mtime < self._started)
+                    old
+                    or (
+                        idx_stat is not None
+                        and max(stat.st_mtime, idx_stat.st_mtime) < self._started
+                    )
                 )
             else:
                 orphan = False
