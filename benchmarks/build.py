@@ -3,6 +3,7 @@
 Run by hand (it fetches npm packages and takes minutes on a busy 2-core machine)::
 
     .venv/bin/python benchmarks/build.py [--skip-serial] [--servestatic] [--tree NAME]
+    .venv/bin/python benchmarks/build.py --scratch /dev/shm   # work directories on tmpfs
     .venv/bin/python benchmarks/build.py --pool-rounds 2   # pool speed-up only
 
 Two trees are assembled at run time in ``benchmarks/.work/`` (git-ignored) from real npm
@@ -25,12 +26,24 @@ process and its workers — on a shared machine CPU time is the steadier figure)
 * with ``--baseline REV``, a cold build of the code at git revision ``REV`` (after the
   peers) and its bytes, to compare a change in the same run,
 * bytes: the ``.br`` siblings of CSS and JavaScript (what browsers download), all
-  precompressed siblings, and the whole output directory.
+  precompressed siblings, and the whole output directory,
+* files created by each cold run: for ours the files in the output directory plus the
+  build cache (both start empty), for WhiteNoise and ServeStatic the siblings they add
+  beside the tree. Each is an inode, and on some file systems (ext4 without a journal,
+  whose allocator scans past recently freed inodes) creating one costs more than writing
+  its bytes, so the system-CPU column follows this count and the deletions of the minutes
+  before; compare tools by it, not only by wall time.
+
+``--scratch DIR`` puts every tool's work directory under ``DIR`` (ours: output and cache;
+a peer: the tree copy it compresses in place), for instance ``/dev/shm``: on a tmpfs
+creating a file is a memory allocation, so the comparison there shows the tools without
+the file system's allocator. The source tree our build reads stays under ``--work``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -111,6 +124,7 @@ class Run:
     note: str = ""
     load: float = 0.0
     sys: float = 0.0  # the kernel's share of cpu: file creation, page faults, pipes
+    files: int = 0  # files the run created (output + cache, or the siblings added)
 
 
 @dataclass
@@ -216,6 +230,17 @@ def cache_inodes(cache: Path) -> str:
     return f"{files} files, {len(paths) - files} directories"
 
 
+def count_files(directory: Path) -> int:
+    return sum(1 for p in directory.rglob("*") if p.is_file())
+
+
+def created_by_build(run: Run, out: Path, cache: Path) -> None:
+    """Files a cold build left: its output directory plus its cache (both started empty)."""
+    dist, cached = count_files(out), count_files(cache)
+    run.files = dist + cached
+    print(f"    files created: {run.files} (output {dist}, cache {cached}: {cache_inodes(cache)})")
+
+
 def build_cmd(tree: Path, out: Path, cache: Path, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "asset_pipeline", "build", str(tree), "--out", str(out),
@@ -247,12 +272,13 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     count, size = assemble(modules, spec, tree)
     print(f"\ntree {spec.name}: {count} files, {size / 2**20:.1f} MB; {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    out, cache = WORK / spec.name / "dist", WORK / spec.name / "cache"
+    scratch = (args.scratch or WORK) / spec.name  # every tool's work directory
+    out, cache = scratch / "dist", scratch / "cache"
     runs: list[Run] = []
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     runs.append(timed("cold build", build_cmd(tree, out, cache)))
-    print(f"    its cache: {cache_inodes(cache)}")
+    created_by_build(runs[-1], out, cache)
     verify = [sys.executable, "-m", "asset_pipeline", "inspect", str(out), "--verify"]
     subprocess.run(verify, check=True, capture_output=True, timeout=300, env=ENV)
     sizes = {"ours": measure_bytes(out)}
@@ -261,19 +287,21 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     if args.servestatic:
         peers.append(("servestatic", "servestatic.compress", "servestatic.compress (br+gz+zstd)"))
     for key, module, label in peers:
-        copy = WORK / spec.name / "peer-tree"
-        assemble(modules, spec, copy)
+        copy = scratch / "peer-tree"
+        before, _ = assemble(modules, spec, copy)
         runs.append(timed(label, [sys.executable, "-m", module, "-q", str(copy)]))
+        runs[-1].files = count_files(copy) - before
+        print(f"    files created: {runs[-1].files} (siblings beside the tree's {before})")
         sizes[key] = measure_bytes(copy)
         shutil.rmtree(copy, ignore_errors=True)
     if args.baseline:
-        base_out, base_cache = WORK / spec.name / "dist-base", WORK / spec.name / "cache-base"
+        base_out, base_cache = scratch / "dist-base", scratch / "cache-base"
         shutil.rmtree(base_out, ignore_errors=True)
         shutil.rmtree(base_cache, ignore_errors=True)
         env = {**ENV, "PYTHONPATH": str(args.baseline_src)}
         label = f"cold build at {args.baseline}"
         runs.append(timed(label, build_cmd(tree, base_out, base_cache), env=env))
-        print(f"    its cache: {cache_inodes(base_cache)}")
+        created_by_build(runs[-1], base_out, base_cache)
         sizes["baseline"] = measure_bytes(base_out)
         shutil.rmtree(base_out, ignore_errors=True)
         shutil.rmtree(base_cache, ignore_errors=True)
@@ -285,7 +313,7 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
         fh.write("\nexport const benchEdit = 1;\n")
     runs.append(timed("one JS module changed (cascade)", build_cmd(tree, out, cache), spec.js_edit))
     if not args.skip_serial:
-        serial_cache, serial_out = WORK / spec.name / "cache-serial", WORK / spec.name / "dist-j1"
+        serial_cache, serial_out = scratch / "cache-serial", scratch / "dist-j1"
         shutil.rmtree(serial_cache, ignore_errors=True)
         shutil.rmtree(serial_out, ignore_errors=True)
         runs.append(
@@ -303,7 +331,11 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     for key, _, label in peers:
         peer = by_name[label]
         print(f"  cold build vs {key}: {cold.wall / peer.wall:.2f}x wall, "
-              f"{cold.cpu / peer.cpu:.2f}x CPU")  # fmt: skip
+              f"{cold.cpu / peer.cpu:.2f}x CPU, sys {cold.sys:.2f}/{peer.sys:.2f} s")  # fmt: skip
+    created = [("ours", cold.files)] + [(key, by_name[label].files) for key, _, label in peers]
+    if args.baseline:
+        created.append((args.baseline, by_name[f"cold build at {args.baseline}"].files))
+    print("  files created (cold): " + ", ".join(f"{k} {n:,}" for k, n in created))
     mb = 2**20
     for key, b in sizes.items():
         sib = ", ".join(f"{k} {v / mb:.2f}" for k, v in b.siblings.items() if v)
@@ -316,7 +348,12 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
         print(f"  cold build vs {args.baseline}: {cold.wall / base.wall:.2f}x wall, "
               f"{cold.cpu / base.cpu:.2f}x CPU; .br of CSS+JS "
               f"{sizes['ours'].br_css_js - sizes['baseline'].br_css_js:+,} bytes")  # fmt: skip
+    if args.scratch:
+        shutil.rmtree(scratch, ignore_errors=True)  # a tmpfs holds it in memory
+        with contextlib.suppress(OSError):
+            scratch.parent.rmdir()  # once the last tree is done
     return {
+        "scratch": str(scratch),
         "files": count,
         "bytes": size,
         "runs": [asdict(r) for r in runs],
@@ -344,9 +381,19 @@ def main(argv: list[str] | None = None) -> int:
         "file costs more on some file systems than on others, and the build creates more "
         "files than the peers)",
     )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        metavar="DIR",
+        help="put every tool's work directory (the tree copy a peer compresses in place; "
+        "our output and cache) under DIR, e.g. /dev/shm, to take the file system's inode "
+        "allocator out of the comparison (the source tree stays under --work)",
+    )
     parser.add_argument("--baseline", metavar="REV", help="also time a cold build of git REV")
     args = parser.parse_args(argv)
     WORK = args.work.resolve()
+    if args.scratch:
+        args.scratch = args.scratch.resolve() / "asset-pipeline-bench"
     if args.baseline:
         args.baseline_src = export_code(args.baseline)
 
