@@ -38,6 +38,13 @@ process and its workers — on a shared machine CPU time is the steadier figure)
 a peer: the tree copy it compresses in place), for instance ``/dev/shm``: on a tmpfs
 creating a file is a memory allocation, so the comparison there shows the tools without
 the file system's allocator. The source tree our build reads stays under ``--work``.
+
+``--settle SECONDS`` (default 70) flushes the file system and waits that long before each
+timed cold run (ours, each peer, the baseline). Every cold run follows deletions (the tree
+re-assembled, the previous outputs removed), and ext4 without a journal skips an inode
+freed in the last 60 s (longer while its table block is dirty) when it allocates one, so
+without the wait whichever tool runs first after a mass deletion pays for it. ``--settle
+0`` skips the wait (on a tmpfs ``--scratch`` it does not matter).
 """
 
 from __future__ import annotations
@@ -203,6 +210,17 @@ def export_code(rev: str) -> Path:
     return target / "src"
 
 
+SETTLE = 70.0
+
+
+def settle() -> None:
+    """Flush the file system and wait out the allocator's window for recently freed inodes
+    (see ``--settle``), so a cold run does not pay for the deletions before it."""
+    if SETTLE > 0:
+        os.sync()
+        time.sleep(SETTLE)
+
+
 def timed(name: str, cmd: list[str], note: str = "", env: dict[str, str] | None = None) -> Run:
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -277,6 +295,7 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     runs: list[Run] = []
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
+    settle()
     runs.append(timed("cold build", build_cmd(tree, out, cache)))
     created_by_build(runs[-1], out, cache)
     verify = [sys.executable, "-m", "asset_pipeline", "inspect", str(out), "--verify"]
@@ -289,6 +308,7 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     for key, module, label in peers:
         copy = scratch / "peer-tree"
         before, _ = assemble(modules, spec, copy)
+        settle()
         runs.append(timed(label, [sys.executable, "-m", module, "-q", str(copy)]))
         runs[-1].files = count_files(copy) - before
         print(f"    files created: {runs[-1].files} (siblings beside the tree's {before})")
@@ -300,6 +320,7 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
         shutil.rmtree(base_cache, ignore_errors=True)
         env = {**ENV, "PYTHONPATH": str(args.baseline_src)}
         label = f"cold build at {args.baseline}"
+        settle()
         runs.append(timed(label, build_cmd(tree, base_out, base_cache), env=env))
         created_by_build(runs[-1], base_out, base_cache)
         sizes["baseline"] = measure_bytes(base_out)
@@ -371,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         help="only measure the pool: N alternating cold builds with --jobs 1 and all CPUs",
     )
     parser.add_argument("--servestatic", action="store_true", help="also time servestatic")
-    global WORK
+    global WORK, SETTLE
     parser.add_argument("--tree", choices=sorted(TREES), action="append", help="default: all")
     parser.add_argument(
         "--work",
@@ -390,7 +411,16 @@ def main(argv: list[str] | None = None) -> int:
         "allocator out of the comparison (the source tree stays under --work)",
     )
     parser.add_argument("--baseline", metavar="REV", help="also time a cold build of git REV")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE,
+        metavar="SECONDS",
+        help=f"sync and wait this long before each timed cold run (default {SETTLE:g}; 0: no "
+        "wait): a file system may charge the deletions before a run to its file creations",
+    )
     args = parser.parse_args(argv)
+    SETTLE = args.settle
     WORK = args.work.resolve()
     if args.scratch:
         args.scratch = args.scratch.resolve() / "asset-pipeline-bench"
