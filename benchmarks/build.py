@@ -3,6 +3,7 @@
 Run by hand (it fetches npm packages and takes minutes on a busy 2-core machine)::
 
     .venv/bin/python benchmarks/build.py [--skip-serial] [--servestatic] [--tree NAME]
+    .venv/bin/python benchmarks/build.py --scratch /dev/shm   # work directories on tmpfs
     .venv/bin/python benchmarks/build.py --pool-rounds 2   # pool speed-up only
 
 Two trees are assembled at run time in ``benchmarks/.work/`` (git-ignored) from real npm
@@ -25,12 +26,31 @@ process and its workers — on a shared machine CPU time is the steadier figure)
 * with ``--baseline REV``, a cold build of the code at git revision ``REV`` (after the
   peers) and its bytes, to compare a change in the same run,
 * bytes: the ``.br`` siblings of CSS and JavaScript (what browsers download), all
-  precompressed siblings, and the whole output directory.
+  precompressed siblings, and the whole output directory,
+* files created by each cold run: for ours the files in the output directory plus the
+  build cache (both start empty), for WhiteNoise and ServeStatic the siblings they add
+  beside the tree. Each is an inode, and on some file systems (ext4 without a journal,
+  whose allocator scans past recently freed inodes) creating one costs more than writing
+  its bytes, so the system-CPU column follows this count and the deletions of the minutes
+  before; compare tools by it, not only by wall time.
+
+``--scratch DIR`` puts every tool's work directory under ``DIR`` (ours: output and cache;
+a peer: the tree copy it compresses in place), for instance ``/dev/shm``: on a tmpfs
+creating a file is a memory allocation, so the comparison there shows the tools without
+the file system's allocator. The source tree our build reads stays under ``--work``.
+
+``--settle SECONDS`` (default 70) flushes the file system and waits that long before each
+timed cold run (ours, each peer, the baseline). Every cold run follows deletions (the tree
+re-assembled, the previous outputs removed), and ext4 without a journal skips an inode
+freed in the last 60 s (longer while its table block is dirty) when it allocates one, so
+without the wait whichever tool runs first after a mass deletion pays for it. ``--settle
+0`` skips the wait (on a tmpfs ``--scratch`` it does not matter).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -111,6 +131,7 @@ class Run:
     note: str = ""
     load: float = 0.0
     sys: float = 0.0  # the kernel's share of cpu: file creation, page faults, pipes
+    files: int = 0  # files the run created (output + cache, or the siblings added)
 
 
 @dataclass
@@ -189,6 +210,17 @@ def export_code(rev: str) -> Path:
     return target / "src"
 
 
+SETTLE = 70.0
+
+
+def settle() -> None:
+    """Flush the file system and wait out the allocator's window for recently freed inodes
+    (see ``--settle``), so a cold run does not pay for the deletions before it."""
+    if SETTLE > 0:
+        os.sync()
+        time.sleep(SETTLE)
+
+
 def timed(name: str, cmd: list[str], note: str = "", env: dict[str, str] | None = None) -> Run:
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -214,6 +246,17 @@ def cache_inodes(cache: Path) -> str:
     paths = list(cache.rglob("*"))
     files = sum(1 for p in paths if p.is_file())
     return f"{files} files, {len(paths) - files} directories"
+
+
+def count_files(directory: Path) -> int:
+    return sum(1 for p in directory.rglob("*") if p.is_file())
+
+
+def created_by_build(run: Run, out: Path, cache: Path) -> None:
+    """Files a cold build left: its output directory plus its cache (both started empty)."""
+    dist, cached = count_files(out), count_files(cache)
+    run.files = dist + cached
+    print(f"    files created: {run.files} (output {dist}, cache {cached}: {cache_inodes(cache)})")
 
 
 def build_cmd(tree: Path, out: Path, cache: Path, *extra: str) -> list[str]:
@@ -247,12 +290,14 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     count, size = assemble(modules, spec, tree)
     print(f"\ntree {spec.name}: {count} files, {size / 2**20:.1f} MB; {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    out, cache = WORK / spec.name / "dist", WORK / spec.name / "cache"
+    scratch = (args.scratch or WORK) / spec.name  # every tool's work directory
+    out, cache = scratch / "dist", scratch / "cache"
     runs: list[Run] = []
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
+    settle()
     runs.append(timed("cold build", build_cmd(tree, out, cache)))
-    print(f"    its cache: {cache_inodes(cache)}")
+    created_by_build(runs[-1], out, cache)
     verify = [sys.executable, "-m", "asset_pipeline", "inspect", str(out), "--verify"]
     subprocess.run(verify, check=True, capture_output=True, timeout=300, env=ENV)
     sizes = {"ours": measure_bytes(out)}
@@ -261,19 +306,23 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     if args.servestatic:
         peers.append(("servestatic", "servestatic.compress", "servestatic.compress (br+gz+zstd)"))
     for key, module, label in peers:
-        copy = WORK / spec.name / "peer-tree"
-        assemble(modules, spec, copy)
+        copy = scratch / "peer-tree"
+        before, _ = assemble(modules, spec, copy)
+        settle()
         runs.append(timed(label, [sys.executable, "-m", module, "-q", str(copy)]))
+        runs[-1].files = count_files(copy) - before
+        print(f"    files created: {runs[-1].files} (siblings beside the tree's {before})")
         sizes[key] = measure_bytes(copy)
         shutil.rmtree(copy, ignore_errors=True)
     if args.baseline:
-        base_out, base_cache = WORK / spec.name / "dist-base", WORK / spec.name / "cache-base"
+        base_out, base_cache = scratch / "dist-base", scratch / "cache-base"
         shutil.rmtree(base_out, ignore_errors=True)
         shutil.rmtree(base_cache, ignore_errors=True)
         env = {**ENV, "PYTHONPATH": str(args.baseline_src)}
         label = f"cold build at {args.baseline}"
+        settle()
         runs.append(timed(label, build_cmd(tree, base_out, base_cache), env=env))
-        print(f"    its cache: {cache_inodes(base_cache)}")
+        created_by_build(runs[-1], base_out, base_cache)
         sizes["baseline"] = measure_bytes(base_out)
         shutil.rmtree(base_out, ignore_errors=True)
         shutil.rmtree(base_cache, ignore_errors=True)
@@ -285,7 +334,7 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
         fh.write("\nexport const benchEdit = 1;\n")
     runs.append(timed("one JS module changed (cascade)", build_cmd(tree, out, cache), spec.js_edit))
     if not args.skip_serial:
-        serial_cache, serial_out = WORK / spec.name / "cache-serial", WORK / spec.name / "dist-j1"
+        serial_cache, serial_out = scratch / "cache-serial", scratch / "dist-j1"
         shutil.rmtree(serial_cache, ignore_errors=True)
         shutil.rmtree(serial_out, ignore_errors=True)
         runs.append(
@@ -303,7 +352,11 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
     for key, _, label in peers:
         peer = by_name[label]
         print(f"  cold build vs {key}: {cold.wall / peer.wall:.2f}x wall, "
-              f"{cold.cpu / peer.cpu:.2f}x CPU")  # fmt: skip
+              f"{cold.cpu / peer.cpu:.2f}x CPU, sys {cold.sys:.2f}/{peer.sys:.2f} s")  # fmt: skip
+    created = [("ours", cold.files)] + [(key, by_name[label].files) for key, _, label in peers]
+    if args.baseline:
+        created.append((args.baseline, by_name[f"cold build at {args.baseline}"].files))
+    print("  files created (cold): " + ", ".join(f"{k} {n:,}" for k, n in created))
     mb = 2**20
     for key, b in sizes.items():
         sib = ", ".join(f"{k} {v / mb:.2f}" for k, v in b.siblings.items() if v)
@@ -316,7 +369,12 @@ def bench_tree(modules: Path, spec: Tree, args: argparse.Namespace) -> dict[str,
         print(f"  cold build vs {args.baseline}: {cold.wall / base.wall:.2f}x wall, "
               f"{cold.cpu / base.cpu:.2f}x CPU; .br of CSS+JS "
               f"{sizes['ours'].br_css_js - sizes['baseline'].br_css_js:+,} bytes")  # fmt: skip
+    if args.scratch:
+        shutil.rmtree(scratch, ignore_errors=True)  # a tmpfs holds it in memory
+        with contextlib.suppress(OSError):
+            scratch.parent.rmdir()  # once the last tree is done
     return {
+        "scratch": str(scratch),
         "files": count,
         "bytes": size,
         "runs": [asdict(r) for r in runs],
@@ -334,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         help="only measure the pool: N alternating cold builds with --jobs 1 and all CPUs",
     )
     parser.add_argument("--servestatic", action="store_true", help="also time servestatic")
-    global WORK
+    global WORK, SETTLE
     parser.add_argument("--tree", choices=sorted(TREES), action="append", help="default: all")
     parser.add_argument(
         "--work",
@@ -344,9 +402,28 @@ def main(argv: list[str] | None = None) -> int:
         "file costs more on some file systems than on others, and the build creates more "
         "files than the peers)",
     )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        metavar="DIR",
+        help="put every tool's work directory (the tree copy a peer compresses in place; "
+        "our output and cache) under DIR, e.g. /dev/shm, to take the file system's inode "
+        "allocator out of the comparison (the source tree stays under --work)",
+    )
     parser.add_argument("--baseline", metavar="REV", help="also time a cold build of git REV")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE,
+        metavar="SECONDS",
+        help=f"sync and wait this long before each timed cold run (default {SETTLE:g}; 0: no "
+        "wait): a file system may charge the deletions before a run to its file creations",
+    )
     args = parser.parse_args(argv)
+    SETTLE = args.settle
     WORK = args.work.resolve()
+    if args.scratch:
+        args.scratch = args.scratch.resolve() / "asset-pipeline-bench"
     if args.baseline:
         args.baseline_src = export_code(args.baseline)
 

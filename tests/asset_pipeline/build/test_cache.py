@@ -11,7 +11,7 @@ from typing import IO, Any
 import pytest
 
 from asset_pipeline.build import reuse, scan
-from asset_pipeline.build.cache import ENTRY_AREAS, BuildCache
+from asset_pipeline.build.cache import ENTRY_AREAS, BuildCache, read_pack_indexes
 from asset_pipeline.build.reuse import Previous
 from asset_pipeline.build.scan import Scanner
 from asset_pipeline.processors import ExtraOutput, ProcessorOutput
@@ -20,14 +20,14 @@ from tests.asset_pipeline.build.test_cache_prune import entry_files
 from tests.asset_pipeline.build_support import run, snapshot, write_tree
 
 
-def test_a_cold_build_writes_two_cache_files_per_file_one_refs_pack_and_no_shards(
+def test_a_cold_build_packs_its_entries_beside_one_refs_pack_and_no_shards(
     tmp_path: Path,
 ) -> None:
     """Every cache file is an inode, a rename and a journal write: on a tree of many
-    small modules those cost more than all the compression. A minified, precompressed
-    file needs two: the processor output with the output's references, and its siblings
-    (each entry holds its bytes, not pointers to more files); the references of every
-    scanned source share one pack, and entries need no directory of their own."""
+    small modules those cost more than all the compression. The processor outputs (with
+    their references) and the siblings of small files share the build's pack and its
+    index; the references of every scanned source share one more pack, and no area
+    needs directories of its own."""
     modules = {
         f"js/m{i}.js": f"import {{ v{i + 1} }} from './m{i + 1}.js';\n"
         + "// a comment the minifier removes\n" * 20
@@ -40,8 +40,9 @@ def test_a_cold_build_writes_two_cache_files_per_file_one_refs_pack_and_no_shard
     compressed = [e for e in result.manifest.files.values() if e.encodings]
     assert len(compressed) == 10
     files = entry_files(tmp_path / "cache")
-    assert len(files) <= 2 * len(modules) + 1
+    assert len(files) == 3
     assert "refs/pack" in files
+    assert sorted(name.rpartition(".")[2] for name in files - {"refs/pack"}) == ["idx", "pack"]
     assert {p.parent for p in (tmp_path / "cache").rglob("*") if p.is_dir()} == {tmp_path / "cache"}
 
 
@@ -155,17 +156,33 @@ def test_entries_round_trip_and_a_damaged_entry_is_a_miss(tmp_path: Path) -> Non
     siblings = {"br": b"brotli bytes", "gzip": b"\x1f\x8bgzip bytes"}
     cache.put_encoded("b" * 64, siblings)
     assert cache.get_encoded("b" * 64) == siblings
+    big = {"br": bytes(range(256)) * 300}  # above PACK_ENTRY_MAX: a file of its own
+    cache.put_encoded("c" * 64, big)
     cache.flush()  # entries are written on a background thread
     assert cache.get_encoded("b" * 64) == siblings
-    for area, key in (("processed", "a" * 64), ("encoded", "b" * 64)):
-        path = tmp_path / area / key
-        raw = bytearray(path.read_bytes())
-        raw[-1] ^= 0xFF  # one flipped bit in the payload
-        path.write_bytes(bytes(raw))
-    assert cache.get_output("a" * 64) is None
-    assert cache.get_encoded("b" * 64) is None
-    path.write_bytes(b"not an entry")
-    assert cache.get_encoded("b" * 64) is None
+    cache.close()
+    fresh = BuildCache(tmp_path)  # reads the pack through its index
+    assert fresh.get_processed("a" * 64) == (output, refs)
+    assert fresh.get_encoded("b" * 64) == siblings
+    assert fresh.get_encoded("c" * 64) == big
+    fresh.close()
+    (index,) = read_pack_indexes(str(tmp_path / "packs"))
+    assert set(index.entries) == {"processed/" + "a" * 64, "encoded/" + "b" * 64}
+    assert (tmp_path / "encoded" / ("c" * 64)).is_file()
+    pack = tmp_path / "packs" / f"{index.name}.pack"
+    raw = bytearray(pack.read_bytes())
+    for offset, length in index.entries.values():
+        raw[offset + length - 1] ^= 0xFF  # one flipped bit in each payload
+    pack.write_bytes(bytes(raw))
+    loose = tmp_path / "encoded" / ("c" * 64)
+    loose.write_bytes(loose.read_bytes()[:-1] + b"!")
+    damaged = BuildCache(tmp_path)
+    assert damaged.get_output("a" * 64) is None
+    assert damaged.get_encoded("b" * 64) is None
+    assert damaged.get_encoded("c" * 64) is None
+    damaged.close()
+    loose.write_bytes(b"not an entry")
+    assert BuildCache(tmp_path).get_encoded("c" * 64) is None
 
 
 def test_output_and_cache_files_are_created_off_the_main_thread(
