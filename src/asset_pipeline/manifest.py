@@ -217,7 +217,18 @@ class Manifest:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+        """The manifest as JSON text, one file entry per line.
+
+        A reviewer can still read and diff it line by line, while each entry is encoded
+        by ``json``'s C encoder: asking for ``indent`` makes the standard library fall back
+        to its pure-Python encoder, which a manifest of thousands of entries waits on.
+        """
+        data = self.to_dict()
+        files = data.pop("files")
+        lines = [f"  {json.dumps(key)}: {json.dumps(value)}," for key, value in data.items()]
+        entries = [f"    {json.dumps(name)}: {json.dumps(entry)}" for name, entry in files.items()]
+        body = "{\n" + ",\n".join(entries) + "\n  }" if entries else "{}"
+        return "{\n" + "\n".join(lines) + f'\n  "files": {body}\n}}\n'
 
     def django_staticfiles(self) -> dict[str, Any]:
         """The shape Django's ManifestStaticFilesStorage reads (``staticfiles.json``)."""

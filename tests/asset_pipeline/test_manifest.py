@@ -187,3 +187,15 @@ def test_dictionary_info_round_trips_and_lists_its_deltas() -> None:
     bad["files"]["js/app.js"]["dictionary"] = "x"
     with pytest.raises(ManifestError, match="dictionary: expected an object"):
         manifest_from_dict(bad)
+
+
+def test_an_empty_manifest_is_valid_json_with_its_header_fields() -> None:
+    text = Manifest(files={}, build_id="b1", url_prefix="/s/").to_json()
+    assert json.loads(text) == {
+        "version": 1,
+        "generator": "asset-pipeline",
+        "build_id": "b1",
+        "url_prefix": "/s/",
+        "files": {},
+    }
+    assert text.endswith('  "files": {}\n}\n')

@@ -6,6 +6,13 @@ in the content-addressed cache first; everything order-dependent (rewriting, has
 runs here, leaves first. The build happens in a temp directory next to DIST that
 replaces DIST only when all of it succeeded, so a failed build never touches DIST.
 
+The pool's phases overlap wherever nothing orders them, so its workers do not idle
+while this process works alone: processing that needs no plan (all but usage-subset
+fonts, ``steps.Processing``) is queued right behind the scans and runs while the graph
+is built, and each file's compression is sent as soon as the file is emitted
+(``output.Precompressor``). The plan's checks still come first: a build with a missing
+reference reports that, whatever a processor running meanwhile said.
+
 Plugin seam: ``default_hooks()`` lists the built-in plugins. ``before_process`` hooks
 see the ``BuildPlan`` (sources, graph) and may fill ``plan.used_codepoints`` for font
 subsetting; ``after_manifest`` hooks get the Manifest, the temp output dir and the
@@ -30,6 +37,7 @@ from asset_pipeline.config.model import BuildConfig
 from asset_pipeline.errors import BuildError
 from asset_pipeline.file_tree import TreeError
 from asset_pipeline.manifest import Manifest, write_manifest
+from asset_pipeline.refs import RawRef
 from asset_pipeline.refs.graph import CycleError, build_graph, discover, topo_order
 from asset_pipeline.sw.hook import build_hook as service_worker
 from asset_pipeline.upload.versions import RemoteVersions
@@ -78,15 +86,19 @@ def build(
     warnings: list[str] = []
     with Workers(config.workers) as workers, cache:  # cache: its writes finish first
         scanner = Scanner(cache, workers)
-        plan = _plan(config, src, names, sources, scanner, warnings)
+        scans = scanner.start_all(sources)  # to the pool first: the plan waits on them
+        processing = steps.Processing(
+            config, sources, cache, scanner, workers, hooks.on_process, stats
+        )
+        processing.start_early(names)  # queued behind the scans; runs while the plan is made
+        plan = _plan(config, src, names, sources, scans(), warnings)
         for before in hooks.before_process:
             with library_messages() as notes:
                 before(plan)
             warnings.extend(notes)
         order = plan.order
-        processed = steps.process_all(
-            plan, cache, scanner, workers, hooks.on_process, stats, progress, warnings
-        )
+        processing.start_rest(plan)
+        processed = processing.finish(plan, progress, warnings)
         previous = Previous.load(out)  # unchanged files are hard-linked, not rewritten
         prior = dictionaries.prior_manifest(out)
         remote = _history_source(config, warnings)
@@ -95,10 +107,11 @@ def build(
         tmp = output.make_temp_dir(out)
         try:
             emitter = steps.Emitter(plan, processed, scanner, tmp, stats, previous)
-            for name in order:
-                emitter.emit(name)
+            compressor = output.Precompressor(emitter, cache, workers, config, progress)
+            for name in order:  # each file is compressed in the pool as soon as it is written
+                compressor.add(emitter.emit(name))
             warnings.extend(emitter.warnings)
-            encoded = output.precompress_all(emitter, cache, workers, config, progress)
+            encoded = compressor.finish()
             deltas = dictionaries.build_deltas(
                 emitter,
                 cache,
@@ -172,12 +185,11 @@ def _plan(
     src: Path,
     names: list[str],
     sources: dict[str, bytes],
-    scanner: Scanner,
+    refs: dict[str, list[RawRef]],
     warnings: list[str],
 ) -> BuildPlan:
-    """Scan and order the sources; missing references and cycles fail here, before any
-    processing."""
-    refs = scanner.scan_all(sources)
+    """Order the scanned sources; missing references and cycles fail here, before any
+    processor's result is used."""
     graph = build_graph(names, refs, config.url_prefix)
     problems = []
     for miss in graph.missing:

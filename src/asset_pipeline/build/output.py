@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from blake3 import blake3
@@ -18,9 +18,9 @@ from asset_pipeline.build.cache import BuildCache, cache_key
 from asset_pipeline.build.fingerprint import content_hash, integrity
 from asset_pipeline.build.plan import ProgressCallback
 from asset_pipeline.build.precompress import is_compressible, precompress
-from asset_pipeline.build.scan import Workers
+from asset_pipeline.build.scan import JobStream, Workers
 from asset_pipeline.build.steps import Emitted, Emitter, type_label
-from asset_pipeline.config.model import BuildConfig, PrecompressConfig
+from asset_pipeline.config.model import BuildConfig
 from asset_pipeline.manifest import (
     ENCODING_SUFFIX,
     DictionaryInfo,
@@ -32,46 +32,83 @@ from asset_pipeline.manifest import (
 from asset_pipeline.refs.graph import es_modules
 
 
-def precompress_all(
-    emitter: Emitter,
-    cache: BuildCache,
-    workers: Workers,
-    config: BuildConfig,
-    progress: ProgressCallback | None,
-) -> dict[str, dict[str, int]]:
-    """Write ``.zst``/``.br``/``.gz`` siblings; returns output path -> {coding: size}."""
-    settings = config.precompress
-    files: list[Emitted] = list(emitter.main.values())
-    for alts in emitter.alternates.values():
-        files.extend(e for e, _ in alts)
-    if not settings.enabled:
-        return {}
-    sizes: dict[str, dict[str, int]] = {}
-    todo: list[tuple[Emitted, str, PrecompressConfig]] = []
-    for item in files:
-        if not item.data or not is_compressible(item.content_type):
-            continue
-        file_settings = settings.for_file(item.logical)
-        key = cache_key("precompress", repr(file_settings), item.data)
-        cached = cache.get_encoded(key)
-        if cached is not None:
-            sizes[item.path] = _write_siblings(emitter, item.path, cached)
-            emitter.stats.compressed_cached += 1
-        else:
-            todo.append((item, key, file_settings))
-    todo.sort(key=lambda job: -len(job[0].data))  # largest first: shortest tail
-    jobs = [(item.data, file_settings) for item, _, file_settings in todo]
-    for done, (i, encoded) in enumerate(workers.map_unordered(precompress, jobs), 1):
-        item, key, _ = todo[i]
-        cache.put_encoded(key, encoded)
-        sizes[item.path] = _write_siblings(emitter, item.path, encoded)
-        emitter.stats.compressed += 1
-        if progress is not None:
-            progress("precompress", done, len(jobs))
-    for name, item in emitter.main.items():
-        br = sizes.get(item.path, {}).get("br", len(item.data))
-        emitter.stats.by_type[type_label(name)].bytes_br += br
-    return sizes
+class Precompressor:
+    """Writes the ``.zst``/``.br``/``.gz`` siblings of each file as it is emitted.
+
+    Files are emitted leaves first, one at a time, in this process; each one's compression
+    goes to the pool (``JobStream``) as soon as it is on disk, so the workers compress
+    while the rest is still being rewritten and hashed instead of idling until the last
+    file is written. ``add`` writes what has come back meanwhile; ``finish`` waits for
+    the rest.
+    """
+
+    __slots__ = (
+        "_cache",
+        "_done",
+        "_emitter",
+        "_progress",
+        "_settings",
+        "_sizes",
+        "_stream",
+        "_todo",
+    )
+
+    def __init__(
+        self,
+        emitter: Emitter,
+        cache: BuildCache,
+        workers: Workers,
+        config: BuildConfig,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self._emitter = emitter
+        self._cache = cache
+        self._settings = config.precompress
+        self._progress = progress
+        self._sizes: dict[str, dict[str, int]] = {}
+        self._stream: JobStream[int, dict[str, bytes]] = workers.stream(precompress)
+        self._todo: list[tuple[Emitted, str]] = []  # (file, cache key) sent to the pool
+        self._done = 0
+
+    def add(self, items: Sequence[Emitted]) -> None:
+        """Start compressing ``items`` (one emitted file and its image alternates)."""
+        if not self._settings.enabled:
+            return
+        for item in items:
+            if not item.data or not is_compressible(item.content_type):
+                continue
+            file_settings = self._settings.for_file(item.logical)
+            key = cache_key("precompress", repr(file_settings), item.data)
+            cached = self._cache.get_encoded(key)
+            if cached is not None:
+                self._sizes[item.path] = _write_siblings(self._emitter, item.path, cached)
+                self._emitter.stats.compressed_cached += 1
+            else:
+                self._stream.add(len(self._todo), (item.data, file_settings))
+                self._todo.append((item, key))
+        self._write(self._stream.ready(), final=False)
+
+    def finish(self) -> dict[str, dict[str, int]]:
+        """Wait for the rest; returns output path -> {coding: size}."""
+        if not self._settings.enabled:
+            return {}
+        if self._progress is not None and self._done:
+            self._progress("precompress", self._done, len(self._todo))
+        self._write(self._stream.drain(), final=True)
+        for name, item in self._emitter.main.items():
+            br = self._sizes.get(item.path, {}).get("br", len(item.data))
+            self._emitter.stats.by_type[type_label(name)].bytes_br += br
+        return self._sizes
+
+    def _write(self, results: Iterable[tuple[int, dict[str, bytes]]], *, final: bool) -> None:
+        for i, encoded in results:
+            item, key = self._todo[i]
+            self._cache.put_encoded(key, encoded)
+            self._sizes[item.path] = _write_siblings(self._emitter, item.path, encoded)
+            self._emitter.stats.compressed += 1
+            self._done += 1
+            if final and self._progress is not None:  # the total is known once all are in
+                self._progress("precompress", self._done, len(self._todo))
 
 
 def _write_siblings(emitter: Emitter, path: str, encoded: Mapping[str, bytes]) -> dict[str, int]:

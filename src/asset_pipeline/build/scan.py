@@ -10,12 +10,13 @@ raw it would ignore ``--quiet`` and, from a worker process, name no file at all.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import signal
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from typing import Any, Generic, TypeVar
 
 from asset_pipeline.build.cache import BuildCache, cache_key
 from asset_pipeline.refs import RawRef
@@ -23,6 +24,7 @@ from asset_pipeline.refs.graph import scanner_for
 from asset_pipeline.refs.rewrite import extension
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def scan_job(name: str, data: bytes) -> list[RawRef]:
@@ -107,7 +109,10 @@ class Scanner:
             self.remember(name, data, refs)
         return refs
 
-    def scan_all(self, sources: Mapping[str, bytes]) -> dict[str, list[RawRef]]:
+    def start_all(self, sources: Mapping[str, bytes]) -> Callable[[], dict[str, list[RawRef]]]:
+        """Send the scans that are not known yet to the pool now; the function returned
+        waits for them and returns every source's references. Work sent to the pool after
+        this call runs after the scans, so the caller can queue more meanwhile."""
         result: dict[str, list[RawRef]] = {}
         todo: list[str] = []
         for name, data in sources.items():
@@ -122,16 +127,33 @@ class Scanner:
         todo.sort(key=lambda n: -len(sources[n]))
         jobs = [(name, sources[name]) for name in todo]
         run = self._workers.map_unordered if self._workers else _serial
-        for i, refs in run(scan_job, jobs):
-            self.remember(todo[i], sources[todo[i]], refs)
-            result[todo[i]] = refs
-        return result
+        scans = run(scan_job, jobs)
+
+        def collect() -> dict[str, list[RawRef]]:
+            for i, refs in scans:
+                self.remember(todo[i], sources[todo[i]], refs)
+                result[todo[i]] = refs
+            return result
+
+        return collect
 
 
 #: Jobs go to a worker in batches of at least this many bytes of input: one round trip
 #: (pickling, a pipe write and read, a wake-up on each side) costs about as much as
 #: compressing a few kilobytes, and a tree of small modules has thousands of jobs.
 BATCH_BYTES = 64 * 1024
+#: The smallest batch a ``JobStream`` sends at the end, when what is left is split so that
+#: both workers finish together instead of one waiting on the other's last batch.
+TAIL_BATCH_BYTES = 8 * 1024
+
+
+def tail_batch_bytes(waiting: int, depth: int) -> int:
+    """The batch size once no more jobs are coming: an even share of the ``waiting`` bytes
+    for each of the ``depth`` batches in flight, between ``TAIL_BATCH_BYTES`` and
+    ``BATCH_BYTES``. A batch of small files costs more than its bytes say (every file
+    sets up three encoders), so the last full-size batch could keep one worker busy
+    long after the other ran out of work."""
+    return max(TAIL_BATCH_BYTES, min(BATCH_BYTES, waiting // depth))
 
 
 def _size(args: tuple[Any, ...]) -> int:
@@ -163,6 +185,11 @@ def _run_batch(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> list[T]
 def _serial(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]) -> Iterator[tuple[int, T]]:
     for i, args in enumerate(jobs):
         yield i, fn(*args)
+
+
+def _as_completed(futures: Mapping[Future[list[T]], list[int]]) -> Iterator[tuple[int, T]]:
+    for fut in as_completed(futures):
+        yield from zip(futures[fut], fut.result(), strict=True)
 
 
 def _ignore_sigint() -> None:
@@ -197,16 +224,129 @@ class Workers:
     def map_unordered(
         self, fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]]
     ) -> Iterator[tuple[int, T]]:
-        """Yield ``(index, result)`` as each job finishes (small jobs in ``batches``)."""
+        """Yield ``(index, result)`` as each job finishes (small jobs in ``batches``).
+
+        The jobs go to the pool when this is called, not when the iteration starts, so
+        what is sent next queues behind them; in this process they run as iterated."""
         if self._jobs <= 1 or len(jobs) <= 1:
-            for i, args in enumerate(jobs):
-                yield i, fn(*args)
-            return
+            return _serial(fn, jobs)
+        pool = self.pool()
+        futures: dict[Future[list[T]], list[int]] = {
+            pool.submit(_run_batch, fn, [jobs[i] for i in group]): group for group in batches(jobs)
+        }
+        return _as_completed(futures)
+
+    @property
+    def size(self) -> int:
+        """How many jobs run at once."""
+        return self._jobs
+
+    @property
+    def parallel(self) -> bool:
+        return self._jobs > 1
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def pool(self) -> ProcessPoolExecutor:
+        """The process pool, started on first use."""
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self._jobs, initializer=_ignore_sigint)
-        futures: dict[Future[list[T]], list[int]] = {
-            self._pool.submit(_run_batch, fn, [jobs[i] for i in group]): group
-            for group in batches(jobs)
-        }
-        for fut in as_completed(futures):
-            yield from zip(futures[fut], fut.result(), strict=True)
+        return self._pool
+
+    def stream(self, fn: Callable[..., T]) -> JobStream[Any, T]:
+        """A ``JobStream`` running ``fn`` on jobs handed over one at a time."""
+        return JobStream(self, fn)
+
+
+class JobStream(Generic[K, T]):
+    """``fn`` run on jobs that become known one at a time (``add``), while the caller goes
+    on producing more: the pool starts on the first jobs instead of waiting at a barrier
+    until the caller has listed them all.
+
+    Jobs wait here, not in the pool's queue, and only a few batches are in flight at once,
+    so each batch sent is made of the largest jobs waiting at that moment: a large file
+    that arrives late still starts before the small ones, which keeps the tail short.
+    Small jobs travel in batches of ``BATCH_BYTES`` (one round trip costs about as much as
+    compressing a few kilobytes) unless a worker of a running pool has nothing to do, and
+    once no more are coming, in the shrinking batches of ``tail_batch_bytes``. With one
+    worker, or a single job in all, ``fn`` runs in this process (no pool to start, no
+    pickling).
+    """
+
+    __slots__ = (
+        "_closed",
+        "_fn",
+        "_inflight",
+        "_results",
+        "_seq",
+        "_waiting",
+        "_waiting_bytes",
+        "_workers",
+    )
+
+    def __init__(self, workers: Workers, fn: Callable[..., T]) -> None:
+        self._workers = workers
+        self._fn = fn
+        self._waiting: list[tuple[int, int, K, tuple[Any, ...]]] = []  # heap, largest first
+        self._waiting_bytes = 0
+        self._seq = 0
+        self._inflight: dict[Future[list[T]], list[K]] = {}
+        self._results: list[tuple[K, T]] = []  # computed in this process
+        self._closed = False
+
+    def add(self, key: K, args: tuple[Any, ...]) -> None:
+        """Queue ``fn(*args)``; its result comes back from ``ready``/``drain`` with ``key``."""
+        if self._closed:
+            raise RuntimeError("JobStream.add after drain")
+        if not self._workers.parallel:
+            self._results.append((key, self._fn(*args)))
+            return
+        size = _size(args)
+        heapq.heappush(self._waiting, (-size, self._seq, key, args))
+        self._seq += 1
+        self._waiting_bytes += size
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        depth = 2 * self._workers.size  # enough to keep every worker busy between calls
+        while self._waiting and len(self._inflight) < depth:
+            if not self._closed and self._waiting_bytes < BATCH_BYTES:
+                idle = self._workers.started and len(self._inflight) < self._workers.size
+                if not idle:
+                    return  # more jobs are coming: wait to fill a batch
+            alone = not self._workers.started and not self._inflight and len(self._waiting) == 1
+            if self._closed and alone:
+                _, _, key, args = heapq.heappop(self._waiting)  # one job in all
+                self._waiting_bytes = 0
+                self._results.append((key, self._fn(*args)))
+                return
+            limit = tail_batch_bytes(self._waiting_bytes, depth) if self._closed else BATCH_BYTES
+            keys: list[K] = []
+            jobs: list[tuple[Any, ...]] = []
+            size = 0
+            while self._waiting and size < limit:
+                negative, _, key, args = heapq.heappop(self._waiting)
+                keys.append(key)
+                jobs.append(args)
+                size -= negative
+            self._waiting_bytes -= size
+            fut = self._workers.pool().submit(_run_batch, self._fn, jobs)
+            self._inflight[fut] = keys
+
+    def ready(self) -> list[tuple[K, T]]:
+        """The results that are in, without waiting; sends more waiting jobs to the pool."""
+        for fut in [f for f in self._inflight if f.done()]:  # a few batches at most
+            self._results.extend(zip(self._inflight.pop(fut), fut.result(), strict=True))
+        self._dispatch()  # may run the last job here, adding to the results
+        out, self._results = self._results, []
+        return out
+
+    def drain(self) -> Iterator[tuple[K, T]]:
+        """No more jobs: every remaining result, as each batch finishes."""
+        self._closed = True
+        yield from self.ready()
+        while self._inflight:
+            wait(list(self._inflight), return_when=FIRST_COMPLETED)
+            yield from self.ready()

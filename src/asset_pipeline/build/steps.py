@@ -7,7 +7,7 @@ mechanics live here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from asset_pipeline.build.fonts import finish_font_faces, font_faces, woff2_sibl
 from asset_pipeline.build.plan import BuildPlan, ProgressCallback
 from asset_pipeline.build.reuse import Previous
 from asset_pipeline.build.scan import Scanner, Workers, library_messages, scan_job
+from asset_pipeline.config.model import BuildConfig
 from asset_pipeline.errors import BuildError
 from asset_pipeline.media_types import content_type, with_charset
 from asset_pipeline.processors import PROCESSOR_KINDS, ProcessContext, ProcessorOutput
@@ -143,76 +144,145 @@ def output_refs(
     return scan_job(out_name, output.data)
 
 
-def process_all(
-    plan: BuildPlan,
-    cache: BuildCache,
-    scanner: Scanner,
-    workers: Workers,
-    on_process: Sequence[Callable[[str, str], None]],
-    stats: BuildStats,
-    progress: ProgressCallback | None,
-    warnings: list[str],
-) -> dict[str, ProcessorOutput]:
-    """Every source's processor output, from the cache or the pool. What libraries logged
-    while processing joins ``warnings`` (a cached output was processed quietly before)."""
-    versions: dict[str, str | None] = {}
-    results: dict[str, ProcessorOutput] = {}
-    todo: list[tuple[str, str, str]] = []  # (name, kind, cache key)
-    jobs: list[tuple[Any, ...]] = []
-    known = set(plan.names)
-    for name in plan.names:
-        data = plan.sources[name]
-        kind = PROCESSOR_KINDS.get(extension(name))
-        if kind is not None and kind not in versions:
-            versions[kind] = processor_fingerprint(kind)
-        options = plan.config.options_for(kind, name) if kind is not None else {}
-        shipped = woff2_sibling(name, known) if kind == "fonts" and not options else None
-        if shipped is not None:  # a fallback format: the package's own WOFF2 answers it
-            woff2 = plan.sources[shipped]
-            results[name] = ProcessorOutput(woff2, ".woff2", "font/woff2")
-            stats.copied += 1
-            continue
-        if kind is None or versions[kind] is None:
-            results[name] = ProcessorOutput(data=data)
-            stats.copied += 1
-            continue
-        cps = plan.used_codepoints.get(name)
-        key = cache_key(
-            "process", kind, str(versions[kind]), options_fingerprint(options, cps), data
+#: Processor kinds whose runs need the complete plan: a font's subset depends on the code
+#: points the ``before_process`` hooks collect from every text. The others start while
+#: the sources are still being scanned.
+NEEDS_PLAN = frozenset({"fonts"})
+
+
+class Processing:
+    """Every source's processor output, from the cache or the pool, started in two waves.
+
+    ``start_early`` sends what needs no plan (minifying CSS and JS, converting images)
+    to the pool right behind the scans, so the workers go on with it while this process
+    builds the graph and runs the ``before_process`` hooks instead of waiting at a
+    barrier; ``start_rest`` sends the fonts once the plan is known. ``finish`` collects
+    both; a processor error still fails the build only after the plan's own checks
+    (missing references, cycles) passed.
+    """
+
+    __slots__ = (
+        "_cache",
+        "_config",
+        "_known",
+        "_on_process",
+        "_pending",
+        "_results",
+        "_scanner",
+        "_sources",
+        "_stats",
+        "_total",
+        "_versions",
+        "_workers",
+    )
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        sources: Mapping[str, bytes],
+        cache: BuildCache,
+        scanner: Scanner,
+        workers: Workers,
+        on_process: Sequence[Callable[[str, str], None]],
+        stats: BuildStats,
+    ) -> None:
+        self._config = config
+        self._sources = sources
+        self._known = frozenset(sources)
+        self._cache = cache
+        self._scanner = scanner
+        self._workers = workers
+        self._on_process = on_process
+        self._stats = stats
+        self._versions: dict[str, str | None] = {}
+        self._results: dict[str, ProcessorOutput] = {}
+        # (name, kind, cache key) per job, and the results as they finish
+        self._pending: list[tuple[list[tuple[str, str, str]], Iterator[tuple[int, Any]]]] = []
+        self._total = 0
+
+    def start_early(self, names: Iterable[str]) -> None:
+        self._start([n for n in names if PROCESSOR_KINDS.get(extension(n)) not in NEEDS_PLAN])
+
+    def start_rest(self, plan: BuildPlan) -> None:
+        rest = [n for n in plan.names if PROCESSOR_KINDS.get(extension(n)) in NEEDS_PLAN]
+        self._start(rest, plan.used_codepoints)
+
+    def _start(
+        self, names: Iterable[str], used_codepoints: Mapping[str, frozenset[int]] | None = None
+    ) -> None:
+        """Answer ``names`` from the cache; send the rest to the pool, largest first."""
+        versions = self._versions
+        stats = self._stats
+        todo: list[tuple[str, str, str]] = []
+        jobs: list[tuple[Any, ...]] = []
+        for name in names:
+            data = self._sources[name]
+            kind = PROCESSOR_KINDS.get(extension(name))
+            if kind is not None and kind not in versions:
+                versions[kind] = processor_fingerprint(kind)
+            options = self._config.options_for(kind, name) if kind is not None else {}
+            shipped = woff2_sibling(name, self._known) if kind == "fonts" and not options else None
+            if shipped is not None:  # a fallback format: the package's own WOFF2 answers it
+                woff2 = self._sources[shipped]
+                self._results[name] = ProcessorOutput(woff2, ".woff2", "font/woff2")
+                stats.copied += 1
+                continue
+            if kind is None or versions[kind] is None:
+                self._results[name] = ProcessorOutput(data=data)
+                stats.copied += 1
+                continue
+            cps = (used_codepoints or {}).get(name)
+            key = cache_key(
+                "process", kind, str(versions[kind]), options_fingerprint(options, cps), data
+            )
+            cached = self._cache.get_processed(key)
+            if cached is not None:
+                output, refs = cached
+                self._results[name] = output
+                if refs is not None:
+                    out_name = with_suffix(name, output.suffix)
+                    self._scanner.remember(out_name, output.data, refs, store=False)
+                stats.processed_cached += 1
+                continue
+            for hook in self._on_process:
+                hook(name, kind)
+            todo.append((name, kind, key))
+            jobs.append((kind, data, ProcessContext(name, options, cps)))
+        order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))  # largest first
+        jobs = [jobs[i] for i in order]
+        self._pending.append(
+            ([todo[i] for i in order], self._workers.map_unordered(run_processor, jobs))
         )
-        cached = cache.get_processed(key)
-        if cached is not None:
-            output, refs = cached
-            results[name] = output
-            if refs is not None:
-                scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
-            stats.processed_cached += 1
-            continue
-        for hook in on_process:
-            hook(name, kind)
-        todo.append((name, kind, key))
-        jobs.append((kind, data, ProcessContext(name, options, cps)))
-    errors: list[str] = []
-    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))  # largest first
-    todo = [todo[i] for i in order]
-    jobs = [jobs[i] for i in order]
-    for done, (i, result) in enumerate(workers.map_unordered(run_processor, jobs), 1):
-        name, _, key = todo[i]
-        if isinstance(result, str):
-            errors.append(result)
-        else:
-            output, notes = result
-            warnings.extend(notes)
-            results[name] = output
-            refs = output_refs(name, plan.sources[name], plan.refs.get(name, []), output)
-            cache.put_output(key, output, refs)
-            scanner.remember(with_suffix(name, output.suffix), output.data, refs, store=False)
-            stats.processed += 1
-        if progress is not None:
-            progress("process", done, len(jobs))
-    if errors:
-        raise BuildError(sorted(errors))
-    return results
+        self._total += len(jobs)
+
+    def finish(
+        self, plan: BuildPlan, progress: ProgressCallback | None, warnings: list[str]
+    ) -> dict[str, ProcessorOutput]:
+        """Wait for both waves. What libraries logged while processing joins ``warnings``
+        (a cached output was processed quietly before)."""
+        errors: list[str] = []
+        done = 0
+        for todo, results in self._pending:
+            for i, result in results:
+                name, _, key = todo[i]
+                if isinstance(result, str):
+                    errors.append(result)
+                else:
+                    output, notes = result
+                    warnings.extend(notes)
+                    self._results[name] = output
+                    source = self._sources[name]
+                    refs = output_refs(name, source, plan.refs.get(name, []), output)
+                    self._cache.put_output(key, output, refs)
+                    out_name = with_suffix(name, output.suffix)
+                    self._scanner.remember(out_name, output.data, refs, store=False)
+                    self._stats.processed += 1
+                done += 1
+                if progress is not None:
+                    progress("process", done, self._total)
+        if errors:
+            raise BuildError(sorted(errors))
+        return self._results
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +330,8 @@ class Emitter:
         name = hashed_name(logical, digest, pattern=config.name_pattern, length=config.hash_length)
         return name, digest
 
-    def emit(self, name: str) -> None:
+    def emit(self, name: str) -> list[Emitted]:
+        """Write ``name`` (and its image alternates); returns what was written."""
         result = self.processed[name]
         out_logical = with_suffix(name, result.suffix)
         if result.suffix:
@@ -280,7 +351,9 @@ class Emitter:
         path, digest = self._name(out_logical, data, rewritten=data != result.data)
         self.previous.place(self.out, path, data, digest)
         ctype = with_charset(result.content_type) if result.content_type else None
-        self.main[name] = Emitted(name, path, data, ctype or content_type(out_logical), True)
+        main = Emitted(name, path, data, ctype or content_type(out_logical), True)
+        self.main[name] = main
+        written = [main]
         self.outputs[name] = path
         self.stats.add(type_label(name), len(self.plan.sources[name]), len(data))
         self.stats.add_dropped(name, result)
@@ -291,3 +364,5 @@ class Emitter:
             self.previous.place(self.out, extra_path, extra.data)
             emitted = Emitted(extra_logical, extra_path, extra.data, extra.content_type, True)
             self.alternates.setdefault(name, []).append((emitted, extra))
+            written.append(emitted)
+        return written

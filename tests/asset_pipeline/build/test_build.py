@@ -3,7 +3,9 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from asset_pipeline import processors
-from asset_pipeline.build import BuildError, BuildHooks, BuildPlan
+from asset_pipeline.build import BuildError, BuildHooks, BuildPlan, build
 from asset_pipeline.build.state import inputs_key
 from asset_pipeline.config import BuildConfig, PrecompressConfig
 from asset_pipeline.manifest import Manifest, load_manifest
@@ -405,3 +407,66 @@ def test_leftovers_of_killed_builds_are_removed(tree: Path) -> None:
     run(tree)
     assert not stale.exists()
     assert live.exists()  # a running process might still be building there
+
+
+def many_modules(tmp: Path, *, broken_root: bool = False) -> None:
+    """Sixty small modules under one root that imports them all (so it is emitted last),
+    a large stylesheet and a large module at the root too: the shape of a tree of ES
+    modules, where compression overlaps the writing of the files."""
+    files: dict[str, str | bytes] = {
+        f"js/m{i}.js": f"export const v{i} = {i};\nexport function f{i}(a) {{ return a * {i}; }}\n"
+        * (1 + i % 7)
+        for i in range(60)
+    }
+    imports = "".join(f"import {{ v{i} }} from './m{i}.js';\n" for i in range(60))
+    body = "".join(f"console.log('value', v{i}, {i} * 2);\n" for i in range(60)) * 40
+    root = (imports + body).encode()
+    files["js/main.js"] = root + (b"const bad = '\xff';\n" if broken_root else b"")
+    files["css/site.css"] = "".join(
+        f".c{i} {{ margin: {i}px; color: #{i:06x}; }}\n" for i in range(4000)
+    )
+    write_tree(tmp / "src", files)
+
+
+def test_pooled_build_writes_the_same_bytes_as_a_serial_one(tmp_path: Path) -> None:
+    """Compression starts while later files are still being written; every file, sibling
+    and the manifest come out byte for byte as in a one-process build."""
+    many_modules(tmp_path)
+    progress: list[tuple[str, int, int]] = []
+    pooled = build(
+        BuildConfig(src=tmp_path / "src", out=tmp_path / "dist", root=tmp_path, jobs=2),
+        progress=lambda phase, done, total: progress.append((phase, done, total)),
+    )
+    first = snapshot(tmp_path / "dist")
+    run(tmp_path, cache_dir=None, jobs=1)
+    assert snapshot(tmp_path / "dist") == first
+    assert pooled.stats.compressed == 62  # the sixty modules, the root and the stylesheet
+    compress = [(done, total) for phase, done, total in progress if phase == "precompress"]
+    assert compress[-1] == (62, 62)
+    assert [done for done, _ in compress] == sorted(done for done, _ in compress)
+    assert pooled.manifest["js/main.js"].encodings["br"].size < 2000
+
+
+def test_a_processor_error_in_the_file_written_last_fails_the_pooled_build(tmp_path: Path) -> None:
+    many_modules(tmp_path)
+    run(tmp_path, jobs=2)
+    before = snapshot(tmp_path / "dist")
+    many_modules(tmp_path, broken_root=True)
+    with pytest.raises(BuildError, match=r"js/main\.js: .*not valid UTF-8"):
+        run(tmp_path, jobs=2)
+    assert snapshot(tmp_path / "dist") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "dist", "src"]
+
+
+def test_manifest_is_one_entry_per_line_round_trips_and_is_byte_stable(tree: Path) -> None:
+    first = run(tree, cache_dir=None)
+    text = (tree / "dist/manifest.json").read_text(encoding="utf-8")
+    assert load_manifest(tree / "dist") == first.manifest
+    entries = [line for line in text.splitlines() if line.startswith('    "')]
+    assert [line.split('"')[1] for line in entries] == sorted(first.manifest.files)
+    for line in entries:  # each entry whole on its line
+        ((name, entry),) = json.loads("{" + line.rstrip(",") + "}").items()
+        assert entry == first.manifest[name].to_dict()
+    shutil.rmtree(tree / "dist")
+    run(tree, cache_dir=None)
+    assert (tree / "dist/manifest.json").read_text(encoding="utf-8") == text

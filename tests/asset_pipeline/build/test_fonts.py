@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from fontTools.ttLib import TTFont
 
 from asset_pipeline.build import BuildError, BuildHooks, BuildPlan
 from asset_pipeline.build.fonts import FontFace, finish_font_faces, scan_usage
@@ -254,3 +255,54 @@ def test_fallbacks_are_still_converted_when_font_options_ask_for_work(tmp_path: 
     m = run(tmp_path, hooks=hooks, processors={"fonts": fonts}).manifest
     assert {"fonts/icons.ttf", "fonts/icons.woff", "fonts/solo.ttf"} <= set(ran)
     assert m["fonts/icons.ttf"].path.endswith(".woff2")
+
+
+def test_stylesheets_are_processed_before_the_usage_scan_and_fonts_after_it(
+    tmp_path: Path,
+) -> None:
+    """With a pool, minifying starts right behind the scans, before the plan (and its
+    ``before_process`` hooks) is complete; a usage-subset font waits for the code points
+    the hooks collect, and comes out as it does in a one-process build."""
+    usage_project(tmp_path)
+    write_tree(tmp_path / "src", {"js/app.js": "export const greet = 'Hello';\n"})
+    events: list[str] = []
+    hooks = BuildHooks(
+        before_process=[lambda plan: events.append("usage scan"), scan_usage],
+        on_process=[lambda name, kind: events.append(name)],
+    )
+    pooled = run(tmp_path, hooks=hooks, cache_dir=None, jobs=2, processors={"fonts": USAGE_FONTS})
+    assert events.index("css/app.css") < events.index("usage scan")
+    assert events.index("js/app.js") < events.index("usage scan")
+    assert events.index("usage scan") < events.index("fonts/icons.ttf")
+    pooled_dist = snapshot(tmp_path / "dist")
+    serial = run(tmp_path, cache_dir=None, jobs=1, processors={"fonts": USAGE_FONTS})
+    assert serial.manifest == pooled.manifest
+    assert snapshot(tmp_path / "dist") == pooled_dist
+    font = TTFont(tmp_path / "dist" / pooled.manifest["fonts/icons.ttf"].path)
+    kept = set(font.getBestCmap())
+    assert {ord(c) for c in "Hello"} <= kept  # the page's text
+    assert ord("Z") not in kept
+
+
+def test_a_missing_reference_fails_the_build_before_a_processor_error_is_reported(
+    tmp_path: Path,
+) -> None:
+    """Processing that started before the plan was complete reports nothing when the
+    plan itself fails: the user sees the reference to fix, and DIST is left alone."""
+    usage_project(tmp_path)
+    run(tmp_path, jobs=2)
+    before = snapshot(tmp_path / "dist")
+    write_tree(
+        tmp_path / "src",
+        {"css/broken.css": b"a { content: '\xff' }", "css/more.css": "a { b: url(gone.svg) }"},
+    )
+    with pytest.raises(BuildError) as err:
+        run(tmp_path, jobs=2)
+    assert err.value.problems == [
+        "css/more.css:1: reference to missing file 'gone.svg' (css/gone.svg). HINT: fix the "
+        'path, add the file, or set missing_reference = "warn" in [tool.asset-pipeline].'
+    ]
+    assert snapshot(tmp_path / "dist") == before
+    with pytest.raises(BuildError, match=r"css/broken\.css: .*not valid UTF-8"):
+        run(tmp_path, jobs=2, missing_reference="warn")
+    assert snapshot(tmp_path / "dist") == before

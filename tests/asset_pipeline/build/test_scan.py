@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import warnings
 from pathlib import Path
 
 import pytest
 
-from asset_pipeline.build.scan import BATCH_BYTES, Workers, batches, library_messages
+from asset_pipeline.build.scan import (
+    BATCH_BYTES,
+    TAIL_BATCH_BYTES,
+    Workers,
+    batches,
+    library_messages,
+    tail_batch_bytes,
+)
 from asset_pipeline.refs import RawRef, graph
 from asset_pipeline.refs.graph import RefFinder
 from tests.asset_pipeline.build_support import SVG, output_text, run, write_tree
@@ -69,6 +77,92 @@ def test_pooled_results_match_serial_ones() -> None:
     with Workers(1) as serial:
         assert got == dict(serial.map_unordered(digest, jobs))
     assert len(got) == 300
+
+
+def test_a_stream_runs_jobs_handed_over_one_at_a_time_like_the_serial_loop() -> None:
+    jobs = [(bytes([i % 256]) * (i * 37 % 5000), str(i)) for i in range(300)]
+    with Workers(2) as pooled:
+        stream = pooled.stream(digest)
+        got: dict[int, str] = {}
+        for i, args in enumerate(jobs):
+            stream.add(i, args)
+            got.update(stream.ready())  # what came back meanwhile
+        assert pooled.started
+        got.update(stream.drain())
+    assert got == {i: digest(*args) for i, args in enumerate(jobs)}
+
+
+def test_a_stream_holds_small_jobs_back_until_they_fill_a_batch() -> None:
+    """Waiting jobs stay out of the pool until a batch's worth is there (or no more are
+    coming); then the largest waiting go first, so a large file that arrives late is not
+    stuck behind the small ones."""
+    sizes = [100 * n for n in range(1, 11)]  # 5.5 kB in all: one batch, even at the end
+    with Workers(2) as pooled:
+        stream = pooled.stream(digest)
+        for size in sizes:
+            stream.add(size, (b"z" * size, "s"))
+        assert stream.ready() == []
+        assert not pooled.started
+        got = list(stream.drain())  # one batch: the same order comes back
+    assert [key for key, _ in got] == sorted(sizes, reverse=True)
+    assert dict(got) == {size: digest(b"z" * size, "s") for size in sizes}
+
+
+def test_the_last_batches_shrink_so_both_workers_finish_together() -> None:
+    assert tail_batch_bytes(10 * 2**20, 4) == BATCH_BYTES  # plenty left: full batches
+    assert tail_batch_bytes(128 * 1024, 4) == 32 * 1024  # a share for each batch in flight
+    assert tail_batch_bytes(20 * 1024, 4) == TAIL_BATCH_BYTES  # never below a round trip
+
+
+def test_a_job_of_a_batchs_size_starts_the_pool_at_once() -> None:
+    with Workers(2) as pooled:
+        stream = pooled.stream(digest)
+        stream.add("big", (b"b" * BATCH_BYTES, "x"))
+        assert pooled.started
+        assert dict(stream.drain()) == {"big": digest(b"b" * BATCH_BYTES, "x")}
+
+
+def test_a_worker_with_nothing_to_do_gets_a_small_job_at_once() -> None:
+    """Once the pool runs, a small job is not held back for a batch while a worker idles."""
+    with Workers(2) as pooled:
+        stream = pooled.stream(digest)
+        stream.add("big", (b"b" * BATCH_BYTES, "x"))
+        stream.add("small", (b"s", "y"))  # one worker is still free
+        got: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        while len(got) < 2 and time.monotonic() < deadline:
+            got.update(stream.ready())  # no drain: both were sent without it
+            time.sleep(0.01)
+        assert list(stream.drain()) == []
+    assert got == {"big": digest(b"b" * BATCH_BYTES, "x"), "small": digest(b"s", "y")}
+
+
+def test_a_stream_of_one_small_job_or_one_worker_runs_in_this_process() -> None:
+    for workers, size, count in ((Workers(2), 100, 1), (Workers(1), BATCH_BYTES, 3)):
+        with workers:
+            stream = workers.stream(digest)
+            for i in range(count):
+                stream.add(i, (b"q" * size, str(i)))
+            got = dict(stream.drain())
+            assert not workers.started
+        assert got == {i: digest(b"q" * size, str(i)) for i in range(count)}
+        with pytest.raises(RuntimeError, match="after drain"):
+            stream.add(9, (b"", ""))
+
+
+def fail_on_empty(data: bytes) -> int:
+    if not data:
+        raise ValueError("empty input")
+    return len(data)
+
+
+def test_a_failing_job_in_the_pool_raises_from_the_stream() -> None:
+    with Workers(2) as pooled:
+        stream = pooled.stream(fail_on_empty)
+        stream.add(0, (b"a" * BATCH_BYTES,))
+        stream.add(1, (b"",))
+        with pytest.raises(ValueError, match="empty input"):
+            list(stream.drain())
 
 
 def test_a_cold_build_scans_each_stylesheet_and_module_once_and_rewrites_every_form(
