@@ -42,9 +42,11 @@ the file system's allocator. The source tree our build reads stays under ``--wor
 ``--settle SECONDS`` (default 70) flushes the file system and waits that long before each
 timed cold run (ours, each peer, the baseline). Every cold run follows deletions (the tree
 re-assembled, the previous outputs removed), and ext4 without a journal skips an inode
-freed in the last 60 s (longer while its table block is dirty) when it allocates one, so
-without the wait whichever tool runs first after a mass deletion pays for it. ``--settle
-0`` skips the wait (on a tmpfs ``--scratch`` it does not matter).
+freed in the last 60 s when it allocates one, so without the wait whichever tool runs first
+after a mass deletion pays for it. The window grows to six minutes for an inode whose table
+block is dirty, which the run's own file creations can make it, so a run that follows
+another within minutes can still pay: compare runs by their system time, or take the
+file system out with ``--scratch``. ``--settle 0`` skips the wait.
 """
 
 from __future__ import annotations
