@@ -75,7 +75,8 @@ class CacheEntry:
 
     def age(self, now: float) -> float:
         """RFC 9111 §4.2.3 current_age."""
-        return self.corrected_initial_age + max(0.0, now - self.response_time)
+        resident = now - self.response_time
+        return self.corrected_initial_age + (resident if resident > 0.0 else 0.0)
 
     def ttl(self, now: float) -> float:
         """Seconds of freshness left (negative when stale)."""

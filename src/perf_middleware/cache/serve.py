@@ -78,14 +78,14 @@ def dictionary_applies(entry: CacheEntry, dictionary: SiteDictionary) -> bool:
     return bool(known)
 
 
-_CONDITIONAL_FIELDS = frozenset(
+CONDITIONAL_FIELDS = frozenset(
     {b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since"}
 )
 
 
 def has_conditional(headers: dict[bytes, bytes]) -> bool:
     """Whether the request carries a precondition a stored response is evaluated against."""
-    return not _CONDITIONAL_FIELDS.isdisjoint(headers)
+    return not CONDITIONAL_FIELDS.isdisjoint(headers)
 
 
 def cache_status(name: str, *params: str) -> bytes:

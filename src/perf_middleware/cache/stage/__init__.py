@@ -31,7 +31,7 @@ from perf_middleware.cache.keys import (
     secondary_key,
     valid_host,
 )
-from perf_middleware.cache.serve import Answers, cache_status, has_conditional
+from perf_middleware.cache.serve import CONDITIONAL_FIELDS, Answers, cache_status
 from perf_middleware.cache.stage.invalidate import Invalidator
 from perf_middleware.cache.stage.miss import MissHandler, MissRequest
 from perf_middleware.cache.stage.refresh import Background
@@ -254,7 +254,7 @@ class CacheStage:
                 self.counts["hit"] += 1
                 if self.hit_counters is not None:
                     self.hit_counters.hit += 1
-                if not has_conditional(headers):
+                if CONDITIONAL_FIELDS.isdisjoint(headers):  # no precondition to evaluate
                     if self.timing:  # ``send`` is the request's observer
                         note_cache(send, "hit")
                     chosen, extra = self._answer(headers, entry, now, _HIT)
