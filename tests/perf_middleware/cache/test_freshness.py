@@ -83,6 +83,15 @@ def entry(**kw) -> CacheEntry:
     return CacheEntry(**base)
 
 
+def test_current_age_adds_resident_time_and_a_clock_stepped_back_adds_none():
+    stored = entry(corrected_initial_age=7.0)
+    assert stored.age(D + 12.5) == 19.5
+    assert stored.ttl(D + 12.5) == 40.5
+    # the clock went back after the response was stored: never younger than when it arrived
+    assert stored.age(D - 300) == 7.0
+    assert stored.ttl(D - 300) == 53.0
+
+
 @pytest.mark.parametrize(
     ("kw", "request_cc", "at", "expected"),
     [
