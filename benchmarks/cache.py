@@ -413,10 +413,17 @@ def run_http(rounds: int, duration: float, variants: tuple[str, ...] = VARIANTS)
         [[p.name, *(sizes.get((v, p.name), "-") for v in variants)] for p in probe_list],
     )
     target_rows = []
-    pairs = [("perf-mem", "reference"), ("perf-mem-nm", "reference"), ("perf-redis", "perf-mem")]
-    pairs += [("perf-redis-rt", "perf-mem")]
-    pairs += [("perf-cluster", "perf-mem")]
-    pairs = [(a, b) for a, b in pairs if a in variants and b in variants]
+    pairs = [
+        (a, b)
+        for a, b in (
+            ("perf-mem", "reference"),
+            ("perf-mem-nm", "reference"),
+            ("perf-redis", "perf-mem"),
+            ("perf-redis-rt", "perf-mem"),
+            ("perf-cluster", "perf-mem"),
+        )
+        if a in variants and b in variants
+    ]
     for probe in probe_list:
         row = [probe.name]
         for a, b in pairs:
